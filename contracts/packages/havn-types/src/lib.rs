@@ -1,0 +1,18 @@
+//! Types and math that Havn's contracts and its off-chain services must agree on byte for byte.
+//!
+//! This crate compiles both to wasm (inside every contract) and natively (in the mesh and the SDK),
+//! and has no entry points. Anything two sides must compute identically lives here, once:
+//! - [`asset`]: $HAI as a cw20 token or a native / IBC denom, and how it is paid and sent;
+//! - [`split`]: basis-point fee splits (creator / upstream / node / validator / treasury);
+//! - [`royalty`]: flattening a dependency graph into a bounded royalty stack at publish time;
+//! - [`attestation`]: the canonical bytes a validator signs for a job.
+
+pub mod asset;
+pub mod attestation;
+pub mod royalty;
+pub mod split;
+
+pub use asset::{Asset, AssetError, AssetUnchecked};
+pub use attestation::{Attestation, AttestationDigest, Verdict, ATTESTATION_DOMAIN};
+pub use royalty::{compose_levels, royalty_stack, Edge, EdgeTarget, Payee, PoolShare, RoyaltyError, StackShare, POOL_UNITS};
+pub use split::{apportion_fee, FeeShares, Split, SplitError, BPS_TOTAL};

@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Writes attestation_vectors.json: fixed inputs -> preimage and digest, computed here in Python,
+independently of the Rust code, from the layout documented in havn-types/src/attestation.rs."""
+import hashlib
+import json
+import struct
+
+DOMAIN = b"havn/attest/v1"
+VERDICT = {"valid": 1, "invalid": 2}
+
+
+def field(b: bytes) -> bytes:
+    return struct.pack(">I", len(b)) + b
+
+
+def preimage(v: dict) -> bytes:
+    return (
+        field(DOMAIN)
+        + field(v["chain_id"].encode())
+        + field(v["execution_log"].encode())
+        + struct.pack(">QQ", v["job_id"], v["workflow_id"])
+        + bytes.fromhex(v["version_hash"])
+        + field(v["node"].encode())
+        + bytes.fromhex(v["input_hash"])
+        + bytes.fromhex(v["output_hash"])
+        + bytes([VERDICT[v["verdict"]]])
+    )
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+VECTORS = [
+    dict(name="valid-basic", chain_id="havn-devnet-1",
+         execution_log="wasm14hj2tavq8fpesdwxxcu44rty3hh90vhujrvcmstl4zr3txmfvw9s0phg4d",
+         job_id=1, workflow_id=1, version_hash=sha("manifest-v1"),
+         node="wasm1qyqszqgpqyqszqgpqyqszqgpqyqszqgpjnp7du", input_hash=sha("input"),
+         output_hash=sha("output"), verdict="valid"),
+    dict(name="invalid-verdict", chain_id="havn-devnet-1",
+         execution_log="wasm14hj2tavq8fpesdwxxcu44rty3hh90vhujrvcmstl4zr3txmfvw9s0phg4d",
+         job_id=1, workflow_id=1, version_hash=sha("manifest-v1"),
+         node="wasm1qyqszqgpqyqszqgpqyqszqgpqyqszqgpjnp7du", input_hash=sha("input"),
+         output_hash=sha("output"), verdict="invalid"),
+    dict(name="large-ids", chain_id="osmosis-1",
+         execution_log="osmo1nc5tatafv6eyq7llkr2gv50ff9e22mnf70qgjlv737ktmt4eswrqvlx82r",
+         job_id=2**64 - 1, workflow_id=2**32 + 5, version_hash="00" * 32,
+         node="osmo1cyyzpxplxdzkeea7kwsydadg87357qnahakaks", input_hash="ff" * 32,
+         output_hash="ab" * 32, verdict="valid"),
+    dict(name="empty-strings", chain_id="", execution_log="", job_id=0, workflow_id=0,
+         version_hash="11" * 32, node="", input_hash="22" * 32, output_hash="33" * 32,
+         verdict="invalid"),
+]
+
+if __name__ == "__main__":
+    out = []
+    for v in VECTORS:
+        pre = preimage(v)
+        out.append({**v, "preimage": pre.hex(), "digest": hashlib.sha256(pre).hexdigest()})
+    with open("attestation_vectors.json", "w") as f:
+        json.dump(out, f, indent=2)
+        f.write("\n")

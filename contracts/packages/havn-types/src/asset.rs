@@ -4,7 +4,9 @@
 use std::fmt;
 
 use cosmwasm_schema::cw_serde;
-use cosmwasm_std::{to_json_binary, Addr, Api, BankMsg, Coin, CosmosMsg, MessageInfo, StdError, Uint128, WasmMsg};
+use cosmwasm_std::{
+    to_json_binary, Addr, Api, BankMsg, Coin, CosmosMsg, MessageInfo, StdError, Uint128, WasmMsg,
+};
 use thiserror::Error;
 
 #[derive(Error, Debug, PartialEq)]
@@ -24,7 +26,9 @@ pub enum AssetError {
     #[error("send exactly one coin ({expected}); got {count} different denoms")]
     MultipleCoins { expected: String, count: usize },
 
-    #[error("this deployment takes $HAI as cw20 token {token}: pay through that token's Send message")]
+    #[error(
+        "this deployment takes $HAI as cw20 token {token}: pay through that token's Send message"
+    )]
     PayWithCw20 { token: String },
 
     #[error("this message takes no funds; attached: {funds}")]
@@ -87,10 +91,17 @@ impl Asset {
     /// The message that sends `amount` of this asset from the contract to `recipient`.
     pub fn transfer_msg(&self, recipient: &Addr, amount: Uint128) -> Result<CosmosMsg, AssetError> {
         Ok(match self {
-            Asset::Native(denom) => BankMsg::Send { to_address: recipient.to_string(), amount: vec![Coin::new(amount, denom)] }.into(),
+            Asset::Native(denom) => BankMsg::Send {
+                to_address: recipient.to_string(),
+                amount: vec![Coin::new(amount, denom)],
+            }
+            .into(),
             Asset::Cw20(token) => WasmMsg::Execute {
                 contract_addr: token.to_string(),
-                msg: to_json_binary(&cw20::Cw20ExecuteMsg::Transfer { recipient: recipient.to_string(), amount })?,
+                msg: to_json_binary(&Cw20Transfer::Transfer {
+                    recipient: recipient.as_str(),
+                    amount,
+                })?,
                 funds: vec![],
             }
             .into(),
@@ -101,16 +112,31 @@ impl Asset {
     pub fn native_payment(&self, info: &MessageInfo) -> Result<Uint128, AssetError> {
         let Asset::Native(denom) = self else {
             return match info.funds.is_empty() {
-                true => Err(AssetError::PayWithCw20 { token: self.to_string() }),
-                false => Err(AssetError::WrongAsset { expected: self.to_string(), got: fmt_funds(&info.funds) }),
+                true => Err(AssetError::PayWithCw20 {
+                    token: self.to_string(),
+                }),
+                false => Err(AssetError::WrongAsset {
+                    expected: self.to_string(),
+                    got: fmt_funds(&info.funds),
+                }),
             };
         };
         match info.funds.as_slice() {
-            [] => Err(AssetError::NoPayment { expected: denom.clone() }),
+            [] => Err(AssetError::NoPayment {
+                expected: denom.clone(),
+            }),
             [coin] if coin.denom == *denom && !coin.amount.is_zero() => Ok(coin.amount),
-            [coin] if coin.denom == *denom => Err(AssetError::NoPayment { expected: denom.clone() }),
-            [coin] => Err(AssetError::WrongAsset { expected: denom.clone(), got: coin.denom.clone() }),
-            coins => Err(AssetError::MultipleCoins { expected: denom.clone(), count: coins.len() }),
+            [coin] if coin.denom == *denom => Err(AssetError::NoPayment {
+                expected: denom.clone(),
+            }),
+            [coin] => Err(AssetError::WrongAsset {
+                expected: denom.clone(),
+                got: coin.denom.clone(),
+            }),
+            coins => Err(AssetError::MultipleCoins {
+                expected: denom.clone(),
+                count: coins.len(),
+            }),
         }
     }
 
@@ -118,21 +144,38 @@ impl Asset {
     pub fn cw20_payment(&self, token: &Addr, amount: Uint128) -> Result<Uint128, AssetError> {
         match self {
             Asset::Cw20(expected) if expected == token => Ok(amount),
-            _ => Err(AssetError::WrongAsset { expected: self.to_string(), got: format!("cw20:{token}") }),
+            _ => Err(AssetError::WrongAsset {
+                expected: self.to_string(),
+                got: format!("cw20:{token}"),
+            }),
         }
     }
+}
+
+/// The one cw20 message contracts send. Serializes exactly like `cw20::Cw20ExecuteMsg::Transfer`,
+/// without linking the whole enum's serializer into every contract.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Cw20Transfer<'a> {
+    Transfer { recipient: &'a str, amount: Uint128 },
 }
 
 /// Rejects any funds on a message that takes none, so nothing is left stranded in the contract.
 pub fn nonpayable(info: &MessageInfo) -> Result<(), AssetError> {
     match info.funds.is_empty() {
         true => Ok(()),
-        false => Err(AssetError::Unexpected { funds: fmt_funds(&info.funds) }),
+        false => Err(AssetError::Unexpected {
+            funds: fmt_funds(&info.funds),
+        }),
     }
 }
 
 fn fmt_funds(funds: &[Coin]) -> String {
-    funds.iter().map(|c| format!("{}{}", c.amount, c.denom)).collect::<Vec<_>>().join(",")
+    funds
+        .iter()
+        .map(|c| format!("{}{}", c.amount, c.denom))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[cfg(test)]
@@ -144,15 +187,30 @@ mod tests {
     #[test]
     fn denom_rules_follow_the_sdk() {
         let api = MockApi::default();
-        for good in ["uhai", "ibc/27394FB092D2ECCD56123C74F36E4C1F926001CEADA9CA97EA622B25F41E5EB2", "factory/osmo1x/uhai"] {
-            assert_eq!(AssetUnchecked::Native(good.into()).check(&api), Ok(Asset::Native(good.into())));
+        for good in [
+            "uhai",
+            "ibc/27394FB092D2ECCD56123C74F36E4C1F926001CEADA9CA97EA622B25F41E5EB2",
+            "factory/osmo1x/uhai",
+        ] {
+            assert_eq!(
+                AssetUnchecked::Native(good.into()).check(&api),
+                Ok(Asset::Native(good.into()))
+            );
         }
         for bad in ["", "ab", "1hai", "u hai", &"u".repeat(129)] {
-            assert_eq!(AssetUnchecked::Native(bad.into()).check(&api), Err(AssetError::InvalidDenom { denom: bad.into() }));
+            assert_eq!(
+                AssetUnchecked::Native(bad.into()).check(&api),
+                Err(AssetError::InvalidDenom { denom: bad.into() })
+            );
         }
-        assert!(AssetUnchecked::Cw20("not-an-address".into()).check(&api).is_err());
+        assert!(AssetUnchecked::Cw20("not-an-address".into())
+            .check(&api)
+            .is_err());
         let token = api.addr_make("token");
-        assert_eq!(AssetUnchecked::Cw20(token.to_string()).check(&api), Ok(Asset::Cw20(token)));
+        assert_eq!(
+            AssetUnchecked::Cw20(token.to_string()).check(&api),
+            Ok(Asset::Cw20(token))
+        );
     }
 
     #[test]
@@ -160,19 +218,41 @@ mod tests {
         let api = MockApi::default();
         let payer = api.addr_make("payer");
         let hai = Asset::Native("uhai".into());
-        assert_eq!(hai.native_payment(&message_info(&payer, &coins(5, "uhai"))), Ok(Uint128::new(5)));
-        assert_eq!(hai.native_payment(&message_info(&payer, &[])), Err(AssetError::NoPayment { expected: "uhai".into() }));
+        assert_eq!(
+            hai.native_payment(&message_info(&payer, &coins(5, "uhai"))),
+            Ok(Uint128::new(5))
+        );
+        assert_eq!(
+            hai.native_payment(&message_info(&payer, &[])),
+            Err(AssetError::NoPayment {
+                expected: "uhai".into()
+            })
+        );
         assert_eq!(
             hai.native_payment(&message_info(&payer, &coins(5, "uatom"))),
-            Err(AssetError::WrongAsset { expected: "uhai".into(), got: "uatom".into() })
+            Err(AssetError::WrongAsset {
+                expected: "uhai".into(),
+                got: "uatom".into()
+            })
         );
         assert_eq!(
             hai.native_payment(&message_info(&payer, &[coin(5, "uhai"), coin(1, "uatom")])),
-            Err(AssetError::MultipleCoins { expected: "uhai".into(), count: 2 })
+            Err(AssetError::MultipleCoins {
+                expected: "uhai".into(),
+                count: 2
+            })
         );
         let cw20 = Asset::Cw20(api.addr_make("token"));
-        assert_eq!(cw20.native_payment(&message_info(&payer, &[])), Err(AssetError::PayWithCw20 { token: cw20.to_string() }));
-        assert!(matches!(cw20.native_payment(&message_info(&payer, &coins(5, "uhai"))), Err(AssetError::WrongAsset { .. })));
+        assert_eq!(
+            cw20.native_payment(&message_info(&payer, &[])),
+            Err(AssetError::PayWithCw20 {
+                token: cw20.to_string()
+            })
+        );
+        assert!(matches!(
+            cw20.native_payment(&message_info(&payer, &coins(5, "uhai"))),
+            Err(AssetError::WrongAsset { .. })
+        ));
     }
 
     #[test]
@@ -180,29 +260,65 @@ mod tests {
         let api = MockApi::default();
         let (token, other) = (api.addr_make("token"), api.addr_make("other"));
         let hai = Asset::Cw20(token.clone());
-        assert_eq!(hai.cw20_payment(&token, Uint128::new(9)), Ok(Uint128::new(9)));
-        assert!(matches!(hai.cw20_payment(&other, Uint128::new(9)), Err(AssetError::WrongAsset { .. })));
-        assert!(matches!(Asset::Native("uhai".into()).cw20_payment(&token, Uint128::new(9)), Err(AssetError::WrongAsset { .. })));
+        assert_eq!(
+            hai.cw20_payment(&token, Uint128::new(9)),
+            Ok(Uint128::new(9))
+        );
+        assert!(matches!(
+            hai.cw20_payment(&other, Uint128::new(9)),
+            Err(AssetError::WrongAsset { .. })
+        ));
+        assert!(matches!(
+            Asset::Native("uhai".into()).cw20_payment(&token, Uint128::new(9)),
+            Err(AssetError::WrongAsset { .. })
+        ));
     }
 
     #[test]
     fn transfer_msgs_match_the_asset() {
         let api = MockApi::default();
         let to = api.addr_make("to");
-        let bank = Asset::Native("uhai".into()).transfer_msg(&to, Uint128::new(3)).unwrap();
-        assert_eq!(bank, BankMsg::Send { to_address: to.to_string(), amount: coins(3, "uhai") }.into());
+        let bank = Asset::Native("uhai".into())
+            .transfer_msg(&to, Uint128::new(3))
+            .unwrap();
+        assert_eq!(
+            bank,
+            BankMsg::Send {
+                to_address: to.to_string(),
+                amount: coins(3, "uhai")
+            }
+            .into()
+        );
         let token = api.addr_make("token");
-        let CosmosMsg::Wasm(WasmMsg::Execute { contract_addr, msg, funds }) = Asset::Cw20(token.clone()).transfer_msg(&to, Uint128::new(3)).unwrap() else {
+        let CosmosMsg::Wasm(WasmMsg::Execute {
+            contract_addr,
+            msg,
+            funds,
+        }) = Asset::Cw20(token.clone())
+            .transfer_msg(&to, Uint128::new(3))
+            .unwrap()
+        else {
             panic!("cw20 transfer must be a wasm execute");
         };
         assert_eq!((contract_addr, funds), (token.to_string(), vec![]));
-        assert_eq!(from_json::<cw20::Cw20ExecuteMsg>(&msg).unwrap(), cw20::Cw20ExecuteMsg::Transfer { recipient: to.to_string(), amount: Uint128::new(3) });
+        assert_eq!(
+            from_json::<cw20::Cw20ExecuteMsg>(&msg).unwrap(),
+            cw20::Cw20ExecuteMsg::Transfer {
+                recipient: to.to_string(),
+                amount: Uint128::new(3)
+            }
+        );
     }
 
     #[test]
     fn nonpayable_rejects_any_funds() {
         let payer = MockApi::default().addr_make("payer");
         assert_eq!(nonpayable(&message_info(&payer, &[])), Ok(()));
-        assert_eq!(nonpayable(&message_info(&payer, &coins(1, "uhai"))), Err(AssetError::Unexpected { funds: "1uhai".into() }));
+        assert_eq!(
+            nonpayable(&message_info(&payer, &coins(1, "uhai"))),
+            Err(AssetError::Unexpected {
+                funds: "1uhai".into()
+            })
+        );
     }
 }

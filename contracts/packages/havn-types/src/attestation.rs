@@ -59,7 +59,16 @@ pub struct AttestationDigest(pub [u8; 32]);
 
 impl Attestation<'_> {
     pub fn preimage(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(4 * 4 + ATTESTATION_DOMAIN.len() + self.chain_id.len() + self.execution_log.len() + self.node.len() + 16 + 96 + 1);
+        let mut out = Vec::with_capacity(
+            4 * 4
+                + ATTESTATION_DOMAIN.len()
+                + self.chain_id.len()
+                + self.execution_log.len()
+                + self.node.len()
+                + 16
+                + 96
+                + 1,
+        );
         let mut field = |bytes: &[u8]| {
             out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
             out.extend_from_slice(bytes);
@@ -130,10 +139,15 @@ mod tests {
     /// from the layout in this module's docs; the mesh checks the same file.
     #[test]
     fn matches_the_published_vectors() {
-        let vectors: Vec<Vector> = serde_json::from_str(include_str!("../testdata/attestation_vectors.json")).unwrap();
+        let vectors: Vec<Vector> =
+            serde_json::from_str(include_str!("../testdata/attestation_vectors.json")).unwrap();
         assert!(vectors.len() >= 4);
         for v in vectors {
-            let (version, input, output) = (hash32(&v.version_hash), hash32(&v.input_hash), hash32(&v.output_hash));
+            let (version, input, output) = (
+                hash32(&v.version_hash),
+                hash32(&v.input_hash),
+                hash32(&v.output_hash),
+            );
             let a = Attestation {
                 chain_id: &v.chain_id,
                 execution_log: &v.execution_log,
@@ -145,8 +159,18 @@ mod tests {
                 output_hash: &output,
                 verdict: v.verdict,
             };
-            assert_eq!(hex::encode(a.preimage()), v.preimage, "preimage of vector {}", v.name);
-            assert_eq!(a.digest().to_string(), v.digest, "digest of vector {}", v.name);
+            assert_eq!(
+                hex::encode(a.preimage()),
+                v.preimage,
+                "preimage of vector {}",
+                v.name
+            );
+            assert_eq!(
+                a.digest().to_string(),
+                v.digest,
+                "digest of vector {}",
+                v.name
+            );
         }
     }
 
@@ -165,17 +189,45 @@ mod tests {
             verdict: Verdict::Valid,
         };
         let variants = [
-            Attestation { chain_id: "havn-devnet-2", ..base },
-            Attestation { execution_log: "wasm1log2", ..base },
+            Attestation {
+                chain_id: "havn-devnet-2",
+                ..base
+            },
+            Attestation {
+                execution_log: "wasm1log2",
+                ..base
+            },
             Attestation { job_id: 8, ..base },
-            Attestation { workflow_id: 4, ..base },
-            Attestation { version_hash: &h2, ..base },
-            Attestation { node: "wasm1node2", ..base },
-            Attestation { input_hash: &h2, ..base },
-            Attestation { output_hash: &h2, ..base },
-            Attestation { verdict: Verdict::Invalid, ..base },
+            Attestation {
+                workflow_id: 4,
+                ..base
+            },
+            Attestation {
+                version_hash: &h2,
+                ..base
+            },
+            Attestation {
+                node: "wasm1node2",
+                ..base
+            },
+            Attestation {
+                input_hash: &h2,
+                ..base
+            },
+            Attestation {
+                output_hash: &h2,
+                ..base
+            },
+            Attestation {
+                verdict: Verdict::Invalid,
+                ..base
+            },
             // Moving a byte across a field boundary must not collide (length prefixes).
-            Attestation { chain_id: "havn-devnet-1w", execution_log: "asm1log", ..base },
+            Attestation {
+                chain_id: "havn-devnet-1w",
+                execution_log: "asm1log",
+                ..base
+            },
         ];
         let mut seen = std::collections::HashSet::from([base.digest()]);
         for v in variants {

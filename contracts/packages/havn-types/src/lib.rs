@@ -14,5 +14,8 @@ pub mod split;
 
 pub use asset::{Asset, AssetError, AssetUnchecked};
 pub use attestation::{Attestation, AttestationDigest, Verdict, ATTESTATION_DOMAIN};
-pub use royalty::{compose_levels, royalty_stack, Edge, EdgeTarget, Payee, PoolShare, RoyaltyError, StackShare, POOL_UNITS};
+pub use royalty::{
+    compose_levels, royalty_stack, Edge, EdgeTarget, Payee, PoolShare, RoyaltyError, StackShare,
+    POOL_UNITS,
+};
 pub use split::{apportion_fee, FeeShares, Split, SplitError, BPS_TOTAL};

@@ -14,8 +14,6 @@
 //! one unit in 10¹² per entry; that dust goes to the dependency's own creator. The final stack is in
 //! bps of the fee and sums to exactly the split's upstream bps by the largest-remainder method.
 
-use std::collections::BTreeMap;
-
 use cosmwasm_schema::cw_serde;
 use cosmwasm_std::Addr;
 use thiserror::Error;
@@ -83,14 +81,22 @@ pub enum EdgeTarget<'a> {
     /// An external artifact; its payee keeps the whole part.
     External { payee: &'a Addr },
     /// An upstream workflow, with its (effective) split and its own stored levels.
-    Workflow { id: u64, split: &'a Split, levels: &'a [Vec<PoolShare>] },
+    Workflow {
+        id: u64,
+        split: &'a Split,
+        levels: &'a [Vec<PoolShare>],
+    },
 }
 
 /// The pool of a workflow with these dependencies, as seen 1..=`max_depth` levels deep.
 ///
 /// Level `k` sums to exactly [`POOL_UNITS`]; it is empty for a workflow without dependencies.
 /// An upstream workflow stored with fewer levels than needed contributes its deepest one.
-pub fn compose_levels(edges: &[Edge], max_depth: u8, max_payees: usize) -> Result<Vec<Vec<PoolShare>>, RoyaltyError> {
+pub fn compose_levels(
+    edges: &[Edge],
+    max_depth: u8,
+    max_payees: usize,
+) -> Result<Vec<Vec<PoolShare>>, RoyaltyError> {
     if edges.is_empty() {
         return Ok(vec![]);
     }
@@ -104,12 +110,23 @@ pub fn compose_levels(edges: &[Edge], max_depth: u8, max_payees: usize) -> Resul
     if total != BPS_TOTAL {
         return Err(RoyaltyError::WeightsNotWhole { total });
     }
-    (1..=max_depth).map(|depth| compose_level(edges, depth, max_payees)).collect()
+    (1..=max_depth)
+        .map(|depth| compose_level(edges, depth, max_payees))
+        .collect()
 }
 
-fn compose_level(edges: &[Edge], depth: u8, max_payees: usize) -> Result<Vec<PoolShare>, RoyaltyError> {
-    let mut pool: BTreeMap<Payee, u64> = BTreeMap::new();
-    let mut credit = |payee: Payee, units: u64| *pool.entry(payee).or_default() += units;
+fn compose_level(
+    edges: &[Edge],
+    depth: u8,
+    max_payees: usize,
+) -> Result<Vec<PoolShare>, RoyaltyError> {
+    // Sorted by payee. A Vec, not a BTreeMap: pools are small, and on-chain code size matters.
+    let mut pool: Vec<PoolShare> = Vec::new();
+    let mut credit = |payee: Payee, units: u64| match pool.binary_search_by(|s| s.payee.cmp(&payee))
+    {
+        Ok(i) => pool[i].units += units,
+        Err(i) => pool.insert(i, PoolShare { payee, units }),
+    };
     for edge in edges {
         let part = u64::from(edge.weight_bps) * UNITS_PER_BPS;
         match edge.target {
@@ -119,7 +136,10 @@ fn compose_level(edges: &[Edge], depth: u8, max_payees: usize) -> Result<Vec<Poo
                 let upstream_level = match depth {
                     1 => None,
                     _ if split.upstream == 0 => None,
-                    _ => levels.get(usize::from(depth) - 2).or(levels.last()).filter(|l| !l.is_empty()),
+                    _ => levels
+                        .get(usize::from(depth) - 2)
+                        .or(levels.last())
+                        .filter(|l| !l.is_empty()),
                 };
                 let Some(upstream_level) = upstream_level else {
                     credit(Payee::Workflow(id), part);
@@ -130,7 +150,8 @@ fn compose_level(edges: &[Edge], depth: u8, max_payees: usize) -> Result<Vec<Poo
                 let mut passed_on = 0u64;
                 for share in upstream_level {
                     // The dependency's level sums to POOL_UNITS, so this never exceeds `to_upstream`.
-                    let units = (to_upstream * u128::from(share.units) / u128::from(POOL_UNITS)) as u64;
+                    let units =
+                        (to_upstream * u128::from(share.units) / u128::from(POOL_UNITS)) as u64;
                     credit(share.payee.clone(), units);
                     passed_on += units;
                 }
@@ -139,11 +160,14 @@ fn compose_level(edges: &[Edge], depth: u8, max_payees: usize) -> Result<Vec<Poo
             }
         }
     }
-    pool.retain(|_, units| *units > 0);
+    pool.retain(|s| s.units > 0);
     if pool.len() > max_payees {
-        return Err(RoyaltyError::TooManyPayees { count: pool.len(), max: max_payees });
+        return Err(RoyaltyError::TooManyPayees {
+            count: pool.len(),
+            max: max_payees,
+        });
     }
-    Ok(pool.into_iter().map(|(payee, units)| PoolShare { payee, units }).collect())
+    Ok(pool)
 }
 
 /// The royalty stack for a workflow whose split gives `upstream_bps` to its upstream pool, from the
@@ -152,21 +176,26 @@ fn compose_level(edges: &[Edge], depth: u8, max_payees: usize) -> Result<Vec<Poo
 /// Each payee gets `floor(upstream_bps × units / POOL_UNITS)`; the bps left over go one each to the
 /// payees with the largest remainders (ties to the lower payee). Payees whose share rounds to zero
 /// are left out.
-pub fn royalty_stack(level: &[PoolShare], upstream_bps: u16) -> Result<Vec<StackShare>, RoyaltyError> {
+pub fn royalty_stack(
+    level: &[PoolShare],
+    upstream_bps: u16,
+) -> Result<Vec<StackShare>, RoyaltyError> {
     if upstream_bps == 0 {
         return Ok(vec![]);
     }
     let total: u128 = level.iter().map(|s| u128::from(s.units)).sum();
     if total == 0 {
-        return Err(RoyaltyError::EmptyPool { upstream: upstream_bps });
+        return Err(RoyaltyError::EmptyPool {
+            upstream: upstream_bps,
+        });
     }
     let exact = |s: &PoolShare| u128::from(upstream_bps) * u128::from(s.units);
     let mut bps: Vec<u16> = level.iter().map(|s| (exact(s) / total) as u16).collect();
     let given: u32 = bps.iter().map(|&b| u32::from(b)).sum();
     let mut left = u32::from(upstream_bps) - given;
-    // Stable sort: equal remainders keep the level's payee order.
+    // Largest remainder first; equal remainders keep the level's payee order.
     let mut by_remainder: Vec<usize> = (0..level.len()).collect();
-    by_remainder.sort_by_key(|&i| std::cmp::Reverse(exact(&level[i]) % total));
+    by_remainder.sort_unstable_by_key(|&i| (std::cmp::Reverse(exact(&level[i]) % total), i));
     for &i in by_remainder.iter().cycle() {
         if left == 0 {
             break;
@@ -178,7 +207,10 @@ pub fn royalty_stack(level: &[PoolShare], upstream_bps: u16) -> Result<Vec<Stack
         .iter()
         .zip(bps)
         .filter(|(_, bps)| *bps > 0)
-        .map(|(s, bps)| StackShare { payee: s.payee.clone(), bps })
+        .map(|(s, bps)| StackShare {
+            payee: s.payee.clone(),
+            bps,
+        })
         .collect())
 }
 
@@ -186,21 +218,32 @@ pub fn royalty_stack(level: &[PoolShare], upstream_bps: u16) -> Result<Vec<Stack
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::collections::BTreeMap;
 
     fn addr(name: &str) -> Addr {
         Addr::unchecked(name)
     }
 
     fn stack_of(levels: &[Vec<PoolShare>], upstream: u16) -> BTreeMap<Payee, u16> {
-        royalty_stack(levels.last().map(Vec::as_slice).unwrap_or(&[]), upstream).unwrap().into_iter().map(|s| (s.payee, s.bps)).collect()
+        royalty_stack(levels.last().map(Vec::as_slice).unwrap_or(&[]), upstream)
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.payee, s.bps))
+            .collect()
     }
 
     #[test]
     fn external_payees_share_by_weight() {
         let (a, b) = (addr("a"), addr("b"));
         let edges = [
-            Edge { weight_bps: 7_500, target: EdgeTarget::External { payee: &a } },
-            Edge { weight_bps: 2_500, target: EdgeTarget::External { payee: &b } },
+            Edge {
+                weight_bps: 7_500,
+                target: EdgeTarget::External { payee: &a },
+            },
+            Edge {
+                weight_bps: 2_500,
+                target: EdgeTarget::External { payee: &b },
+            },
         ];
         let levels = compose_levels(&edges, 3, 32).unwrap();
         assert_eq!(levels.len(), 3);
@@ -212,16 +255,53 @@ mod tests {
     #[test]
     fn diamond_pays_the_shared_ancestor_once() {
         // base <- left, base <- right, {left, right} <- top. Every split 50 % creator / 50 % upstream.
-        let half = Split { creator: 5_000, upstream: 5_000, node: 0, validator: 0, treasury: 0 };
+        let half = Split {
+            creator: 5_000,
+            upstream: 5_000,
+            node: 0,
+            validator: 0,
+            treasury: 0,
+        };
         let base_creator = addr("base-model-author");
-        let base = compose_levels(&[Edge { weight_bps: 10_000, target: EdgeTarget::External { payee: &base_creator } }], 4, 32).unwrap();
-        let via_base = |id| Edge { weight_bps: 10_000, target: EdgeTarget::Workflow { id, split: &half, levels: &base } };
+        let base = compose_levels(
+            &[Edge {
+                weight_bps: 10_000,
+                target: EdgeTarget::External {
+                    payee: &base_creator,
+                },
+            }],
+            4,
+            32,
+        )
+        .unwrap();
+        let via_base = |id| Edge {
+            weight_bps: 10_000,
+            target: EdgeTarget::Workflow {
+                id,
+                split: &half,
+                levels: &base,
+            },
+        };
         let left = compose_levels(&[via_base(1)], 4, 32).unwrap();
         let right = compose_levels(&[via_base(1)], 4, 32).unwrap();
         let top = compose_levels(
             &[
-                Edge { weight_bps: 5_000, target: EdgeTarget::Workflow { id: 2, split: &half, levels: &left } },
-                Edge { weight_bps: 5_000, target: EdgeTarget::Workflow { id: 3, split: &half, levels: &right } },
+                Edge {
+                    weight_bps: 5_000,
+                    target: EdgeTarget::Workflow {
+                        id: 2,
+                        split: &half,
+                        levels: &left,
+                    },
+                },
+                Edge {
+                    weight_bps: 5_000,
+                    target: EdgeTarget::Workflow {
+                        id: 3,
+                        split: &half,
+                        levels: &right,
+                    },
+                },
             ],
             4,
             32,
@@ -239,15 +319,44 @@ mod tests {
     #[test]
     fn depth_cap_stops_at_the_last_level() {
         // a chain 1 <- 2 <- 3 <- 4, each passing all of its pool upstream except 1 % to its creator.
-        let split = Split { creator: 100, upstream: 9_900, node: 0, validator: 0, treasury: 0 };
+        let split = Split {
+            creator: 100,
+            upstream: 9_900,
+            node: 0,
+            validator: 0,
+            treasury: 0,
+        };
         let root = addr("root-artifact");
-        let mut levels = compose_levels(&[Edge { weight_bps: 10_000, target: EdgeTarget::External { payee: &root } }], 2, 32).unwrap();
+        let mut levels = compose_levels(
+            &[Edge {
+                weight_bps: 10_000,
+                target: EdgeTarget::External { payee: &root },
+            }],
+            2,
+            32,
+        )
+        .unwrap();
         for id in 1..=3 {
-            levels = compose_levels(&[Edge { weight_bps: 10_000, target: EdgeTarget::Workflow { id, split: &split, levels: &levels } }], 2, 32).unwrap();
+            levels = compose_levels(
+                &[Edge {
+                    weight_bps: 10_000,
+                    target: EdgeTarget::Workflow {
+                        id,
+                        split: &split,
+                        levels: &levels,
+                    },
+                }],
+                2,
+                32,
+            )
+            .unwrap();
         }
         let stack = stack_of(&levels, 10_000);
         // Two levels deep from workflow 4: workflows 3 and 2. Workflow 1 and the root are beyond the cap.
-        assert_eq!(stack.keys().cloned().collect::<Vec<_>>(), vec![Payee::Workflow(2), Payee::Workflow(3)]);
+        assert_eq!(
+            stack.keys().cloned().collect::<Vec<_>>(),
+            vec![Payee::Workflow(2), Payee::Workflow(3)]
+        );
         assert_eq!(stack[&Payee::Workflow(3)], 100);
         assert_eq!(stack[&Payee::Workflow(2)], 9_900);
     }
@@ -255,22 +364,57 @@ mod tests {
     #[test]
     fn rejects_bad_weights_and_limits() {
         let a = addr("a");
-        let one = |w| [Edge { weight_bps: w, target: EdgeTarget::External { payee: &a } }];
-        assert_eq!(compose_levels(&one(9_999), 2, 32), Err(RoyaltyError::WeightsNotWhole { total: 9_999 }));
-        assert_eq!(compose_levels(&one(0), 2, 32), Err(RoyaltyError::ZeroWeight));
-        assert_eq!(compose_levels(&one(10_000), 0, 32), Err(RoyaltyError::ZeroDepth));
+        let one = |w| {
+            [Edge {
+                weight_bps: w,
+                target: EdgeTarget::External { payee: &a },
+            }]
+        };
+        assert_eq!(
+            compose_levels(&one(9_999), 2, 32),
+            Err(RoyaltyError::WeightsNotWhole { total: 9_999 })
+        );
+        assert_eq!(
+            compose_levels(&one(0), 2, 32),
+            Err(RoyaltyError::ZeroWeight)
+        );
+        assert_eq!(
+            compose_levels(&one(10_000), 0, 32),
+            Err(RoyaltyError::ZeroDepth)
+        );
         let payees: Vec<Addr> = (0..5).map(|i| addr(&format!("p{i}"))).collect();
-        let many: Vec<Edge> = payees.iter().map(|p| Edge { weight_bps: 2_000, target: EdgeTarget::External { payee: p } }).collect();
-        assert_eq!(compose_levels(&many, 1, 4), Err(RoyaltyError::TooManyPayees { count: 5, max: 4 }));
-        assert_eq!(royalty_stack(&[], 100), Err(RoyaltyError::EmptyPool { upstream: 100 }));
+        let many: Vec<Edge> = payees
+            .iter()
+            .map(|p| Edge {
+                weight_bps: 2_000,
+                target: EdgeTarget::External { payee: p },
+            })
+            .collect();
+        assert_eq!(
+            compose_levels(&many, 1, 4),
+            Err(RoyaltyError::TooManyPayees { count: 5, max: 4 })
+        );
+        assert_eq!(
+            royalty_stack(&[], 100),
+            Err(RoyaltyError::EmptyPool { upstream: 100 })
+        );
     }
 
     #[test]
     fn largest_remainder_breaks_ties_by_payee_order() {
         // Three equal payees over 100 bps: 33 each and one left over, to the first.
-        let level: Vec<PoolShare> = ["a", "b", "c"].iter().map(|n| PoolShare { payee: Payee::Address(addr(n)), units: POOL_UNITS / 3 }).collect();
+        let level: Vec<PoolShare> = ["a", "b", "c"]
+            .iter()
+            .map(|n| PoolShare {
+                payee: Payee::Address(addr(n)),
+                units: POOL_UNITS / 3,
+            })
+            .collect();
         let stack = royalty_stack(&level, 100).unwrap();
-        assert_eq!(stack.iter().map(|s| s.bps).collect::<Vec<_>>(), vec![34, 33, 33]);
+        assert_eq!(
+            stack.iter().map(|s| s.bps).collect::<Vec<_>>(),
+            vec![34, 33, 33]
+        );
     }
 
     // ---- property tests over random dependency graphs ----
@@ -290,7 +434,10 @@ mod tests {
     /// Weights that add up to exactly 10 000.
     fn whole(raw: &[u16]) -> Vec<u16> {
         let total: u32 = raw.iter().map(|&w| u32::from(w)).sum();
-        let mut out: Vec<u16> = raw.iter().map(|&w| (u32::from(w) * 10_000 / total) as u16).collect();
+        let mut out: Vec<u16> = raw
+            .iter()
+            .map(|&w| (u32::from(w) * 10_000 / total) as u16)
+            .collect();
         let given: u32 = out.iter().map(|&w| u32::from(w)).sum();
         out[0] += (10_000 - given) as u16;
         out
@@ -303,7 +450,15 @@ mod tests {
             (
                 0u16..=10_000,
                 0u16..=10_000,
-                proptest::collection::vec((any::<proptest::sample::Index>(), 0u8..4, any::<bool>(), 1u16..100), 0..5),
+                proptest::collection::vec(
+                    (
+                        any::<proptest::sample::Index>(),
+                        0u8..4,
+                        any::<bool>(),
+                        1u16..100,
+                    ),
+                    0..5,
+                ),
             ),
             1..10,
         )
@@ -314,18 +469,41 @@ mod tests {
                     let mut seen = std::collections::BTreeSet::new();
                     let deps: Vec<(TestDep, u16)> = deps
                         .into_iter()
-                        .filter_map(|(idx, ext, is_wf, w)| match (is_wf && i > 0, idx.index(i.max(1))) {
-                            (true, j) if seen.insert(j) => Some((TestDep::Workflow(j), w)),
-                            (true, _) => None,
-                            (false, _) => Some((TestDep::External(ext), w)),
+                        .filter_map(|(idx, ext, is_wf, w)| {
+                            match (is_wf && i > 0, idx.index(i.max(1))) {
+                                (true, j) if seen.insert(j) => Some((TestDep::Workflow(j), w)),
+                                (true, _) => None,
+                                (false, _) => Some((TestDep::External(ext), w)),
+                            }
                         })
                         .collect();
                     let creator = creator.min(10_000 - upstream.min(10_000));
                     let upstream = upstream.min(10_000 - creator);
-                    let split = Split { creator, upstream, node: 10_000 - creator - upstream, validator: 0, treasury: 0 };
-                    let split = if deps.is_empty() { split.without_upstream() } else { split };
-                    let weights = if deps.is_empty() { vec![] } else { whole(&deps.iter().map(|d| d.1).collect::<Vec<_>>()) };
-                    Node { split, deps: deps.into_iter().zip(weights).map(|((d, _), w)| (d, w)).collect() }
+                    let split = Split {
+                        creator,
+                        upstream,
+                        node: 10_000 - creator - upstream,
+                        validator: 0,
+                        treasury: 0,
+                    };
+                    let split = if deps.is_empty() {
+                        split.without_upstream()
+                    } else {
+                        split
+                    };
+                    let weights = if deps.is_empty() {
+                        vec![]
+                    } else {
+                        whole(&deps.iter().map(|d| d.1).collect::<Vec<_>>())
+                    };
+                    Node {
+                        split,
+                        deps: deps
+                            .into_iter()
+                            .zip(weights)
+                            .map(|((d, _), w)| (d, w))
+                            .collect(),
+                    }
                 })
                 .collect()
         })
@@ -341,7 +519,9 @@ mod tests {
         for (dep, w) in &graph[node].deps {
             let part = f64::from(*w) / 10_000.0;
             match dep {
-                TestDep::External(p) => *out.entry(Payee::Address(external(*p))).or_default() += part,
+                TestDep::External(p) => {
+                    *out.entry(Payee::Address(external(*p))).or_default() += part
+                }
                 TestDep::Workflow(d) => {
                     let s = graph[*d].split;
                     if depth == 1 || s.upstream == 0 {
@@ -370,8 +550,14 @@ mod tests {
                 .map(|(dep, w)| Edge {
                     weight_bps: *w,
                     target: match dep {
-                        TestDep::External(p) => EdgeTarget::External { payee: &externals[usize::from(*p)] },
-                        TestDep::Workflow(d) => EdgeTarget::Workflow { id: *d as u64, split: &graph[*d].split, levels: &stored[*d] },
+                        TestDep::External(p) => EdgeTarget::External {
+                            payee: &externals[usize::from(*p)],
+                        },
+                        TestDep::Workflow(d) => EdgeTarget::Workflow {
+                            id: *d as u64,
+                            split: &graph[*d].split,
+                            levels: &stored[*d],
+                        },
                     },
                 })
                 .collect();

@@ -35,10 +35,25 @@ pub struct Split {
 
 impl Split {
     /// The governance default: 45 / 20 / 25 / 5 / 5 %.
-    pub const DEFAULT: Split = Split { creator: 4500, upstream: 2000, node: 2500, validator: 500, treasury: 500 };
+    pub const DEFAULT: Split = Split {
+        creator: 4500,
+        upstream: 2000,
+        node: 2500,
+        validator: 500,
+        treasury: 500,
+    };
 
     pub fn total(&self) -> u32 {
-        [self.creator, self.upstream, self.node, self.validator, self.treasury].iter().map(|&b| u32::from(b)).sum()
+        [
+            self.creator,
+            self.upstream,
+            self.node,
+            self.validator,
+            self.treasury,
+        ]
+        .iter()
+        .map(|&b| u32::from(b))
+        .sum()
     }
 
     pub fn validate(&self) -> Result<(), SplitError> {
@@ -51,7 +66,11 @@ impl Split {
     /// The same split with the upstream share given to the creator: what a workflow with no
     /// dependencies uses, since it has no upstream to pay.
     pub fn without_upstream(self) -> Split {
-        Split { creator: self.creator + self.upstream, upstream: 0, ..self }
+        Split {
+            creator: self.creator + self.upstream,
+            upstream: 0,
+            ..self
+        }
     }
 }
 
@@ -67,7 +86,10 @@ pub struct FeeShares<P> {
 
 impl<P> FeeShares<P> {
     pub fn total(&self) -> Uint128 {
-        self.upstream.iter().map(|(_, a)| *a).fold(self.creator + self.node + self.validator + self.treasury, |s, a| s + a)
+        self.upstream.iter().map(|(_, a)| *a).fold(
+            self.creator + self.node + self.validator + self.treasury,
+            |s, a| s + a,
+        )
     }
 }
 
@@ -75,22 +97,40 @@ impl<P> FeeShares<P> {
 ///
 /// Each share is `floor(fee × bps / 10000)`; the treasury gets its own share plus whatever the
 /// rounding left, so the shares always sum to `fee`. `stack` must add up to `split.upstream`.
-pub fn apportion_fee<P: Clone>(fee: Uint128, split: &Split, stack: &[(P, u16)]) -> Result<FeeShares<P>, SplitError> {
+pub fn apportion_fee<P: Clone>(
+    fee: Uint128,
+    split: &Split,
+    stack: &[(P, u16)],
+) -> Result<FeeShares<P>, SplitError> {
     split.validate()?;
     let stack_bps: u32 = stack.iter().map(|(_, b)| u32::from(*b)).sum();
     if stack_bps != u32::from(split.upstream) {
-        return Err(SplitError::StackMismatch { stack: stack_bps, upstream: split.upstream.into() });
+        return Err(SplitError::StackMismatch {
+            stack: stack_bps,
+            upstream: split.upstream.into(),
+        });
     }
     // multiply_ratio widens to 256 bits, so no fee can overflow here.
     let part = |bps: u16| fee.multiply_ratio(bps, BPS_TOTAL);
     let creator = part(split.creator);
     let node = part(split.node);
     let validator = part(split.validator);
-    let upstream: Vec<(P, Uint128)> = stack.iter().map(|(p, bps)| (p.clone(), part(*bps))).collect();
-    let paid = upstream.iter().fold(creator + node + validator, |s, (_, a)| s + *a);
+    let upstream: Vec<(P, Uint128)> = stack
+        .iter()
+        .map(|(p, bps)| (p.clone(), part(*bps)))
+        .collect();
+    let paid = upstream
+        .iter()
+        .fold(creator + node + validator, |s, (_, a)| s + *a);
     // Every part rounded down from a total of at most 10000 bps, so `paid <= fee`.
     let treasury = fee - paid;
-    Ok(FeeShares { creator, upstream, node, validator, treasury })
+    Ok(FeeShares {
+        creator,
+        upstream,
+        node,
+        validator,
+        treasury,
+    })
 }
 
 #[cfg(test)]
@@ -105,7 +145,10 @@ mod tests {
 
     #[test]
     fn rejects_split_that_is_not_whole() {
-        let split = Split { treasury: 499, ..Split::DEFAULT };
+        let split = Split {
+            treasury: 499,
+            ..Split::DEFAULT
+        };
         assert_eq!(split.validate(), Err(SplitError::NotWhole { total: 9_999 }));
     }
 
@@ -123,7 +166,13 @@ mod tests {
     #[test]
     fn stack_must_match_upstream_share() {
         let err = apportion_fee(Uint128::new(100), &Split::DEFAULT, &[("a", 1000)]).unwrap_err();
-        assert_eq!(err, SplitError::StackMismatch { stack: 1000, upstream: 2000 });
+        assert_eq!(
+            err,
+            SplitError::StackMismatch {
+                stack: 1000,
+                upstream: 2000
+            }
+        );
     }
 
     #[test]
@@ -135,27 +184,48 @@ mod tests {
 
     /// A random whole split and a random stack over its upstream share.
     fn split_and_stack() -> impl Strategy<Value = (Split, Vec<(u8, u16)>)> {
-        (proptest::collection::vec(0u16..=10_000, 4), proptest::collection::vec(1u16..=10_000, 0..12)).prop_map(|(cuts, weights)| {
-            let mut cuts: Vec<u16> = cuts;
-            cuts.sort_unstable();
-            let parts = [cuts[0], cuts[1] - cuts[0], cuts[2] - cuts[1], cuts[3] - cuts[2], 10_000 - cuts[3]];
-            let mut split = Split { creator: parts[0], upstream: parts[1], node: parts[2], validator: parts[3], treasury: parts[4] };
-            if weights.is_empty() {
-                split = split.without_upstream();
-            }
-            // Spread the upstream bps over the stack entries, exactly.
-            let total: u32 = weights.iter().map(|&w| u32::from(w)).sum();
-            let mut stack: Vec<(u8, u16)> = weights
-                .iter()
-                .enumerate()
-                .map(|(i, &w)| (i as u8, (u32::from(split.upstream) * u32::from(w) / total.max(1)) as u16))
-                .collect();
-            let given: u32 = stack_sum(&stack);
-            if let Some(first) = stack.first_mut() {
-                first.1 += (u32::from(split.upstream) - given) as u16;
-            }
-            (split, stack)
-        })
+        (
+            proptest::collection::vec(0u16..=10_000, 4),
+            proptest::collection::vec(1u16..=10_000, 0..12),
+        )
+            .prop_map(|(cuts, weights)| {
+                let mut cuts: Vec<u16> = cuts;
+                cuts.sort_unstable();
+                let parts = [
+                    cuts[0],
+                    cuts[1] - cuts[0],
+                    cuts[2] - cuts[1],
+                    cuts[3] - cuts[2],
+                    10_000 - cuts[3],
+                ];
+                let mut split = Split {
+                    creator: parts[0],
+                    upstream: parts[1],
+                    node: parts[2],
+                    validator: parts[3],
+                    treasury: parts[4],
+                };
+                if weights.is_empty() {
+                    split = split.without_upstream();
+                }
+                // Spread the upstream bps over the stack entries, exactly.
+                let total: u32 = weights.iter().map(|&w| u32::from(w)).sum();
+                let mut stack: Vec<(u8, u16)> = weights
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &w)| {
+                        (
+                            i as u8,
+                            (u32::from(split.upstream) * u32::from(w) / total.max(1)) as u16,
+                        )
+                    })
+                    .collect();
+                let given: u32 = stack_sum(&stack);
+                if let Some(first) = stack.first_mut() {
+                    first.1 += (u32::from(split.upstream) - given) as u16;
+                }
+                (split, stack)
+            })
     }
 
     fn stack_sum(stack: &[(u8, u16)]) -> u32 {

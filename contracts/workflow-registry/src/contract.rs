@@ -1,0 +1,105 @@
+//! Entry points. Handlers live in `execute.rs` and `query.rs`.
+
+#[cfg(not(feature = "library"))]
+use cosmwasm_std::entry_point;
+use cosmwasm_std::{from_json, Binary, Deps, DepsMut, Env, MessageInfo, Response, StdResult};
+use cw2::{ensure_from_older_version, set_contract_version};
+use havn_types::asset::nonpayable;
+
+use crate::error::ContractError;
+use crate::execute;
+use crate::msg::{ExecuteMsg, InstantiateMsg, MigrateMsg, QueryMsg, ReceiveMsg};
+use crate::query;
+use crate::state::{Config, CONFIG, NEXT_ID, PARAMS};
+
+pub const CONTRACT_NAME: &str = "crates.io:havn-workflow-registry";
+pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[cfg_attr(not(feature = "library"), entry_point)]
+pub fn instantiate(
+    deps: DepsMut,
+    _env: Env,
+    info: MessageInfo,
+    msg: InstantiateMsg,
+) -> Result<Response, ContractError> {
+    nonpayable(&info)?;
+    let params = msg.params.unwrap_or_default();
+    execute::validate_params(&params)?;
+    let config = Config {
+        admin: deps.api.addr_validate(&msg.admin)?,
+        asset: msg.asset.check(deps.api)?,
+        treasury: deps.api.addr_validate(&msg.treasury)?,
+    };
+    set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
+    CONFIG.save(deps.storage, &config)?;
+    PARAMS.save(deps.storage, &params)?;
+    NEXT_ID.save(deps.storage, &1)?;
+    Ok(Response::new()
+        .add_attribute("action", "instantiate")
+        .add_attribute("admin", config.admin)
+        .add_attribute("asset", config.asset.to_string())
+        .add_attribute("treasury", config.treasury))
+}
+
+#[cfg_attr(not(feature = "library"), entry_point)]
+pub fn execute(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    msg: ExecuteMsg,
+) -> Result<Response, ContractError> {
+    // Only a native-funded Publish takes funds; anything attached elsewhere would be stranded.
+    if !matches!(msg, ExecuteMsg::Publish(_)) {
+        nonpayable(&info)?;
+    }
+    match msg {
+        ExecuteMsg::Publish(publish) => {
+            let paid = execute::native_deposit(deps.as_ref(), &info)?;
+            execute::publish(deps, &env, info.sender, publish, paid)
+        }
+        ExecuteMsg::Receive(wrapper) => {
+            let paid = execute::cw20_deposit(deps.as_ref(), &info.sender, wrapper.amount)?;
+            let creator = deps.api.addr_validate(&wrapper.sender)?;
+            match from_json(&wrapper.msg)? {
+                ReceiveMsg::Publish(publish) => {
+                    execute::publish(deps, &env, creator, publish, paid)
+                }
+            }
+        }
+        ExecuteMsg::NewVersion { id, content_hash } => {
+            execute::new_version(deps, &env, &info.sender, id, &content_hash)
+        }
+        ExecuteMsg::UpdatePrice { id, price } => {
+            execute::update_price(deps, &info.sender, id, price)
+        }
+        ExecuteMsg::TransferOwnership { id, new_creator } => {
+            execute::transfer_ownership(deps, &info.sender, id, &new_creator)
+        }
+        ExecuteMsg::AcceptOwnership { id } => execute::accept_ownership(deps, &info.sender, id),
+        ExecuteMsg::CancelOwnershipTransfer { id } => {
+            execute::cancel_ownership_transfer(deps, &info.sender, id)
+        }
+        ExecuteMsg::Flag { id, reason, note } => {
+            execute::flag(deps, &env, &info.sender, id, reason, note)
+        }
+        ExecuteMsg::Unflag { id } => execute::unflag(deps, &info.sender, id),
+        ExecuteMsg::UpdateParams(update) => execute::update_params(deps, &info.sender, update),
+        ExecuteMsg::UpdateConfig { admin, treasury } => {
+            execute::update_config(deps, &info.sender, admin, treasury)
+        }
+    }
+}
+
+#[cfg_attr(not(feature = "library"), entry_point)]
+pub fn query(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
+    query::dispatch(deps, msg)
+}
+
+#[cfg_attr(not(feature = "library"), entry_point)]
+pub fn migrate(deps: DepsMut, _env: Env, _msg: MigrateMsg) -> Result<Response, ContractError> {
+    let from = ensure_from_older_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
+    Ok(Response::new()
+        .add_attribute("action", "migrate")
+        .add_attribute("from_version", from.to_string())
+        .add_attribute("to_version", CONTRACT_VERSION))
+}

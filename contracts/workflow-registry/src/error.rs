@@ -1,0 +1,88 @@
+use cosmwasm_std::{StdError, Uint128};
+use havn_types::{AssetError, RoyaltyError, SplitError};
+use thiserror::Error;
+
+use crate::state::FlagReason;
+
+#[derive(Error, Debug, PartialEq)]
+pub enum ContractError {
+    #[error("{0}")]
+    Std(#[from] StdError),
+
+    #[error("{0}")]
+    Asset(#[from] AssetError),
+
+    #[error("{0}")]
+    Split(#[from] SplitError),
+
+    #[error("{0}")]
+    Royalty(#[from] RoyaltyError),
+
+    #[error("unauthorized: only the registry admin may do this")]
+    NotAdmin,
+
+    #[error("unauthorized: only the creator of workflow {id} may do this")]
+    NotCreator { id: u64 },
+
+    #[error("unauthorized: workflow {id} was not offered to you")]
+    NotPendingCreator { id: u64 },
+
+    #[error("workflow {id} has no pending ownership transfer")]
+    NoPendingTransfer { id: u64 },
+
+    #[error("workflow {id} already belongs to that address")]
+    AlreadyCreator { id: u64 },
+
+    #[error("workflow {id} does not exist")]
+    UnknownWorkflow { id: u64 },
+
+    #[error("invalid name: {reason}")]
+    InvalidName { reason: String },
+
+    #[error("invalid content hash {hash:?}: expected the 64 hex digits of a SHA-256 digest")]
+    InvalidContentHash { hash: String },
+
+    #[error("content hash {hash} is already registered as workflow {id} version {version}; publish a derivative with it as a dependency instead")]
+    ContentHashTaken { hash: String, id: u64, version: u32 },
+
+    #[error("{count} dependencies declared; the limit is {max}")]
+    TooManyDependencies { count: usize, max: u32 },
+
+    #[error("a workflow cannot depend on itself (workflow {id} is the id being published)")]
+    SelfDependency { id: u64 },
+
+    #[error("workflow {id} is listed as a dependency twice")]
+    DuplicateDependency { id: u64 },
+
+    #[error("artifact {hash} is listed as a dependency twice")]
+    DuplicateArtifact { hash: String },
+
+    #[error("dependency workflow {id} is flagged ({}) and cannot be built on", reason.as_str())]
+    FlaggedDependency { id: u64, reason: FlagReason },
+
+    #[error("parent workflow {parent} must also be one of the dependencies")]
+    ParentNotADependency { parent: u64 },
+
+    #[error("the upstream share is {upstream} bps; a workflow with dependencies must give them at least {min} bps")]
+    UpstreamTooLow { upstream: u16, min: u16 },
+
+    #[error("the publish deposit is {required}; {paid} was attached")]
+    WrongDeposit { required: String, paid: String },
+
+    #[error("workflow {id} is already flagged; unflag it first to change the reason")]
+    AlreadyFlagged { id: u64 },
+
+    #[error("workflow {id} is not flagged")]
+    NotFlagged { id: u64 },
+
+    #[error("flag note is {len} characters; the limit is {max}")]
+    NoteTooLong { len: usize, max: usize },
+
+    #[error("invalid param {name}: {reason}")]
+    InvalidParam { name: &'static str, reason: String },
+
+    #[error(
+        "no publish deposit is required ({0}); send Publish directly instead of through the token"
+    )]
+    DepositNotRequired(Uint128),
+}

@@ -1,0 +1,195 @@
+//! Every storage namespace of the registry, in one place.
+
+use cosmwasm_schema::cw_serde;
+use cosmwasm_std::{Addr, HexBinary, Timestamp, Uint128};
+use cw_storage_plus::{IndexList, IndexedMap, Item, Map, MultiIndex};
+use havn_types::{Asset, PoolShare, Split, StackShare};
+
+#[cw_serde]
+pub struct Config {
+    pub admin: Addr,
+    pub asset: Asset,
+    pub treasury: Addr,
+}
+
+/// Governance-set limits and defaults.
+#[cw_serde]
+pub struct Params {
+    /// Split for workflows published without one.
+    pub default_split: Split,
+    /// Most dependencies one workflow may declare.
+    pub max_dependencies: u32,
+    /// How many levels deep royalties flow up the graph.
+    pub max_royalty_depth: u8,
+    /// Most payees in one royalty stack: bounds the gas of every payout.
+    pub max_royalty_payees: u32,
+    /// Paid on publish, to the treasury; 0 for none.
+    pub publish_deposit: Uint128,
+    /// Least upstream share a workflow with dependencies may give them.
+    pub min_upstream_bps: u16,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            default_split: Split::DEFAULT,
+            max_dependencies: 8,
+            max_royalty_depth: 4,
+            max_royalty_payees: 32,
+            publish_deposit: Uint128::zero(),
+            min_upstream_bps: 500,
+        }
+    }
+}
+
+#[cw_serde]
+pub enum ArtifactKind {
+    Model,
+    Lora,
+    Prompt,
+    Dataset,
+}
+
+#[cw_serde]
+pub enum DependencyRef {
+    Workflow {
+        id: u64,
+    },
+    Artifact {
+        kind: ArtifactKind,
+        content_hash: HexBinary,
+        payee: Addr,
+    },
+}
+
+#[cw_serde]
+pub struct Dependency {
+    pub target: DependencyRef,
+    pub weight_bps: u16,
+}
+
+#[cw_serde]
+pub enum FlagReason {
+    Spam,
+    Stolen,
+    Other,
+}
+
+impl FlagReason {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FlagReason::Spam => "spam",
+            FlagReason::Stolen => "stolen",
+            FlagReason::Other => "other",
+        }
+    }
+}
+
+#[cw_serde]
+pub struct Flag {
+    pub reason: FlagReason,
+    pub note: Option<String>,
+    pub height: u64,
+}
+
+#[cw_serde]
+pub struct Workflow {
+    pub id: u64,
+    pub name: String,
+    /// The current owner; receives the creator share.
+    pub creator: Addr,
+    /// Offered the workflow, not yet accepted.
+    pub pending_creator: Option<Addr>,
+    pub price: Uint128,
+    /// The split in force (a workflow without dependencies has its upstream share in `creator`).
+    pub split: Split,
+    /// Fixed at publish: a different set of dependencies is a different workflow.
+    pub dependencies: Vec<Dependency>,
+    pub parent: Option<u64>,
+    /// The newest version (versions count from 1) and its manifest hash.
+    pub version: u32,
+    pub content_hash: HexBinary,
+    pub flag: Option<Flag>,
+    pub created_height: u64,
+    pub created_time: Timestamp,
+}
+
+impl Workflow {
+    pub fn runnable(&self) -> bool {
+        self.flag.is_none()
+    }
+}
+
+#[cw_serde]
+pub struct Version {
+    pub version: u32,
+    pub content_hash: HexBinary,
+    pub height: u64,
+    pub time: Timestamp,
+}
+
+pub const CONFIG: Item<Config> = Item::new("config");
+pub const PARAMS: Item<Params> = Item::new("params");
+pub const NEXT_ID: Item<u64> = Item::new("next_id");
+
+pub struct WorkflowIndexes<'a> {
+    pub creator: MultiIndex<'a, Addr, Workflow, u64>,
+}
+
+impl IndexList<Workflow> for WorkflowIndexes<'_> {
+    fn get_indexes(
+        &'_ self,
+    ) -> Box<dyn Iterator<Item = &'_ dyn cw_storage_plus::Index<Workflow>> + '_> {
+        let v: Vec<&dyn cw_storage_plus::Index<Workflow>> = vec![&self.creator];
+        Box::new(v.into_iter())
+    }
+}
+
+const WORKFLOWS_NAMESPACE: &str = "workflows";
+const WORKFLOWS_BY_CREATOR_NAMESPACE: &str = "workflows__creator";
+
+pub fn workflows<'a>() -> IndexedMap<u64, Workflow, WorkflowIndexes<'a>> {
+    IndexedMap::new(
+        WORKFLOWS_NAMESPACE,
+        WorkflowIndexes {
+            creator: MultiIndex::new(
+                |_pk, w: &Workflow| w.creator.clone(),
+                WORKFLOWS_NAMESPACE,
+                WORKFLOWS_BY_CREATOR_NAMESPACE,
+            ),
+        },
+    )
+}
+
+/// (workflow id, version) → version.
+pub const VERSIONS: Map<(u64, u32), Version> = Map::new("versions");
+/// Manifest hash → (workflow id, version): one manifest, one workflow.
+pub const BY_HASH: Map<&[u8], (u64, u32)> = Map::new("by_hash");
+/// A workflow's upstream pool as seen 1..=depth levels deep (see havn_types::royalty).
+pub const UPSTREAM_LEVELS: Map<u64, Vec<Vec<PoolShare>>> = Map::new("upstream_levels");
+/// The deepest level in bps of the fee: what payout reads.
+pub const ROYALTY_STACK: Map<u64, Vec<StackShare>> = Map::new("royalty_stack");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two namespaces with one name would silently share storage.
+    #[test]
+    fn namespaces_are_unique() {
+        // Consts are fresh temporaries on each use, so own the bytes.
+        let names: Vec<Vec<u8>> = vec![
+            CONFIG.as_slice().to_vec(),
+            PARAMS.as_slice().to_vec(),
+            NEXT_ID.as_slice().to_vec(),
+            WORKFLOWS_NAMESPACE.as_bytes().to_vec(),
+            WORKFLOWS_BY_CREATOR_NAMESPACE.as_bytes().to_vec(),
+            VERSIONS.namespace_bytes().to_vec(),
+            BY_HASH.namespace_bytes().to_vec(),
+            UPSTREAM_LEVELS.namespace_bytes().to_vec(),
+            ROYALTY_STACK.namespace_bytes().to_vec(),
+        ];
+        let unique: std::collections::BTreeSet<_> = names.iter().collect();
+        assert_eq!(unique.len(), names.len());
+    }
+}

@@ -1,0 +1,11 @@
+//! cw-multi-test suite for the workflow registry: every message, its happy path, its unauthorized
+//! senders and its malformed inputs, each with the exact typed error.
+
+mod governance;
+mod migrate;
+mod ownership;
+mod publish;
+mod queries;
+mod royalties;
+mod suite;
+mod versions;

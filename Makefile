@@ -1,0 +1,42 @@
+# Havn: `make test` runs every check; `make demo` is the main job (see README).
+SHELL := /bin/bash
+export HAVN_CACHE ?= $(HOME)/.cache/havn
+
+.PHONY: demo test tools fmt-check clippy unit wasm check schema schema-check fmt clean
+
+## The main job. Today: build, lower and check every contract, as a chain would accept them.
+demo: tools wasm check
+
+## Every check CI runs: format, lints, schema drift, wasm build + VM check, then all tests.
+test: tools fmt-check clippy schema-check wasm check unit
+
+tools:
+	@scripts/install-tools.sh
+
+fmt-check:
+	cargo fmt --all -- --check
+
+fmt:
+	cargo fmt --all
+
+clippy:
+	cargo clippy --locked --workspace --all-targets -- -D warnings
+
+unit:
+	@scripts/test.sh
+
+wasm:
+	@scripts/wasm-build.sh
+
+check:
+	@scripts/wasm-check.sh
+
+schema:
+	@scripts/schema.sh
+
+schema-check:
+	@scripts/schema.sh --check
+
+clean:
+	cargo clean
+	rm -rf artifacts

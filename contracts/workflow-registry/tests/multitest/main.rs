@@ -2,6 +2,7 @@
 //! senders and its malformed inputs, each with the exact typed error.
 
 mod governance;
+mod instantiate;
 mod migrate;
 mod ownership;
 mod publish;

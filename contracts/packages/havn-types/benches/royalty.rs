@@ -37,7 +37,7 @@ fn lattice(width: usize, layers: usize, models: &[Addr]) -> (Vec<Node>, Vec<usiz
     let mut below: Vec<usize> = Vec::new();
     for layer in 0..layers {
         let mut this = Vec::new();
-        for w in 0..width {
+        for model in models.iter().take(width) {
             let deps = weights(below.len())
                 .into_iter()
                 .zip(&below)
@@ -46,7 +46,7 @@ fn lattice(width: usize, layers: usize, models: &[Addr]) -> (Vec<Node>, Vec<usiz
             let edges: Vec<Edge> = if layer == 0 {
                 vec![Edge {
                     weight_bps: 10_000,
-                    target: EdgeTarget::External { payee: &models[w] },
+                    target: EdgeTarget::External { payee: model },
                 }]
             } else {
                 deps.iter()

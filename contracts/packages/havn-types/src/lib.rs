@@ -5,17 +5,25 @@
 //! - [`asset`]: $HAI as a cw20 token or a native / IBC denom, and how it is paid and sent;
 //! - [`split`]: basis-point fee splits (creator / upstream / node / validator / treasury);
 //! - [`royalty`]: flattening a dependency graph into a bounded royalty stack at publish time;
-//! - [`attestation`]: the canonical bytes a validator signs for a job.
+//! - [`attestation`]: the canonical bytes a validator signs for a job;
+//! - [`keys`]: the proof-of-possession digest an operator's key signs when it is registered;
+//! - [`quorum`]: when attesting stake is a quorum;
+//! - [`settlement`]: what the execution log hands payout for each accepted job.
 
 pub mod asset;
 pub mod attestation;
+pub mod keys;
+pub mod quorum;
 pub mod royalty;
+pub mod settlement;
 pub mod split;
 
 pub use asset::{Asset, AssetError, AssetUnchecked};
 pub use attestation::{Attestation, AttestationDigest, Verdict, ATTESTATION_DOMAIN};
+pub use quorum::quorum_reached;
 pub use royalty::{
     compose_levels, royalty_stack, Edge, EdgeTarget, Payee, PoolShare, RoyaltyError, StackShare,
     POOL_UNITS,
 };
+pub use settlement::{PayoutMsg, RoyaltyPayee, Settlement};
 pub use split::{apportion_fee, FeeShares, Split, SplitError, BPS_TOTAL};

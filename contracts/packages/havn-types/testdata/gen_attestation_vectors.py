@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes attestation_vectors.json: fixed inputs -> preimage and digest, computed here in Python,
+"""Writes attestation_vectors.json and possession_vectors.json: fixed inputs -> preimage and digest, computed here in Python,
 independently of the Rust code, from the layout documented in havn-types/src/attestation.rs."""
 import hashlib
 import json
@@ -52,7 +52,22 @@ VECTORS = [
          verdict="invalid"),
 ]
 
+POSSESSION = [
+    dict(chain_id="havn-devnet-1", staking_contract="wasm1nc5tatafv6eyq7llkr2gv50ff9e22mnf70qgjlv737ktmt4eswrqgj33g6",
+         operator="wasm1qyqszqgpqyqszqgpqyqszqgpqyqszqgpjnp7du"),
+    dict(chain_id="", staking_contract="", operator=""),
+]
+
+
+def possession_digest(v: dict) -> str:
+    pre = field(b"havn/pop/v1") + field(v["chain_id"].encode()) + field(v["staking_contract"].encode()) + field(v["operator"].encode())
+    return hashlib.sha256(pre).hexdigest()
+
+
 if __name__ == "__main__":
+    with open("possession_vectors.json", "w") as f:
+        json.dump([{**v, "digest": possession_digest(v)} for v in POSSESSION], f, indent=2)
+        f.write("\n")
     out = []
     for v in VECTORS:
         pre = preimage(v)

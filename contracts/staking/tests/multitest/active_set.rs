@@ -1,0 +1,142 @@
+use cosmwasm_std::Uint128;
+use havn_staking::msg::{
+    ActiveSetResponse, ExecuteMsg, PowerResponse, QueryMsg, QuorumContextResponse,
+    ValidatorsResponse,
+};
+use havn_staking::state::Role;
+
+use crate::suite::*;
+
+fn active(suite: &Suite) -> Vec<(String, u128)> {
+    let set: ActiveSetResponse = suite.query(&QueryMsg::ActiveSet {});
+    assert_eq!(
+        set.total_stake,
+        set.validators.iter().map(|v| v.stake).sum::<Uint128>()
+    );
+    set.validators
+        .into_iter()
+        .map(|v| (v.operator.to_string(), v.stake.u128()))
+        .collect()
+}
+
+#[test]
+fn active_set_is_the_most_staked_eligible_validators() {
+    let mut suite = SuiteBuilder::new()
+        .with_params(|p| p.max_validators = 2)
+        .fund(&["a", "b", "c"])
+        .build();
+    let (a, b, c, admin) = (
+        suite.addr("a"),
+        suite.addr("b"),
+        suite.addr("c"),
+        suite.admin.clone(),
+    );
+    suite.bond("a", Role::Validator, 3 * MIN).unwrap();
+    suite.bond("b", Role::Validator, MIN).unwrap();
+    suite.bond("c", Role::Validator, 2 * MIN).unwrap();
+    assert_eq!(
+        active(&suite),
+        vec![(a.to_string(), 3 * MIN), (c.to_string(), 2 * MIN)]
+    );
+    // Jailing c lets b in; unjailing and out-staking b brings c back.
+    suite
+        .execute(
+            &admin,
+            &ExecuteMsg::Slash {
+                operator: c.to_string(),
+                role: Some(Role::Validator),
+                reason: "test".into(),
+                fraction: Some(cosmwasm_std::Decimal::zero()),
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        active(&suite),
+        vec![(a.to_string(), 3 * MIN), (b.to_string(), MIN)]
+    );
+    suite.advance(havn_staking::state::Params::default().jail_period);
+    suite.execute(&c, &ExecuteMsg::Unjail {}).unwrap();
+    assert_eq!(
+        active(&suite),
+        vec![(a.to_string(), 3 * MIN), (c.to_string(), 2 * MIN)]
+    );
+    // Node stake never counts toward the validator set.
+    suite.bond("b", Role::Node, 10 * MIN).unwrap();
+    assert_eq!(active(&suite).len(), 2);
+    let listed: ValidatorsResponse = suite.query(&QueryMsg::Validators {
+        start_after: None,
+        limit: None,
+    });
+    assert_eq!(listed.validators.len(), 3);
+}
+
+#[test]
+fn quorum_context_in_one_query() {
+    let mut suite = SuiteBuilder::new().fund(&["v", "n1", "n2"]).build();
+    suite.bond("v", Role::Validator, MIN).unwrap();
+    suite.bond("n1", Role::Node, MIN).unwrap();
+    suite.bond("n2", Role::Validator, MIN).unwrap();
+    let nodes = vec![
+        suite.addr("n1").to_string(),
+        suite.addr("n2").to_string(),
+        suite.addr("nobody").to_string(),
+    ];
+    let ctx: QuorumContextResponse = suite.query(&QueryMsg::QuorumContext { nodes });
+    assert_eq!(ctx.nodes_active, vec![true, false, false]);
+    assert_eq!(ctx.validators.len(), 2);
+    assert_eq!(ctx.total_stake.u128(), 2 * MIN);
+}
+
+#[test]
+fn raising_the_minimum_applies_to_the_active_set_at_once() {
+    let mut suite = SuiteBuilder::new().fund(&["a", "b"]).build();
+    suite.bond("a", Role::Validator, 3 * MIN).unwrap();
+    suite.bond("b", Role::Validator, MIN).unwrap();
+    let admin = suite.admin.clone();
+    let update = havn_staking::msg::ParamsUpdate {
+        min_stake_validator: Some(Uint128::new(2 * MIN)),
+        ..Default::default()
+    };
+    suite
+        .execute(&admin, &ExecuteMsg::UpdateParams(update))
+        .unwrap();
+    assert_eq!(active(&suite), vec![(suite.addr("a").to_string(), 3 * MIN)]);
+}
+
+#[test]
+fn voting_power_is_snapshotted_by_height() {
+    let mut suite = SuiteBuilder::new().fund(&["a"]).build();
+    let a = suite.addr("a");
+    suite.bond("a", Role::Validator, MIN).unwrap();
+    suite.advance(10);
+    let start = suite.app.block_info().height;
+    suite.bond("a", Role::Node, 2 * MIN).unwrap();
+    suite.advance(10);
+    suite
+        .execute(
+            &a,
+            &ExecuteMsg::Unbond {
+                role: Role::Node,
+                amount: Uint128::new(MIN),
+            },
+        )
+        .unwrap();
+    suite.advance(10);
+    let at = |h| {
+        suite
+            .query::<PowerResponse>(&QueryMsg::VotingPowerAtHeight {
+                address: a.to_string(),
+                height: Some(h),
+            })
+            .power
+            .u128()
+    };
+    // A snapshot at height h is the power at the start of block h.
+    assert_eq!(at(start), MIN);
+    assert_eq!(at(start + 1), 3 * MIN);
+    assert_eq!(at(suite.app.block_info().height), 2 * MIN);
+    let total: PowerResponse = suite.query(&QueryMsg::TotalPowerAtHeight {
+        height: Some(start),
+    });
+    assert_eq!(total.power.u128(), MIN);
+}

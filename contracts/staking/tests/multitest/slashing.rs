@@ -1,0 +1,398 @@
+use cosmwasm_std::{Addr, Decimal, HexBinary, Uint128};
+use havn_staking::msg::{DoubleSignEvidence, ExecuteMsg, KeyProof, SignedVerdict};
+use havn_staking::state::{Params, Role};
+use havn_staking::ContractError;
+use havn_types::{Attestation, Verdict};
+
+use crate::suite::*;
+
+const JOB: u64 = 42;
+const VERSION: [u8; 32] = [7; 32];
+const INPUT: [u8; 32] = [8; 32];
+
+/// An attestation for job 42 signed by `signer`, as the validator service would sign it.
+fn signed(
+    suite: &Suite,
+    signer: &str,
+    node: &Addr,
+    output: [u8; 32],
+    verdict: Verdict,
+) -> SignedVerdict {
+    let chain = suite.chain_id();
+    let digest = Attestation {
+        chain_id: &chain,
+        execution_log: suite.log.as_str(),
+        job_id: JOB,
+        workflow_id: 3,
+        version_hash: &VERSION,
+        node: node.as_str(),
+        input_hash: &INPUT,
+        output_hash: &output,
+        verdict,
+    }
+    .digest();
+    SignedVerdict {
+        output_hash: HexBinary::from(output),
+        verdict,
+        signature: sign(&key(signer), digest.as_bytes()),
+    }
+}
+
+fn evidence(
+    suite: &Suite,
+    validator: &str,
+    first: SignedVerdict,
+    second: SignedVerdict,
+) -> DoubleSignEvidence {
+    DoubleSignEvidence {
+        validator: suite.addr(validator).to_string(),
+        pubkey: pubkey(&key(validator)),
+        job_id: JOB,
+        workflow_id: 3,
+        version_hash: HexBinary::from(VERSION),
+        node: suite.addr("node").to_string(),
+        input_hash: HexBinary::from(INPUT),
+        first,
+        second,
+    }
+}
+
+fn double_sign(suite: &Suite, validator: &str) -> DoubleSignEvidence {
+    let node = suite.addr("node");
+    let first = signed(suite, validator, &node, [1; 32], Verdict::Valid);
+    let second = signed(suite, validator, &node, [2; 32], Verdict::Valid);
+    evidence(suite, validator, first, second)
+}
+
+#[test]
+fn double_sign_slashes_exactly_the_fraction_and_pays_the_reporter() {
+    let mut suite = SuiteBuilder::new().fund(&["val"]).build();
+    let (reporter, treasury) = (suite.addr("watcher"), suite.treasury.clone());
+    suite.bond("val", Role::Validator, 10 * MIN).unwrap();
+    suite.bond("val", Role::Node, 4 * MIN).unwrap();
+    let ev = double_sign(&suite, "val");
+    suite
+        .execute(
+            &reporter,
+            &ExecuteMsg::SubmitDoubleSign {
+                evidence: ev.clone(),
+            },
+        )
+        .unwrap();
+
+    // 5 % of the validator stake (10 MIN) = 500 000; the node stake is untouched.
+    let p = Params::default();
+    let slashed = Uint128::new(10 * MIN).mul_floor(p.slash_double_sign);
+    let reward = slashed.mul_floor(p.reporter_reward);
+    let op = suite.operator("val");
+    assert_eq!(op.validator_stake, Uint128::new(10 * MIN) - slashed);
+    assert_eq!(op.node_stake.u128(), 4 * MIN);
+    assert_eq!(suite.balance(&reporter), reward.u128());
+    assert_eq!(suite.balance(&treasury), (slashed - reward).u128());
+    assert!(op.jailed_until.is_some() && !op.validator_eligible);
+    suite.assert_conserved();
+
+    // The same evidence cannot slash twice.
+    assert_eq!(
+        suite
+            .execute(&reporter, &ExecuteMsg::SubmitDoubleSign { evidence: ev })
+            .unwrap_err(),
+        ContractError::AlreadySlashed
+    );
+}
+
+#[test]
+fn conflicting_verdicts_also_count() {
+    let mut suite = SuiteBuilder::new().fund(&["val"]).build();
+    suite.bond("val", Role::Validator, MIN).unwrap();
+    let node = suite.addr("node");
+    let ev = evidence(
+        &suite,
+        "val",
+        signed(&suite, "val", &node, [1; 32], Verdict::Valid),
+        signed(&suite, "val", &node, [1; 32], Verdict::Invalid),
+    );
+    suite
+        .execute(
+            &suite.addr("watcher"),
+            &ExecuteMsg::SubmitDoubleSign { evidence: ev },
+        )
+        .unwrap();
+    assert!(suite.operator("val").jailed_until.is_some());
+}
+
+#[test]
+fn double_sign_rejections() {
+    let mut suite = SuiteBuilder::new().fund(&["val", "other"]).build();
+    let watcher = suite.addr("watcher");
+    suite.bond("val", Role::Validator, MIN).unwrap();
+    suite.bond("other", Role::Validator, MIN).unwrap();
+    let node = suite.addr("node");
+    let submit = |ev| ExecuteMsg::SubmitDoubleSign { evidence: ev };
+
+    let same = signed(&suite, "val", &node, [1; 32], Verdict::Valid);
+    assert_eq!(
+        suite
+            .execute(
+                &watcher,
+                &submit(evidence(&suite, "val", same.clone(), same.clone()))
+            )
+            .unwrap_err(),
+        ContractError::NotConflicting
+    );
+    // Signed by someone else's key: framing `val` fails.
+    let framed = evidence(
+        &suite,
+        "val",
+        signed(&suite, "other", &node, [1; 32], Verdict::Valid),
+        signed(&suite, "other", &node, [2; 32], Verdict::Valid),
+    );
+    let err = suite.execute(&watcher, &submit(framed)).unwrap_err();
+    assert_eq!(
+        err,
+        ContractError::InvalidEvidence {
+            reason: "the first signature does not verify for this validator's key".into()
+        }
+    );
+    // A key the validator never registered.
+    let mut unknown = double_sign(&suite, "val");
+    unknown.pubkey = pubkey(&key("stranger"));
+    assert_eq!(
+        suite.execute(&watcher, &submit(unknown)).unwrap_err(),
+        ContractError::UnknownKey
+    );
+    // Signatures over another job do not match this job's digest.
+    let mut other_job = double_sign(&suite, "val");
+    other_job.job_id = JOB + 1;
+    assert!(suite
+        .execute(&watcher, &submit(other_job))
+        .unwrap_err()
+        .message()
+        .starts_with("invalid evidence: the first signature"));
+    // Malformed hashes.
+    let mut short = double_sign(&suite, "val");
+    short.input_hash = HexBinary::from(vec![1, 2, 3]);
+    assert_eq!(
+        suite.execute(&watcher, &submit(short)).unwrap_err(),
+        ContractError::InvalidEvidence {
+            reason: "input_hash must be 32 bytes".into()
+        }
+    );
+    assert!(suite.operator("val").jailed_until.is_none());
+}
+
+#[test]
+fn evidence_signed_before_a_key_rotation_still_counts() {
+    let mut suite = SuiteBuilder::new().fund(&["val"]).build();
+    suite.bond("val", Role::Validator, MIN).unwrap();
+    let ev = double_sign(&suite, "val");
+    let (val, staking, chain) = (suite.addr("val"), suite.staking.clone(), suite.chain_id());
+    let new_key: KeyProof = suite.proof_with(&key("val-2"), &val, &chain, &staking);
+    suite
+        .execute(&val, &ExecuteMsg::RotateKey { key: new_key })
+        .unwrap();
+    suite
+        .execute(
+            &suite.addr("watcher"),
+            &ExecuteMsg::SubmitDoubleSign { evidence: ev },
+        )
+        .unwrap();
+    assert!(suite.operator("val").jailed_until.is_some());
+}
+
+#[test]
+fn unbonding_does_not_dodge_a_slash() {
+    let mut suite = SuiteBuilder::new().fund(&["val"]).build();
+    let val = suite.addr("val");
+    suite.bond("val", Role::Validator, 10 * MIN).unwrap();
+    let ev = double_sign(&suite, "val");
+    // The validator sees trouble coming and unbonds everything.
+    suite
+        .execute(
+            &val,
+            &ExecuteMsg::Unbond {
+                role: Role::Validator,
+                amount: Uint128::new(10 * MIN),
+            },
+        )
+        .unwrap();
+    suite.advance(60);
+    suite
+        .execute(
+            &suite.addr("watcher"),
+            &ExecuteMsg::SubmitDoubleSign { evidence: ev },
+        )
+        .unwrap();
+    let slashed = Uint128::new(10 * MIN).mul_floor(Params::default().slash_double_sign);
+    assert_eq!(
+        suite.operator("val").unbonding,
+        Uint128::new(10 * MIN) - slashed,
+        "the unbonding claim was slashed"
+    );
+    suite.advance(Params::default().unbonding_period);
+    suite.execute(&val, &ExecuteMsg::Claim {}).unwrap();
+    assert_eq!(suite.balance(&val), 1_000 * MIN - slashed.u128());
+    suite.assert_conserved();
+}
+
+#[test]
+fn fraud_only_from_the_execution_log() {
+    let mut suite = SuiteBuilder::new().fund(&["node"]).build();
+    let (node, log, mallory, reporter) = (
+        suite.addr("node"),
+        suite.log.clone(),
+        suite.addr("mallory"),
+        suite.addr("relayer"),
+    );
+    suite.bond("node", Role::Node, 10 * MIN).unwrap();
+    let fraud = ExecuteMsg::SlashFraud {
+        node: node.to_string(),
+        job_id: 9,
+        reporter: reporter.to_string(),
+    };
+    assert_eq!(
+        suite.execute(&mallory, &fraud).unwrap_err(),
+        ContractError::NotExecutionLog
+    );
+    let admin = suite.admin.clone();
+    assert_eq!(
+        suite.execute(&admin, &fraud).unwrap_err(),
+        ContractError::NotExecutionLog
+    );
+    suite.execute(&log, &fraud).unwrap();
+    let slashed = Uint128::new(10 * MIN).mul_floor(Params::default().slash_fraud);
+    assert_eq!(
+        suite.operator("node").node_stake,
+        Uint128::new(10 * MIN) - slashed
+    );
+    assert_eq!(
+        suite.balance(&reporter),
+        slashed.mul_floor(Params::default().reporter_reward).u128()
+    );
+    assert_eq!(
+        suite.execute(&log, &fraud).unwrap_err(),
+        ContractError::AlreadySlashed
+    );
+    suite.assert_conserved();
+}
+
+#[test]
+fn downtime_heartbeats_jail_and_unjail() {
+    let mut suite = SuiteBuilder::new().fund(&["node"]).build();
+    let (node, watcher) = (suite.addr("node"), suite.addr("watcher"));
+    let window = Params::default().downtime_window;
+    suite.bond("node", Role::Node, 10 * MIN).unwrap();
+    let report = ExecuteMsg::ReportDowntime {
+        operator: node.to_string(),
+    };
+
+    let err = suite.execute(&node, &ExecuteMsg::Heartbeat {}).unwrap_err();
+    assert!(err.message().starts_with("heartbeat too soon"), "{err:?}");
+    suite.advance(window / 2);
+    suite.execute(&node, &ExecuteMsg::Heartbeat {}).unwrap();
+    suite.advance(window);
+    assert!(suite
+        .execute(&watcher, &report)
+        .unwrap_err()
+        .message()
+        .starts_with("operator is not down"));
+    suite.advance(1);
+    suite.execute(&watcher, &report).unwrap();
+    let slashed = Uint128::new(10 * MIN).mul_floor(Params::default().slash_downtime);
+    let op = suite.operator("node");
+    assert_eq!(op.node_stake, Uint128::new(10 * MIN) - slashed);
+    assert!(!op.node_active);
+    assert_eq!(
+        suite.execute(&watcher, &report).unwrap_err(),
+        ContractError::AlreadyJailed
+    );
+
+    let until = op.jailed_until.unwrap();
+    assert_eq!(
+        suite.execute(&node, &ExecuteMsg::Unjail {}).unwrap_err(),
+        ContractError::StillJailed { until }
+    );
+    suite.advance(Params::default().jail_period);
+    suite.execute(&node, &ExecuteMsg::Unjail {}).unwrap();
+    assert!(suite.operator("node").node_active);
+    assert_eq!(
+        suite.execute(&node, &ExecuteMsg::Unjail {}).unwrap_err(),
+        ContractError::NotJailed
+    );
+    assert_eq!(
+        suite
+            .execute(&watcher, &ExecuteMsg::Heartbeat {})
+            .unwrap_err(),
+        ContractError::NotOperator {
+            address: watcher.to_string()
+        }
+    );
+    suite.assert_conserved();
+}
+
+#[test]
+fn unjail_needs_the_minimum_stake() {
+    let mut suite = SuiteBuilder::new().fund(&["node"]).build();
+    let (node, admin) = (suite.addr("node"), suite.admin.clone());
+    suite.bond("node", Role::Node, MIN).unwrap();
+    suite
+        .execute(
+            &admin,
+            &ExecuteMsg::Slash {
+                operator: node.to_string(),
+                role: None,
+                reason: "collusion ring #4".into(),
+                fraction: None,
+            },
+        )
+        .unwrap();
+    suite.advance(Params::default().jail_period);
+    assert_eq!(
+        suite.execute(&node, &ExecuteMsg::Unjail {}).unwrap_err(),
+        ContractError::BelowMinimumToUnjail
+    );
+    suite.bond("node", Role::Node, MIN).unwrap();
+    suite.execute(&node, &ExecuteMsg::Unjail {}).unwrap();
+}
+
+#[test]
+fn governance_slash() {
+    let mut suite = SuiteBuilder::new().fund(&["op"]).build();
+    let (op, admin, mallory, treasury) = (
+        suite.addr("op"),
+        suite.admin.clone(),
+        suite.addr("mallory"),
+        suite.treasury.clone(),
+    );
+    suite.bond("op", Role::Node, 4 * MIN).unwrap();
+    suite.bond("op", Role::Validator, 2 * MIN).unwrap();
+    let slash = |fraction| ExecuteMsg::Slash {
+        operator: op.to_string(),
+        role: Some(Role::Validator),
+        reason: "collusion".into(),
+        fraction,
+    };
+    assert_eq!(
+        suite.execute(&mallory, &slash(None)).unwrap_err(),
+        ContractError::NotAdmin
+    );
+    assert!(suite
+        .execute(&admin, &slash(Some(Decimal::percent(101))))
+        .unwrap_err()
+        .message()
+        .starts_with("invalid param fraction"));
+    suite
+        .execute(&admin, &slash(Some(Decimal::percent(25))))
+        .unwrap();
+    let o = suite.operator("op");
+    assert_eq!(
+        (o.node_stake.u128(), o.validator_stake.u128()),
+        (4 * MIN, 2 * MIN * 3 / 4)
+    );
+    assert_eq!(
+        suite.balance(&treasury),
+        2 * MIN / 4,
+        "no reporter: all to the treasury"
+    );
+    suite.assert_conserved();
+}

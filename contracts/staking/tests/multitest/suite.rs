@@ -1,0 +1,322 @@
+//! Suite builder for the staking contract, with real secp256k1 keys (k256).
+
+use cosmwasm_std::{coin, coins, to_json_binary, Addr, Binary, Coin, Empty, Uint128};
+use cw_multi_test::{App, AppResponse, Contract, ContractWrapper, Executor};
+use havn_staking::contract::{execute, instantiate, migrate, query};
+use havn_staking::msg::{
+    ExecuteMsg, InstantiateMsg, KeyProof, OperatorResponse, QueryMsg, ReceiveMsg, TotalsResponse,
+};
+use havn_staking::state::{Params, Role};
+use havn_staking::ContractError;
+use havn_types::keys::possession_digest;
+use havn_types::AssetUnchecked;
+use k256::ecdsa::signature::hazmat::PrehashSigner;
+use k256::ecdsa::{Signature, SigningKey};
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+pub const DENOM: &str = "uhai";
+pub const MIN: u128 = 1_000_000;
+
+pub fn staking_contract() -> Box<dyn Contract<Empty>> {
+    Box::new(ContractWrapper::new(execute, instantiate, query).with_migrate(migrate))
+}
+
+fn cw20_contract() -> Box<dyn Contract<Empty>> {
+    Box::new(ContractWrapper::new(
+        cw20_base::contract::execute,
+        cw20_base::contract::instantiate,
+        cw20_base::contract::query,
+    ))
+}
+
+/// A deterministic key per name.
+pub fn key(name: &str) -> SigningKey {
+    SigningKey::from_bytes(&Sha256::digest(format!("havn-test-key/{name}"))).unwrap()
+}
+
+pub fn pubkey(key: &SigningKey) -> Binary {
+    Binary::from(key.verifying_key().to_encoded_point(true).as_bytes())
+}
+
+pub fn sign(key: &SigningKey, digest: &[u8; 32]) -> Binary {
+    let sig: Signature = key.sign_prehash(digest).unwrap();
+    Binary::from(sig.to_bytes().as_slice())
+}
+
+/// A failed call: equals the `ContractError` whose full message is at the root of the chain
+/// (multi-test keeps contract errors only as messages).
+#[derive(Debug)]
+pub struct Failure(pub anyhow::Error);
+
+impl Failure {
+    pub fn message(&self) -> String {
+        self.0.root_cause().to_string()
+    }
+}
+
+impl PartialEq<ContractError> for Failure {
+    fn eq(&self, other: &ContractError) -> bool {
+        self.message() == other.to_string()
+    }
+}
+
+pub struct SuiteBuilder {
+    cw20: bool,
+    params: Params,
+    funded: Vec<&'static str>,
+}
+
+impl SuiteBuilder {
+    pub fn new() -> Self {
+        SuiteBuilder {
+            cw20: false,
+            params: Params {
+                min_stake_node: Uint128::new(MIN),
+                min_stake_validator: Uint128::new(MIN),
+                ..Params::default()
+            },
+            funded: vec![],
+        }
+    }
+
+    pub fn with_cw20(mut self) -> Self {
+        self.cw20 = true;
+        self
+    }
+
+    pub fn with_params(mut self, f: impl FnOnce(&mut Params)) -> Self {
+        f(&mut self.params);
+        self
+    }
+
+    /// Gives each name 1 000 × MIN $HAI (and some uatom).
+    pub fn fund(mut self, names: &[&'static str]) -> Self {
+        self.funded.extend_from_slice(names);
+        self
+    }
+
+    pub fn build(self) -> Suite {
+        let mut app = App::default();
+        let admin = app.api().addr_make("governance");
+        let treasury = app.api().addr_make("treasury");
+        let log = app.api().addr_make("execution-log");
+        let funded: Vec<Addr> = self.funded.iter().map(|n| app.api().addr_make(n)).collect();
+        let mut token = None;
+        let asset = if self.cw20 {
+            let code = app.store_code(cw20_contract());
+            let initial_balances = funded
+                .iter()
+                .map(|a| cw20::Cw20Coin {
+                    address: a.to_string(),
+                    amount: Uint128::new(1_000 * MIN),
+                })
+                .collect();
+            let msg = cw20_base::msg::InstantiateMsg {
+                name: "Havn AI".into(),
+                symbol: "HAI".into(),
+                decimals: 6,
+                initial_balances,
+                mint: None,
+                marketing: None,
+            };
+            let addr = app
+                .instantiate_contract(code, admin.clone(), &msg, &[], "hai", None)
+                .unwrap();
+            token = Some(addr.clone());
+            AssetUnchecked::Cw20(addr.to_string())
+        } else {
+            app.init_modules(|router, _, storage| {
+                for addr in &funded {
+                    router
+                        .bank
+                        .init_balance(
+                            storage,
+                            addr,
+                            vec![coin(1_000 * MIN, DENOM), coin(1_000 * MIN, "uatom")],
+                        )
+                        .unwrap();
+                }
+            });
+            AssetUnchecked::Native(DENOM.into())
+        };
+        let code_id = app.store_code(staking_contract());
+        let msg = InstantiateMsg {
+            admin: admin.to_string(),
+            asset,
+            treasury: treasury.to_string(),
+            execution_log: Some(log.to_string()),
+            params: Some(self.params),
+        };
+        let staking = app
+            .instantiate_contract(
+                code_id,
+                admin.clone(),
+                &msg,
+                &[],
+                "staking",
+                Some(admin.to_string()),
+            )
+            .unwrap();
+        Suite {
+            app,
+            staking,
+            admin,
+            treasury,
+            log,
+            token,
+            code_id,
+        }
+    }
+}
+
+pub struct Suite {
+    pub app: App,
+    pub staking: Addr,
+    pub admin: Addr,
+    pub treasury: Addr,
+    /// Stands in for the execution-log contract: the address staking trusts for fraud slashes.
+    pub log: Addr,
+    pub token: Option<Addr>,
+    pub code_id: u64,
+}
+
+impl Suite {
+    pub fn addr(&self, name: &str) -> Addr {
+        self.app.api().addr_make(name)
+    }
+
+    pub fn chain_id(&self) -> String {
+        self.app.block_info().chain_id
+    }
+
+    /// A valid key registration for `name`, signed by its key.
+    pub fn proof(&self, name: &str) -> KeyProof {
+        self.proof_with(
+            &key(name),
+            &self.addr(name),
+            &self.chain_id(),
+            &self.staking.clone(),
+        )
+    }
+
+    pub fn proof_with(
+        &self,
+        key: &SigningKey,
+        operator: &Addr,
+        chain_id: &str,
+        contract: &Addr,
+    ) -> KeyProof {
+        let digest = possession_digest(chain_id, contract.as_str(), operator.as_str());
+        KeyProof {
+            pubkey: pubkey(key),
+            signature: sign(key, &digest),
+        }
+    }
+
+    pub fn execute_with_funds(
+        &mut self,
+        sender: &Addr,
+        msg: &ExecuteMsg,
+        funds: &[Coin],
+    ) -> Result<AppResponse, Failure> {
+        self.app
+            .execute_contract(sender.clone(), self.staking.clone(), msg, funds)
+            .map_err(Failure)
+    }
+
+    pub fn execute(&mut self, sender: &Addr, msg: &ExecuteMsg) -> Result<AppResponse, Failure> {
+        self.execute_with_funds(sender, msg, &[])
+    }
+
+    /// Bonds `amount` for `role` as `name`, registering its key on the first bond.
+    pub fn bond(&mut self, name: &str, role: Role, amount: u128) -> Result<AppResponse, Failure> {
+        let who = self.addr(name);
+        let key = self
+            .query_opt::<OperatorResponse>(&QueryMsg::Operator {
+                address: who.to_string(),
+            })
+            .is_none()
+            .then(|| self.proof(name));
+        match self.token.clone() {
+            Some(token) => {
+                let send = cw20::Cw20ExecuteMsg::Send {
+                    contract: self.staking.to_string(),
+                    amount: Uint128::new(amount),
+                    msg: to_json_binary(&ReceiveMsg::Bond { role, key }).unwrap(),
+                };
+                self.app
+                    .execute_contract(who, token, &send, &[])
+                    .map_err(Failure)
+            }
+            None => self.execute_with_funds(
+                &who,
+                &ExecuteMsg::Bond { role, key },
+                &coins(amount, DENOM),
+            ),
+        }
+    }
+
+    pub fn advance(&mut self, seconds: u64) {
+        self.app.update_block(|b| {
+            b.time = b.time.plus_seconds(seconds);
+            b.height += seconds / 5 + 1;
+        });
+    }
+
+    pub fn query<T: DeserializeOwned>(&self, msg: &QueryMsg) -> T {
+        self.app
+            .wrap()
+            .query_wasm_smart(&self.staking, msg)
+            .unwrap()
+    }
+
+    pub fn query_opt<T: DeserializeOwned>(&self, msg: &QueryMsg) -> Option<T> {
+        self.app.wrap().query_wasm_smart(&self.staking, msg).ok()
+    }
+
+    pub fn operator(&self, name: &str) -> OperatorResponse {
+        self.query(&QueryMsg::Operator {
+            address: self.addr(name).to_string(),
+        })
+    }
+
+    pub fn totals(&self) -> TotalsResponse {
+        self.query(&QueryMsg::Totals {})
+    }
+
+    pub fn balance(&self, who: &Addr) -> u128 {
+        match &self.token {
+            Some(token) => {
+                let res: cw20::BalanceResponse = self
+                    .app
+                    .wrap()
+                    .query_wasm_smart(
+                        token,
+                        &cw20::Cw20QueryMsg::Balance {
+                            address: who.to_string(),
+                        },
+                    )
+                    .unwrap();
+                res.balance.u128()
+            }
+            None => self
+                .app
+                .wrap()
+                .query_balance(who, DENOM)
+                .unwrap()
+                .amount
+                .u128(),
+        }
+    }
+
+    /// Tokens held by the contract equal bonded + unbonding stake, always.
+    pub fn assert_conserved(&self) {
+        let t = self.totals();
+        assert_eq!(
+            self.balance(&self.staking),
+            (t.node + t.validator + t.unbonding).u128(),
+            "contract balance = bonded + unbonding"
+        );
+    }
+}

@@ -5,7 +5,8 @@ use std::fmt;
 
 use cosmwasm_schema::cw_serde;
 use cosmwasm_std::{
-    to_json_binary, Addr, Api, BankMsg, Coin, CosmosMsg, MessageInfo, StdError, Uint128, WasmMsg,
+    to_json_binary, Addr, Api, BankMsg, Binary, Coin, CosmosMsg, MessageInfo, StdError, Uint128,
+    WasmMsg,
 };
 use thiserror::Error;
 
@@ -98,9 +99,37 @@ impl Asset {
             .into(),
             Asset::Cw20(token) => WasmMsg::Execute {
                 contract_addr: token.to_string(),
-                msg: to_json_binary(&Cw20Transfer::Transfer {
+                msg: to_json_binary(&Cw20Message::Transfer {
                     recipient: recipient.as_str(),
                     amount,
+                })?,
+                funds: vec![],
+            }
+            .into(),
+        })
+    }
+
+    /// The message that pays `amount` to `contract` together with `msg`: a contract call with funds
+    /// attached, or the cw20 token's `Send` (which delivers `msg` in a `Receive` hook).
+    pub fn send_to_contract_msg(
+        &self,
+        contract: &Addr,
+        amount: Uint128,
+        msg: Binary,
+    ) -> Result<CosmosMsg, AssetError> {
+        Ok(match self {
+            Asset::Native(denom) => WasmMsg::Execute {
+                contract_addr: contract.to_string(),
+                msg,
+                funds: vec![Coin::new(amount, denom)],
+            }
+            .into(),
+            Asset::Cw20(token) => WasmMsg::Execute {
+                contract_addr: token.to_string(),
+                msg: to_json_binary(&Cw20Message::Send {
+                    contract: contract.as_str(),
+                    amount,
+                    msg,
                 })?,
                 funds: vec![],
             }
@@ -152,12 +181,20 @@ impl Asset {
     }
 }
 
-/// The one cw20 message contracts send. Serializes exactly like `cw20::Cw20ExecuteMsg::Transfer`,
-/// without linking the whole enum's serializer into every contract.
+/// The cw20 messages contracts send. Serializes exactly like the same `cw20::Cw20ExecuteMsg`
+/// variants, without linking that whole enum's serializer into every contract.
 #[derive(serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-enum Cw20Transfer<'a> {
-    Transfer { recipient: &'a str, amount: Uint128 },
+enum Cw20Message<'a> {
+    Transfer {
+        recipient: &'a str,
+        amount: Uint128,
+    },
+    Send {
+        contract: &'a str,
+        amount: Uint128,
+        msg: Binary,
+    },
 }
 
 /// Rejects any funds on a message that takes none, so nothing is left stranded in the contract.
@@ -306,6 +343,44 @@ mod tests {
             cw20::Cw20ExecuteMsg::Transfer {
                 recipient: to.to_string(),
                 amount: Uint128::new(3)
+            }
+        );
+    }
+
+    #[test]
+    fn send_to_contract_matches_the_asset() {
+        let api = MockApi::default();
+        let (payout, token) = (api.addr_make("payout"), api.addr_make("token"));
+        let inner = Binary::from(br#"{"distribute":{}}"#);
+        let native = Asset::Native("uhai".into())
+            .send_to_contract_msg(&payout, Uint128::new(9), inner.clone())
+            .unwrap();
+        assert_eq!(
+            native,
+            WasmMsg::Execute {
+                contract_addr: payout.to_string(),
+                msg: inner.clone(),
+                funds: coins(9, "uhai")
+            }
+            .into()
+        );
+        let CosmosMsg::Wasm(WasmMsg::Execute {
+            contract_addr,
+            msg,
+            funds,
+        }) = Asset::Cw20(token.clone())
+            .send_to_contract_msg(&payout, Uint128::new(9), inner.clone())
+            .unwrap()
+        else {
+            panic!("cw20 send must be a wasm execute");
+        };
+        assert_eq!((contract_addr, funds), (token.to_string(), vec![]));
+        assert_eq!(
+            from_json::<cw20::Cw20ExecuteMsg>(&msg).unwrap(),
+            cw20::Cw20ExecuteMsg::Send {
+                contract: payout.to_string(),
+                amount: Uint128::new(9),
+                msg: inner
             }
         );
     }

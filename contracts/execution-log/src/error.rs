@@ -1,0 +1,69 @@
+use cosmwasm_std::{StdError, Timestamp, Uint128};
+use havn_types::AssetError;
+use thiserror::Error;
+
+use crate::state::JobStatus;
+
+#[derive(Error, Debug, PartialEq)]
+pub enum ContractError {
+    #[error("{0}")]
+    Std(#[from] StdError),
+
+    #[error("{0}")]
+    Asset(#[from] AssetError),
+
+    #[error("{0}")]
+    Overflow(#[from] cosmwasm_std::OverflowError),
+
+    #[error("unauthorized: only the execution-log admin may do this")]
+    NotAdmin,
+
+    #[error("workflow {id} is not in the registry")]
+    UnknownWorkflow { id: u64 },
+
+    #[error("workflow {id} is flagged and cannot be run")]
+    NotRunnable { id: u64 },
+
+    #[error("fee {fee} is below the workflow's price {price}")]
+    FeeBelowPrice { fee: String, price: String },
+
+    #[error("{what} must be a 32-byte hash, got {len} bytes")]
+    InvalidHash { what: &'static str, len: usize },
+
+    #[error("job {id} does not exist")]
+    UnknownJob { id: u64 },
+
+    #[error("job {id} is already {status:?}")]
+    AlreadySettled { id: u64, status: JobStatus },
+
+    #[error("job {id} expired at {deadline}; the caller may take the fee back with Refund")]
+    Expired { id: u64, deadline: Timestamp },
+
+    #[error("job {id} is still open until {deadline}")]
+    NotExpired { id: u64, deadline: Timestamp },
+
+    #[error("unauthorized: only the caller of job {id} may refund it")]
+    NotCaller { id: u64 },
+
+    #[error("{node} is not a bonded, unjailed node")]
+    NodeNotActive { node: String },
+
+    #[error("unauthorized: {sender} is not in the active validator set")]
+    NotActiveValidator { sender: String },
+
+    #[error("{validator} already attested job {id}")]
+    AlreadyAttested { id: u64, validator: String },
+
+    #[error("a batch needs 1 to {max} results, got {count}")]
+    BadBatchSize { count: usize, max: u32 },
+
+    #[error("no quorum: {signers} signers with {signed} of {total} active stake")]
+    NoQuorum {
+        signers: usize,
+        signed: Uint128,
+        total: Uint128,
+    },
+
+    #[error("invalid param {name}: {reason}")]
+    InvalidParam { name: &'static str, reason: String },
+}

@@ -1,0 +1,257 @@
+use cosmwasm_std::{
+    to_json_binary, Addr, Deps, DepsMut, Env, HexBinary, Response, StdResult, Uint128,
+};
+use havn_staking::msg::{ActiveSetResponse, QueryMsg as StakingQuery};
+use havn_types::{RoyaltyPayee, Verdict};
+use havn_workflow_registry::msg::{QueryMsg as RegistryQuery, RunTermsResponse};
+
+use crate::error::ContractError;
+use crate::msg::{ParamsUpdate, RequestJobResponse};
+use crate::state::{
+    DirectAttestation, Job, JobStatus, Params, CONFIG, DIRECT_ATTESTATIONS, JOBS, NEXT_JOB_ID,
+    PARAMS,
+};
+
+/// Hard ceiling on a batch, whatever governance sets: bounds the gas of one `RecordExecution`.
+pub const MAX_BATCH_LIMIT: u32 = 50;
+
+pub fn validate_params(p: &Params) -> Result<(), ContractError> {
+    let invalid = |name, reason: String| Err(ContractError::InvalidParam { name, reason });
+    if p.job_timeout == 0 {
+        return invalid("job_timeout", "must be above 0".into());
+    }
+    // Below a majority, two disjoint quorums could accept conflicting results.
+    if !(5_001..=10_000).contains(&p.quorum_bps) {
+        return invalid(
+            "quorum_bps",
+            format!(
+                "must be 5001..=10000 (more than half), got {}",
+                p.quorum_bps
+            ),
+        );
+    }
+    if p.min_signers == 0 {
+        return invalid("min_signers", "must be at least 1".into());
+    }
+    if !(1..=MAX_BATCH_LIMIT).contains(&p.max_batch) {
+        return invalid(
+            "max_batch",
+            format!("must be 1..={MAX_BATCH_LIMIT}, got {}", p.max_batch),
+        );
+    }
+    Ok(())
+}
+
+pub fn hash32(hash: &HexBinary, what: &'static str) -> Result<[u8; 32], ContractError> {
+    hash.to_array().map_err(|_| ContractError::InvalidHash {
+        what,
+        len: hash.len(),
+    })
+}
+
+fn ensure_admin(deps: Deps, sender: &Addr) -> Result<(), ContractError> {
+    match CONFIG.load(deps.storage)?.admin == *sender {
+        true => Ok(()),
+        false => Err(ContractError::NotAdmin),
+    }
+}
+
+pub fn load_job(deps: Deps, id: u64) -> Result<Job, ContractError> {
+    JOBS.may_load(deps.storage, id)?
+        .ok_or(ContractError::UnknownJob { id })
+}
+
+/// A job that can still take attestations: pending and before its deadline.
+pub fn open_job(deps: Deps, env: &Env, id: u64) -> Result<Job, ContractError> {
+    let job = load_job(deps, id)?;
+    if job.status != JobStatus::Pending {
+        return Err(ContractError::AlreadySettled {
+            id,
+            status: job.status,
+        });
+    }
+    if env.block.time > job.deadline {
+        return Err(ContractError::Expired {
+            id,
+            deadline: job.deadline,
+        });
+    }
+    Ok(job)
+}
+
+pub fn request_job(
+    deps: DepsMut,
+    env: &Env,
+    caller: Addr,
+    workflow_id: u64,
+    input_hash: HexBinary,
+    fee: Uint128,
+) -> Result<Response, ContractError> {
+    hash32(&input_hash, "input_hash")?;
+    let config = CONFIG.load(deps.storage)?;
+    let params = PARAMS.load(deps.storage)?;
+    // The one registry query of a job's life: its terms are snapshotted here.
+    let terms: RunTermsResponse = deps
+        .querier
+        .query_wasm_smart(
+            &config.registry,
+            &RegistryQuery::RunTerms { id: workflow_id },
+        )
+        .map_err(|_| ContractError::UnknownWorkflow { id: workflow_id })?;
+    if !terms.runnable {
+        return Err(ContractError::NotRunnable { id: workflow_id });
+    }
+    if fee < terms.price {
+        return Err(ContractError::FeeBelowPrice {
+            fee: config.asset.amount(fee),
+            price: config.asset.amount(terms.price),
+        });
+    }
+    let id = NEXT_JOB_ID.load(deps.storage)?;
+    NEXT_JOB_ID.save(deps.storage, &(id + 1))?;
+    let job = Job {
+        id,
+        workflow_id,
+        version: terms.version,
+        version_hash: terms.content_hash,
+        caller,
+        input_hash,
+        fee,
+        creator: terms.creator,
+        split: terms.split,
+        royalty_stack: terms
+            .royalty_stack
+            .into_iter()
+            .map(|s| RoyaltyPayee {
+                payee: s.payee,
+                bps: s.bps,
+            })
+            .collect(),
+        requested_height: env.block.height,
+        deadline: env.block.time.plus_seconds(params.job_timeout),
+        status: JobStatus::Pending,
+    };
+    JOBS.save(deps.storage, id, &job)?;
+    Ok(Response::new()
+        .set_data(to_json_binary(&RequestJobResponse { job_id: id })?)
+        .add_attribute("action", "request_job")
+        .add_attribute("job_id", id.to_string())
+        .add_attribute("workflow_id", workflow_id.to_string())
+        .add_attribute("version", job.version.to_string())
+        .add_attribute("caller", job.caller.as_str())
+        .add_attribute("fee", fee)
+        .add_attribute("deadline", job.deadline.to_string()))
+}
+
+pub fn attest(
+    deps: DepsMut,
+    env: &Env,
+    validator: Addr,
+    job_id: u64,
+    node: &str,
+    output_hash: HexBinary,
+    verdict: Verdict,
+) -> Result<Response, ContractError> {
+    open_job(deps.as_ref(), env, job_id)?;
+    hash32(&output_hash, "output_hash")?;
+    let node = deps.api.addr_validate(node)?;
+    // Only active validators may store attestations, which also bounds them per job.
+    let staking = CONFIG.load(deps.storage)?.staking;
+    let set: ActiveSetResponse = deps
+        .querier
+        .query_wasm_smart(staking, &StakingQuery::ActiveSet {})?;
+    if !set.validators.iter().any(|v| v.operator == validator) {
+        return Err(ContractError::NotActiveValidator {
+            sender: validator.to_string(),
+        });
+    }
+    if DIRECT_ATTESTATIONS.has(deps.storage, (job_id, &validator)) {
+        return Err(ContractError::AlreadyAttested {
+            id: job_id,
+            validator: validator.to_string(),
+        });
+    }
+    DIRECT_ATTESTATIONS.save(
+        deps.storage,
+        (job_id, &validator),
+        &DirectAttestation {
+            node,
+            output_hash,
+            verdict,
+        },
+    )?;
+    Ok(Response::new()
+        .add_attribute("action", "attest")
+        .add_attribute("job_id", job_id.to_string())
+        .add_attribute("validator", validator))
+}
+
+pub fn refund(
+    deps: DepsMut,
+    env: &Env,
+    sender: &Addr,
+    job_id: u64,
+) -> Result<Response, ContractError> {
+    let mut job = load_job(deps.as_ref(), job_id)?;
+    if job.caller != *sender {
+        return Err(ContractError::NotCaller { id: job_id });
+    }
+    if job.status != JobStatus::Pending {
+        return Err(ContractError::AlreadySettled {
+            id: job_id,
+            status: job.status,
+        });
+    }
+    if env.block.time <= job.deadline {
+        return Err(ContractError::NotExpired {
+            id: job_id,
+            deadline: job.deadline,
+        });
+    }
+    job.status = JobStatus::Refunded;
+    JOBS.save(deps.storage, job_id, &job)?;
+    let transfer = CONFIG
+        .load(deps.storage)?
+        .asset
+        .transfer_msg(&job.caller, job.fee)?;
+    Ok(Response::new()
+        .add_message(transfer)
+        .add_attribute("action", "refund")
+        .add_attribute("job_id", job_id.to_string())
+        .add_attribute("amount", job.fee))
+}
+
+pub fn update_params(
+    deps: DepsMut,
+    sender: &Addr,
+    update: ParamsUpdate,
+) -> Result<Response, ContractError> {
+    ensure_admin(deps.as_ref(), sender)?;
+    let mut p = PARAMS.load(deps.storage)?;
+    p.job_timeout = update.job_timeout.unwrap_or(p.job_timeout);
+    p.quorum_bps = update.quorum_bps.unwrap_or(p.quorum_bps);
+    p.min_signers = update.min_signers.unwrap_or(p.min_signers);
+    p.max_batch = update.max_batch.unwrap_or(p.max_batch);
+    validate_params(&p)?;
+    PARAMS.save(deps.storage, &p)?;
+    Ok(Response::new().add_attribute("action", "update_params"))
+}
+
+pub fn update_config(
+    deps: DepsMut,
+    sender: &Addr,
+    admin: Option<String>,
+    payout: Option<String>,
+) -> Result<Response, ContractError> {
+    ensure_admin(deps.as_ref(), sender)?;
+    CONFIG.update(deps.storage, |mut c| -> StdResult<_> {
+        if let Some(admin) = admin {
+            c.admin = deps.api.addr_validate(&admin)?;
+        }
+        if let Some(payout) = payout {
+            c.payout = deps.api.addr_validate(&payout)?;
+        }
+        Ok(c)
+    })?;
+    Ok(Response::new().add_attribute("action", "update_config"))
+}

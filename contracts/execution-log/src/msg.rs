@@ -1,0 +1,141 @@
+use cosmwasm_schema::{cw_serde, QueryResponses};
+use cosmwasm_std::{Addr, Binary, HexBinary};
+use cw20::Cw20ReceiveMsg;
+use havn_types::{Asset, AssetUnchecked, Verdict};
+
+pub use crate::state::{Execution, Job, JobStatus, Params, WorkflowStats};
+
+#[cw_serde]
+pub struct InstantiateMsg {
+    /// Governance: sets params. Any address (governance contract, cw3 multisig, DAO DAO DAO).
+    pub admin: String,
+    /// $HAI for this deployment; fees are paid in it.
+    pub asset: AssetUnchecked,
+    pub registry: String,
+    pub staking: String,
+    /// Receives each batch's fees with a `Distribute` message.
+    pub payout: String,
+    pub params: Option<Params>,
+}
+
+#[cw_serde]
+pub enum ExecuteMsg {
+    /// Request a run of a workflow, paying the fee (≥ the workflow's price) as native funds. The
+    /// job id is returned as the response data.
+    RequestJob {
+        workflow_id: u64,
+        input_hash: HexBinary,
+    },
+    /// Request paying with a cw20 $HAI: the token's `Send` with `ReceiveMsg` inside.
+    Receive(Cw20ReceiveMsg),
+    /// Anyone: record a batch of results with the validators' signed attestations. Each job is
+    /// settled, left pending (no quorum yet) or rejected on its own; see the `havn_job` events.
+    RecordExecution { results: Vec<JobResult> },
+    /// A validator attests directly; counts toward the quorum of a later `RecordExecution`.
+    Attest {
+        job_id: u64,
+        node: String,
+        output_hash: HexBinary,
+        verdict: Verdict,
+    },
+    /// The caller takes the fee back once the deadline passed without a quorum.
+    Refund { job_id: u64 },
+    /// Admin only.
+    UpdateParams(ParamsUpdate),
+    /// Admin only.
+    UpdateConfig {
+        admin: Option<String>,
+        payout: Option<String>,
+    },
+}
+
+#[cw_serde]
+pub enum ReceiveMsg {
+    RequestJob {
+        workflow_id: u64,
+        input_hash: HexBinary,
+    },
+}
+
+/// One job's result as the validators saw it.
+#[cw_serde]
+pub struct JobResult {
+    pub job_id: u64,
+    pub node: String,
+    pub output_hash: HexBinary,
+    pub verdict: Verdict,
+    pub attestations: Vec<SignedAttestation>,
+}
+
+/// A validator's 64-byte secp256k1 signature over `havn_types::Attestation::digest` for the
+/// result it accompanies.
+#[cw_serde]
+pub struct SignedAttestation {
+    pub validator: String,
+    pub signature: Binary,
+}
+
+#[cw_serde]
+#[derive(Default)]
+pub struct ParamsUpdate {
+    pub job_timeout: Option<u64>,
+    pub quorum_bps: Option<u16>,
+    pub min_signers: Option<u32>,
+    pub max_batch: Option<u32>,
+}
+
+#[cw_serde]
+pub struct MigrateMsg {}
+
+#[cw_serde]
+#[derive(QueryResponses)]
+pub enum QueryMsg {
+    #[returns(ConfigResponse)]
+    Config {},
+    #[returns(Params)]
+    Params {},
+    #[returns(Job)]
+    Job { id: u64 },
+    /// Valid executions of a workflow, by job id, paginated (default 10, at most 30).
+    #[returns(ExecutionsResponse)]
+    ExecutionsByWorkflow {
+        workflow_id: u64,
+        start_after: Option<u64>,
+        limit: Option<u32>,
+    },
+    #[returns(ExecutionsResponse)]
+    ExecutionsByCaller {
+        caller: String,
+        start_after: Option<u64>,
+        limit: Option<u32>,
+    },
+    #[returns(ExecutionsResponse)]
+    ExecutionsByNode {
+        node: String,
+        start_after: Option<u64>,
+        limit: Option<u32>,
+    },
+    /// "This workflow earned X across Y runs."
+    #[returns(WorkflowStats)]
+    WorkflowStats { workflow_id: u64 },
+}
+
+#[cw_serde]
+pub struct ConfigResponse {
+    pub admin: Addr,
+    pub asset: Asset,
+    pub registry: Addr,
+    pub staking: Addr,
+    pub payout: Addr,
+    pub next_job_id: u64,
+}
+
+#[cw_serde]
+pub struct RequestJobResponse {
+    pub job_id: u64,
+}
+
+#[cw_serde]
+pub struct ExecutionsResponse {
+    pub executions: Vec<Execution>,
+}

@@ -1,0 +1,8 @@
+//! cw-multi-test suite for the execution log, against the real registry and staking contracts
+//! and real secp256k1 signatures over the shared attestation digest.
+
+mod admin;
+mod attacks;
+mod jobs;
+mod recording;
+mod suite;

@@ -1,0 +1,626 @@
+//! The execution log wired to the real registry and staking contracts, five validators with real
+//! secp256k1 keys, and a stand-in payout contract that records what it receives.
+
+use cosmwasm_schema::cw_serde;
+use cosmwasm_std::{
+    coin, coins, from_json, to_json_binary, Addr, Binary, Coin, Deps, DepsMut, Empty, Env,
+    HexBinary, MessageInfo, Response, StdResult, Uint128,
+};
+use cw_multi_test::{App, AppResponse, ContractWrapper, Executor};
+use cw_storage_plus::Item;
+use havn_execution_log::msg::{
+    ExecuteMsg, InstantiateMsg, JobResult, QueryMsg, ReceiveMsg, RequestJobResponse,
+    SignedAttestation,
+};
+use havn_execution_log::state::{Job, Params};
+use havn_execution_log::ContractError;
+use havn_staking::msg::{ExecuteMsg as StakingMsg, KeyProof};
+use havn_staking::state::Role;
+use havn_types::keys::possession_digest;
+use havn_types::{AssetUnchecked, Attestation, Settlement, Verdict};
+use havn_workflow_registry::msg::{ExecuteMsg as RegistryMsg, PublishMsg};
+use k256::ecdsa::signature::hazmat::PrehashSigner;
+use k256::ecdsa::{Signature, SigningKey};
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+pub const DENOM: &str = "uhai";
+pub const MIN: u128 = 1_000_000;
+pub const PRICE: u128 = 100;
+pub const VALIDATORS: usize = 5;
+
+// ---- keys and signatures ----
+
+pub fn key(name: &str) -> SigningKey {
+    SigningKey::from_bytes(&Sha256::digest(format!("havn-test-key/{name}"))).unwrap()
+}
+
+pub fn sign(key: &SigningKey, digest: &[u8; 32]) -> Signature {
+    key.sign_prehash(digest).unwrap()
+}
+
+/// The same signature with s replaced by n − s: a different byte string that verifies too.
+pub fn high_s_twin(sig: &Signature) -> Signature {
+    let (r, s) = sig.split_scalars();
+    Signature::from_scalars(r.to_bytes(), (-*s.as_ref()).to_bytes()).unwrap()
+}
+
+pub fn bytes(sig: &Signature) -> Binary {
+    Binary::from(sig.to_bytes().as_slice())
+}
+
+pub fn hash(seed: u8) -> HexBinary {
+    HexBinary::from(Sha256::digest([seed]).as_slice())
+}
+
+// ---- the stand-in payout contract ----
+
+#[cw_serde]
+pub struct Received {
+    pub settlements: Vec<Settlement>,
+    pub funds: Vec<Coin>,
+    pub cw20: Option<(Addr, Uint128)>,
+}
+
+#[cw_serde]
+enum PayoutExec {
+    Distribute { settlements: Vec<Settlement> },
+    Receive(cw20::Cw20ReceiveMsg),
+}
+
+const RECEIVED: Item<Vec<Received>> = Item::new("received");
+
+fn payout_execute(
+    deps: DepsMut,
+    _env: Env,
+    info: MessageInfo,
+    msg: PayoutExec,
+) -> StdResult<Response> {
+    let received = match msg {
+        PayoutExec::Distribute { settlements } => Received {
+            settlements,
+            funds: info.funds,
+            cw20: None,
+        },
+        PayoutExec::Receive(wrapper) => match from_json::<PayoutExec>(&wrapper.msg)? {
+            PayoutExec::Distribute { settlements } => Received {
+                settlements,
+                funds: info.funds,
+                cw20: Some((info.sender, wrapper.amount)),
+            },
+            PayoutExec::Receive(_) => unreachable!("nested receive"),
+        },
+    };
+    let mut all = RECEIVED.may_load(deps.storage)?.unwrap_or_default();
+    all.push(received);
+    RECEIVED.save(deps.storage, &all)?;
+    Ok(Response::new())
+}
+
+fn payout_query(deps: Deps, _env: Env, _msg: Empty) -> StdResult<Binary> {
+    to_json_binary(&RECEIVED.may_load(deps.storage)?.unwrap_or_default())
+}
+
+fn payout_instantiate(_: DepsMut, _: Env, _: MessageInfo, _: Empty) -> StdResult<Response> {
+    Ok(Response::new())
+}
+
+// ---- failures ----
+
+#[derive(Debug)]
+pub struct Failure(pub anyhow::Error);
+
+impl Failure {
+    pub fn message(&self) -> String {
+        self.0.root_cause().to_string()
+    }
+}
+
+impl PartialEq<ContractError> for Failure {
+    fn eq(&self, other: &ContractError) -> bool {
+        self.message() == other.to_string()
+    }
+}
+
+// ---- the suite ----
+
+pub struct SuiteBuilder {
+    cw20: bool,
+    params: Params,
+    stakes: Vec<u128>,
+}
+
+impl SuiteBuilder {
+    pub fn new() -> Self {
+        SuiteBuilder {
+            cw20: false,
+            params: Params::default(),
+            stakes: vec![MIN; VALIDATORS],
+        }
+    }
+
+    pub fn with_cw20(mut self) -> Self {
+        self.cw20 = true;
+        self
+    }
+
+    pub fn with_params(mut self, f: impl FnOnce(&mut Params)) -> Self {
+        f(&mut self.params);
+        self
+    }
+
+    /// One validator per entry, with that stake.
+    pub fn with_stakes(mut self, stakes: &[u128]) -> Self {
+        self.stakes = stakes.to_vec();
+        self
+    }
+
+    pub fn build(self) -> Suite {
+        let mut app = App::default();
+        let gov = app.api().addr_make("governance");
+        let treasury = app.api().addr_make("treasury");
+        let names: Vec<String> = (0..self.stakes.len())
+            .map(|i| format!("validator-{i}"))
+            .chain([
+                "node".into(),
+                "node-2".into(),
+                "caller".into(),
+                "creator".into(),
+            ])
+            .collect();
+        let funded: Vec<Addr> = names.iter().map(|n| app.api().addr_make(n)).collect();
+        let mut token = None;
+        let asset = if self.cw20 {
+            let code = app.store_code(Box::new(ContractWrapper::new(
+                cw20_base::contract::execute,
+                cw20_base::contract::instantiate,
+                cw20_base::contract::query,
+            )));
+            let initial_balances = funded
+                .iter()
+                .map(|a| cw20::Cw20Coin {
+                    address: a.to_string(),
+                    amount: Uint128::new(1_000 * MIN),
+                })
+                .collect();
+            let msg = cw20_base::msg::InstantiateMsg {
+                name: "Havn AI".into(),
+                symbol: "HAI".into(),
+                decimals: 6,
+                initial_balances,
+                mint: None,
+                marketing: None,
+            };
+            let addr = app
+                .instantiate_contract(code, gov.clone(), &msg, &[], "hai", None)
+                .unwrap();
+            token = Some(addr.clone());
+            AssetUnchecked::Cw20(addr.to_string())
+        } else {
+            app.init_modules(|router, _, storage| {
+                for a in &funded {
+                    router
+                        .bank
+                        .init_balance(
+                            storage,
+                            a,
+                            vec![coin(1_000 * MIN, DENOM), coin(1_000 * MIN, "uatom")],
+                        )
+                        .unwrap();
+                }
+            });
+            AssetUnchecked::Native(DENOM.into())
+        };
+
+        let registry_code = app.store_code(Box::new(ContractWrapper::new(
+            havn_workflow_registry::contract::execute,
+            havn_workflow_registry::contract::instantiate,
+            havn_workflow_registry::contract::query,
+        )));
+        let registry_msg = havn_workflow_registry::msg::InstantiateMsg {
+            admin: gov.to_string(),
+            asset: asset.clone(),
+            treasury: treasury.to_string(),
+            params: None,
+        };
+        let registry = app
+            .instantiate_contract(
+                registry_code,
+                gov.clone(),
+                &registry_msg,
+                &[],
+                "registry",
+                None,
+            )
+            .unwrap();
+
+        let staking_code = app.store_code(Box::new(ContractWrapper::new(
+            havn_staking::contract::execute,
+            havn_staking::contract::instantiate,
+            havn_staking::contract::query,
+        )));
+        let staking_params = havn_staking::state::Params {
+            min_stake_node: Uint128::new(MIN),
+            min_stake_validator: Uint128::new(MIN),
+            ..Default::default()
+        };
+        let staking_msg = havn_staking::msg::InstantiateMsg {
+            admin: gov.to_string(),
+            asset: asset.clone(),
+            treasury: treasury.to_string(),
+            execution_log: None,
+            params: Some(staking_params),
+        };
+        let staking = app
+            .instantiate_contract(
+                staking_code,
+                gov.clone(),
+                &staking_msg,
+                &[],
+                "staking",
+                None,
+            )
+            .unwrap();
+
+        let payout_code = app.store_code(Box::new(ContractWrapper::new(
+            payout_execute,
+            payout_instantiate,
+            payout_query,
+        )));
+        let payout = app
+            .instantiate_contract(payout_code, gov.clone(), &Empty {}, &[], "payout", None)
+            .unwrap();
+
+        let log_code = app.store_code(Box::new(
+            ContractWrapper::new(
+                havn_execution_log::contract::execute,
+                havn_execution_log::contract::instantiate,
+                havn_execution_log::contract::query,
+            )
+            .with_migrate(havn_execution_log::contract::migrate),
+        ));
+        let msg = InstantiateMsg {
+            admin: gov.to_string(),
+            asset,
+            registry: registry.to_string(),
+            staking: staking.to_string(),
+            payout: payout.to_string(),
+            params: Some(self.params),
+        };
+        let log = app
+            .instantiate_contract(
+                log_code,
+                gov.clone(),
+                &msg,
+                &[],
+                "execution-log",
+                Some(gov.to_string()),
+            )
+            .unwrap();
+        app.execute_contract(
+            gov.clone(),
+            staking.clone(),
+            &StakingMsg::UpdateConfig {
+                admin: None,
+                treasury: None,
+                execution_log: Some(log.to_string()),
+            },
+            &[],
+        )
+        .unwrap();
+
+        let mut suite = Suite {
+            app,
+            gov,
+            registry,
+            staking,
+            payout,
+            log,
+            token,
+            code_id: log_code,
+        };
+        for (i, stake) in self.stakes.iter().enumerate() {
+            suite.bond(&format!("validator-{i}"), Role::Validator, *stake);
+        }
+        suite.bond("node", Role::Node, MIN);
+        let creator = suite.addr("creator");
+        let publish = PublishMsg {
+            name: "txt2img".into(),
+            content_hash: hash(200).to_hex(),
+            price: Uint128::new(PRICE),
+            split: None,
+            dependencies: vec![],
+            parent: None,
+        };
+        suite
+            .app
+            .execute_contract(
+                creator,
+                suite.registry.clone(),
+                &RegistryMsg::Publish(publish),
+                &[],
+            )
+            .unwrap();
+        suite
+    }
+}
+
+pub struct Suite {
+    pub app: App,
+    pub gov: Addr,
+    pub registry: Addr,
+    pub staking: Addr,
+    pub payout: Addr,
+    pub log: Addr,
+    pub token: Option<Addr>,
+    pub code_id: u64,
+}
+
+pub const WORKFLOW: u64 = 1;
+
+impl Suite {
+    pub fn addr(&self, name: &str) -> Addr {
+        self.app.api().addr_make(name)
+    }
+
+    pub fn validator(&self, i: usize) -> Addr {
+        self.addr(&format!("validator-{i}"))
+    }
+
+    /// Bonds with this name's key (proving possession on the first bond).
+    pub fn bond(&mut self, name: &str, role: Role, amount: u128) {
+        let who = self.addr(name);
+        let first = self
+            .app
+            .wrap()
+            .query_wasm_smart::<serde_json::Value>(
+                &self.staking,
+                &havn_staking::msg::QueryMsg::Operator {
+                    address: who.to_string(),
+                },
+            )
+            .is_err();
+        let key_proof = first.then(|| {
+            let digest = possession_digest(
+                &self.app.block_info().chain_id,
+                self.staking.as_str(),
+                who.as_str(),
+            );
+            KeyProof {
+                pubkey: Binary::from(key(name).verifying_key().to_encoded_point(true).as_bytes()),
+                signature: bytes(&sign(&key(name), &digest)),
+            }
+        });
+        match self.token.clone() {
+            Some(token) => {
+                let msg = to_json_binary(&havn_staking::msg::ReceiveMsg::Bond {
+                    role,
+                    key: key_proof,
+                })
+                .unwrap();
+                let send = cw20::Cw20ExecuteMsg::Send {
+                    contract: self.staking.to_string(),
+                    amount: Uint128::new(amount),
+                    msg,
+                };
+                self.app.execute_contract(who, token, &send, &[]).unwrap();
+            }
+            None => {
+                self.app
+                    .execute_contract(
+                        who,
+                        self.staking.clone(),
+                        &StakingMsg::Bond {
+                            role,
+                            key: key_proof,
+                        },
+                        &coins(amount, DENOM),
+                    )
+                    .unwrap();
+            }
+        }
+    }
+
+    pub fn execute_with_funds(
+        &mut self,
+        sender: &Addr,
+        msg: &ExecuteMsg,
+        funds: &[Coin],
+    ) -> Result<AppResponse, Failure> {
+        self.app
+            .execute_contract(sender.clone(), self.log.clone(), msg, funds)
+            .map_err(Failure)
+    }
+
+    pub fn execute(&mut self, sender: &Addr, msg: &ExecuteMsg) -> Result<AppResponse, Failure> {
+        self.execute_with_funds(sender, msg, &[])
+    }
+
+    /// `caller` requests a run of the workflow paying `fee`; returns the job id.
+    pub fn request(&mut self, fee: u128, input: u8) -> Result<u64, Failure> {
+        let caller = self.addr("caller");
+        let res = match self.token.clone() {
+            Some(token) => {
+                let msg = to_json_binary(&ReceiveMsg::RequestJob {
+                    workflow_id: WORKFLOW,
+                    input_hash: hash(input),
+                })
+                .unwrap();
+                let send = cw20::Cw20ExecuteMsg::Send {
+                    contract: self.log.to_string(),
+                    amount: Uint128::new(fee),
+                    msg,
+                };
+                self.app
+                    .execute_contract(caller, token, &send, &[])
+                    .map_err(Failure)?
+            }
+            None => self.execute_with_funds(
+                &caller,
+                &ExecuteMsg::RequestJob {
+                    workflow_id: WORKFLOW,
+                    input_hash: hash(input),
+                },
+                &coins(fee, DENOM),
+            )?,
+        };
+        // The log's data is wrapped by cw20's Send; read the job id from the event instead.
+        let id = res
+            .events
+            .iter()
+            .flat_map(|e| &e.attributes)
+            .find(|a| a.key == "job_id")
+            .map(|a| a.value.parse().unwrap())
+            .or_else(|| {
+                res.data
+                    .map(|d| from_json::<RequestJobResponse>(d).unwrap().job_id)
+            })
+            .unwrap();
+        Ok(id)
+    }
+
+    pub fn job(&self, id: u64) -> Job {
+        self.query(&QueryMsg::Job { id })
+    }
+
+    /// The digest a validator signs for `job` with this result, as if signed on chain `chain_id`
+    /// for contract `log` and job `job_id` (the honest values, or others to build replays).
+    pub fn digest_for(
+        &self,
+        job: &Job,
+        node: &Addr,
+        output: &HexBinary,
+        verdict: Verdict,
+        (chain_id, log, job_id): (&str, &Addr, u64),
+    ) -> [u8; 32] {
+        Attestation {
+            chain_id,
+            execution_log: log.as_str(),
+            job_id,
+            workflow_id: job.workflow_id,
+            version_hash: &job.version_hash.to_array().unwrap(),
+            node: node.as_str(),
+            input_hash: &job.input_hash.to_array().unwrap(),
+            output_hash: &output.to_array().unwrap(),
+            verdict,
+        }
+        .digest()
+        .0
+    }
+
+    /// Validator `i`'s signature on the honest digest for this result.
+    pub fn signature(
+        &self,
+        i: usize,
+        job_id: u64,
+        node: &Addr,
+        output: &HexBinary,
+        verdict: Verdict,
+    ) -> Signature {
+        let job = self.job(job_id);
+        let digest = self.digest_for(
+            &job,
+            node,
+            output,
+            verdict,
+            (&self.app.block_info().chain_id, &self.log, job_id),
+        );
+        sign(&key(&format!("validator-{i}")), &digest)
+    }
+
+    /// A result for `job_id` by "node" with output `hash(output)`, signed by the validators listed.
+    pub fn result(
+        &self,
+        job_id: u64,
+        output: u8,
+        verdict: Verdict,
+        signers: &[usize],
+    ) -> JobResult {
+        let node = self.addr("node");
+        let output = hash(output);
+        let attestations = signers
+            .iter()
+            .map(|&i| SignedAttestation {
+                validator: self.validator(i).to_string(),
+                signature: bytes(&self.signature(i, job_id, &node, &output, verdict)),
+            })
+            .collect();
+        JobResult {
+            job_id,
+            node: node.to_string(),
+            output_hash: output,
+            verdict,
+            attestations,
+        }
+    }
+
+    pub fn record(&mut self, results: Vec<JobResult>) -> Result<AppResponse, Failure> {
+        let relayer = self.addr("relayer");
+        self.execute(&relayer, &ExecuteMsg::RecordExecution { results })
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.app
+            .wrap()
+            .query_wasm_smart(&self.payout, &Empty {})
+            .unwrap()
+    }
+
+    pub fn query<T: DeserializeOwned>(&self, msg: &QueryMsg) -> T {
+        self.app.wrap().query_wasm_smart(&self.log, msg).unwrap()
+    }
+
+    pub fn balance(&self, who: &Addr) -> u128 {
+        match &self.token {
+            Some(token) => {
+                let res: cw20::BalanceResponse = self
+                    .app
+                    .wrap()
+                    .query_wasm_smart(
+                        token,
+                        &cw20::Cw20QueryMsg::Balance {
+                            address: who.to_string(),
+                        },
+                    )
+                    .unwrap();
+                res.balance.u128()
+            }
+            None => self
+                .app
+                .wrap()
+                .query_balance(who, DENOM)
+                .unwrap()
+                .amount
+                .u128(),
+        }
+    }
+
+    pub fn advance(&mut self, seconds: u64) {
+        self.app.update_block(|b| {
+            b.time = b.time.plus_seconds(seconds);
+            b.height += 1;
+        });
+    }
+}
+
+/// (job id, outcome, reason) from the `havn_job` events of a response.
+pub fn outcomes(res: &AppResponse) -> Vec<(u64, String, String)> {
+    res.events
+        .iter()
+        .filter(|e| e.ty == "wasm-havn_job")
+        .map(|e| {
+            let get = |k: &str| {
+                e.attributes
+                    .iter()
+                    .find(|a| a.key == k)
+                    .map(|a| a.value.clone())
+                    .unwrap_or_default()
+            };
+            (
+                get("job_id").parse().unwrap(),
+                get("outcome"),
+                get("reason"),
+            )
+        })
+        .collect()
+}

@@ -123,27 +123,18 @@ pub fn store_operator(
         .checked_add(new.validator)?;
     TOTALS.save(storage, &totals)?;
 
-    let was_indexed = old.filter(|o| o.active(Role::Validator, &params));
-    let is_indexed = new.active(Role::Validator, &params);
-    if let Some(o) = was_indexed {
-        VALIDATOR_INDEX.remove(storage, (o.validator.u128(), address));
+    // Remove the old entry whatever the params say now: whether it was indexed depends on the
+    // minimum in force when it was written, and a leftover entry would count a validator twice.
+    let old_entry = old.map(|o| o.validator.u128()).filter(|stake| *stake > 0);
+    if let Some(stake) = old_entry {
+        VALIDATOR_INDEX.remove(storage, (stake, address));
     }
-    if is_indexed {
+    let indexed = new.active(Role::Validator, &params);
+    if indexed {
         VALIDATOR_INDEX.save(storage, (new.validator.u128(), address), &new.pubkey)?;
     }
-    if was_indexed.is_some() || is_indexed {
-        let active = VALIDATOR_INDEX
-            .range(storage, None, None, Order::Descending)
-            .take(params.max_validators as usize)
-            .map(|item| {
-                item.map(|((stake, operator), pubkey)| ActiveValidator {
-                    operator,
-                    pubkey,
-                    stake: Uint128::new(stake),
-                })
-            })
-            .collect::<StdResult<Vec<_>>>()?;
-        ACTIVE_SET.save(storage, &active)?;
+    if old_entry.is_some() || indexed {
+        rebuild_active_set(storage, &params)?;
     }
     match new.validator.is_zero() {
         true => VALIDATORS.remove(storage, address),
@@ -162,6 +153,27 @@ pub fn store_operator(
     }
     OPERATORS.save(storage, address, new)?;
     Ok(())
+}
+
+/// The `max_validators` most staked index entries at or above the current minimum. The index is
+/// sorted by stake, so entries left below a raised minimum are all at its tail.
+fn rebuild_active_set(storage: &mut dyn Storage, params: &Params) -> StdResult<()> {
+    let active = VALIDATOR_INDEX
+        .range(storage, None, None, Order::Descending)
+        .map(|item| {
+            item.map(|((stake, operator), pubkey)| ActiveValidator {
+                operator,
+                pubkey,
+                stake: Uint128::new(stake),
+            })
+        })
+        .take_while(|v| {
+            v.as_ref()
+                .map_or(true, |v| v.stake >= params.min_stake_validator)
+        })
+        .take(params.max_validators as usize)
+        .collect::<StdResult<Vec<_>>>()?;
+    ACTIVE_SET.save(storage, &active)
 }
 
 pub fn bond(
@@ -375,6 +387,8 @@ pub fn update_params(
     p.max_validators = max_validators.unwrap_or(p.max_validators);
     validate_params(&p)?;
     PARAMS.save(deps.storage, &p)?;
+    // A new minimum or set size applies to the active set at once.
+    rebuild_active_set(deps.storage, &p)?;
     Ok(Response::new().add_attribute("action", "update_params"))
 }
 

@@ -156,3 +156,49 @@ fn migrate_guards_versions() {
         .migrate_contract(gov, log, &MigrateMsg {}, code)
         .is_err());
 }
+
+#[test]
+fn instantiate_rejects_malformed_config() {
+    let mut app = cw_multi_test::App::default();
+    let code = app.store_code(Box::new(cw_multi_test::ContractWrapper::new(
+        havn_execution_log::contract::execute,
+        havn_execution_log::contract::instantiate,
+        havn_execution_log::contract::query,
+    )));
+    let admin = app.api().addr_make("admin");
+    let valid = havn_execution_log::msg::InstantiateMsg {
+        admin: admin.to_string(),
+        asset: havn_types::AssetUnchecked::Native(DENOM.into()),
+        registry: admin.to_string(),
+        staking: admin.to_string(),
+        payout: admin.to_string(),
+        params: None,
+    };
+    let mut try_with = |msg: &havn_execution_log::msg::InstantiateMsg| {
+        app.instantiate_contract(code, admin.clone(), msg, &[], "log", None)
+            .unwrap_err()
+            .root_cause()
+            .to_string()
+    };
+    let weak_quorum = havn_execution_log::msg::InstantiateMsg {
+        params: Some(Params {
+            quorum_bps: 5_000,
+            ..Params::default()
+        }),
+        ..valid.clone()
+    };
+    assert_eq!(
+        try_with(&weak_quorum),
+        "invalid param quorum_bps: must be 5001..=10000 (more than half), got 5000"
+    );
+    assert!(try_with(&havn_execution_log::msg::InstantiateMsg {
+        registry: "nope".into(),
+        ..valid.clone()
+    })
+    .contains("Error decoding bech32"));
+    assert!(try_with(&havn_execution_log::msg::InstantiateMsg {
+        asset: havn_types::AssetUnchecked::Native("x".into()),
+        ..valid
+    })
+    .starts_with("invalid denom"));
+}

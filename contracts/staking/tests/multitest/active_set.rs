@@ -140,3 +140,65 @@ fn voting_power_is_snapshotted_by_height() {
     });
     assert_eq!(total.power.u128(), MIN);
 }
+
+#[test]
+fn a_raised_minimum_never_leaves_a_validator_in_the_set_twice() {
+    let mut suite = SuiteBuilder::new().fund(&["a", "b"]).build();
+    suite.bond("a", Role::Validator, 3 * MIN).unwrap();
+    suite.bond("b", Role::Validator, MIN).unwrap();
+    let admin = suite.admin.clone();
+    let raise = havn_staking::msg::ParamsUpdate {
+        min_stake_validator: Some(Uint128::new(2 * MIN)),
+        ..Default::default()
+    };
+    suite
+        .execute(&admin, &ExecuteMsg::UpdateParams(raise))
+        .unwrap();
+    // b tops up past the new minimum, then the minimum is lowered again: b must appear once,
+    // with its new stake (no entry left behind from before the raise).
+    suite.bond("b", Role::Validator, 2 * MIN).unwrap();
+    let lower = havn_staking::msg::ParamsUpdate {
+        min_stake_validator: Some(Uint128::new(MIN)),
+        ..Default::default()
+    };
+    suite
+        .execute(&admin, &ExecuteMsg::UpdateParams(lower))
+        .unwrap();
+    let mut set = active(&suite);
+    set.sort();
+    let mut expected = vec![
+        (suite.addr("a").to_string(), 3 * MIN),
+        (suite.addr("b").to_string(), 3 * MIN),
+    ];
+    expected.sort();
+    assert_eq!(set, expected);
+}
+
+#[test]
+fn changing_max_validators_applies_at_once() {
+    let mut suite = SuiteBuilder::new().fund(&["a", "b", "c"]).build();
+    for (name, stake) in [("a", 3), ("b", 2), ("c", 1)] {
+        suite.bond(name, Role::Validator, stake * MIN).unwrap();
+    }
+    let admin = suite.admin.clone();
+    suite
+        .execute(
+            &admin,
+            &ExecuteMsg::UpdateParams(havn_staking::msg::ParamsUpdate {
+                max_validators: Some(2),
+                ..Default::default()
+            }),
+        )
+        .unwrap();
+    assert_eq!(active(&suite).len(), 2);
+    suite
+        .execute(
+            &admin,
+            &ExecuteMsg::UpdateParams(havn_staking::msg::ParamsUpdate {
+                max_validators: Some(3),
+                ..Default::default()
+            }),
+        )
+        .unwrap();
+    assert_eq!(active(&suite).len(), 3);
+}

@@ -13,14 +13,12 @@ use havn_execution_log::msg::{
     SignedAttestation,
 };
 use havn_execution_log::state::{Job, Params};
-use havn_execution_log::ContractError;
 use havn_staking::msg::{ExecuteMsg as StakingMsg, KeyProof};
 use havn_staking::state::Role;
 use havn_types::keys::possession_digest;
 use havn_types::{AssetUnchecked, Attestation, Settlement, Verdict};
 use havn_workflow_registry::msg::{ExecuteMsg as RegistryMsg, PublishMsg};
-use k256::ecdsa::signature::hazmat::PrehashSigner;
-use k256::ecdsa::{Signature, SigningKey};
+use k256::ecdsa::Signature;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
@@ -29,25 +27,7 @@ pub const MIN: u128 = 1_000_000;
 pub const PRICE: u128 = 100;
 pub const VALIDATORS: usize = 5;
 
-// ---- keys and signatures ----
-
-pub fn key(name: &str) -> SigningKey {
-    SigningKey::from_bytes(&Sha256::digest(format!("havn-test-key/{name}"))).unwrap()
-}
-
-pub fn sign(key: &SigningKey, digest: &[u8; 32]) -> Signature {
-    key.sign_prehash(digest).unwrap()
-}
-
-/// The same signature with s replaced by n − s: a different byte string that verifies too.
-pub fn high_s_twin(sig: &Signature) -> Signature {
-    let (r, s) = sig.split_scalars();
-    Signature::from_scalars(r.to_bytes(), (-*s.as_ref()).to_bytes()).unwrap()
-}
-
-pub fn bytes(sig: &Signature) -> Binary {
-    Binary::from(sig.to_bytes().as_slice())
-}
+pub use havn_testing::{bytes, high_s_twin, key, sign, Failure};
 
 pub fn hash(seed: u8) -> HexBinary {
     HexBinary::from(Sha256::digest([seed]).as_slice())
@@ -105,23 +85,6 @@ fn payout_instantiate(_: DepsMut, _: Env, _: MessageInfo, _: Empty) -> StdResult
     Ok(Response::new())
 }
 
-// ---- failures ----
-
-#[derive(Debug)]
-pub struct Failure(pub anyhow::Error);
-
-impl Failure {
-    pub fn message(&self) -> String {
-        self.0.root_cause().to_string()
-    }
-}
-
-impl PartialEq<ContractError> for Failure {
-    fn eq(&self, other: &ContractError) -> bool {
-        self.message() == other.to_string()
-    }
-}
-
 // ---- the suite ----
 
 pub struct SuiteBuilder {
@@ -171,29 +134,9 @@ impl SuiteBuilder {
         let funded: Vec<Addr> = names.iter().map(|n| app.api().addr_make(n)).collect();
         let mut token = None;
         let asset = if self.cw20 {
-            let code = app.store_code(Box::new(ContractWrapper::new(
-                cw20_base::contract::execute,
-                cw20_base::contract::instantiate,
-                cw20_base::contract::query,
-            )));
-            let initial_balances = funded
-                .iter()
-                .map(|a| cw20::Cw20Coin {
-                    address: a.to_string(),
-                    amount: Uint128::new(1_000 * MIN),
-                })
-                .collect();
-            let msg = cw20_base::msg::InstantiateMsg {
-                name: "Havn AI".into(),
-                symbol: "HAI".into(),
-                decimals: 6,
-                initial_balances,
-                mint: None,
-                marketing: None,
-            };
-            let addr = app
-                .instantiate_contract(code, gov.clone(), &msg, &[], "hai", None)
-                .unwrap();
+            let balances: Vec<(Addr, u128)> =
+                funded.iter().map(|a| (a.clone(), 1_000 * MIN)).collect();
+            let addr = havn_testing::instantiate_hai(&mut app, &gov, &balances);
             token = Some(addr.clone());
             AssetUnchecked::Cw20(addr.to_string())
         } else {
@@ -571,28 +514,7 @@ impl Suite {
     }
 
     pub fn balance(&self, who: &Addr) -> u128 {
-        match &self.token {
-            Some(token) => {
-                let res: cw20::BalanceResponse = self
-                    .app
-                    .wrap()
-                    .query_wasm_smart(
-                        token,
-                        &cw20::Cw20QueryMsg::Balance {
-                            address: who.to_string(),
-                        },
-                    )
-                    .unwrap();
-                res.balance.u128()
-            }
-            None => self
-                .app
-                .wrap()
-                .query_balance(who, DENOM)
-                .unwrap()
-                .amount
-                .u128(),
-        }
+        havn_testing::hai_balance(&self.app, self.token.as_ref(), DENOM, who)
     }
 
     pub fn advance(&mut self, seconds: u64) {

@@ -7,13 +7,10 @@ use havn_staking::msg::{
     ExecuteMsg, InstantiateMsg, KeyProof, OperatorResponse, QueryMsg, ReceiveMsg, TotalsResponse,
 };
 use havn_staking::state::{Params, Role};
-use havn_staking::ContractError;
 use havn_types::keys::possession_digest;
 use havn_types::AssetUnchecked;
-use k256::ecdsa::signature::hazmat::PrehashSigner;
-use k256::ecdsa::{Signature, SigningKey};
+use k256::ecdsa::SigningKey;
 use serde::de::DeserializeOwned;
-use sha2::{Digest, Sha256};
 
 pub const DENOM: &str = "uhai";
 pub const MIN: u128 = 1_000_000;
@@ -22,43 +19,11 @@ pub fn staking_contract() -> Box<dyn Contract<Empty>> {
     Box::new(ContractWrapper::new(execute, instantiate, query).with_migrate(migrate))
 }
 
-fn cw20_contract() -> Box<dyn Contract<Empty>> {
-    Box::new(ContractWrapper::new(
-        cw20_base::contract::execute,
-        cw20_base::contract::instantiate,
-        cw20_base::contract::query,
-    ))
-}
+pub use havn_testing::{key, pubkey, Failure};
 
-/// A deterministic key per name.
-pub fn key(name: &str) -> SigningKey {
-    SigningKey::from_bytes(&Sha256::digest(format!("havn-test-key/{name}"))).unwrap()
-}
-
-pub fn pubkey(key: &SigningKey) -> Binary {
-    Binary::from(key.verifying_key().to_encoded_point(true).as_bytes())
-}
-
-pub fn sign(key: &SigningKey, digest: &[u8; 32]) -> Binary {
-    let sig: Signature = key.sign_prehash(digest).unwrap();
-    Binary::from(sig.to_bytes().as_slice())
-}
-
-/// A failed call: equals the `ContractError` whose full message is at the root of the chain
-/// (multi-test keeps contract errors only as messages).
-#[derive(Debug)]
-pub struct Failure(pub anyhow::Error);
-
-impl Failure {
-    pub fn message(&self) -> String {
-        self.0.root_cause().to_string()
-    }
-}
-
-impl PartialEq<ContractError> for Failure {
-    fn eq(&self, other: &ContractError) -> bool {
-        self.message() == other.to_string()
-    }
+/// A signature on a digest, in the encoding the contract takes.
+pub fn sign(key: &k256::ecdsa::SigningKey, digest: &[u8; 32]) -> Binary {
+    havn_testing::bytes(&havn_testing::sign(key, digest))
 }
 
 pub struct SuiteBuilder {
@@ -104,25 +69,9 @@ impl SuiteBuilder {
         let funded: Vec<Addr> = self.funded.iter().map(|n| app.api().addr_make(n)).collect();
         let mut token = None;
         let asset = if self.cw20 {
-            let code = app.store_code(cw20_contract());
-            let initial_balances = funded
-                .iter()
-                .map(|a| cw20::Cw20Coin {
-                    address: a.to_string(),
-                    amount: Uint128::new(1_000 * MIN),
-                })
-                .collect();
-            let msg = cw20_base::msg::InstantiateMsg {
-                name: "Havn AI".into(),
-                symbol: "HAI".into(),
-                decimals: 6,
-                initial_balances,
-                mint: None,
-                marketing: None,
-            };
-            let addr = app
-                .instantiate_contract(code, admin.clone(), &msg, &[], "hai", None)
-                .unwrap();
+            let balances: Vec<(Addr, u128)> =
+                funded.iter().map(|a| (a.clone(), 1_000 * MIN)).collect();
+            let addr = havn_testing::instantiate_hai(&mut app, &admin, &balances);
             token = Some(addr.clone());
             AssetUnchecked::Cw20(addr.to_string())
         } else {
@@ -286,28 +235,7 @@ impl Suite {
     }
 
     pub fn balance(&self, who: &Addr) -> u128 {
-        match &self.token {
-            Some(token) => {
-                let res: cw20::BalanceResponse = self
-                    .app
-                    .wrap()
-                    .query_wasm_smart(
-                        token,
-                        &cw20::Cw20QueryMsg::Balance {
-                            address: who.to_string(),
-                        },
-                    )
-                    .unwrap();
-                res.balance.u128()
-            }
-            None => self
-                .app
-                .wrap()
-                .query_balance(who, DENOM)
-                .unwrap()
-                .amount
-                .u128(),
-        }
+        havn_testing::hai_balance(&self.app, self.token.as_ref(), DENOM, who)
     }
 
     /// Tokens held by the contract equal bonded + unbonding stake, always.

@@ -1,8 +1,9 @@
 //! A DAO-DAO-style suite builder: one place wires the registry (and a cw20 $HAI when asked).
 
 use cosmwasm_std::{coin, to_json_binary, Addr, Coin, Empty, Uint128};
-use cw20::{Cw20Coin, Cw20ExecuteMsg};
+use cw20::Cw20ExecuteMsg;
 use cw_multi_test::{App, AppResponse, Contract, ContractWrapper, Executor};
+pub use havn_testing::Failure;
 use havn_types::{AssetUnchecked, Split};
 use havn_workflow_registry::contract::{execute, instantiate, migrate, query};
 use havn_workflow_registry::msg::{
@@ -10,39 +11,12 @@ use havn_workflow_registry::msg::{
     QueryMsg, ReceiveMsg,
 };
 use havn_workflow_registry::state::{ArtifactKind, Params, Workflow};
-use havn_workflow_registry::ContractError;
 use serde::de::DeserializeOwned;
 
 pub const DENOM: &str = "uhai";
 
 pub fn registry_contract() -> Box<dyn Contract<Empty>> {
     Box::new(ContractWrapper::new(execute, instantiate, query).with_migrate(migrate))
-}
-
-fn cw20_contract() -> Box<dyn Contract<Empty>> {
-    Box::new(ContractWrapper::new(
-        cw20_base::contract::execute,
-        cw20_base::contract::instantiate,
-        cw20_base::contract::query,
-    ))
-}
-
-/// A failed call. multi-test keeps a contract's error only as its message (its `ContractWrapper`
-/// bounds errors by `Display`), so a failure equals the `ContractError` whose full message it has
-/// at the root of its chain, however many layers (a cw20 `Send` adds some) wrap it.
-#[derive(Debug)]
-pub struct Failure(pub anyhow::Error);
-
-impl Failure {
-    pub fn message(&self) -> String {
-        self.0.root_cause().to_string()
-    }
-}
-
-impl PartialEq<ContractError> for Failure {
-    fn eq(&self, other: &ContractError) -> bool {
-        self.message() == other.to_string()
-    }
 }
 
 /// A valid 64-hex-digit content hash, distinct per seed.
@@ -158,26 +132,12 @@ impl SuiteBuilder {
                 AssetUnchecked::Native(DENOM.into())
             }
             Money::Cw20 => {
-                let code = app.store_code(cw20_contract());
-                let initial_balances = self
+                let balances: Vec<(Addr, u128)> = self
                     .balances
                     .iter()
-                    .map(|(u, a)| Cw20Coin {
-                        address: app.api().addr_make(u).to_string(),
-                        amount: Uint128::new(*a),
-                    })
+                    .map(|(u, a)| (app.api().addr_make(u), *a))
                     .collect();
-                let msg = cw20_base::msg::InstantiateMsg {
-                    name: "Havn AI".into(),
-                    symbol: "HAI".into(),
-                    decimals: 6,
-                    initial_balances,
-                    mint: None,
-                    marketing: None,
-                };
-                let addr = app
-                    .instantiate_contract(code, admin.clone(), &msg, &[], "hai", None)
-                    .unwrap();
+                let addr = havn_testing::instantiate_hai(&mut app, &admin, &balances);
                 token = Some(addr.clone());
                 AssetUnchecked::Cw20(addr.to_string())
             }
@@ -325,17 +285,10 @@ impl Suite {
     }
 
     pub fn cw20_balance(&self, who: &Addr) -> u128 {
-        let token = self.token.clone().expect("suite built with_cw20");
-        let res: cw20::BalanceResponse = self
-            .app
-            .wrap()
-            .query_wasm_smart(
-                token,
-                &cw20::Cw20QueryMsg::Balance {
-                    address: who.to_string(),
-                },
-            )
-            .unwrap();
-        res.balance.u128()
+        havn_testing::cw20_balance(
+            &self.app,
+            self.token.as_ref().expect("suite built with_cw20"),
+            who,
+        )
     }
 }

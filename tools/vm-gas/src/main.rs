@@ -7,8 +7,12 @@
 //! costs. SDK gas = VM gas / 140 000. Cross-contract queries are answered by the mock querier with
 //! the JSON the real contracts return, so their own cost on the queried side is not included.
 
-use cosmwasm_std::{coins, to_json_binary, Addr, Binary, ContractResult, Empty, Response, SystemResult, WasmQuery};
-use cosmwasm_vm::testing::{mock_env, mock_instance_with_options, MockApi, MockInstanceOptions, MockQuerier, MockStorage};
+use cosmwasm_std::{
+    coins, to_json_binary, Addr, Binary, ContractResult, Empty, Response, SystemResult, WasmQuery,
+};
+use cosmwasm_vm::testing::{
+    mock_env, mock_instance_with_options, MockApi, MockInstanceOptions, MockQuerier, MockStorage,
+};
 use cosmwasm_vm::{call_execute, call_instantiate, Instance};
 use havn_types::Attestation;
 use k256::ecdsa::signature::hazmat::PrehashSigner;
@@ -27,7 +31,7 @@ fn artifact(name: &str) -> Vec<u8> {
 }
 
 fn addr(name: &str) -> Addr {
-    MockApi::default().addr_make(name)
+    Addr::unchecked(MockApi::default().addr_make(name))
 }
 
 fn key(name: &str) -> SigningKey {
@@ -36,7 +40,7 @@ fn key(name: &str) -> SigningKey {
 
 fn sign(key: &SigningKey, digest: &[u8; 32]) -> Binary {
     let sig: Signature = key.sign_prehash(digest).unwrap();
-    Binary::from(sig.to_bytes().as_slice())
+    Binary::from(&sig.to_bytes()[..])
 }
 
 fn pubkey(key: &SigningKey) -> Binary {
@@ -44,7 +48,13 @@ fn pubkey(key: &SigningKey) -> Binary {
 }
 
 fn instance(wasm: &[u8]) -> Vm {
-    mock_instance_with_options(wasm, MockInstanceOptions { gas_limit: 1_000_000_000_000_000, ..Default::default() })
+    mock_instance_with_options(
+        wasm,
+        MockInstanceOptions {
+            gas_limit: 1_000_000_000_000_000,
+            ..Default::default()
+        },
+    )
 }
 
 fn used(vm: &mut Vm) -> u64 {
@@ -54,8 +64,16 @@ fn used(vm: &mut Vm) -> u64 {
 /// Instantiates, then returns the VM gas of `execute(msg)` sent by `sender` with `funds`.
 fn execute(vm: &mut Vm, sender: &str, msg: &Value, funds: u128) -> u64 {
     let before = used(vm);
-    let info = cosmwasm_std::MessageInfo { sender: addr(sender), funds: if funds > 0 { coins(funds, "uhai") } else { vec![] } };
-    let res: ContractResult<Response<Empty>> = call_execute(vm, &mock_env(), &info, &serde_json::to_vec(msg).unwrap()).expect("vm error");
+    let info = cosmwasm_std::MessageInfo {
+        sender: addr(sender),
+        funds: if funds > 0 {
+            coins(funds, "uhai")
+        } else {
+            vec![]
+        },
+    };
+    let res: ContractResult<Response<Empty>> =
+        call_execute(vm, &mock_env(), &info, &serde_json::to_vec(msg).unwrap()).expect("vm error");
     if let ContractResult::Err(e) = res {
         panic!("{msg}: {e}");
     }
@@ -63,8 +81,13 @@ fn execute(vm: &mut Vm, sender: &str, msg: &Value, funds: u128) -> u64 {
 }
 
 fn instantiate(vm: &mut Vm, msg: Value) {
-    let info = cosmwasm_std::MessageInfo { sender: addr("deployer"), funds: vec![] };
-    let res: ContractResult<Response<Empty>> = call_instantiate(vm, &mock_env(), &info, &serde_json::to_vec(&msg).unwrap()).expect("vm error");
+    let info = cosmwasm_std::MessageInfo {
+        sender: addr("deployer"),
+        funds: vec![],
+    };
+    let res: ContractResult<Response<Empty>> =
+        call_instantiate(vm, &mock_env(), &info, &serde_json::to_vec(&msg).unwrap())
+            .expect("vm error");
     if let ContractResult::Err(e) = res {
         panic!("instantiate: {e}");
     }
@@ -85,39 +108,104 @@ struct Row {
 
 fn registry_rows() -> Vec<Row> {
     let mut vm = instance(&artifact("workflow_registry"));
-    instantiate(&mut vm, json!({"admin": addr("gov"), "asset": {"native": "uhai"}, "treasury": addr("treasury"), "params": null}));
+    instantiate(
+        &mut vm,
+        json!({"admin": addr("gov"), "asset": {"native": "uhai"}, "treasury": addr("treasury"), "params": null}),
+    );
     let publish = |name: &str, deps: Value| json!({"publish": {"name": name, "content_hash": hash_hex(name), "price": "100", "split": null, "dependencies": deps, "parent": null}});
     let base = execute(&mut vm, "alice", &publish("base", json!([])), 0);
     let artifact_dep = |seed: &str, w: u16| json!({"target": {"artifact": {"kind": "model", "content_hash": hash_hex(seed), "payee": addr(seed)}}, "weight_bps": w});
     let wf_dep = |id: u64, w: u16| json!({"target": {"workflow": {"id": id}}, "weight_bps": w});
-    execute(&mut vm, "bob", &publish("left", json!([wf_dep(1, 6000), artifact_dep("lora", 4000)])), 0);
-    execute(&mut vm, "carol", &publish("right", json!([wf_dep(1, 10000)])), 0);
-    let diamond = execute(&mut vm, "dave", &publish("top", json!([wf_dep(2, 5000), wf_dep(3, 3000), artifact_dep("model", 2000)])), 0);
-    vec![Row { what: "registry: Publish, no dependencies".into(), gas: base }, Row { what: "registry: Publish, diamond (3 deps, depth 2)".into(), gas: diamond }]
+    execute(
+        &mut vm,
+        "bob",
+        &publish("left", json!([wf_dep(1, 6000), artifact_dep("lora", 4000)])),
+        0,
+    );
+    execute(
+        &mut vm,
+        "carol",
+        &publish("right", json!([wf_dep(1, 10000)])),
+        0,
+    );
+    let diamond = execute(
+        &mut vm,
+        "dave",
+        &publish(
+            "top",
+            json!([
+                wf_dep(2, 5000),
+                wf_dep(3, 3000),
+                artifact_dep("model", 2000)
+            ]),
+        ),
+        0,
+    );
+    vec![
+        Row {
+            what: "registry: Publish, no dependencies".into(),
+            gas: base,
+        },
+        Row {
+            what: "registry: Publish, diamond (3 deps, depth 2)".into(),
+            gas: diamond,
+        },
+    ]
 }
 
 fn staking_rows() -> Vec<Row> {
     let mut vm = instance(&artifact("staking"));
-    instantiate(&mut vm, json!({"admin": addr("gov"), "asset": {"native": "uhai"}, "treasury": addr("treasury"), "execution_log": addr("log"), "params": null}));
+    instantiate(
+        &mut vm,
+        json!({"admin": addr("gov"), "asset": {"native": "uhai"}, "treasury": addr("treasury"), "execution_log": addr("log"), "params": null}),
+    );
     let env = mock_env();
     let op = addr("validator");
-    let digest = havn_types::keys::possession_digest(&env.block.chain_id, env.contract.address.as_str(), op.as_str());
+    let digest = havn_types::keys::possession_digest(
+        &env.block.chain_id,
+        env.contract.address.as_str(),
+        op.as_str(),
+    );
     let k = key("validator");
     let bond = json!({"bond": {"role": "validator", "key": {"pubkey": pubkey(&k), "signature": sign(&k, &digest)}}});
     let first = execute(&mut vm, "validator", &bond, 2_000_000);
-    let again = execute(&mut vm, "validator", &json!({"bond": {"role": "validator", "key": null}}), 1_000_000);
+    let again = execute(
+        &mut vm,
+        "validator",
+        &json!({"bond": {"role": "validator", "key": null}}),
+        1_000_000,
+    );
     vec![
-        Row { what: "staking: first Bond (proof of possession)".into(), gas: first },
-        Row { what: "staking: Bond again (no key)".into(), gas: again },
+        Row {
+            what: "staking: first Bond (proof of possession)".into(),
+            gas: first,
+        },
+        Row {
+            what: "staking: Bond again (no key)".into(),
+            gas: again,
+        },
     ]
 }
 
 fn log_rows() -> Vec<Row> {
     let mut vm = instance(&artifact("execution_log"));
     let (registry, staking) = (addr("registry"), addr("staking"));
-    instantiate(&mut vm, json!({"admin": addr("gov"), "asset": {"native": "uhai"}, "registry": registry, "staking": staking, "payout": addr("payout"), "params": null}));
-    let validators: Vec<(Addr, SigningKey)> = (0..VALIDATORS).map(|i| (addr(&format!("validator-{i}")), key(&format!("validator-{i}")))).collect();
-    let set: Vec<Value> = validators.iter().map(|(a, k)| json!({"operator": a, "pubkey": pubkey(k), "stake": "1000000"})).collect();
+    instantiate(
+        &mut vm,
+        json!({"admin": addr("gov"), "asset": {"native": "uhai"}, "registry": registry, "staking": staking, "payout": addr("payout"), "params": null}),
+    );
+    let validators: Vec<(Addr, SigningKey)> = (0..VALIDATORS)
+        .map(|i| {
+            (
+                addr(&format!("validator-{i}")),
+                key(&format!("validator-{i}")),
+            )
+        })
+        .collect();
+    let set: Vec<Value> = validators
+        .iter()
+        .map(|(a, k)| json!({"operator": a, "pubkey": pubkey(k), "stake": "1000000"}))
+        .collect();
     let run_terms = json!({"id": 1, "runnable": true, "flag": null, "version": 1, "content_hash": hash_hex("manifest"), "creator": addr("creator"), "price": "100",
         "split": {"creator": 4500, "upstream": 2000, "node": 2500, "validator": 500, "treasury": 500},
         "royalty_stack": [{"payee": addr("model-author"), "bps": 2000}]});
@@ -158,42 +246,90 @@ fn log_rows() -> Vec<Row> {
             verdict: havn_types::Verdict::Valid,
         }
         .digest();
-        let attestations: Vec<Value> = validators.iter().take(signers).map(|(a, k)| json!({"validator": a, "signature": sign(k, digest.as_bytes())})).collect();
+        let attestations: Vec<Value> = validators
+            .iter()
+            .take(signers)
+            .map(|(a, k)| json!({"validator": a, "signature": sign(k, digest.as_bytes())}))
+            .collect();
         json!({"job_id": job_id, "node": node, "output_hash": hex(&output), "verdict": "valid", "attestations": attestations})
     };
 
     let request_gas = execute(&mut vm, "caller", &request(0), 100);
-    let one_of_five = execute(&mut vm, "relayer", &json!({"record_execution": {"results": [result(1, 0, 5)]}}), 0);
+    let one_of_five = execute(
+        &mut vm,
+        "relayer",
+        &json!({"record_execution": {"results": [result(1, 0, 5)]}}),
+        0,
+    );
     execute(&mut vm, "caller", &request(1), 100);
-    let four = execute(&mut vm, "relayer", &json!({"record_execution": {"results": [result(2, 1, 4)]}}), 0);
+    let four = execute(
+        &mut vm,
+        "relayer",
+        &json!({"record_execution": {"results": [result(2, 1, 4)]}}),
+        0,
+    );
     let batch: Vec<Value> = (0..10u8)
         .map(|i| {
             execute(&mut vm, "caller", &request(10 + i), 100);
             result(3 + u64::from(i), 10 + i, 4)
         })
         .collect();
-    let batch_gas = execute(&mut vm, "relayer", &json!({"record_execution": {"results": batch}}), 0);
+    let batch_gas = execute(
+        &mut vm,
+        "relayer",
+        &json!({"record_execution": {"results": batch}}),
+        0,
+    );
     vec![
-        Row { what: "log: RequestJob".into(), gas: request_gas },
-        Row { what: "log: RecordExecution, 1 job × 5 signatures".into(), gas: one_of_five },
-        Row { what: "log: RecordExecution, 1 job × 4 signatures".into(), gas: four },
-        Row { what: "log: RecordExecution, 10 jobs × 4 signatures".into(), gas: batch_gas },
-        Row { what: "log:   … per job in the batch of 10".into(), gas: batch_gas / 10 },
+        Row {
+            what: "log: RequestJob".into(),
+            gas: request_gas,
+        },
+        Row {
+            what: "log: RecordExecution, 1 job × 5 signatures".into(),
+            gas: one_of_five,
+        },
+        Row {
+            what: "log: RecordExecution, 1 job × 4 signatures".into(),
+            gas: four,
+        },
+        Row {
+            what: "log: RecordExecution, 10 jobs × 4 signatures".into(),
+            gas: batch_gas,
+        },
+        Row {
+            what: "log:   … per job in the batch of 10".into(),
+            gas: batch_gas / 10,
+        },
     ]
 }
 
 fn main() {
-    let rows: Vec<Row> = [registry_rows(), staking_rows(), log_rows()].into_iter().flatten().collect();
+    let rows: Vec<Row> = [registry_rows(), staking_rows(), log_rows()]
+        .into_iter()
+        .flatten()
+        .collect();
     println!("VM gas of the lowered artifacts in cosmwasm-vm 2.3.5 (wasm + host calls; KV and instance costs excluded)");
     println!("{:<48} {:>15} {:>10}", "operation", "VM gas", "≈ SDK gas");
     for row in &rows {
-        println!("{:<48} {:>15} {:>10}", row.what, row.gas, row.gas / SDK_GAS_MULTIPLIER);
+        println!(
+            "{:<48} {:>15} {:>10}",
+            row.what,
+            row.gas,
+            row.gas / SDK_GAS_MULTIPLIER
+        );
     }
     let gas = |what: &str| rows.iter().find(|r| r.what.starts_with(what)).unwrap().gas;
     let single = gas("log: RecordExecution, 1 job × 4");
     let per_job = gas("log:   … per job");
     let per_signature = gas("log: RecordExecution, 1 job × 5") - single;
     println!();
-    println!("marginal cost of one signature: {per_signature} VM gas (≈ {} SDK gas)", per_signature / SDK_GAS_MULTIPLIER);
-    println!("batching: a job in a batch of 10 costs {:.2}× a job recorded alone", per_job as f64 / single as f64);
+    println!(
+        "marginal cost of one signature: {per_signature} VM gas (≈ {} SDK gas)",
+        per_signature / SDK_GAS_MULTIPLIER
+    );
+    println!(
+        "batching: a job in a batch of 10 costs {:.2}× a job recorded alone",
+        per_job as f64 / single as f64
+    );
 }

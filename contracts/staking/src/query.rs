@@ -115,14 +115,9 @@ pub fn dispatch(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
     }
 }
 
-/// The stored set, less anyone below the current minimum (a raised minimum applies at once).
+/// The stored set (kept current by every stake, jail and param change) and its total stake.
 fn active_set(deps: Deps) -> StdResult<(Vec<ActiveValidator>, Uint128)> {
-    let min = PARAMS.load(deps.storage)?.min_stake_validator;
-    let validators: Vec<ActiveValidator> = ACTIVE_SET
-        .load(deps.storage)?
-        .into_iter()
-        .filter(|v| v.stake >= min)
-        .collect();
+    let validators = ACTIVE_SET.load(deps.storage)?;
     let total = validators.iter().map(|v| v.stake).sum();
     Ok((validators, total))
 }

@@ -54,15 +54,17 @@ pub fn execute(
     }
     match msg {
         ExecuteMsg::Publish(publish) => {
-            let paid = execute::native_deposit(deps.as_ref(), &info)?;
-            execute::publish(deps, &env, info.sender, publish, paid)
+            let (config, params) = (CONFIG.load(deps.storage)?, PARAMS.load(deps.storage)?);
+            let paid = execute::native_deposit(&config, &params, &info)?;
+            execute::publish(deps, &env, &config, &params, info.sender, publish, paid)
         }
         ExecuteMsg::Receive(wrapper) => {
-            let paid = execute::cw20_deposit(deps.as_ref(), &info.sender, wrapper.amount)?;
+            let (config, params) = (CONFIG.load(deps.storage)?, PARAMS.load(deps.storage)?);
+            let paid = execute::cw20_deposit(&config, &params, &info.sender, wrapper.amount)?;
             let creator = deps.api.addr_validate(&wrapper.sender)?;
             match from_json(&wrapper.msg)? {
                 ReceiveMsg::Publish(publish) => {
-                    execute::publish(deps, &env, creator, publish, paid)
+                    execute::publish(deps, &env, &config, &params, creator, publish, paid)
                 }
             }
         }

@@ -8,8 +8,8 @@ use havn_types::{
 use crate::error::ContractError;
 use crate::msg::{DependencyTarget, ParamsUpdate, PublishMsg, PublishResponse};
 use crate::state::{
-    workflows, Dependency, DependencyRef, Flag, FlagReason, Params, Version, Workflow, BY_HASH,
-    CONFIG, NEXT_ID, PARAMS, ROYALTY_STACK, UPSTREAM_LEVELS, VERSIONS,
+    workflows, Config, Dependency, DependencyRef, Flag, FlagReason, Params, Version, Workflow,
+    BY_HASH, CONFIG, NEXT_ID, PARAMS, ROYALTY_STACK, UPSTREAM_LEVELS, VERSIONS,
 };
 
 /// Hard ceilings on what governance may set, so no param can make publish or payout unbounded.
@@ -61,15 +61,17 @@ pub fn validate_params(p: &Params) -> Result<(), ContractError> {
 }
 
 /// The deposit attached as native funds to a `Publish`.
-pub fn native_deposit(deps: Deps, info: &MessageInfo) -> Result<Uint128, ContractError> {
-    let config = CONFIG.load(deps.storage)?;
+pub fn native_deposit(
+    config: &Config,
+    params: &Params,
+    info: &MessageInfo,
+) -> Result<Uint128, ContractError> {
     if !info.funds.is_empty() {
         return Ok(config.asset.native_payment(info)?);
     }
-    let deposit = PARAMS.load(deps.storage)?.publish_deposit;
-    match config.asset {
-        Asset::Cw20(token) if !deposit.is_zero() => Err(AssetError::PayWithCw20 {
-            token: Asset::Cw20(token).to_string(),
+    match &config.asset {
+        Asset::Cw20(_) if !params.publish_deposit.is_zero() => Err(AssetError::PayWithCw20 {
+            token: config.asset.to_string(),
         }
         .into()),
         _ => Ok(Uint128::zero()),
@@ -77,14 +79,15 @@ pub fn native_deposit(deps: Deps, info: &MessageInfo) -> Result<Uint128, Contrac
 }
 
 /// The deposit paid through a cw20 `Send` from `token`.
-pub fn cw20_deposit(deps: Deps, token: &Addr, amount: Uint128) -> Result<Uint128, ContractError> {
-    let paid = CONFIG
-        .load(deps.storage)?
-        .asset
-        .cw20_payment(token, amount)?;
-    let deposit = PARAMS.load(deps.storage)?.publish_deposit;
-    if deposit.is_zero() {
-        return Err(ContractError::DepositNotRequired(deposit));
+pub fn cw20_deposit(
+    config: &Config,
+    params: &Params,
+    token: &Addr,
+    amount: Uint128,
+) -> Result<Uint128, ContractError> {
+    let paid = config.asset.cw20_payment(token, amount)?;
+    if params.publish_deposit.is_zero() {
+        return Err(ContractError::DepositNotRequired(params.publish_deposit));
     }
     Ok(paid)
 }
@@ -159,15 +162,17 @@ enum Resolved {
     },
 }
 
+/// Publishes for `creator`, who paid `paid` as the deposit. `config` and `params` are loaded once
+/// by the caller, which also needed them to read the deposit.
 pub fn publish(
     deps: DepsMut,
     env: &Env,
+    config: &Config,
+    params: &Params,
     creator: Addr,
     msg: PublishMsg,
     paid: Uint128,
 ) -> Result<Response, ContractError> {
-    let config = CONFIG.load(deps.storage)?;
-    let params = PARAMS.load(deps.storage)?;
     let name = validate_name(&msg.name)?;
     let content_hash = parse_hash(&msg.content_hash)?;
     ensure_hash_free(deps.as_ref(), &content_hash)?;

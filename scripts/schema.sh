@@ -3,7 +3,8 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 for dir in $(contract_dirs); do
-    (cd "$dir" && cargo run --quiet --locked --bin schema > /dev/null)
+    name=$(sed -n 's/^name = "\(.*\)"/\1/p' "$dir/Cargo.toml" | head -n1)
+    (cd "$dir" && cargo run --quiet --locked --bin "$name-schema" > /dev/null)
 done
 if [ "${1:-}" = "--check" ]; then
     drift=$(git -C "$ROOT" status --porcelain -- ':(glob)contracts/*/schema/**')

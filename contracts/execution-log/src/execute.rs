@@ -8,7 +8,7 @@ use havn_workflow_registry::msg::{QueryMsg as RegistryQuery, RunTermsResponse};
 use crate::error::ContractError;
 use crate::msg::{ParamsUpdate, RequestJobResponse};
 use crate::state::{
-    DirectAttestation, Job, JobStatus, Params, CONFIG, DIRECT_ATTESTATIONS, JOBS, NEXT_JOB_ID,
+    adjust_escrow, DirectAttestation, Job, JobStatus, Params, CONFIG, DIRECT_ATTESTATIONS, JOBS, NEXT_JOB_ID,
     PARAMS,
 };
 
@@ -132,6 +132,7 @@ pub fn request_job(
         status: JobStatus::Pending,
     };
     JOBS.save(deps.storage, id, &job)?;
+    adjust_escrow(deps.storage, job.fee, true)?;
     Ok(Response::new()
         .set_data(to_json_binary(&RequestJobResponse { job_id: id })?)
         .add_attribute("action", "request_job")
@@ -210,6 +211,7 @@ pub fn refund(
     }
     job.status = JobStatus::Refunded;
     JOBS.save(deps.storage, job_id, &job)?;
+    adjust_escrow(deps.storage, job.fee, false)?;
     let transfer = CONFIG
         .load(deps.storage)?
         .asset

@@ -1,5 +1,5 @@
 use cosmwasm_schema::{cw_serde, QueryResponses};
-use cosmwasm_std::{Addr, Binary, HexBinary};
+use cosmwasm_std::{Addr, Binary, HexBinary, Uint128};
 use cw20::Cw20ReceiveMsg;
 use havn_types::{Asset, AssetUnchecked, Verdict};
 
@@ -118,6 +118,14 @@ pub enum QueryMsg {
     /// "This workflow earned X across Y runs."
     #[returns(WorkflowStats)]
     WorkflowStats { workflow_id: u64 },
+    /// Fees held for pending jobs (equal to this contract's $HAI balance).
+    #[returns(EscrowResponse)]
+    Escrow {},
+}
+
+#[cw_serde]
+pub struct EscrowResponse {
+    pub escrowed: Uint128,
 }
 
 #[cw_serde]

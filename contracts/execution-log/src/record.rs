@@ -14,7 +14,7 @@ use crate::error::ContractError;
 use crate::execute::{hash32, open_job};
 use crate::msg::JobResult;
 use crate::state::{
-    executions, Config, Execution, JobStatus, Params, CONFIG, DIRECT_ATTESTATIONS, JOBS, PARAMS,
+    adjust_escrow, executions, Config, Execution, JobStatus, Params, CONFIG, DIRECT_ATTESTATIONS, JOBS, PARAMS,
     STATS,
 };
 
@@ -216,6 +216,7 @@ fn settle(
         Verdict::Valid => {
             job.status = JobStatus::Valid;
             JOBS.save(deps.storage, job.id, &job)?;
+            adjust_escrow(deps.storage, job.fee, false)?;
             let execution = Execution {
                 job_id: job.id,
                 workflow_id: job.workflow_id,
@@ -252,6 +253,7 @@ fn settle(
         Verdict::Invalid => {
             job.status = JobStatus::Invalid;
             JOBS.save(deps.storage, job.id, &job)?;
+            adjust_escrow(deps.storage, job.fee, false)?;
             let refund = config.asset.transfer_msg(&job.caller, job.fee)?;
             let slash = WasmMsg::Execute {
                 contract_addr: config.staking.to_string(),

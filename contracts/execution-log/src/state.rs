@@ -102,6 +102,22 @@ pub const JOBS: Map<u64, Job> = Map::new("jobs");
 pub const DIRECT_ATTESTATIONS: Map<(u64, &Addr), DirectAttestation> =
     Map::new("direct_attestations");
 pub const STATS: Map<u64, WorkflowStats> = Map::new("stats");
+/// Fees held for pending jobs: what this contract owes, and its $HAI balance.
+pub const ESCROW: Item<Uint128> = Item::new("escrow");
+
+/// Moves `amount` into (`true`) or out of (`false`) the escrow total.
+pub fn adjust_escrow(
+    storage: &mut dyn cosmwasm_std::Storage,
+    amount: Uint128,
+    into: bool,
+) -> cosmwasm_std::StdResult<()> {
+    let held = ESCROW.may_load(storage)?.unwrap_or_default();
+    let held = match into {
+        true => held.checked_add(amount)?,
+        false => held.checked_sub(amount)?,
+    };
+    ESCROW.save(storage, &held)
+}
 
 pub struct ExecutionIndexes<'a> {
     pub workflow: MultiIndex<'a, u64, Execution, u64>,

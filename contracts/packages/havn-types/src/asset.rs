@@ -109,6 +109,23 @@ impl Asset {
         })
     }
 
+    /// The message that destroys `amount` of this asset held by the contract: a bank burn, or the
+    /// cw20 token's `Burn` (which every cw20-base token supports).
+    pub fn burn_msg(&self, amount: Uint128) -> Result<CosmosMsg, AssetError> {
+        Ok(match self {
+            Asset::Native(denom) => BankMsg::Burn {
+                amount: vec![Coin::new(amount, denom)],
+            }
+            .into(),
+            Asset::Cw20(token) => WasmMsg::Execute {
+                contract_addr: token.to_string(),
+                msg: to_json_binary(&Cw20Message::Burn { amount })?,
+                funds: vec![],
+            }
+            .into(),
+        })
+    }
+
     /// The message that pays `amount` to `contract` together with `msg`: a contract call with funds
     /// attached, or the cw20 token's `Send` (which delivers `msg` in a `Receive` hook).
     pub fn send_to_contract_msg(
@@ -194,6 +211,9 @@ enum Cw20Message<'a> {
         contract: &'a str,
         amount: Uint128,
         msg: Binary,
+    },
+    Burn {
+        amount: Uint128,
     },
 }
 
@@ -381,6 +401,32 @@ mod tests {
                 contract: payout.to_string(),
                 amount: Uint128::new(9),
                 msg: inner
+            }
+        );
+    }
+
+    #[test]
+    fn burn_matches_the_asset() {
+        let token = MockApi::default().addr_make("token");
+        assert_eq!(
+            Asset::Native("uhai".into())
+                .burn_msg(Uint128::new(4))
+                .unwrap(),
+            BankMsg::Burn {
+                amount: coins(4, "uhai")
+            }
+            .into()
+        );
+        let CosmosMsg::Wasm(WasmMsg::Execute { contract_addr, msg, .. }) =
+            Asset::Cw20(token.clone()).burn_msg(Uint128::new(4)).unwrap()
+        else {
+            panic!("cw20 burn must be a wasm execute");
+        };
+        assert_eq!(contract_addr, token.to_string());
+        assert_eq!(
+            from_json::<cw20::Cw20ExecuteMsg>(&msg).unwrap(),
+            cw20::Cw20ExecuteMsg::Burn {
+                amount: Uint128::new(4)
             }
         );
     }

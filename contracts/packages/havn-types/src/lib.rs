@@ -26,4 +26,4 @@ pub use royalty::{
     POOL_UNITS,
 };
 pub use settlement::{PayoutMsg, RoyaltyPayee, Settlement};
-pub use split::{apportion_fee, FeeShares, Split, SplitError, BPS_TOTAL};
+pub use split::{apportion_fee, divide_pool, FeeShares, Split, SplitError, BPS_TOTAL};

@@ -133,6 +133,23 @@ pub fn apportion_fee<P: Clone>(
     })
 }
 
+/// Divides `pool` among payees in proportion to `weights` (all 1s for equal shares). Each share
+/// rounds down; the second value is what rounding left, which goes to the treasury. With no
+/// weight at all (no payees, or all zero) the whole pool is left over.
+pub fn divide_pool(pool: Uint128, weights: &[Uint128]) -> (Vec<Uint128>, Uint128) {
+    let total: Uint128 = weights.iter().sum();
+    if total.is_zero() {
+        return (vec![Uint128::zero(); weights.len()], pool);
+    }
+    // multiply_ratio widens to 256 bits: no overflow for any u128 pool and weights.
+    let shares: Vec<Uint128> = weights
+        .iter()
+        .map(|w| pool.multiply_ratio(*w, total))
+        .collect();
+    let paid: Uint128 = shares.iter().sum();
+    (shares, pool - paid)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,6 +197,24 @@ mod tests {
         let s = Split::DEFAULT.without_upstream();
         assert_eq!((s.creator, s.upstream), (6500, 0));
         assert_eq!(s.validate(), Ok(()));
+    }
+
+    #[test]
+    fn pool_divides_by_weight_and_leaves_the_rounding() {
+        let w = |v: &[u128]| v.iter().map(|&x| Uint128::new(x)).collect::<Vec<_>>();
+        assert_eq!(
+            divide_pool(Uint128::new(10), &w(&[1, 1, 1])),
+            (w(&[3, 3, 3]), Uint128::new(1))
+        );
+        assert_eq!(
+            divide_pool(Uint128::new(100), &w(&[3, 1])),
+            (w(&[75, 25]), Uint128::zero())
+        );
+        assert_eq!(divide_pool(Uint128::new(7), &[]), (vec![], Uint128::new(7)));
+        assert_eq!(
+            divide_pool(Uint128::new(7), &w(&[0, 0])),
+            (w(&[0, 0]), Uint128::new(7))
+        );
     }
 
     /// A random whole split and a random stack over its upstream share.
@@ -254,6 +289,27 @@ mod tests {
             let others = 4 + stack.len() as u128;
             prop_assert!(shares.treasury.u128() >= exact(split.treasury));
             prop_assert!(shares.treasury.u128() < exact(split.treasury) + others + 1);
+        }
+        #[test]
+        fn pool_shares_sum_to_the_pool_and_lose_less_than_one_unit_each(
+            pool in any::<u128>(),
+            weights in proptest::collection::vec(any::<u64>(), 0..100),
+        ) {
+            let weights: Vec<Uint128> = weights.into_iter().map(|w| Uint128::new(w.into())).collect();
+            let (shares, left) = divide_pool(Uint128::new(pool), &weights);
+            prop_assert_eq!(shares.len(), weights.len());
+            let paid: Uint128 = shares.iter().sum();
+            prop_assert_eq!(paid + left, Uint128::new(pool));
+            let total: Uint128 = weights.iter().sum();
+            if !total.is_zero() {
+                prop_assert!(left.u128() < weights.len() as u128);
+                for (s, w) in shares.iter().zip(&weights) {
+                    // Exactly floor(pool × w / total), checked in 256-bit arithmetic.
+                    let exact = cosmwasm_std::Uint256::from(pool) * cosmwasm_std::Uint256::from(*w)
+                        / cosmwasm_std::Uint256::from(total);
+                    prop_assert_eq!(cosmwasm_std::Uint256::from(*s), exact);
+                }
+            }
         }
     }
 }

@@ -1,0 +1,199 @@
+//! Proposal actions: checked when proposed (what this contract can check), turned into messages
+//! when a passed proposal runs. The targets check their own params when the messages arrive.
+
+use cosmwasm_std::{
+    to_json_binary, Addr, CosmosMsg, Decimal, Deps, DepsMut, Env, StdResult, Uint128, WasmMsg,
+};
+use havn_types::Asset;
+
+use crate::error::ContractError;
+use crate::execute::apply_params;
+use crate::msg::Action;
+use crate::state::{
+    Config, Params, DEPOSITS_HELD, DERIVATIVE_RULES, MAX_REASON, PARAMS,
+};
+
+pub fn validate(deps: Deps, params: &Params, actions: &[Action]) -> Result<(), ContractError> {
+    if actions.is_empty() || actions.len() > params.max_actions as usize {
+        return Err(ContractError::BadActionCount {
+            count: actions.len(),
+            max: params.max_actions,
+        });
+    }
+    for (index, action) in actions.iter().enumerate() {
+        let invalid = |reason: String| ContractError::InvalidAction { index, reason };
+        let address = |a: &str| deps.api.addr_validate(a).map_err(|e| invalid(e.to_string()));
+        match action {
+            Action::UpdateGovernanceParams(update) => {
+                apply_params(params.clone(), update.clone()).map_err(|e| invalid(e.to_string()))?;
+            }
+            Action::FlagWorkflow { note, .. } => {
+                if note.as_ref().is_some_and(|n| n.chars().count() > MAX_REASON) {
+                    return Err(invalid(format!("note is longer than {MAX_REASON} characters")));
+                }
+            }
+            Action::SlashOperator {
+                operator,
+                reason,
+                fraction,
+                ..
+            } => {
+                address(operator)?;
+                let len = reason.chars().count();
+                if len == 0 || len > MAX_REASON {
+                    return Err(invalid(format!(
+                        "a slash needs a reason of 1 to {MAX_REASON} characters"
+                    )));
+                }
+                if fraction.is_some_and(|f| f.is_zero() || f > Decimal::one()) {
+                    return Err(invalid("slash fraction must be above 0 and at most 1".into()));
+                }
+            }
+            Action::SpendTreasury { recipient, amount } => {
+                address(recipient)?;
+                if amount.is_zero() {
+                    return Err(invalid("spend amount must be above 0".into()));
+                }
+            }
+            Action::SetDerivativeThreshold { similarity_bps } => {
+                if *similarity_bps == 0 || *similarity_bps > 10_000 {
+                    return Err(invalid(format!(
+                        "similarity threshold must be 1 to 10000 bps, got {similarity_bps}"
+                    )));
+                }
+            }
+            Action::ExecuteContract { contract, .. } | Action::MigrateContract { contract, .. } => {
+                address(contract)?;
+            }
+            Action::UpdateRegistryParams(_)
+            | Action::UpdateStakingParams(_)
+            | Action::UpdateExecutionLogParams(_)
+            | Action::UpdatePayoutParams(_)
+            | Action::UnflagWorkflow { .. } => {}
+        }
+    }
+    Ok(())
+}
+
+fn execute(contract: &Addr, msg: &impl serde::Serialize) -> StdResult<CosmosMsg> {
+    Ok(WasmMsg::Execute {
+        contract_addr: contract.to_string(),
+        msg: to_json_binary(msg)?,
+        funds: vec![],
+    }
+    .into())
+}
+
+/// Applies this contract's own actions and returns the messages for the rest, in order.
+pub fn run(
+    deps: DepsMut,
+    env: &Env,
+    config: &Config,
+    actions: Vec<Action>,
+) -> Result<Vec<CosmosMsg>, ContractError> {
+    use havn_execution_log::msg::ExecuteMsg as LogMsg;
+    use havn_payout::msg::ExecuteMsg as PayoutMsg;
+    use havn_staking::msg::ExecuteMsg as StakingMsg;
+    use havn_workflow_registry::msg::ExecuteMsg as RegistryMsg;
+
+    let mut available = treasury_available(deps.as_ref(), env, &config.asset)?;
+    let mut msgs = Vec::new();
+    for action in actions {
+        match action {
+            Action::UpdateRegistryParams(u) => {
+                msgs.push(execute(&config.registry, &RegistryMsg::UpdateParams(u))?)
+            }
+            Action::UpdateStakingParams(u) => {
+                msgs.push(execute(&config.staking, &StakingMsg::UpdateParams(u))?)
+            }
+            Action::UpdateExecutionLogParams(u) => {
+                msgs.push(execute(&config.execution_log, &LogMsg::UpdateParams(u))?)
+            }
+            Action::UpdatePayoutParams(u) => {
+                msgs.push(execute(&config.payout, &PayoutMsg::UpdateParams(u))?)
+            }
+            Action::UpdateGovernanceParams(u) => {
+                let params = apply_params(PARAMS.load(deps.storage)?, u)?;
+                PARAMS.save(deps.storage, &params)?;
+            }
+            Action::FlagWorkflow { id, reason, note } => msgs.push(execute(
+                &config.registry,
+                &RegistryMsg::Flag { id, reason, note },
+            )?),
+            Action::UnflagWorkflow { id } => {
+                msgs.push(execute(&config.registry, &RegistryMsg::Unflag { id })?)
+            }
+            Action::SlashOperator {
+                operator,
+                role,
+                reason,
+                fraction,
+            } => msgs.push(execute(
+                &config.staking,
+                &StakingMsg::Slash {
+                    operator,
+                    role,
+                    reason,
+                    fraction,
+                },
+            )?),
+            Action::SpendTreasury { recipient, amount } => {
+                if amount > available {
+                    return Err(ContractError::TreasuryShort {
+                        available,
+                        requested: amount,
+                    });
+                }
+                available -= amount;
+                let recipient = deps.api.addr_validate(&recipient)?;
+                msgs.push(config.asset.transfer_msg(&recipient, amount)?);
+            }
+            Action::SetDerivativeThreshold { similarity_bps } => {
+                DERIVATIVE_RULES.update(deps.storage, |mut r| -> StdResult<_> {
+                    r.similarity_threshold_bps = Some(similarity_bps);
+                    Ok(r)
+                })?;
+            }
+            Action::ExecuteContract { contract, msg } => msgs.push(
+                WasmMsg::Execute {
+                    contract_addr: deps.api.addr_validate(&contract)?.to_string(),
+                    msg,
+                    funds: vec![],
+                }
+                .into(),
+            ),
+            Action::MigrateContract {
+                contract,
+                code_id,
+                msg,
+            } => msgs.push(
+                WasmMsg::Migrate {
+                    contract_addr: deps.api.addr_validate(&contract)?.to_string(),
+                    new_code_id: code_id,
+                    msg,
+                }
+                .into(),
+            ),
+        }
+    }
+    Ok(msgs)
+}
+
+/// This contract's $HAI less the deposits it holds for open proposals.
+pub fn treasury_available(deps: Deps, env: &Env, asset: &Asset) -> StdResult<Uint128> {
+    let balance = treasury_balance(deps, env, asset)?;
+    Ok(balance.saturating_sub(DEPOSITS_HELD.load(deps.storage)?))
+}
+
+pub fn treasury_balance(deps: Deps, env: &Env, asset: &Asset) -> StdResult<Uint128> {
+    let me = env.contract.address.to_string();
+    match asset {
+        Asset::Native(denom) => Ok(deps.querier.query_balance(me, denom)?.amount),
+        Asset::Cw20(token) => {
+            let r: cw20::BalanceResponse = deps
+                .querier
+                .query_wasm_smart(token, &cw20::Cw20QueryMsg::Balance { address: me })?;
+            Ok(r.balance)
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! The x/gov tally rules, as a pure function of the votes and the params.
+
+use cosmwasm_schema::cw_serde;
+use cosmwasm_std::{Decimal, Uint128};
+
+use crate::state::{Params, Tally, VoteOption};
+
+impl Tally {
+    pub fn add(&mut self, option: VoteOption, power: Uint128) {
+        *self.slot(option) += power;
+    }
+
+    pub fn remove(&mut self, option: VoteOption, power: Uint128) {
+        *self.slot(option) -= power;
+    }
+
+    fn slot(&mut self, option: VoteOption) -> &mut Uint128 {
+        match option {
+            VoteOption::Yes => &mut self.yes,
+            VoteOption::No => &mut self.no,
+            VoteOption::Abstain => &mut self.abstain,
+            VoteOption::NoWithVeto => &mut self.no_with_veto,
+        }
+    }
+
+    pub fn voted(&self) -> Uint128 {
+        self.yes + self.no + self.abstain + self.no_with_veto
+    }
+}
+
+/// The result of a tally once voting has ended.
+#[cw_serde]
+#[derive(Copy, Eq)]
+pub enum Outcome {
+    Passed,
+    /// Fewer than `quorum` of the total power voted. Deposit refunded.
+    QuorumNotReached,
+    /// No-with-veto above the veto threshold. Deposit burned.
+    Vetoed,
+    /// Yes not above the threshold of yes + no + veto (or only abstentions). Deposit refunded.
+    Rejected,
+}
+
+/// Cosmos x/gov: quorum first (voted / total ≥ quorum), then veto (veto / voted > veto
+/// threshold), then threshold (yes / (yes + no + veto) > threshold).
+pub fn tally(t: &Tally, total_power: Uint128, p: &Params) -> Outcome {
+    let voted = t.voted();
+    if total_power.is_zero() || Decimal::from_ratio(voted, total_power) < p.quorum {
+        return Outcome::QuorumNotReached;
+    }
+    if voted.is_zero() {
+        return Outcome::QuorumNotReached;
+    }
+    if Decimal::from_ratio(t.no_with_veto, voted) > p.veto_threshold {
+        return Outcome::Vetoed;
+    }
+    let deciding = t.yes + t.no + t.no_with_veto;
+    if deciding.is_zero() || Decimal::from_ratio(t.yes, deciding) <= p.threshold {
+        return Outcome::Rejected;
+    }
+    Outcome::Passed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(yes: u128, no: u128, abstain: u128, veto: u128) -> Tally {
+        Tally {
+            yes: yes.into(),
+            no: no.into(),
+            abstain: abstain.into(),
+            no_with_veto: veto.into(),
+        }
+    }
+
+    #[test]
+    fn follows_x_gov() {
+        let p = Params::default();
+        let total = Uint128::new(1000);
+        // 33.3 % voted: below the 33.4 % quorum.
+        assert_eq!(tally(&t(333, 0, 0, 0), total, &p), Outcome::QuorumNotReached);
+        assert_eq!(tally(&t(334, 0, 0, 0), total, &p), Outcome::Passed);
+        // Abstain counts toward quorum but not toward the threshold.
+        assert_eq!(tally(&t(0, 0, 1000, 0), total, &p), Outcome::Rejected);
+        assert_eq!(tally(&t(1, 0, 999, 0), total, &p), Outcome::Passed);
+        // Exactly 50 % yes is not more than the threshold.
+        assert_eq!(tally(&t(500, 500, 0, 0), total, &p), Outcome::Rejected);
+        assert_eq!(tally(&t(501, 499, 0, 0), total, &p), Outcome::Passed);
+        // Veto is measured against all votes, abstentions included, and wins over a yes majority.
+        assert_eq!(tally(&t(600, 0, 65, 335), total, &p), Outcome::Vetoed);
+        assert_eq!(tally(&t(600, 0, 66, 334), total, &p), Outcome::Passed);
+        assert_eq!(tally(&t(0, 0, 0, 0), Uint128::zero(), &p), Outcome::QuorumNotReached);
+    }
+
+    #[test]
+    fn changing_a_vote_moves_its_power() {
+        let mut tally = t(10, 0, 0, 0);
+        tally.remove(VoteOption::Yes, Uint128::new(10));
+        tally.add(VoteOption::NoWithVeto, Uint128::new(10));
+        assert_eq!(tally, t(0, 0, 0, 10));
+        assert_eq!(tally.voted(), Uint128::new(10));
+    }
+}

@@ -1,0 +1,260 @@
+use std::collections::BTreeMap;
+
+use cosmwasm_std::{Addr, Deps, DepsMut, Event, Response, StdResult, Uint128};
+use havn_types::{apportion_fee, divide_pool, Settlement};
+
+use crate::error::ContractError;
+use crate::msg::ParamsUpdate;
+use crate::state::{
+    Params, ValidatorShares, WorkflowEarnings, ACCOUNTS, CONFIG,
+    MAX_ROYALTY_PAYEES_CEILING, MAX_SETTLEMENTS_CEILING, MAX_SIGNERS_CEILING, PAID, PARAMS,
+    TOTALS, WORKFLOWS,
+};
+
+/// Credits a batch of settled jobs. Everything is summed in memory first, so each recipient and
+/// each workflow costs one storage write per batch, however many jobs name them.
+pub fn distribute(
+    deps: DepsMut,
+    sender: &Addr,
+    attached: Uint128,
+    settlements: Vec<Settlement>,
+) -> Result<Response, ContractError> {
+    let config = CONFIG.load(deps.storage)?;
+    if config.execution_log.as_ref() != Some(sender) {
+        return Err(ContractError::NotExecutionLog {
+            sender: sender.to_string(),
+        });
+    }
+    let params = PARAMS.load(deps.storage)?;
+    if settlements.is_empty() || settlements.len() > params.max_settlements as usize {
+        return Err(ContractError::BadBatchSize {
+            count: settlements.len(),
+            max: params.max_settlements,
+        });
+    }
+    let expected: Uint128 = settlements.iter().map(|s| s.fee).sum();
+    if attached != expected {
+        return Err(ContractError::FeeMismatch { attached, expected });
+    }
+
+    let mut credits: BTreeMap<Addr, Uint128> = BTreeMap::new();
+    let mut workflows: BTreeMap<u64, WorkflowEarnings> = BTreeMap::new();
+    let mut events = Vec::with_capacity(settlements.len());
+    for s in settlements {
+        if PAID.has(deps.storage, s.job_id) {
+            return Err(ContractError::AlreadyPaid { job_id: s.job_id });
+        }
+        PAID.save(deps.storage, s.job_id, &())?;
+        events.push(credit_job(&params, &config.treasury, &s, &mut credits, &mut workflows)?);
+    }
+
+    let mut total = Uint128::zero();
+    for (address, amount) in &credits {
+        if amount.is_zero() {
+            continue;
+        }
+        total += *amount;
+        ACCOUNTS.update(deps.storage, address, |a| -> StdResult<_> {
+            let mut a = a.unwrap_or_default();
+            a.claimable += *amount;
+            a.earned += *amount;
+            Ok(a)
+        })?;
+    }
+    for (id, delta) in &workflows {
+        WORKFLOWS.update(deps.storage, *id, |w| -> StdResult<_> {
+            let mut w = w.unwrap_or_default();
+            w.runs += delta.runs;
+            w.total_fees += delta.total_fees;
+            w.creator += delta.creator;
+            w.upstream += delta.upstream;
+            w.node += delta.node;
+            w.validators += delta.validators;
+            w.treasury += delta.treasury;
+            Ok(w)
+        })?;
+    }
+    let jobs = events.len() as u64;
+    TOTALS.update(deps.storage, |mut t| -> StdResult<_> {
+        t.distributed += total;
+        t.jobs_paid += jobs;
+        Ok(t)
+    })?;
+    Ok(Response::new()
+        .add_events(events)
+        .add_attribute("action", "distribute")
+        .add_attribute("jobs", jobs.to_string())
+        .add_attribute("amount", total)
+        .add_attribute("recipients", credits.len().to_string()))
+}
+
+/// One job's fee, divided with the shared split math, into the batch's running sums.
+fn credit_job(
+    params: &Params,
+    treasury: &Addr,
+    s: &Settlement,
+    credits: &mut BTreeMap<Addr, Uint128>,
+    workflows: &mut BTreeMap<u64, WorkflowEarnings>,
+) -> Result<Event, ContractError> {
+    let too_long = |what, count: usize, max: u32| ContractError::ListTooLong {
+        job_id: s.job_id,
+        what,
+        count,
+        max,
+    };
+    if s.royalty_stack.len() > params.max_royalty_payees as usize {
+        return Err(too_long(
+            "royalty payees",
+            s.royalty_stack.len(),
+            params.max_royalty_payees,
+        ));
+    }
+    if s.validators.len() > params.max_signers as usize {
+        return Err(too_long(
+            "validators",
+            s.validators.len(),
+            params.max_signers,
+        ));
+    }
+    let stack: Vec<(&Addr, u16)> = s.royalty_stack.iter().map(|r| (&r.payee, r.bps)).collect();
+    let shares = apportion_fee(s.fee, &s.split, &stack).map_err(|source| ContractError::Split {
+        job_id: s.job_id,
+        source,
+    })?;
+    let weights: Vec<Uint128> = match params.validator_shares {
+        ValidatorShares::Equal => vec![Uint128::one(); s.validators.len()],
+        ValidatorShares::StakeWeighted => s.validators.iter().map(|(_, stake)| *stake).collect(),
+    };
+    // No signers (or no stake) leaves the whole validator pool to the treasury.
+    let (validator_shares, left) = divide_pool(shares.validator, &weights);
+
+    let mut credit = |who: &Addr, amount: Uint128| {
+        *credits.entry(who.clone()).or_default() += amount;
+    };
+    credit(&s.creator, shares.creator);
+    for (payee, amount) in &shares.upstream {
+        credit(payee, *amount);
+    }
+    credit(&s.node, shares.node);
+    for ((validator, _), amount) in s.validators.iter().zip(&validator_shares) {
+        credit(validator, *amount);
+    }
+    let treasury_amount = shares.treasury + left;
+    credit(treasury, treasury_amount);
+
+    let upstream: Uint128 = shares.upstream.iter().map(|(_, a)| *a).sum();
+    let validators = shares.validator - left;
+    let w = workflows.entry(s.workflow_id).or_default();
+    w.runs += 1;
+    w.total_fees += s.fee;
+    w.creator += shares.creator;
+    w.upstream += upstream;
+    w.node += shares.node;
+    w.validators += validators;
+    w.treasury += treasury_amount;
+
+    Ok(Event::new("havn_payout")
+        .add_attribute("job_id", s.job_id.to_string())
+        .add_attribute("workflow_id", s.workflow_id.to_string())
+        .add_attribute("fee", s.fee)
+        .add_attribute("creator", shares.creator)
+        .add_attribute("upstream", upstream)
+        .add_attribute("node", shares.node)
+        .add_attribute("validators", validators)
+        .add_attribute("treasury", treasury_amount))
+}
+
+/// Sends `address` its whole claimable balance.
+pub fn claim(deps: DepsMut, address: Addr) -> Result<Response, ContractError> {
+    let mut account = ACCOUNTS
+        .may_load(deps.storage, &address)?
+        .unwrap_or_default();
+    let amount = account.claimable;
+    if amount.is_zero() {
+        return Err(ContractError::NothingToClaim {
+            address: address.to_string(),
+        });
+    }
+    account.claimable = Uint128::zero();
+    account.claimed += amount;
+    ACCOUNTS.save(deps.storage, &address, &account)?;
+    TOTALS.update(deps.storage, |mut t| -> StdResult<_> {
+        t.claimed += amount;
+        Ok(t)
+    })?;
+    let transfer = CONFIG
+        .load(deps.storage)?
+        .asset
+        .transfer_msg(&address, amount)?;
+    Ok(Response::new()
+        .add_message(transfer)
+        .add_attribute("action", "claim")
+        .add_attribute("recipient", address)
+        .add_attribute("amount", amount))
+}
+
+pub fn validate_params(p: &Params) -> Result<(), ContractError> {
+    let check = |name, value: u32, max: u32| {
+        if value == 0 || value > max {
+            return Err(ContractError::InvalidParam {
+                name,
+                reason: format!("must be 1 to {max}, got {value}"),
+            });
+        }
+        Ok(())
+    };
+    check(
+        "max_royalty_payees",
+        p.max_royalty_payees,
+        MAX_ROYALTY_PAYEES_CEILING,
+    )?;
+    check("max_signers", p.max_signers, MAX_SIGNERS_CEILING)?;
+    check("max_settlements", p.max_settlements, MAX_SETTLEMENTS_CEILING)
+}
+
+fn ensure_admin(deps: Deps, sender: &Addr) -> Result<(), ContractError> {
+    match CONFIG.load(deps.storage)?.admin == *sender {
+        true => Ok(()),
+        false => Err(ContractError::NotAdmin),
+    }
+}
+
+pub fn update_params(
+    deps: DepsMut,
+    sender: &Addr,
+    update: ParamsUpdate,
+) -> Result<Response, ContractError> {
+    ensure_admin(deps.as_ref(), sender)?;
+    let mut p = PARAMS.load(deps.storage)?;
+    p.validator_shares = update.validator_shares.unwrap_or(p.validator_shares);
+    p.max_royalty_payees = update.max_royalty_payees.unwrap_or(p.max_royalty_payees);
+    p.max_signers = update.max_signers.unwrap_or(p.max_signers);
+    p.max_settlements = update.max_settlements.unwrap_or(p.max_settlements);
+    validate_params(&p)?;
+    PARAMS.save(deps.storage, &p)?;
+    Ok(Response::new().add_attribute("action", "update_params"))
+}
+
+pub fn update_config(
+    deps: DepsMut,
+    sender: &Addr,
+    admin: Option<String>,
+    execution_log: Option<String>,
+    treasury: Option<String>,
+) -> Result<Response, ContractError> {
+    ensure_admin(deps.as_ref(), sender)?;
+    let mut c = CONFIG.load(deps.storage)?;
+    if let Some(admin) = admin {
+        c.admin = deps.api.addr_validate(&admin)?;
+    }
+    if let Some(log) = execution_log {
+        c.execution_log = Some(deps.api.addr_validate(&log)?);
+    }
+    if let Some(treasury) = treasury {
+        // The old treasury keeps what it was already credited; it claims that as anyone would.
+        c.treasury = deps.api.addr_validate(&treasury)?;
+    }
+    CONFIG.save(deps.storage, &c)?;
+    Ok(Response::new().add_attribute("action", "update_config"))
+}
+

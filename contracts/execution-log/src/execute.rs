@@ -8,8 +8,8 @@ use havn_workflow_registry::msg::{QueryMsg as RegistryQuery, RunTermsResponse};
 use crate::error::ContractError;
 use crate::msg::{ParamsUpdate, RequestJobResponse};
 use crate::state::{
-    adjust_escrow, DirectAttestation, Job, JobStatus, Params, CONFIG, DIRECT_ATTESTATIONS, JOBS, NEXT_JOB_ID,
-    PARAMS,
+    adjust_escrow, DirectAttestation, Job, JobStatus, Params, CONFIG, DIRECT_ATTESTATIONS, JOBS,
+    NEXT_JOB_ID, PARAMS,
 };
 
 /// Hard ceiling on a batch, whatever governance sets: bounds the gas of one `RecordExecution`.

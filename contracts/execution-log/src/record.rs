@@ -14,8 +14,8 @@ use crate::error::ContractError;
 use crate::execute::{hash32, open_job};
 use crate::msg::JobResult;
 use crate::state::{
-    adjust_escrow, executions, Config, Execution, JobStatus, Params, CONFIG, DIRECT_ATTESTATIONS, JOBS, PARAMS,
-    STATS,
+    adjust_escrow, executions, Config, Execution, JobStatus, Params, CONFIG, DIRECT_ATTESTATIONS,
+    JOBS, PARAMS, STATS,
 };
 
 /// Most attestations one result may carry (the active set can hold at most 100 validators).

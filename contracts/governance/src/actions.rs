@@ -9,9 +9,7 @@ use havn_types::Asset;
 use crate::error::ContractError;
 use crate::execute::apply_params;
 use crate::msg::Action;
-use crate::state::{
-    Config, Params, DEPOSITS_HELD, DERIVATIVE_RULES, MAX_REASON, PARAMS,
-};
+use crate::state::{Config, Params, DEPOSITS_HELD, DERIVATIVE_RULES, MAX_REASON, PARAMS};
 
 pub fn validate(deps: Deps, params: &Params, actions: &[Action]) -> Result<(), ContractError> {
     if actions.is_empty() || actions.len() > params.max_actions as usize {
@@ -22,14 +20,23 @@ pub fn validate(deps: Deps, params: &Params, actions: &[Action]) -> Result<(), C
     }
     for (index, action) in actions.iter().enumerate() {
         let invalid = |reason: String| ContractError::InvalidAction { index, reason };
-        let address = |a: &str| deps.api.addr_validate(a).map_err(|e| invalid(e.to_string()));
+        let address = |a: &str| {
+            deps.api
+                .addr_validate(a)
+                .map_err(|e| invalid(e.to_string()))
+        };
         match action {
             Action::UpdateGovernanceParams(update) => {
                 apply_params(params.clone(), update.clone()).map_err(|e| invalid(e.to_string()))?;
             }
             Action::FlagWorkflow { note, .. } => {
-                if note.as_ref().is_some_and(|n| n.chars().count() > MAX_REASON) {
-                    return Err(invalid(format!("note is longer than {MAX_REASON} characters")));
+                if note
+                    .as_ref()
+                    .is_some_and(|n| n.chars().count() > MAX_REASON)
+                {
+                    return Err(invalid(format!(
+                        "note is longer than {MAX_REASON} characters"
+                    )));
                 }
             }
             Action::SlashOperator {
@@ -46,7 +53,9 @@ pub fn validate(deps: Deps, params: &Params, actions: &[Action]) -> Result<(), C
                     )));
                 }
                 if fraction.is_some_and(|f| f.is_zero() || f > Decimal::one()) {
-                    return Err(invalid("slash fraction must be above 0 and at most 1".into()));
+                    return Err(invalid(
+                        "slash fraction must be above 0 and at most 1".into(),
+                    ));
                 }
             }
             Action::SpendTreasury { recipient, amount } => {

@@ -13,7 +13,9 @@ use crate::error::ContractError;
 use crate::execute;
 use crate::msg::{ExecuteMsg, InstantiateMsg, MigrateMsg, QueryMsg, ReceiveMsg};
 use crate::query;
-use crate::state::{Config, DerivativeRules, CONFIG, DEPOSITS_HELD, DERIVATIVE_RULES, NEXT_ID, PARAMS};
+use crate::state::{
+    Config, DerivativeRules, CONFIG, DEPOSITS_HELD, DERIVATIVE_RULES, NEXT_ID, PARAMS,
+};
 
 pub const CONTRACT_NAME: &str = "crates.io:havn-governance";
 pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");

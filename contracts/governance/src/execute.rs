@@ -39,9 +39,12 @@ pub fn propose(
     // Power as it stood at the start of this block: stake bonded after the proposal opened
     // (even later in this same block) does not count.
     let start_height = env.block.height;
-    let total_power = power(deps.as_ref(), &StakingQuery::TotalPowerAtHeight {
-        height: Some(start_height),
-    })?;
+    let total_power = power(
+        deps.as_ref(),
+        &StakingQuery::TotalPowerAtHeight {
+            height: Some(start_height),
+        },
+    )?;
     if total_power.is_zero() {
         return Err(ContractError::NoTotalPower {
             height: start_height,

@@ -5,9 +5,7 @@ use havn_staking::state::Role;
 use havn_types::{Asset, AssetUnchecked};
 use havn_workflow_registry::state::FlagReason;
 
-pub use crate::state::{
-    Ballot, DerivativeRules, Params, Proposal, Status, Tally, VoteOption,
-};
+pub use crate::state::{Ballot, DerivativeRules, Params, Proposal, Status, Tally, VoteOption};
 pub use crate::tally::Outcome;
 
 #[cw_serde]
@@ -55,11 +53,19 @@ pub enum Action {
     },
     /// Pay from this contract's own $HAI (the treasury; deposits held for open proposals are
     /// not part of it).
-    SpendTreasury { recipient: String, amount: Uint128 },
+    SpendTreasury {
+        recipient: String,
+        amount: Uint128,
+    },
     /// Similarity (bps) above which a workflow counts as a derivative of another.
-    SetDerivativeThreshold { similarity_bps: u16 },
+    SetDerivativeThreshold {
+        similarity_bps: u16,
+    },
     /// Any other call on a contract this one administers (e.g. an `UpdateConfig`).
-    ExecuteContract { contract: String, msg: Binary },
+    ExecuteContract {
+        contract: String,
+        msg: Binary,
+    },
     /// Migrate a contract whose wasm admin is this contract.
     MigrateContract {
         contract: String,
@@ -96,7 +102,10 @@ pub enum ExecuteMsg {
     /// Propose paying the deposit in a cw20 $HAI: the token's `Send` with `ReceiveMsg` inside.
     Receive(Cw20ReceiveMsg),
     /// Vote with your bonded stake at the proposal's start height; voting again replaces it.
-    Vote { proposal_id: u64, option: VoteOption },
+    Vote {
+        proposal_id: u64,
+        option: VoteOption,
+    },
     /// Anyone, after the voting period: run a passed proposal's actions (all or none) and refund
     /// its deposit.
     Execute { proposal_id: u64 },

@@ -79,7 +79,10 @@ mod tests {
         let p = Params::default();
         let total = Uint128::new(1000);
         // 33.3 % voted: below the 33.4 % quorum.
-        assert_eq!(tally(&t(333, 0, 0, 0), total, &p), Outcome::QuorumNotReached);
+        assert_eq!(
+            tally(&t(333, 0, 0, 0), total, &p),
+            Outcome::QuorumNotReached
+        );
         assert_eq!(tally(&t(334, 0, 0, 0), total, &p), Outcome::Passed);
         // Abstain counts toward quorum but not toward the threshold.
         assert_eq!(tally(&t(0, 0, 1000, 0), total, &p), Outcome::Rejected);
@@ -90,7 +93,10 @@ mod tests {
         // Veto is measured against all votes, abstentions included, and wins over a yes majority.
         assert_eq!(tally(&t(600, 0, 65, 335), total, &p), Outcome::Vetoed);
         assert_eq!(tally(&t(600, 0, 66, 334), total, &p), Outcome::Passed);
-        assert_eq!(tally(&t(0, 0, 0, 0), Uint128::zero(), &p), Outcome::QuorumNotReached);
+        assert_eq!(
+            tally(&t(0, 0, 0, 0), Uint128::zero(), &p),
+            Outcome::QuorumNotReached
+        );
     }
 
     #[test]

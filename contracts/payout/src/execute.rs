@@ -6,9 +6,8 @@ use havn_types::{apportion_fee, divide_pool, Settlement};
 use crate::error::ContractError;
 use crate::msg::ParamsUpdate;
 use crate::state::{
-    Params, ValidatorShares, WorkflowEarnings, ACCOUNTS, CONFIG,
-    MAX_ROYALTY_PAYEES_CEILING, MAX_SETTLEMENTS_CEILING, MAX_SIGNERS_CEILING, PAID, PARAMS,
-    TOTALS, WORKFLOWS,
+    Params, ValidatorShares, WorkflowEarnings, ACCOUNTS, CONFIG, MAX_ROYALTY_PAYEES_CEILING,
+    MAX_SETTLEMENTS_CEILING, MAX_SIGNERS_CEILING, PAID, PARAMS, TOTALS, WORKFLOWS,
 };
 
 /// Credits a batch of settled jobs. Everything is summed in memory first, so each recipient and
@@ -45,7 +44,13 @@ pub fn distribute(
             return Err(ContractError::AlreadyPaid { job_id: s.job_id });
         }
         PAID.save(deps.storage, s.job_id, &())?;
-        events.push(credit_job(&params, &config.treasury, &s, &mut credits, &mut workflows)?);
+        events.push(credit_job(
+            &params,
+            &config.treasury,
+            &s,
+            &mut credits,
+            &mut workflows,
+        )?);
     }
 
     let mut total = Uint128::zero();
@@ -209,7 +214,11 @@ pub fn validate_params(p: &Params) -> Result<(), ContractError> {
         MAX_ROYALTY_PAYEES_CEILING,
     )?;
     check("max_signers", p.max_signers, MAX_SIGNERS_CEILING)?;
-    check("max_settlements", p.max_settlements, MAX_SETTLEMENTS_CEILING)
+    check(
+        "max_settlements",
+        p.max_settlements,
+        MAX_SETTLEMENTS_CEILING,
+    )
 }
 
 fn ensure_admin(deps: Deps, sender: &Addr) -> Result<(), ContractError> {
@@ -257,4 +266,3 @@ pub fn update_config(
     CONFIG.save(deps.storage, &c)?;
     Ok(Response::new().add_attribute("action", "update_config"))
 }
-

@@ -20,7 +20,9 @@ pub fn dispatch(deps: Deps, msg: QueryMsg) -> StdResult<Binary> {
         QueryMsg::Params {} => to_json_binary(&PARAMS.load(deps.storage)?),
         QueryMsg::Claimable { address } => {
             let address = deps.api.addr_validate(&address)?;
-            let account = ACCOUNTS.may_load(deps.storage, &address)?.unwrap_or_default();
+            let account = ACCOUNTS
+                .may_load(deps.storage, &address)?
+                .unwrap_or_default();
             to_json_binary(&ClaimableResponse {
                 address,
                 amount: account.claimable,
@@ -28,7 +30,9 @@ pub fn dispatch(deps: Deps, msg: QueryMsg) -> StdResult<Binary> {
         }
         QueryMsg::Earnings { address } => {
             let address = deps.api.addr_validate(&address)?;
-            let a = ACCOUNTS.may_load(deps.storage, &address)?.unwrap_or_default();
+            let a = ACCOUNTS
+                .may_load(deps.storage, &address)?
+                .unwrap_or_default();
             to_json_binary(&EarningsResponse {
                 address,
                 earned: a.earned,

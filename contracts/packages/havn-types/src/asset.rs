@@ -417,8 +417,11 @@ mod tests {
             }
             .into()
         );
-        let CosmosMsg::Wasm(WasmMsg::Execute { contract_addr, msg, .. }) =
-            Asset::Cw20(token.clone()).burn_msg(Uint128::new(4)).unwrap()
+        let CosmosMsg::Wasm(WasmMsg::Execute {
+            contract_addr, msg, ..
+        }) = Asset::Cw20(token.clone())
+            .burn_msg(Uint128::new(4))
+            .unwrap()
         else {
             panic!("cw20 burn must be a wasm execute");
         };

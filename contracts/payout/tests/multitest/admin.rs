@@ -55,7 +55,11 @@ fn admin_updates_params_within_bounds() {
         let err = s
             .execute(&admin, &ExecuteMsg::UpdateParams(update), &[])
             .unwrap_err();
-        assert!(err.message().starts_with(&format!("invalid param {name}")), "{}", err.message());
+        assert!(
+            err.message().starts_with(&format!("invalid param {name}")),
+            "{}",
+            err.message()
+        );
     }
 }
 
@@ -88,8 +92,16 @@ fn admin_rewires_config_and_the_old_log_loses_access() {
         }
     );
     assert_eq!(
-        s.execute(&admin, &ExecuteMsg::UpdateConfig { admin: None, execution_log: None, treasury: None }, &[])
-            .unwrap_err(),
+        s.execute(
+            &admin,
+            &ExecuteMsg::UpdateConfig {
+                admin: None,
+                execution_log: None,
+                treasury: None
+            },
+            &[]
+        )
+        .unwrap_err(),
         ContractError::NotAdmin
     );
 }
@@ -189,13 +201,12 @@ fn instantiate_rejects_bad_input() {
     .unwrap_err();
     assert!(err.message().starts_with("invalid param max_signers"));
     // Funds held by a contract that owes nobody would be stranded.
-    s.app
-        .init_modules(|router, _, storage| {
-            router
-                .bank
-                .init_balance(storage, &admin, coins(5, DENOM))
-                .unwrap()
-        });
+    s.app.init_modules(|router, _, storage| {
+        router
+            .bank
+            .init_balance(storage, &admin, coins(5, DENOM))
+            .unwrap()
+    });
     assert_eq!(
         s.app
             .instantiate_contract(code, admin.clone(), &good, &coins(5, DENOM), "payout", None)
@@ -222,7 +233,12 @@ fn migrate_keeps_state_and_records_the_version() {
     ));
     let (admin, payout) = (s.admin.clone(), s.payout.clone());
     s.app
-        .migrate_contract(admin, payout.clone(), &havn_payout::msg::MigrateMsg {}, code)
+        .migrate_contract(
+            admin,
+            payout.clone(),
+            &havn_payout::msg::MigrateMsg {},
+            code,
+        )
         .unwrap();
     let version = cw2::query_contract_info(&s.app.wrap(), payout).unwrap();
     assert_eq!(version.contract, "crates.io:havn-payout");

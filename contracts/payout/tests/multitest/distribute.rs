@@ -28,11 +28,19 @@ fn check_reference_job(s: &mut Suite) {
         ("treasury", 502),
     ] {
         let e = s.earnings(who);
-        assert_eq!((who, e.earned.u128(), e.claimable.u128()), (who, amount, amount));
+        assert_eq!(
+            (who, e.earned.u128(), e.claimable.u128()),
+            (who, amount, amount)
+        );
     }
     let w = s.workflow(7);
     assert_eq!(
-        (w.runs, w.total_fees.u128(), w.creator.u128(), w.upstream.u128()),
+        (
+            w.runs,
+            w.total_fees.u128(),
+            w.creator.u128(),
+            w.upstream.u128()
+        ),
         (1, 10_000, 4500, 2000)
     );
     assert_eq!(
@@ -40,16 +48,31 @@ fn check_reference_job(s: &mut Suite) {
         (2500, 498, 502)
     );
     let t = s.totals();
-    assert_eq!((t.distributed.u128(), t.owed.u128(), t.jobs_paid), (10_000, 10_000, 1));
+    assert_eq!(
+        (t.distributed.u128(), t.owed.u128(), t.jobs_paid),
+        (10_000, 10_000, 1)
+    );
     assert_eq!(s.balance(&s.payout.clone()), 10_000);
     let ev = res
         .events
         .iter()
         .find(|e| e.ty == "wasm-havn_payout")
         .expect("a havn_payout event per job");
-    let attr = |k: &str| ev.attributes.iter().find(|a| a.key == k).unwrap().value.clone();
+    let attr = |k: &str| {
+        ev.attributes
+            .iter()
+            .find(|a| a.key == k)
+            .unwrap()
+            .value
+            .clone()
+    };
     assert_eq!(
-        (attr("job_id"), attr("fee"), attr("validators"), attr("treasury")),
+        (
+            attr("job_id"),
+            attr("fee"),
+            attr("validators"),
+            attr("treasury")
+        ),
         ("1".into(), "10000".into(), "498".into(), "502".into())
     );
 }
@@ -105,8 +128,14 @@ fn a_batch_adds_up_across_jobs_and_workflows() {
     // v0: 50 + 75; v1: 75 + 0.
     assert_eq!(s.earnings("v0").earned.u128(), 125);
     assert_eq!(s.earnings("v1").earned.u128(), 75);
-    assert_eq!((s.workflow(7).runs, s.workflow(7).total_fees.u128()), (2, 4_000));
-    assert_eq!((s.workflow(8).runs, s.workflow(8).total_fees.u128()), (1, 7));
+    assert_eq!(
+        (s.workflow(7).runs, s.workflow(7).total_fees.u128()),
+        (2, 4_000)
+    );
+    assert_eq!(
+        (s.workflow(8).runs, s.workflow(8).total_fees.u128()),
+        (1, 7)
+    );
     let t = s.totals();
     assert_eq!((t.distributed.u128(), t.jobs_paid), (4_007, 3));
 }

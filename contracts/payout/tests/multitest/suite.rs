@@ -42,7 +42,11 @@ fn build(cw20: bool, params: Params) -> Suite {
     let stranger = app.api().addr_make("stranger");
     let mut token = None;
     let asset = if cw20 {
-        let t = havn_testing::instantiate_hai(&mut app, &admin, &[(log.clone(), FUNDS), (stranger, FUNDS)]);
+        let t = havn_testing::instantiate_hai(
+            &mut app,
+            &admin,
+            &[(log.clone(), FUNDS), (stranger, FUNDS)],
+        );
         token = Some(t.clone());
         AssetUnchecked::Cw20(t.to_string())
     } else {

@@ -1,0 +1,132 @@
+//! What happens when things go wrong: a fraud verdict, a double-signing validator, a job nobody
+//! settles in time.
+
+use havn_integration_tests::{
+    bytes, hash, key, outcomes, pubkey, sign, simple_workflow, SuiteBuilder, HAI, MIN_STAKE,
+};
+use havn_staking::msg::{DoubleSignEvidence, ExecuteMsg as StakingMsg, SignedVerdict};
+use havn_types::Verdict;
+
+#[test]
+fn a_fraud_verdict_refunds_the_caller_and_slashes_the_node() {
+    for mut s in [
+        SuiteBuilder::new().build(),
+        SuiteBuilder::new().native().build(),
+    ] {
+        let workflow = s
+            .publish("creator", simple_workflow("txt2img", 100 * HAI))
+            .unwrap();
+        let caller_before = s.balance_of("caller");
+        let job = s.request("caller", workflow, 100 * HAI, "prompt").unwrap();
+        let (relayer, governance) = (s.balance_of("relayer"), s.balance(&s.governance.clone()));
+        let result = s.result(job, "node", "noise", Verdict::Invalid, &[0, 1, 2, 3]);
+        let res = s.record(vec![result]).unwrap();
+        assert_eq!(outcomes(&res), vec![(job, "invalid".to_string())]);
+        // The caller gets the whole fee back; nobody is paid for the job.
+        assert_eq!(s.balance_of("caller"), caller_before);
+        assert_eq!(s.payout_totals().distributed.u128(), 0);
+        assert_eq!(s.escrowed(), 0);
+        // 10 % of the node's stake: 10 % of that to the relayer who reported it, the rest to the
+        // treasury; the node is jailed.
+        let slashed = MIN_STAKE / 10;
+        let op = s.operator("node");
+        assert_eq!(op.node_stake.u128(), MIN_STAKE - slashed);
+        assert!(op.jailed_until.is_some());
+        assert_eq!(s.balance_of("relayer") - relayer, slashed / 10);
+        assert_eq!(
+            s.balance(&s.governance.clone()) - governance,
+            slashed - slashed / 10
+        );
+        // A jailed node cannot be credited with work.
+        let job = s.request("caller", workflow, 100 * HAI, "again").unwrap();
+        let result = s.result(job, "node", "png", Verdict::Valid, &[0, 1, 2, 3]);
+        let res = s.record(vec![result]).unwrap();
+        assert_eq!(outcomes(&res), vec![(job, "rejected".to_string())]);
+    }
+}
+
+#[test]
+fn a_double_signing_validator_is_slashed_on_evidence_alone() {
+    let mut s = SuiteBuilder::new().build();
+    let workflow = s
+        .publish("creator", simple_workflow("txt2img", 100 * HAI))
+        .unwrap();
+    let job_id = s.request("caller", workflow, 100 * HAI, "prompt").unwrap();
+    let job = s.job(job_id);
+    let node = s.addr("node");
+    // validator-2 signs two different outputs for the same job.
+    let signed = |output: &str| {
+        let output_hash = hash(output);
+        let digest = s.attestation_digest(job_id, &node, &output_hash, Verdict::Valid);
+        SignedVerdict {
+            output_hash,
+            verdict: Verdict::Valid,
+            signature: bytes(&sign(&key("validator-2"), &digest)),
+        }
+    };
+    let evidence = DoubleSignEvidence {
+        validator: s.validator(2).to_string(),
+        pubkey: pubkey(&key("validator-2")),
+        job_id,
+        workflow_id: workflow,
+        version_hash: job.version_hash.clone(),
+        node: node.to_string(),
+        input_hash: job.input_hash.clone(),
+        first: signed("one output"),
+        second: signed("another output"),
+    };
+    let reporter_before = s.balance_of("holder");
+    let staking = s.staking.clone();
+    s.execute(
+        "holder",
+        &staking,
+        &StakingMsg::SubmitDoubleSign {
+            evidence: evidence.clone(),
+        },
+        &[],
+    )
+    .unwrap();
+    // 5 % of the validator's stake; 10 % of that to the reporter.
+    let slashed = MIN_STAKE / 20;
+    let op = s.operator("validator-2");
+    assert_eq!(op.validator_stake.u128(), MIN_STAKE - slashed);
+    assert!(op.jailed_until.is_some());
+    assert_eq!(s.balance_of("holder") - reporter_before, slashed / 10);
+    // The same evidence slashes once.
+    assert!(s
+        .execute(
+            "holder",
+            &staking,
+            &StakingMsg::SubmitDoubleSign { evidence },
+            &[]
+        )
+        .is_err());
+    // Jailed, its signature no longer counts toward a quorum.
+    let result = s.result(job_id, "node", "one output", Verdict::Valid, &[2, 3, 4]);
+    let res = s.record(vec![result]).unwrap();
+    assert_eq!(outcomes(&res), vec![(job_id, "no_quorum".to_string())]);
+}
+
+#[test]
+fn an_expired_job_refunds_its_caller() {
+    let mut s = SuiteBuilder::new().build();
+    let workflow = s
+        .publish("creator", simple_workflow("slow", 100 * HAI))
+        .unwrap();
+    let before = s.balance_of("caller");
+    let job = s.request("caller", workflow, 100 * HAI, "prompt").unwrap();
+    let log = s.log.clone();
+    let refund = havn_execution_log::msg::ExecuteMsg::Refund { job_id: job };
+    // Not before the deadline, and only by the caller.
+    assert!(s.execute("caller", &log, &refund, &[]).is_err());
+    s.advance(3_601);
+    assert!(s.execute("holder", &log, &refund, &[]).is_err());
+    s.execute("caller", &log, &refund, &[]).unwrap();
+    assert_eq!(s.balance_of("caller"), before);
+    assert_eq!(s.escrowed(), 0);
+    // A late quorum cannot settle it any more.
+    let result = s.result(job, "node", "png", Verdict::Valid, &[0, 1, 2, 3, 4]);
+    let res = s.record(vec![result]).unwrap();
+    assert_eq!(outcomes(&res), vec![(job, "rejected".to_string())]);
+    assert_eq!(s.payout_totals().distributed.u128(), 0);
+}

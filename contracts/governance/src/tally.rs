@@ -107,4 +107,33 @@ mod tests {
         assert_eq!(tally, t(0, 0, 0, 10));
         assert_eq!(tally.voted(), Uint128::new(10));
     }
+
+    proptest::proptest! {
+        /// More yes never hurts a proposal, and more veto never helps it.
+        #[test]
+        fn tally_is_monotone(
+            yes in 0u64..1_000_000, no in 0u64..1_000_000, abstain in 0u64..1_000_000,
+            veto in 0u64..1_000_000, extra in 1u64..1_000_000,
+        ) {
+            let p = Params::default();
+            let votes = t(yes.into(), no.into(), abstain.into(), veto.into());
+            let total = votes.voted() + Uint128::new(extra.into()) * Uint128::new(3);
+            let before = tally(&votes, total, &p);
+            let mut more_yes = votes.clone();
+            more_yes.add(VoteOption::Yes, Uint128::new(extra.into()));
+            if before == Outcome::Passed {
+                proptest::prop_assert_eq!(tally(&more_yes, total, &p), Outcome::Passed);
+            }
+            let mut more_veto = votes;
+            more_veto.add(VoteOption::NoWithVeto, Uint128::new(extra.into()));
+            if before != Outcome::Passed {
+                proptest::prop_assert_ne!(tally(&more_veto, total, &p), Outcome::Passed);
+            }
+            // The tally only ever passes with more yes than threshold of the deciding votes.
+            if before == Outcome::Passed {
+                let deciding = yes as u128 + no as u128 + veto as u128;
+                proptest::prop_assert!(yes as u128 * 2 > deciding);
+            }
+        }
+    }
 }

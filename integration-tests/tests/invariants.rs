@@ -1,0 +1,495 @@
+//! Random sequences of everything users do (publish, request, record, refund, claim, bond,
+//! unbond, report, propose, vote, execute) against the wired deployment. After every step, valid
+//! or refused, money is conserved: total $HAI only changes by burned veto deposits, every $HAI
+//! is held by a known account or contract, and each contract holds exactly what it owes.
+//!
+//! `HAVN_INVARIANT_CASES` sets the number of sequences (default 128).
+
+use cosmwasm_std::{Addr, Decimal, Uint128};
+use havn_governance::msg::{Action, QueryMsg as GovQuery, TreasuryResponse, VoteOption};
+use havn_integration_tests::{hash, Suite, SuiteBuilder, ACCOUNTS, HAI, VALIDATORS};
+use havn_staking::msg::ExecuteMsg as StakingMsg;
+use havn_staking::state::Role;
+use havn_types::Verdict;
+use havn_workflow_registry::msg::{DependencyMsg, DependencyTarget, PublishMsg};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+
+const CREATORS: &[&str] = &["creator", "upstream-a", "upstream-b"];
+const CALLERS: &[&str] = &["caller", "holder"];
+const OPERATORS: &[&str] = &[
+    "validator-0",
+    "validator-1",
+    "validator-2",
+    "validator-3",
+    "validator-4",
+    "node",
+    "node-2",
+    "holder",
+];
+
+#[derive(Debug, Clone)]
+enum Op {
+    Publish {
+        creator: usize,
+        price: u64,
+        dep: Option<usize>,
+    },
+    Request {
+        caller: usize,
+        workflow: usize,
+        extra: u64,
+    },
+    Record {
+        job: usize,
+        signers: u8,
+        valid: bool,
+        other_node: bool,
+    },
+    Refund {
+        job: usize,
+    },
+    Claim {
+        who: usize,
+    },
+    ReleaseTreasury,
+    Bond {
+        who: usize,
+        validator: bool,
+        amount: u64,
+    },
+    Unbond {
+        who: usize,
+        validator: bool,
+        amount: u64,
+    },
+    ClaimUnbonded {
+        who: usize,
+    },
+    ReportDowntime {
+        who: usize,
+    },
+    Propose {
+        kind: u8,
+        target: usize,
+        amount: u64,
+    },
+    Vote {
+        proposal: usize,
+        voter: usize,
+        option: u8,
+    },
+    /// Every validator votes the same way.
+    VoteAll {
+        proposal: usize,
+        option: u8,
+    },
+    Finish {
+        proposal: usize,
+    },
+    /// Every operator sends its liveness heartbeat.
+    Heartbeats,
+    Advance {
+        seconds: u64,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let idx = 0usize..64;
+    prop_oneof![
+        2 => (0..CREATORS.len(), 0u64..200, proptest::option::of(idx.clone()))
+            .prop_map(|(creator, price, dep)| Op::Publish { creator, price, dep }),
+        4 => (0..CALLERS.len(), idx.clone(), 0u64..50)
+            .prop_map(|(caller, workflow, extra)| Op::Request { caller, workflow, extra }),
+        // Mostly all five sign; sometimes a random subset (often short of a quorum).
+        6 => (0usize..4, prop_oneof![3 => Just(0x1fu8), 1 => any::<u8>()], proptest::bool::weighted(0.8), proptest::bool::weighted(0.2))
+            .prop_map(|(job, signers, valid, other_node)| Op::Record { job, signers, valid, other_node }),
+        1 => idx.clone().prop_map(|job| Op::Refund { job }),
+        3 => idx.clone().prop_map(|who| Op::Claim { who }),
+        1 => Just(Op::ReleaseTreasury),
+        2 => (0..OPERATORS.len(), any::<bool>(), 1u64..3_000)
+            .prop_map(|(who, validator, amount)| Op::Bond { who, validator, amount }),
+        1 => (0..OPERATORS.len(), any::<bool>(), 1u64..1_500)
+            .prop_map(|(who, validator, amount)| Op::Unbond { who, validator, amount }),
+        1 => (0..OPERATORS.len()).prop_map(|who| Op::ClaimUnbonded { who }),
+        1 => (0..OPERATORS.len()).prop_map(|who| Op::ReportDowntime { who }),
+        1 => (0u8..3, 0..OPERATORS.len(), 1u64..500)
+            .prop_map(|(kind, target, amount)| Op::Propose { kind, target, amount }),
+        // Votes and finishes go mostly to the newest proposals.
+        3 => (0usize..3, 0..OPERATORS.len(), 0u8..4)
+            .prop_map(|(proposal, voter, option)| Op::Vote { proposal, voter, option }),
+        2 => (0usize..3, prop_oneof![3 => Just(0u8), 1 => 0u8..4])
+            .prop_map(|(proposal, option)| Op::VoteAll { proposal, option }),
+        2 => (0usize..3).prop_map(|proposal| Op::Finish { proposal }),
+        2 => Just(Op::Heartbeats),
+        2 => prop_oneof![0u64..600, 3_000u64..5_000, Just(3 * 24 * 3600), Just(15 * 24 * 3600)]
+            .prop_map(|seconds| Op::Advance { seconds }),
+    ]
+}
+
+/// What the sequence has created so far.
+#[derive(Default)]
+struct World {
+    workflows: Vec<(u64, u128)>,
+    jobs: Vec<(u64, &'static str)>,
+    proposals: Vec<u64>,
+    burned: u128,
+    /// Steps that went through, by kind: shows the sequences exercise more than refusals.
+    done: std::collections::BTreeMap<&'static str, usize>,
+}
+
+impl World {
+    fn count<T, E>(&mut self, kind: &'static str, r: Result<T, E>) -> Option<T> {
+        let ok = r.ok();
+        if ok.is_some() {
+            *self.done.entry(kind).or_default() += 1;
+        }
+        ok
+    }
+}
+
+fn pick<T: Copy>(items: &[T], i: usize) -> Option<T> {
+    (!items.is_empty()).then(|| items[i % items.len()])
+}
+
+/// The `i`-th newest.
+fn recent<T: Copy>(items: &[T], i: usize) -> Option<T> {
+    (!items.is_empty()).then(|| items[items.len() - 1 - i % items.len()])
+}
+
+const OPTIONS: [VoteOption; 4] = [
+    VoteOption::Yes,
+    VoteOption::No,
+    VoteOption::Abstain,
+    VoteOption::NoWithVeto,
+];
+
+fn everyone() -> Vec<String> {
+    (0..VALIDATORS)
+        .map(|i| format!("validator-{i}"))
+        .chain(ACCOUNTS.iter().map(|s| s.to_string()))
+        .collect()
+}
+
+fn apply(s: &mut Suite, w: &mut World, op: &Op) {
+    // Refusals are part of the game: only the invariants after each step must hold.
+    match *op {
+        Op::Publish {
+            creator,
+            price,
+            dep,
+        } => {
+            let name = format!("wf-{}", w.workflows.len());
+            let dependencies = dep
+                .and_then(|d| pick(&w.workflows, d))
+                .map(|(id, _)| DependencyMsg {
+                    target: DependencyTarget::Workflow { id },
+                    weight_bps: 10_000,
+                })
+                .into_iter()
+                .collect();
+            let price = u128::from(price) * HAI / 10;
+            let msg = PublishMsg {
+                name: name.clone(),
+                content_hash: hash(&name).to_hex(),
+                price: Uint128::new(price),
+                split: None,
+                dependencies,
+                parent: None,
+            };
+            if let Some(id) = w.count("publish", s.publish(CREATORS[creator], msg)) {
+                w.workflows.push((id, price));
+            }
+        }
+        Op::Request {
+            caller,
+            workflow,
+            extra,
+        } => {
+            if let Some((id, price)) = pick(&w.workflows, workflow) {
+                let fee = (price + u128::from(extra)).max(1);
+                let input = format!("input {}", w.jobs.len());
+                if let Some(job) = w.count("request", s.request(CALLERS[caller], id, fee, &input)) {
+                    w.jobs.push((job, CALLERS[caller]));
+                }
+            }
+        }
+        Op::Record {
+            job,
+            signers,
+            valid,
+            other_node,
+        } => {
+            if let Some((job, _)) = recent(&w.jobs, job) {
+                let signers: Vec<usize> = (0..VALIDATORS)
+                    .filter(|i| signers & (1 << i) != 0)
+                    .collect();
+                let verdict = if valid {
+                    Verdict::Valid
+                } else {
+                    Verdict::Invalid
+                };
+                let node = if other_node { "node-2" } else { "node" };
+                let result = s.result(job, node, "output", verdict, &signers);
+                if let Some(res) = w.count("record", s.record(vec![result])) {
+                    for (_, outcome) in havn_integration_tests::outcomes(&res) {
+                        *w.done
+                            .entry(if outcome == "valid" {
+                                "job valid"
+                            } else if outcome == "invalid" {
+                                "job invalid"
+                            } else {
+                                "job not settled"
+                            })
+                            .or_default() += 1;
+                    }
+                }
+            }
+        }
+        Op::Refund { job } => {
+            if let Some((job, caller)) = pick(&w.jobs, job) {
+                let log = s.log.clone();
+                let msg = havn_execution_log::msg::ExecuteMsg::Refund { job_id: job };
+                w.count("refund", s.execute(caller, &log, &msg, &[]));
+            }
+        }
+        Op::Claim { who } => {
+            let names = everyone();
+            w.count("claim", s.claim(&names[who % names.len()]));
+        }
+        Op::ReleaseTreasury => {
+            let payout = s.payout.clone();
+            w.count(
+                "release treasury",
+                s.execute(
+                    "relayer",
+                    &payout,
+                    &havn_payout::msg::ExecuteMsg::ReleaseTreasury {},
+                    &[],
+                ),
+            );
+        }
+        Op::Bond {
+            who,
+            validator,
+            amount,
+        } => {
+            let role = if validator {
+                Role::Validator
+            } else {
+                Role::Node
+            };
+            w.count(
+                "bond",
+                s.bond(OPERATORS[who], role, u128::from(amount) * HAI),
+            );
+        }
+        Op::Unbond {
+            who,
+            validator,
+            amount,
+        } => {
+            let role = if validator {
+                Role::Validator
+            } else {
+                Role::Node
+            };
+            let staking = s.staking.clone();
+            let msg = StakingMsg::Unbond {
+                role,
+                amount: Uint128::new(u128::from(amount) * HAI),
+            };
+            w.count("unbond", s.execute(OPERATORS[who], &staking, &msg, &[]));
+        }
+        Op::ClaimUnbonded { who } => {
+            let staking = s.staking.clone();
+            w.count(
+                "claim unbonded",
+                s.execute(OPERATORS[who], &staking, &StakingMsg::Claim {}, &[]),
+            );
+        }
+        Op::ReportDowntime { who } => {
+            let staking = s.staking.clone();
+            let msg = StakingMsg::ReportDowntime {
+                operator: s.addr(OPERATORS[who]).to_string(),
+            };
+            w.count("downtime slash", s.execute("relayer", &staking, &msg, &[]));
+        }
+        Op::Propose {
+            kind,
+            target,
+            amount,
+        } => {
+            let action = match kind {
+                0 => Action::SlashOperator {
+                    operator: s.addr(OPERATORS[target]).to_string(),
+                    role: None,
+                    reason: "collusion".into(),
+                    fraction: Some(Decimal::percent(30)),
+                },
+                1 => Action::SpendTreasury {
+                    recipient: s.addr("creator").to_string(),
+                    amount: Uint128::new(u128::from(amount) * HAI / 100),
+                },
+                _ => Action::UpdatePayoutParams(havn_payout::msg::ParamsUpdate {
+                    validator_shares: Some(havn_payout::state::ValidatorShares::StakeWeighted),
+                    ..Default::default()
+                }),
+            };
+            if let Some(id) = w.count("propose", s.propose("holder", vec![action])) {
+                w.proposals.push(id);
+            }
+        }
+        Op::Vote {
+            proposal,
+            voter,
+            option,
+        } => {
+            if let Some(id) = recent(&w.proposals, proposal) {
+                let option = OPTIONS[usize::from(option)];
+                w.count("vote", s.vote(OPERATORS[voter], id, option));
+            }
+        }
+        Op::Finish { proposal } => {
+            if let Some(id) = recent(&w.proposals, proposal) {
+                let executed = s.execute_proposal(id);
+                if w.count("proposal executed", executed).is_none() {
+                    if let Some(res) = w.count("proposal closed", s.close_proposal(id)) {
+                        let burned = res
+                            .events
+                            .iter()
+                            .flat_map(|e| &e.attributes)
+                            .any(|a| a.key == "deposit" && a.value == "burned");
+                        if burned {
+                            w.burned += s.proposal(id).proposal.deposit.u128();
+                        }
+                    }
+                }
+            }
+        }
+        Op::VoteAll { proposal, option } => {
+            if let Some(id) = recent(&w.proposals, proposal) {
+                for v in &OPERATORS[..VALIDATORS] {
+                    w.count("vote", s.vote(v, id, OPTIONS[usize::from(option)]));
+                }
+            }
+        }
+        Op::Heartbeats => {
+            let staking = s.staking.clone();
+            for who in OPERATORS {
+                w.count(
+                    "heartbeat",
+                    s.execute(who, &staking, &StakingMsg::Heartbeat {}, &[]),
+                );
+            }
+        }
+        Op::Advance { seconds } => s.advance(seconds),
+    }
+}
+
+fn check(s: &Suite, w: &World, initial: u128, step: usize) -> Result<(), TestCaseError> {
+    let at = |what: &str| format!("after step {step}: {what}");
+    prop_assert_eq!(s.supply(), initial - w.burned, "{}", at("supply"));
+
+    // Every $HAI is somewhere we know of.
+    let contracts = [&s.registry, &s.staking, &s.payout, &s.log, &s.governance];
+    let people: u128 = everyone().iter().map(|n| s.balance_of(n)).sum();
+    let held: u128 = contracts.iter().map(|c| s.balance(c)).sum();
+    prop_assert_eq!(people + held, s.supply(), "{}", at("holders"));
+
+    // Each contract holds exactly what it owes.
+    prop_assert_eq!(
+        s.balance(&s.registry),
+        0,
+        "{}",
+        at("registry keeps no deposits")
+    );
+    prop_assert_eq!(s.balance(&s.log), s.escrowed(), "{}", at("log = escrow"));
+    let t = s.staking_totals();
+    prop_assert_eq!(
+        s.balance(&s.staking),
+        (t.node + t.validator + t.unbonding).u128(),
+        "{}",
+        at("staking = bonded + unbonding")
+    );
+    let owed = s.payout_totals().owed.u128();
+    prop_assert_eq!(s.balance(&s.payout), owed, "{}", at("payout = owed"));
+    let claimable: u128 = everyone()
+        .iter()
+        .map(|n| s.addr(n))
+        .chain([s.governance.clone()])
+        .map(|a: Addr| s.earnings(&a).claimable.u128())
+        .sum();
+    prop_assert_eq!(
+        claimable,
+        owed,
+        "{}",
+        at("payout owes exactly the claimable balances")
+    );
+    let treasury: TreasuryResponse = s.query(&s.governance, &GovQuery::Treasury {});
+    prop_assert!(
+        treasury.balance >= treasury.deposits_held,
+        "{}",
+        at("governance holds every open deposit")
+    );
+    Ok(())
+}
+
+#[test]
+fn money_is_conserved_under_random_sequences() {
+    let cases: u32 = std::env::var("HAVN_INVARIANT_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(128);
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let steps = std::cell::Cell::new(0usize);
+    let done = std::cell::RefCell::new(std::collections::BTreeMap::<&str, usize>::new());
+    let strategy = (any::<bool>(), proptest::collection::vec(op(), 1..60));
+    runner
+        .run(&strategy, |(native, ops)| {
+            let builder =
+                SuiteBuilder::new().governance_params(|p| p.min_deposit = Uint128::new(10 * HAI));
+            let mut s = if native {
+                builder.native().build()
+            } else {
+                builder.build()
+            };
+            let mut w = World::default();
+            let initial = s.supply();
+            check(&s, &w, initial, 0)?;
+            for (i, op) in ops.iter().enumerate() {
+                apply(&mut s, &mut w, op);
+                check(&s, &w, initial, i + 1)?;
+            }
+            steps.set(steps.get() + ops.len());
+            for (kind, n) in w.done {
+                *done.borrow_mut().entry(kind).or_default() += n;
+            }
+            Ok(())
+        })
+        .unwrap();
+    println!(
+        "invariants held over {cases} random sequences, {} operations in all",
+        steps.get()
+    );
+    println!("steps that went through: {:?}", done.borrow());
+    // The sequences must reach every path that moves money, not only refusals.
+    for kind in [
+        "job valid",
+        "job invalid",
+        "claim",
+        "refund",
+        "bond",
+        "unbond",
+        "proposal executed",
+    ] {
+        assert!(
+            done.borrow().get(kind).copied().unwrap_or(0) > 0,
+            "no {kind} in {cases} sequences"
+        );
+    }
+}

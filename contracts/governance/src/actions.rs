@@ -4,7 +4,9 @@
 use cosmwasm_std::{
     to_json_binary, Addr, CosmosMsg, Decimal, Deps, DepsMut, Env, StdResult, Uint128, WasmMsg,
 };
+use havn_staking::state::Role;
 use havn_types::Asset;
+use havn_workflow_registry::state::FlagReason;
 
 use crate::error::ContractError;
 use crate::execute::apply_params;
@@ -93,6 +95,32 @@ fn execute(contract: &Addr, msg: &impl serde::Serialize) -> StdResult<CosmosMsg>
     .into())
 }
 
+/// The execute messages governance sends to the other Havn contracts. Serializes exactly like
+/// the same variants of their `ExecuteMsg` (a test checks), without linking those whole enums'
+/// serializers into this contract: that keeps it under the wasm size budget.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+enum TargetMsg<'a, P: serde::Serialize> {
+    UpdateParams(&'a P),
+    Flag {
+        id: u64,
+        reason: &'a FlagReason,
+        note: &'a Option<String>,
+    },
+    Unflag {
+        id: u64,
+    },
+    Slash {
+        operator: &'a str,
+        role: &'a Option<Role>,
+        reason: &'a str,
+        fraction: &'a Option<Decimal>,
+    },
+}
+
+/// A `TargetMsg` variant that carries no params.
+type Plain<'a> = TargetMsg<'a, ()>;
+
 /// Applies this contract's own actions and returns the messages for the rest, in order.
 pub fn run(
     deps: DepsMut,
@@ -100,26 +128,22 @@ pub fn run(
     config: &Config,
     actions: Vec<Action>,
 ) -> Result<Vec<CosmosMsg>, ContractError> {
-    use havn_execution_log::msg::ExecuteMsg as LogMsg;
-    use havn_payout::msg::ExecuteMsg as PayoutMsg;
-    use havn_staking::msg::ExecuteMsg as StakingMsg;
-    use havn_workflow_registry::msg::ExecuteMsg as RegistryMsg;
-
     let mut available = treasury_available(deps.as_ref(), env, &config.asset)?;
     let mut msgs = Vec::new();
     for action in actions {
         match action {
             Action::UpdateRegistryParams(u) => {
-                msgs.push(execute(&config.registry, &RegistryMsg::UpdateParams(u))?)
+                msgs.push(execute(&config.registry, &TargetMsg::UpdateParams(&u))?)
             }
             Action::UpdateStakingParams(u) => {
-                msgs.push(execute(&config.staking, &StakingMsg::UpdateParams(u))?)
+                msgs.push(execute(&config.staking, &TargetMsg::UpdateParams(&u))?)
             }
-            Action::UpdateExecutionLogParams(u) => {
-                msgs.push(execute(&config.execution_log, &LogMsg::UpdateParams(u))?)
-            }
+            Action::UpdateExecutionLogParams(u) => msgs.push(execute(
+                &config.execution_log,
+                &TargetMsg::UpdateParams(&u),
+            )?),
             Action::UpdatePayoutParams(u) => {
-                msgs.push(execute(&config.payout, &PayoutMsg::UpdateParams(u))?)
+                msgs.push(execute(&config.payout, &TargetMsg::UpdateParams(&u))?)
             }
             Action::UpdateGovernanceParams(u) => {
                 let params = apply_params(PARAMS.load(deps.storage)?, u)?;
@@ -127,10 +151,14 @@ pub fn run(
             }
             Action::FlagWorkflow { id, reason, note } => msgs.push(execute(
                 &config.registry,
-                &RegistryMsg::Flag { id, reason, note },
+                &Plain::Flag {
+                    id,
+                    reason: &reason,
+                    note: &note,
+                },
             )?),
             Action::UnflagWorkflow { id } => {
-                msgs.push(execute(&config.registry, &RegistryMsg::Unflag { id })?)
+                msgs.push(execute(&config.registry, &Plain::Unflag { id })?)
             }
             Action::SlashOperator {
                 operator,
@@ -139,11 +167,11 @@ pub fn run(
                 fraction,
             } => msgs.push(execute(
                 &config.staking,
-                &StakingMsg::Slash {
-                    operator,
-                    role,
-                    reason,
-                    fraction,
+                &Plain::Slash {
+                    operator: &operator,
+                    role: &role,
+                    reason: &reason,
+                    fraction: &fraction,
                 },
             )?),
             Action::SpendTreasury { recipient, amount } => {
@@ -199,10 +227,105 @@ pub fn treasury_balance(deps: Deps, env: &Env, asset: &Asset) -> StdResult<Uint1
     match asset {
         Asset::Native(denom) => Ok(deps.querier.query_balance(me, denom)?.amount),
         Asset::Cw20(token) => {
+            // `cw20::Cw20QueryMsg::Balance` as JSON, without that whole enum's serializer.
+            #[derive(serde::Serialize)]
+            #[serde(rename_all = "snake_case")]
+            enum Cw20Query {
+                Balance { address: String },
+            }
             let r: cw20::BalanceResponse = deps
                 .querier
-                .query_wasm_smart(token, &cw20::Cw20QueryMsg::Balance { address: me })?;
+                .query_wasm_smart(token, &Cw20Query::Balance { address: me })?;
             Ok(r.balance)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cosmwasm_std::to_json_string;
+
+    /// Each message is byte-for-byte what the target contract's own `ExecuteMsg` serializes to.
+    #[test]
+    fn target_messages_match_the_contracts_own() {
+        let registry = havn_workflow_registry::msg::ParamsUpdate {
+            max_dependencies: Some(4),
+            ..Default::default()
+        };
+        assert_eq!(
+            to_json_string(&TargetMsg::UpdateParams(&registry)).unwrap(),
+            to_json_string(&havn_workflow_registry::msg::ExecuteMsg::UpdateParams(
+                registry.clone()
+            ))
+            .unwrap()
+        );
+        let staking = havn_staking::msg::ParamsUpdate {
+            slash_fraud: Some(Decimal::percent(20)),
+            ..Default::default()
+        };
+        assert_eq!(
+            to_json_string(&TargetMsg::UpdateParams(&staking)).unwrap(),
+            to_json_string(&havn_staking::msg::ExecuteMsg::UpdateParams(
+                staking.clone()
+            ))
+            .unwrap()
+        );
+        let log = havn_execution_log::msg::ParamsUpdate {
+            quorum_bps: Some(7_000),
+            ..Default::default()
+        };
+        assert_eq!(
+            to_json_string(&TargetMsg::UpdateParams(&log)).unwrap(),
+            to_json_string(&havn_execution_log::msg::ExecuteMsg::UpdateParams(
+                log.clone()
+            ))
+            .unwrap()
+        );
+        let payout = havn_payout::msg::ParamsUpdate {
+            max_signers: Some(9),
+            ..Default::default()
+        };
+        assert_eq!(
+            to_json_string(&TargetMsg::UpdateParams(&payout)).unwrap(),
+            to_json_string(&havn_payout::msg::ExecuteMsg::UpdateParams(payout.clone())).unwrap()
+        );
+        let note = Some("copy".to_string());
+        assert_eq!(
+            to_json_string(&Plain::Flag {
+                id: 3,
+                reason: &FlagReason::Stolen,
+                note: &note
+            })
+            .unwrap(),
+            to_json_string(&havn_workflow_registry::msg::ExecuteMsg::Flag {
+                id: 3,
+                reason: FlagReason::Stolen,
+                note
+            })
+            .unwrap()
+        );
+        assert_eq!(
+            to_json_string(&Plain::Unflag { id: 3 }).unwrap(),
+            to_json_string(&havn_workflow_registry::msg::ExecuteMsg::Unflag { id: 3 }).unwrap()
+        );
+        for (role, fraction) in [(None, None), (Some(Role::Node), Some(Decimal::percent(7)))] {
+            assert_eq!(
+                to_json_string(&Plain::Slash {
+                    operator: "op",
+                    role: &role,
+                    reason: "collusion",
+                    fraction: &fraction
+                })
+                .unwrap(),
+                to_json_string(&havn_staking::msg::ExecuteMsg::Slash {
+                    operator: "op".into(),
+                    role,
+                    reason: "collusion".into(),
+                    fraction
+                })
+                .unwrap()
+            );
         }
     }
 }

@@ -304,11 +304,108 @@ fn log_rows() -> Vec<Row> {
     ]
 }
 
+fn payout_rows() -> Vec<Row> {
+    let mut vm = instance(&artifact("payout"));
+    instantiate(
+        &mut vm,
+        json!({"admin": addr("gov"), "asset": {"native": "uhai"}, "execution_log": addr("log"), "treasury": addr("treasury"), "params": null}),
+    );
+    // A job of a workflow with three upstream payees, signed by four validators.
+    let settlement = |job_id: u64| {
+        json!({"job_id": job_id, "workflow_id": 1, "fee": "1000003",
+            "split": {"creator": 4500, "upstream": 2000, "node": 2500, "validator": 500, "treasury": 500},
+            "creator": addr("creator"),
+            "royalty_stack": [{"payee": addr("a"), "bps": 1000}, {"payee": addr("b"), "bps": 600}, {"payee": addr("lora"), "bps": 400}],
+            "node": addr("node"),
+            "validators": (0..4).map(|i| json!([addr(&format!("validator-{i}")), "1000000"])).collect::<Vec<_>>()})
+    };
+    let one = execute(
+        &mut vm,
+        "log",
+        &json!({"distribute": {"settlements": [settlement(1)]}}),
+        1_000_003,
+    );
+    let ten: Vec<Value> = (2..12).map(settlement).collect();
+    let batch = execute(
+        &mut vm,
+        "log",
+        &json!({"distribute": {"settlements": ten}}),
+        10 * 1_000_003,
+    );
+    let claim = execute(&mut vm, "creator", &json!({"claim": {}}), 0);
+    vec![
+        Row {
+            what: "payout: Distribute, 1 job (3 payees, 4 signers)".into(),
+            gas: one,
+        },
+        Row {
+            what: "payout: Distribute, 10 jobs".into(),
+            gas: batch,
+        },
+        Row {
+            what: "payout:   … per job in the batch of 10".into(),
+            gas: batch / 10,
+        },
+        Row {
+            what: "payout: Claim".into(),
+            gas: claim,
+        },
+    ]
+}
+
+fn governance_rows() -> Vec<Row> {
+    let mut vm = instance(&artifact("governance"));
+    let staking = addr("staking");
+    instantiate(
+        &mut vm,
+        json!({"asset": {"native": "uhai"}, "staking": staking, "registry": addr("registry"), "execution_log": addr("log"), "payout": addr("payout"),
+            "params": {"voting_period": 3600, "min_deposit": "100", "quorum": "0.334", "threshold": "0.5", "veto_threshold": "0.334", "max_actions": 10}}),
+    );
+    vm.with_querier(|querier| {
+        querier.update_wasm(|_| {
+            let reply = json!({"power": "1000000", "height": 12345});
+            SystemResult::Ok(ContractResult::Ok(to_json_binary(&reply).unwrap()))
+        });
+        Ok(())
+    })
+    .unwrap();
+    let propose = execute(
+        &mut vm,
+        "holder",
+        &json!({"propose": {"title": "New split", "description": "", "actions": [
+            {"update_registry_params": {"default_split": {"creator": 4000, "upstream": 2000, "node": 3000, "validator": 500, "treasury": 500}}},
+            {"update_staking_params": {"slash_fraud": "0.2"}}]}}),
+        100,
+    );
+    let vote = execute(
+        &mut vm,
+        "validator-0",
+        &json!({"vote": {"proposal_id": 1, "option": "yes"}}),
+        0,
+    );
+    vec![
+        Row {
+            what: "governance: Propose (2 actions)".into(),
+            gas: propose,
+        },
+        Row {
+            what: "governance: Vote".into(),
+            gas: vote,
+        },
+    ]
+}
+
 fn main() {
-    let rows: Vec<Row> = [registry_rows(), staking_rows(), log_rows()]
-        .into_iter()
-        .flatten()
-        .collect();
+    let rows: Vec<Row> = [
+        registry_rows(),
+        staking_rows(),
+        log_rows(),
+        payout_rows(),
+        governance_rows(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     println!("VM gas of the lowered artifacts in cosmwasm-vm 2.3.5 (wasm + host calls; KV and instance costs excluded)");
     println!("{:<48} {:>15} {:>10}", "operation", "VM gas", "≈ SDK gas");
     for row in &rows {
@@ -331,5 +428,11 @@ fn main() {
     println!(
         "batching: a job in a batch of 10 costs {:.2}× a job recorded alone",
         per_job as f64 / single as f64
+    );
+    let payout_single = gas("payout: Distribute, 1 job");
+    let payout_per_job = gas("payout:   … per job");
+    println!(
+        "payout batching: a job in a Distribute of 10 costs {:.2}× a job distributed alone",
+        payout_per_job as f64 / payout_single as f64
     );
 }

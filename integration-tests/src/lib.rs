@@ -840,18 +840,8 @@ pub fn simple_workflow(name: &str, price: u128) -> PublishMsg {
 
 /// (job id, outcome) of every `havn_job` event in a response.
 pub fn outcomes(res: &AppResponse) -> Vec<(u64, String)> {
-    res.events
-        .iter()
-        .filter(|e| e.ty == "wasm-havn_job")
-        .map(|e| {
-            let get = |k: &str| {
-                e.attributes
-                    .iter()
-                    .find(|a| a.key == k)
-                    .map(|a| a.value.clone())
-                    .unwrap_or_default()
-            };
-            (get("job_id").parse().unwrap(), get("outcome"))
-        })
+    havn_testing::job_outcomes(res)
+        .into_iter()
+        .map(|(id, outcome, _)| (id, outcome))
         .collect()
 }

@@ -527,22 +527,5 @@ impl Suite {
 
 /// (job id, outcome, reason) from the `havn_job` events of a response.
 pub fn outcomes(res: &AppResponse) -> Vec<(u64, String, String)> {
-    res.events
-        .iter()
-        .filter(|e| e.ty == "wasm-havn_job")
-        .map(|e| {
-            let get = |k: &str| {
-                e.attributes
-                    .iter()
-                    .find(|a| a.key == k)
-                    .map(|a| a.value.clone())
-                    .unwrap_or_default()
-            };
-            (
-                get("job_id").parse().unwrap(),
-                get("outcome"),
-                get("reason"),
-            )
-        })
-        .collect()
+    havn_testing::job_outcomes(res)
 }

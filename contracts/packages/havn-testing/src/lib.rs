@@ -4,7 +4,7 @@
 use std::fmt;
 
 use cosmwasm_std::{Addr, Binary, Empty, Uint128};
-use cw_multi_test::{App, Contract, ContractWrapper, Executor};
+use cw_multi_test::{App, AppResponse, Contract, ContractWrapper, Executor};
 use k256::ecdsa::signature::hazmat::PrehashSigner;
 use k256::ecdsa::{Signature, SigningKey};
 use sha2::{Digest, Sha256};
@@ -105,4 +105,26 @@ pub fn bytes(sig: &Signature) -> Binary {
 pub fn high_s_twin(sig: &Signature) -> Signature {
     let (r, s) = sig.split_scalars();
     Signature::from_scalars(r.to_bytes(), (-*s.as_ref()).to_bytes()).unwrap()
+}
+
+/// (job id, outcome, reason) of every `havn_job` event the execution log emitted in a response.
+pub fn job_outcomes(res: &AppResponse) -> Vec<(u64, String, String)> {
+    res.events
+        .iter()
+        .filter(|e| e.ty == "wasm-havn_job")
+        .map(|e| {
+            let get = |k: &str| {
+                e.attributes
+                    .iter()
+                    .find(|a| a.key == k)
+                    .map(|a| a.value.clone())
+                    .unwrap_or_default()
+            };
+            (
+                get("job_id").parse().expect("job_id is a number"),
+                get("outcome"),
+                get("reason"),
+            )
+        })
+        .collect()
 }

@@ -7,12 +7,14 @@
 //! - [`royalty`]: flattening a dependency graph into a bounded royalty stack at publish time;
 //! - [`attestation`]: the canonical bytes a validator signs for a job;
 //! - [`keys`]: the proof-of-possession digest an operator's key signs when it is registered;
+//! - [`mesh`]: what the compute mesh signs off-chain (connection hellos, nodes' result claims);
 //! - [`quorum`]: when attesting stake is a quorum;
 //! - [`settlement`]: what the execution log hands payout for each accepted job.
 
 pub mod asset;
 pub mod attestation;
 pub mod keys;
+pub mod mesh;
 pub mod quorum;
 pub mod royalty;
 pub mod settlement;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes attestation_vectors.json and possession_vectors.json: fixed inputs -> preimage and digest, computed here in Python,
+"""Writes attestation_vectors.json, possession_vectors.json and mesh_vectors.json: fixed inputs -> preimage and digest, computed here in Python,
 independently of the Rust code, from the layout documented in havn-types/src/attestation.rs."""
 import hashlib
 import json
@@ -64,7 +64,33 @@ def possession_digest(v: dict) -> str:
     return hashlib.sha256(pre).hexdigest()
 
 
+def hello_digest(v: dict) -> str:
+    pre = field(b"havn/hello/v1") + bytes.fromhex(v["challenge"]) + field(v["operator"].encode())
+    return hashlib.sha256(pre).hexdigest()
+
+
+def claim_digest(v: dict) -> str:
+    pre = (field(b"havn/claim/v1") + struct.pack(">QI", v["job_id"], v["attempt"])
+           + bytes.fromhex(v["output_hash"]) + field(v["executor"].encode()) + field(v["device"].encode()))
+    return hashlib.sha256(pre).hexdigest()
+
+
+HELLO = [
+    dict(challenge="07" * 32, operator="wasm1qyqszqgpqyqszqgpqyqszqgpqyqszqgpjnp7du"),
+    dict(challenge="00" * 32, operator=""),
+]
+
+CLAIMS = [
+    dict(job_id=42, attempt=1, output_hash=sha("output"), executor="builtin:digest", device="cpu"),
+    dict(job_id=2**64 - 1, attempt=2**32 - 1, output_hash="ff" * 32, executor="", device=""),
+]
+
+
 if __name__ == "__main__":
+    with open("mesh_vectors.json", "w") as f:
+        json.dump({"hello": [{**v, "digest": hello_digest(v)} for v in HELLO],
+                   "claim": [{**v, "digest": claim_digest(v)} for v in CLAIMS]}, f, indent=2)
+        f.write("\n")
     with open("possession_vectors.json", "w") as f:
         json.dump([{**v, "digest": possession_digest(v)} for v in POSSESSION], f, indent=2)
         f.write("\n")

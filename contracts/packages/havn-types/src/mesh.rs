@@ -79,7 +79,10 @@ mod tests {
                 executor: case["executor"].as_str().unwrap(),
                 device: case["device"].as_str().unwrap(),
             };
-            assert_eq!(hex::encode(claim.digest()), case["digest"].as_str().unwrap());
+            assert_eq!(
+                hex::encode(claim.digest()),
+                case["digest"].as_str().unwrap()
+            );
         }
     }
 
@@ -87,7 +90,10 @@ mod tests {
     fn domains_keep_the_digests_apart() {
         // The same bytes under another domain never collide with a hello.
         let challenge = [7u8; 32];
-        assert_ne!(hello_digest(&challenge, "op"), hello_digest(&[8u8; 32], "op"));
+        assert_ne!(
+            hello_digest(&challenge, "op"),
+            hello_digest(&[8u8; 32], "op")
+        );
         let claim = ResultClaim {
             job_id: 1,
             attempt: 1,
@@ -95,6 +101,13 @@ mod tests {
             executor: "x",
             device: "cpu",
         };
-        assert_ne!(claim.digest(), ResultClaim { attempt: 2, ..claim }.digest());
+        assert_ne!(
+            claim.digest(),
+            ResultClaim {
+                attempt: 2,
+                ..claim
+            }
+            .digest()
+        );
     }
 }

@@ -22,15 +22,18 @@ pub enum ArtifactError {
         path: String,
         source: std::io::Error,
     },
-    #[error("fetching artifact {hash}: {status}")]
-    Fetch { hash: String, status: tonic::Status },
+    #[error("fetching artifact {hash}: {message}")]
+    Fetch { hash: String, message: String },
 }
+
+/// Artifacts already read, by hash.
+type Memory = HashMap<[u8; 32], Arc<Vec<u8>>>;
 
 /// A directory of content-addressed files, with the ones already read kept in memory.
 #[derive(Clone)]
 pub struct ArtifactDir {
     dir: PathBuf,
-    memory: Arc<Mutex<HashMap<[u8; 32], Arc<Vec<u8>>>>>,
+    memory: Arc<Mutex<Memory>>,
 }
 
 impl ArtifactDir {
@@ -122,9 +125,9 @@ impl ArtifactDir {
             return Ok(bytes);
         }
         let hex_hash = hex::encode(hash);
-        let fetch_err = |status| ArtifactError::Fetch {
+        let fetch_err = |status: tonic::Status| ArtifactError::Fetch {
             hash: hex_hash.clone(),
-            status,
+            message: status.message().to_string(),
         };
         let mut stream = client
             .fetch(FetchRequest {

@@ -1,0 +1,968 @@
+//! The router's state machine: jobs, the queue, connected nodes and validators. Everything that
+//! changes a job happens here, under one lock, and queues its store write under that lock, so
+//! writes reach the store in the order the changes happened. Nothing here awaits.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use havn_mesh_common::operators::OperatorSet;
+use havn_mesh_common::{keys, now_ms, sha256};
+use havn_mesh_proto::v1::{
+    router_message, Assignment, Attestation, Cancel, JobEvent, JobOutput, JobState, RouterMessage,
+    SettledJob, SettlementBatch, SubmitJobRequest, TaskAttestation, Verdict, VerifyTask,
+};
+use havn_types::mesh::ResultClaim;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tonic::Status;
+
+use crate::config::RouterConfig;
+use crate::metrics::RouterMetrics;
+use crate::store::{JobRecord, Store, Write};
+
+pub type NodeTx = mpsc::Sender<Result<RouterMessage, Status>>;
+pub type ValidatorTx = mpsc::Sender<Result<VerifyTask, Status>>;
+
+struct JobEntry {
+    rec: JobRecord,
+    events: broadcast::Sender<JobEvent>,
+    lease_until: Option<Instant>,
+    step: (u32, u32),
+    queued_at: Instant,
+    started_at: Option<Instant>,
+    result_at: Option<Instant>,
+    ended_at: Option<Instant>,
+    /// Verdicts so far, by validator.
+    verdicts: BTreeMap<String, Attestation>,
+}
+
+impl JobEntry {
+    fn state(&self) -> JobState {
+        JobState::try_from(self.rec.state).unwrap_or(JobState::Unspecified)
+    }
+
+    fn ended(&self) -> bool {
+        matches!(
+            self.state(),
+            JobState::Settled | JobState::Failed | JobState::Cancelled
+        )
+    }
+
+    fn event(&self) -> JobEvent {
+        event_of(&self.rec, self.step)
+    }
+}
+
+pub fn event_of(rec: &JobRecord, step: (u32, u32)) -> JobEvent {
+    JobEvent {
+        job_id: rec.id,
+        state: rec.state,
+        step: step.0,
+        total_steps: step.1,
+        node: rec.node.clone(),
+        attempt: rec.attempt,
+        output: rec.output.clone(),
+        attestations: rec.attestations.clone(),
+        reason: rec.reason.clone(),
+        settlement_id: rec.settlement_id,
+    }
+}
+
+pub fn is_terminal(state: i32) -> bool {
+    matches!(
+        JobState::try_from(state),
+        Ok(JobState::Settled | JobState::Failed | JobState::Cancelled)
+    )
+}
+
+struct NodeEntry {
+    conn: u64,
+    tx: NodeTx,
+    slots: u32,
+    running: BTreeSet<u64>,
+    cached: HashSet<Vec<u8>>,
+    last_seen: Instant,
+    draining: bool,
+}
+
+struct ValidatorEntry {
+    conn: u64,
+    tx: ValidatorTx,
+}
+
+pub struct Core {
+    cfg: Arc<RouterConfig>,
+    operators: Arc<dyn OperatorSet>,
+    store: Store,
+    pub metrics: Arc<RouterMetrics>,
+    jobs: HashMap<u64, JobEntry>,
+    queue: VecDeque<u64>,
+    nodes: BTreeMap<String, NodeEntry>,
+    validators: BTreeMap<String, ValidatorEntry>,
+    next_id: u64,
+    next_conn: u64,
+    next_settlement: u64,
+    decided: Vec<u64>,
+    decided_since: Option<Instant>,
+    pub draining: bool,
+}
+
+/// What a submit returns: the job id and the commit to wait for.
+pub type Accepted = (u64, oneshot::Receiver<Result<(), String>>);
+
+impl Core {
+    /// Loads every job the store holds; unfinished ones go back in the queue.
+    pub fn recover(
+        cfg: Arc<RouterConfig>,
+        operators: Arc<dyn OperatorSet>,
+        store: Store,
+        metrics: Arc<RouterMetrics>,
+    ) -> Result<Self, crate::store::StoreError> {
+        let mut core = Core {
+            next_id: store.meta("next_id")?.unwrap_or(1),
+            next_settlement: store.meta("next_settlement")?.unwrap_or(1),
+            cfg,
+            operators,
+            store: store.clone(),
+            metrics,
+            jobs: HashMap::new(),
+            queue: VecDeque::new(),
+            nodes: BTreeMap::new(),
+            validators: BTreeMap::new(),
+            next_conn: 1,
+            decided: Vec::new(),
+            decided_since: None,
+            draining: false,
+        };
+        let mut recovered = 0;
+        for mut rec in store.jobs()? {
+            core.next_id = core.next_id.max(rec.id + 1);
+            if is_terminal(rec.state) {
+                continue;
+            }
+            recovered += 1;
+            let state = JobState::try_from(rec.state).unwrap_or(JobState::Queued);
+            // A node's lease did not survive the restart; a result and its attestations did.
+            if matches!(state, JobState::Assigned | JobState::Queued) {
+                rec.state = JobState::Queued as i32;
+                rec.node.clear();
+            }
+            let verdicts = rec
+                .attestations
+                .iter()
+                .map(|a| (a.validator.clone(), a.clone()))
+                .collect();
+            let id = rec.id;
+            let now = Instant::now();
+            let entry = JobEntry {
+                events: broadcast::channel(16).0,
+                lease_until: None,
+                step: (0, 0),
+                queued_at: now,
+                started_at: None,
+                result_at: (state == JobState::Result).then_some(now),
+                ended_at: None,
+                verdicts,
+                rec,
+            };
+            let requeue = entry.state() == JobState::Queued;
+            core.jobs.insert(id, entry);
+            if requeue {
+                core.queue.push_back(id);
+            } else if state == JobState::Verified {
+                core.decided.push(id);
+                core.decided_since.get_or_insert(now);
+            }
+        }
+        core.queue.make_contiguous().sort_unstable();
+        tracing::info!(recovered, next_id = core.next_id, "job store loaded");
+        Ok(core)
+    }
+
+    fn persist(&self, id: u64) {
+        if let Some(j) = self.jobs.get(&id) {
+            self.store
+                .write_later(vec![Write::Job(Box::new(j.rec.clone()))]);
+        }
+    }
+
+    /// Sends the job's current state to its watchers and queues its store write.
+    fn changed(&mut self, id: u64) {
+        if let Some(j) = self.jobs.get(&id) {
+            let _ = j.events.send(j.event());
+        }
+        self.persist(id);
+    }
+
+    // ---- callers ----
+
+    pub fn submit(&mut self, req: SubmitJobRequest, input: Vec<u8>) -> Result<Accepted, Status> {
+        if self.draining {
+            return Err(Status::unavailable(
+                "router is draining; submit to another router",
+            ));
+        }
+        if self.queue.len() >= self.cfg.max_queue {
+            self.metrics.rejected.inc();
+            return Err(Status::resource_exhausted(format!(
+                "router queue is full ({} jobs waiting); retry later",
+                self.queue.len()
+            )));
+        }
+        let id = match req.chain_job_id {
+            0 => self.next_id,
+            chain => {
+                if self.jobs.contains_key(&chain) || self.store.job(chain).ok().flatten().is_some()
+                {
+                    return Err(Status::already_exists(format!(
+                        "job {chain} was already submitted"
+                    )));
+                }
+                chain
+            }
+        };
+        self.next_id = self.next_id.max(id + 1);
+        let deadline_ms = match req.deadline_ms {
+            0 => self.cfg.default_deadline_ms,
+            d => d,
+        };
+        let rec = JobRecord {
+            id,
+            workflow: req.workflow,
+            input_hash: sha256(&input).to_vec(),
+            input,
+            seed: req.seed,
+            parameters: req.parameters.into_iter().collect(),
+            deadline_ms: now_ms() + deadline_ms,
+            caller: req.caller,
+            state: JobState::Queued as i32,
+            attempt: 0,
+            submitted_ms: now_ms(),
+            ..Default::default()
+        };
+        let ack = self.store.write(vec![
+            Write::Job(Box::new(rec.clone())),
+            Write::Meta("next_id", self.next_id),
+        ]);
+        self.jobs.insert(
+            id,
+            JobEntry {
+                rec,
+                events: broadcast::channel(16).0,
+                lease_until: None,
+                step: (0, 0),
+                queued_at: Instant::now(),
+                started_at: None,
+                result_at: None,
+                ended_at: None,
+                verdicts: BTreeMap::new(),
+            },
+        );
+        self.queue.push_back(id);
+        self.metrics.submitted.inc();
+        self.dispatch();
+        Ok((id, ack))
+    }
+
+    /// The job's current event and a subscription to the next ones.
+    pub fn watch(&self, id: u64) -> Option<(JobEvent, broadcast::Receiver<JobEvent>)> {
+        self.jobs
+            .get(&id)
+            .map(|j| (j.event(), j.events.subscribe()))
+    }
+
+    pub fn get(&self, id: u64) -> Option<JobEvent> {
+        self.jobs.get(&id).map(JobEntry::event)
+    }
+
+    pub fn cancel(&mut self, id: u64) -> Result<(), Status> {
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return Err(Status::not_found(format!(
+                "job {id} is unknown or has ended"
+            )));
+        };
+        if job.ended() || job.state() == JobState::Verified {
+            return Err(Status::failed_precondition(format!(
+                "job {id} is already {}",
+                job.state().as_str_name()
+            )));
+        }
+        let node = std::mem::take(&mut job.rec.node);
+        job.rec.state = JobState::Cancelled as i32;
+        job.rec.reason = "cancelled by the caller".into();
+        job.ended_at = Some(Instant::now());
+        self.queue.retain(|q| *q != id);
+        if let Some(n) = self.nodes.get_mut(&node) {
+            n.running.remove(&id);
+            let _ = n.tx.try_send(Ok(RouterMessage {
+                body: Some(router_message::Body::Cancel(Cancel { job_id: id })),
+            }));
+        }
+        self.metrics.cancelled.inc();
+        self.changed(id);
+        self.dispatch();
+        Ok(())
+    }
+
+    // ---- nodes ----
+
+    pub fn node_connected(
+        &mut self,
+        operator: &str,
+        tx: NodeTx,
+        slots: u32,
+        cached: Vec<Vec<u8>>,
+    ) -> u64 {
+        let conn = self.next_conn;
+        self.next_conn += 1;
+        // A reconnect replaces the old stream; what it held goes back in the queue.
+        if let Some(old) = self.nodes.remove(operator) {
+            self.requeue_all(old.running, "the node reconnected");
+        }
+        self.nodes.insert(
+            operator.to_string(),
+            NodeEntry {
+                conn,
+                tx,
+                slots: slots.max(1),
+                running: BTreeSet::new(),
+                cached: cached.into_iter().collect(),
+                last_seen: Instant::now(),
+                draining: false,
+            },
+        );
+        tracing::info!(node = operator, slots, "node connected");
+        self.dispatch();
+        conn
+    }
+
+    pub fn node_gone(&mut self, operator: &str, conn: u64, why: &str) {
+        if self.nodes.get(operator).is_some_and(|n| n.conn == conn) {
+            let node = self.nodes.remove(operator).expect("checked");
+            tracing::warn!(node = operator, why, jobs = node.running.len(), "node gone");
+            self.requeue_all(node.running, why);
+            self.dispatch();
+        }
+    }
+
+    pub fn node_seen(&mut self, operator: &str, conn: u64) {
+        if let Some(n) = self.nodes.get_mut(operator).filter(|n| n.conn == conn) {
+            n.last_seen = Instant::now();
+        }
+    }
+
+    fn requeue_all(&mut self, jobs: BTreeSet<u64>, why: &str) {
+        for id in jobs.into_iter().rev() {
+            self.requeue(id, why, true);
+        }
+    }
+
+    /// Puts an assigned job back in the queue (front: it waited already), or fails it when it
+    /// has used its attempts.
+    fn requeue(&mut self, id: u64, why: &str, front: bool) {
+        let max_attempts = self.cfg.max_attempts;
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        if job.state() != JobState::Assigned {
+            return;
+        }
+        job.lease_until = None;
+        job.rec.node.clear();
+        job.step = (0, 0);
+        if job.rec.attempt >= max_attempts {
+            job.rec.state = JobState::Failed as i32;
+            job.rec.reason =
+                format!("no node finished it in {max_attempts} attempts (last: {why})");
+            job.ended_at = Some(Instant::now());
+            self.metrics.failed.inc();
+        } else {
+            job.rec.state = JobState::Queued as i32;
+            self.metrics.reassigned.inc();
+            if front {
+                self.queue.push_front(id);
+            } else {
+                self.queue.push_back(id);
+            }
+        }
+        self.changed(id);
+    }
+
+    /// Leases queued jobs to nodes with free slots: a node with the workflow cached first, then
+    /// the least loaded.
+    pub fn dispatch(&mut self) {
+        if self.nodes.is_empty() {
+            return;
+        }
+        let lease = Duration::from_millis(self.cfg.lease_ms);
+        let mut skipped = Vec::new();
+        while let Some(id) = self.queue.pop_front() {
+            let Some(job) = self.jobs.get(&id) else {
+                continue;
+            };
+            if job.state() != JobState::Queued {
+                continue;
+            }
+            let version = job
+                .rec
+                .workflow
+                .as_ref()
+                .map(|w| w.version_hash.clone())
+                .unwrap_or_default();
+            let best = self
+                .nodes
+                .iter()
+                .filter(|(_, n)| !n.draining && (n.running.len() as u32) < n.slots)
+                .min_by_key(|(_, n)| {
+                    (
+                        !n.cached.contains(&version),
+                        // Load as a fraction of slots, in thousandths.
+                        n.running.len() as u64 * 1000 / u64::from(n.slots),
+                    )
+                })
+                .map(|(name, _)| name.clone());
+            let Some(node_name) = best else {
+                skipped.push(id);
+                break;
+            };
+            let job = self.jobs.get_mut(&id).expect("checked");
+            job.rec.attempt += 1;
+            job.rec.state = JobState::Assigned as i32;
+            job.rec.node = node_name.clone();
+            let until = Instant::now() + lease;
+            job.lease_until = Some(until);
+            job.started_at = Some(Instant::now());
+            let assign = Assignment {
+                job_id: id,
+                attempt: job.rec.attempt,
+                workflow: job.rec.workflow.clone(),
+                input: job.rec.input.clone(),
+                input_hash: job.rec.input_hash.clone(),
+                seed: job.rec.seed,
+                parameters: job.rec.parameters.clone().into_iter().collect(),
+                lease_deadline_ms: now_ms() + self.cfg.lease_ms,
+            };
+            self.metrics
+                .queue_seconds
+                .observe(job.queued_at.elapsed().as_secs_f64());
+            let node = self.nodes.get_mut(&node_name).expect("chosen from nodes");
+            let sent = node.tx.try_send(Ok(RouterMessage {
+                body: Some(router_message::Body::Assign(assign)),
+            }));
+            if sent.is_err() {
+                // The node's stream is full or closed: treat it as busy for now.
+                let job = self.jobs.get_mut(&id).expect("checked");
+                job.rec.attempt -= 1;
+                job.rec.state = JobState::Queued as i32;
+                job.rec.node.clear();
+                job.lease_until = None;
+                skipped.push(id);
+                node.draining = node.tx.is_closed();
+                continue;
+            }
+            node.running.insert(id);
+            node.cached.insert(version);
+            self.changed(id);
+        }
+        for id in skipped.into_iter().rev() {
+            self.queue.push_front(id);
+        }
+    }
+
+    pub fn progress(&mut self, operator: &str, id: u64, step: u32, total: u32) {
+        if let Some(job) = self.jobs.get_mut(&id) {
+            if job.rec.node == operator && job.state() == JobState::Assigned {
+                job.step = (step, total);
+                let _ = job.events.send(job.event());
+            }
+        }
+    }
+
+    pub fn node_failed_job(&mut self, operator: &str, id: u64, attempt: u32, reason: &str) {
+        if let Some(n) = self.nodes.get_mut(operator) {
+            n.running.remove(&id);
+        }
+        let owns = self
+            .jobs
+            .get(&id)
+            .is_some_and(|j| j.rec.node == operator && j.rec.attempt == attempt);
+        if owns {
+            self.requeue(id, &format!("{operator}: {reason}"), false);
+        }
+        self.dispatch();
+    }
+
+    pub fn hand_back(&mut self, operator: &str, id: u64) {
+        if let Some(n) = self.nodes.get_mut(operator) {
+            n.running.remove(&id);
+        }
+        if self.jobs.get(&id).is_some_and(|j| j.rec.node == operator) {
+            // Handing back is not the job's fault: the attempt does not count.
+            if let Some(j) = self.jobs.get_mut(&id) {
+                j.rec.attempt = j.rec.attempt.saturating_sub(1);
+            }
+            self.requeue(id, "handed back", true);
+        }
+        self.dispatch();
+    }
+
+    pub fn node_draining(&mut self, operator: &str) {
+        if let Some(n) = self.nodes.get_mut(operator) {
+            n.draining = true;
+        }
+    }
+
+    /// A node's result. Accepted once per job: a repeat of the same output is a no-op.
+    pub fn result(&mut self, operator: &str, id: u64, output: JobOutput) {
+        if let Some(n) = self.nodes.get_mut(operator) {
+            n.running.remove(&id);
+        }
+        let Some(job) = self.jobs.get(&id) else {
+            return;
+        };
+        if let Some(existing) = &job.rec.output {
+            if existing.output_hash == output.output_hash {
+                return; // idempotent
+            }
+        }
+        if job.rec.node != operator
+            || job.rec.attempt != output.attempt
+            || job.state() != JobState::Assigned
+        {
+            tracing::debug!(job = id, node = operator, "stale result ignored");
+            self.dispatch();
+            return;
+        }
+        if let Err(why) = self.check_claim(operator, id, &output) {
+            tracing::warn!(job = id, node = operator, why, "result refused");
+            self.requeue(id, &why, false);
+            self.dispatch();
+            return;
+        }
+        let job = self.jobs.get_mut(&id).expect("checked");
+        job.rec.state = JobState::Result as i32;
+        job.rec.output = Some(JobOutput {
+            node: operator.to_string(),
+            ..output
+        });
+        job.lease_until = None;
+        job.result_at = Some(Instant::now());
+        if let Some(started) = job.started_at {
+            self.metrics
+                .execution_seconds
+                .observe(started.elapsed().as_secs_f64());
+        }
+        self.changed(id);
+        self.fan_out(id, None);
+        self.dispatch();
+    }
+
+    fn check_claim(&self, operator: &str, id: u64, output: &JobOutput) -> Result<(), String> {
+        let hash: [u8; 32] = output
+            .output_hash
+            .as_slice()
+            .try_into()
+            .map_err(|_| "output_hash is not 32 bytes".to_string())?;
+        if sha256(&output.output) != hash {
+            return Err("output does not match its output_hash".into());
+        }
+        let runtime = output.runtime.clone().unwrap_or_default();
+        let digest = ResultClaim {
+            job_id: id,
+            attempt: output.attempt,
+            output_hash: &hash,
+            executor: &runtime.executor,
+            device: &runtime.device,
+        }
+        .digest();
+        let op = self
+            .operators
+            .get(operator)
+            .ok_or_else(|| format!("{operator} is no longer staked"))?;
+        if !keys::verify(&op.pubkey, &digest, &output.node_signature) {
+            return Err("the node's signature over its result claim does not verify".into());
+        }
+        Ok(())
+    }
+
+    fn task(&self, id: u64) -> Option<VerifyTask> {
+        let job = self.jobs.get(&id)?;
+        Some(VerifyTask {
+            challenge: vec![],
+            job_id: id,
+            attempt: job.rec.attempt,
+            workflow: job.rec.workflow.clone(),
+            input: job.rec.input.clone(),
+            input_hash: job.rec.input_hash.clone(),
+            seed: job.rec.seed,
+            parameters: job.rec.parameters.clone().into_iter().collect(),
+            output: job.rec.output.clone(),
+            chain_id: self.cfg.chain_id.clone(),
+            execution_log: self.cfg.execution_log.clone(),
+        })
+    }
+
+    /// Sends a result to every connected validator that has not answered (or only to `only`).
+    fn fan_out(&mut self, id: u64, only: Option<&str>) {
+        let Some(task) = self.task(id) else { return };
+        let answered: HashSet<String> = self
+            .jobs
+            .get(&id)
+            .map(|j| j.verdicts.keys().cloned().collect())
+            .unwrap_or_default();
+        for (name, v) in &self.validators {
+            if answered.contains(name) || only.is_some_and(|o| o != name) {
+                continue;
+            }
+            let _ = v.tx.try_send(Ok(task.clone()));
+        }
+    }
+
+    // ---- validators ----
+
+    pub fn validator_connected(&mut self, operator: &str, tx: ValidatorTx) -> u64 {
+        let conn = self.next_conn;
+        self.next_conn += 1;
+        self.validators
+            .insert(operator.to_string(), ValidatorEntry { conn, tx });
+        tracing::info!(validator = operator, "validator connected");
+        // Results already waiting for verdicts go to it as well.
+        let waiting: Vec<u64> = self
+            .jobs
+            .iter()
+            .filter(|(_, j)| j.state() == JobState::Result)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in waiting {
+            self.fan_out(id, Some(operator));
+        }
+        conn
+    }
+
+    pub fn validator_gone(&mut self, operator: &str, conn: u64) {
+        if self
+            .validators
+            .get(operator)
+            .is_some_and(|v| v.conn == conn)
+        {
+            self.validators.remove(operator);
+            tracing::warn!(validator = operator, "validator gone");
+        }
+    }
+
+    /// A validator's verdict. Counted once per validator; decides the job when a quorum of
+    /// validator stake agrees.
+    pub fn attestation(&mut self, operator: &str, a: TaskAttestation) {
+        let id = a.job_id;
+        let Some(att) = a.attestation else { return };
+        let Some(job) = self.jobs.get(&id) else {
+            return;
+        };
+        let Some(output) = &job.rec.output else {
+            return;
+        };
+        if job.state() != JobState::Result
+            || output.output_hash != a.output_hash
+            || att.validator != operator
+            || job.verdicts.contains_key(operator)
+        {
+            return;
+        }
+        let Some(op) = self.operators.get(operator).filter(|o| o.is_validator()) else {
+            return;
+        };
+        let verdict = match Verdict::try_from(att.verdict) {
+            Ok(Verdict::Valid) => havn_types::Verdict::Valid,
+            Ok(Verdict::Invalid) => havn_types::Verdict::Invalid,
+            _ => return,
+        };
+        let digest = match attestation_digest(&self.cfg, &job.rec, verdict) {
+            Some(d) => d,
+            None => return,
+        };
+        if !keys::verify(&op.pubkey, &digest, &att.signature) {
+            tracing::warn!(
+                job = id,
+                validator = operator,
+                "attestation signature refused"
+            );
+            return;
+        }
+        let job = self.jobs.get_mut(&id).expect("checked");
+        job.verdicts.insert(operator.to_string(), att.clone());
+        // Tally stake per verdict.
+        let validators = self.operators.validators();
+        let total: u128 = validators.iter().map(|v| v.validator_stake).sum();
+        let stake_of = |name: &str| {
+            validators
+                .iter()
+                .find(|v| v.address == name)
+                .map_or(0, |v| v.validator_stake)
+        };
+        let agreeing: Vec<&Attestation> = job
+            .verdicts
+            .values()
+            .filter(|v| v.verdict == att.verdict)
+            .collect();
+        let signed: u128 = agreeing.iter().map(|v| stake_of(&v.validator)).sum();
+        let quorum = havn_types::quorum_reached(signed.into(), total.into(), self.cfg.quorum_bps)
+            && agreeing.len() >= self.cfg.min_signers as usize;
+        job.rec.attestations = job.verdicts.values().cloned().collect();
+        if !quorum {
+            self.persist(id);
+            return;
+        }
+        job.rec.attestations = agreeing.into_iter().cloned().collect();
+        match verdict {
+            havn_types::Verdict::Valid => {
+                job.rec.state = JobState::Verified as i32;
+                self.metrics.verified.inc();
+            }
+            havn_types::Verdict::Invalid => {
+                job.rec.state = JobState::Failed as i32;
+                job.rec.reason = "a validator quorum attested the result invalid".into();
+                job.ended_at = Some(Instant::now());
+                self.metrics.failed.inc();
+            }
+        }
+        if let Some(t) = job.result_at {
+            self.metrics
+                .verify_seconds
+                .observe(t.elapsed().as_secs_f64());
+        }
+        self.metrics
+            .end_to_end_seconds
+            .observe(job.queued_at.elapsed().as_secs_f64());
+        self.decided.push(id);
+        self.decided_since.get_or_insert(Instant::now());
+        self.changed(id);
+        if self.decided.len() >= self.cfg.settlement_batch {
+            self.settle();
+        }
+    }
+
+    /// Forms a settlement batch of every decided job (valid ones become SETTLED; invalid ones
+    /// stay FAILED but are in the batch, for the chain's fraud slash).
+    pub fn settle(&mut self) -> Option<SettlementBatch> {
+        if self.decided.is_empty() {
+            return None;
+        }
+        let id = self.next_settlement;
+        self.next_settlement += 1;
+        let mut batch = SettlementBatch {
+            id,
+            created_ms: now_ms(),
+            jobs: vec![],
+        };
+        let decided = std::mem::take(&mut self.decided);
+        self.decided_since = None;
+        let mut writes = Vec::new();
+        for job_id in decided {
+            let Some(job) = self.jobs.get_mut(&job_id) else {
+                continue;
+            };
+            let output = job.rec.output.clone().unwrap_or_default();
+            let verdict = job.rec.attestations.first().map_or(0, |a| a.verdict);
+            batch.jobs.push(SettledJob {
+                job_id,
+                workflow: job.rec.workflow.clone(),
+                node: output.node.clone(),
+                output_hash: output.output_hash.clone(),
+                verdict,
+                attestations: job.rec.attestations.clone(),
+                input_hash: job.rec.input_hash.clone(),
+            });
+            job.rec.settlement_id = id;
+            if job.state() == JobState::Verified {
+                job.rec.state = JobState::Settled as i32;
+                job.ended_at = Some(Instant::now());
+                self.metrics.settled.inc();
+            }
+            let _ = job.events.send(job.event());
+            writes.push(Write::Job(Box::new(job.rec.clone())));
+        }
+        writes.push(Write::Settlement(batch.clone()));
+        writes.push(Write::Meta("next_settlement", self.next_settlement));
+        self.store.write_later(writes);
+        tracing::info!(
+            batch = id,
+            jobs = batch.jobs.len(),
+            "settlement batch formed"
+        );
+        Some(batch)
+    }
+
+    // ---- time ----
+
+    /// Liveness, leases, deadlines, verification retries, settlement and memory upkeep.
+    pub fn tick(&mut self) {
+        let now = Instant::now();
+        let silent = Duration::from_millis(self.cfg.heartbeat_interval_ms * 3);
+        let dead: Vec<(String, u64)> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| now.duration_since(n.last_seen) > silent)
+            .map(|(name, n)| (name.clone(), n.conn))
+            .collect();
+        for (name, conn) in dead {
+            if let Some(n) = self.nodes.get(&name) {
+                let _ = n.tx.try_send(Err(Status::unavailable(
+                    "no heartbeat for three intervals; reconnect",
+                )));
+            }
+            self.node_gone(&name, conn, "silent for three heartbeat intervals");
+        }
+        let now_unix = now_ms();
+        let retry = Duration::from_millis(self.cfg.verify_retry_ms);
+        let retention = Duration::from_millis(self.cfg.retention_ms);
+        let mut expired_leases = Vec::new();
+        let mut past_deadline = Vec::new();
+        let mut verify_again = Vec::new();
+        let mut evict = Vec::new();
+        for (id, j) in &self.jobs {
+            let state = j.state();
+            if j.ended() {
+                if j.ended_at
+                    .is_some_and(|t| now.duration_since(t) > retention)
+                    && j.events.receiver_count() == 0
+                {
+                    evict.push(*id);
+                }
+                continue;
+            }
+            if state != JobState::Verified && now_unix > j.rec.deadline_ms {
+                past_deadline.push(*id);
+            } else if state == JobState::Assigned && j.lease_until.is_some_and(|l| now > l) {
+                expired_leases.push(*id);
+            } else if state == JobState::Result
+                && j.result_at.is_some_and(|t| now.duration_since(t) > retry)
+            {
+                verify_again.push(*id);
+            }
+        }
+        for id in expired_leases {
+            let node = self
+                .jobs
+                .get(&id)
+                .map(|j| j.rec.node.clone())
+                .unwrap_or_default();
+            if let Some(n) = self.nodes.get_mut(&node) {
+                n.running.remove(&id);
+                let _ = n.tx.try_send(Ok(RouterMessage {
+                    body: Some(router_message::Body::Cancel(Cancel { job_id: id })),
+                }));
+            }
+            self.requeue(id, "its lease expired", true);
+        }
+        for id in past_deadline {
+            let Some(job) = self.jobs.get_mut(&id) else {
+                continue;
+            };
+            let node = std::mem::take(&mut job.rec.node);
+            job.rec.state = JobState::Failed as i32;
+            job.rec.reason = "the deadline passed before a validator quorum decided".into();
+            job.ended_at = Some(now);
+            self.queue.retain(|q| *q != id);
+            if let Some(n) = self.nodes.get_mut(&node) {
+                n.running.remove(&id);
+            }
+            self.metrics.failed.inc();
+            self.changed(id);
+        }
+        for id in verify_again {
+            if let Some(j) = self.jobs.get_mut(&id) {
+                j.result_at = Some(now);
+            }
+            self.fan_out(id, None);
+        }
+        for id in evict {
+            self.jobs.remove(&id);
+        }
+        if self.decided_since.is_some_and(|t| {
+            now.duration_since(t) >= Duration::from_millis(self.cfg.settlement_interval_ms)
+        }) {
+            self.settle();
+        }
+        self.dispatch();
+        self.update_gauges();
+    }
+
+    fn update_gauges(&self) {
+        let mut running = 0;
+        let mut waiting_verdict = 0;
+        for j in self.jobs.values() {
+            match j.state() {
+                JobState::Assigned => running += 1,
+                JobState::Result => waiting_verdict += 1,
+                _ => {}
+            }
+        }
+        self.metrics.running.set(running);
+        self.metrics.verifying.set(waiting_verdict);
+        self.metrics.waiting.set(self.queue.len() as u64);
+        self.metrics.nodes.set(self.nodes.len() as u64);
+        self.metrics.validators.set(self.validators.len() as u64);
+    }
+
+    /// (node, running jobs) for the per-node load gauge.
+    pub fn node_load(&self) -> Vec<(String, u64)> {
+        self.nodes
+            .iter()
+            .map(|(n, e)| (n.clone(), e.running.len() as u64))
+            .collect()
+    }
+
+    /// Stop taking jobs; tell nodes and validators to finish up.
+    pub fn drain(&mut self) {
+        self.draining = true;
+        for n in self.nodes.values() {
+            let _ = n.tx.try_send(Ok(RouterMessage {
+                body: Some(router_message::Body::Drain(Default::default())),
+            }));
+        }
+        self.settle();
+    }
+
+    /// Closes every stream (so the server can finish shutting down).
+    pub fn close_streams(&mut self) {
+        for n in self.nodes.values() {
+            let _ =
+                n.tx.try_send(Err(Status::unavailable("router is shutting down")));
+        }
+        for v in self.validators.values() {
+            let _ =
+                v.tx.try_send(Err(Status::unavailable("router is shutting down")));
+        }
+        self.nodes.clear();
+        self.validators.clear();
+    }
+
+    pub fn queue_len(&self) -> usize {
+        self.queue.len()
+    }
+}
+
+/// The attestation digest for a job's result with `verdict`, as the execution log recomputes it.
+pub fn attestation_digest(
+    cfg: &RouterConfig,
+    rec: &JobRecord,
+    verdict: havn_types::Verdict,
+) -> Option<[u8; 32]> {
+    let workflow = rec.workflow.as_ref()?;
+    let output = rec.output.as_ref()?;
+    Some(
+        havn_types::Attestation {
+            chain_id: &cfg.chain_id,
+            execution_log: &cfg.execution_log,
+            job_id: rec.id,
+            workflow_id: workflow.workflow_id,
+            version_hash: workflow.version_hash.as_slice().try_into().ok()?,
+            node: &output.node,
+            input_hash: rec.input_hash.as_slice().try_into().ok()?,
+            output_hash: output.output_hash.as_slice().try_into().ok()?,
+            verdict,
+        }
+        .digest()
+        .0,
+    )
+}

@@ -1,0 +1,231 @@
+//! The Havn router: callers submit jobs (`JobService`), staked nodes open `NodeLink` streams and
+//! take leased jobs, validators open `ValidatorLink` streams and return signed attestations, and
+//! every job a validator quorum decided goes into a settlement batch (`SettlementService`).
+//! Accepted jobs live in redb, so a restart (even `kill -9`) loses none. See `docs/mesh.md`.
+
+// `tonic::Status` is every gRPC handler's error type; boxing it would only add noise.
+#![allow(clippy::result_large_err)]
+
+pub mod config;
+pub mod core;
+pub mod metrics;
+pub mod service;
+pub mod store;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use havn_mesh_common::artifacts::{ArtifactDir, ArtifactError};
+use havn_mesh_common::operators::OperatorSet;
+use havn_mesh_proto::v1::{
+    artifact_service_server::ArtifactServiceServer, job_service_server::JobServiceServer,
+    node_link_server::NodeLinkServer, settlement_service_server::SettlementServiceServer,
+    validator_link_server::ValidatorLinkServer,
+};
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+pub use crate::config::RouterConfig;
+use crate::core::Core;
+use crate::metrics::RouterMetrics;
+use crate::service::Shared;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, Error)]
+pub enum RouterError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Artifacts(#[from] ArtifactError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("gRPC server: {0}")]
+    Serve(#[from] tonic::transport::Error),
+    #[error("reflection: {0}")]
+    Reflection(String),
+}
+
+/// A running router.
+pub struct Router {
+    pub addr: SocketAddr,
+    pub metrics_addr: Option<SocketAddr>,
+    pub core: Arc<Mutex<Core>>,
+    pub artifacts: ArtifactDir,
+    task: tokio::task::JoinHandle<Result<(), RouterError>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Router {
+    /// Opens the store (recovering what it holds), binds, and serves until `stop` is called or
+    /// the handle dropped.
+    pub async fn start(
+        cfg: RouterConfig,
+        operators: Arc<dyn OperatorSet>,
+    ) -> Result<Router, RouterError> {
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let cfg = Arc::new(cfg);
+        let store = Store::open(&cfg.data_dir)?;
+        let artifacts = ArtifactDir::open(&cfg.artifacts_dir)?;
+        let metrics = Arc::new(RouterMetrics::default());
+        let core = Arc::new(Mutex::new(Core::recover(
+            cfg.clone(),
+            operators.clone(),
+            store.clone(),
+            metrics.clone(),
+        )?));
+        let listener = TcpListener::bind(cfg.listen)
+            .await
+            .map_err(|source| RouterError::Bind {
+                addr: cfg.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| RouterError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
+        let metrics_addr = match cfg.metrics_listen {
+            Some(m) => {
+                let l = havn_mesh_common::metrics::bind(m)
+                    .await
+                    .map_err(|source| RouterError::Bind { addr: m, source })?;
+                let local = l.local_addr().ok();
+                let (core, metrics) = (core.clone(), metrics.clone());
+                tokio::spawn(havn_mesh_common::metrics::serve(
+                    l,
+                    Arc::new(move || {
+                        let load = core.lock().expect("poisoned").node_load();
+                        metrics.render(&load)
+                    }),
+                ));
+                local
+            }
+            None => None,
+        };
+
+        let shared = Shared {
+            core: core.clone(),
+            cfg: cfg.clone(),
+            operators,
+            artifacts: artifacts.clone(),
+            store,
+        };
+        let max = cfg.max_message_bytes;
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health.set_serving::<JobServiceServer<Shared>>().await;
+        health.set_serving::<NodeLinkServer<Shared>>().await;
+        health.set_serving::<ValidatorLinkServer<Shared>>().await;
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(havn_mesh_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(|e| RouterError::Reflection(e.to_string()))?;
+
+        // Leases, heartbeats, deadlines and settlement run on a clock.
+        let ticker = core.clone();
+        let tick_every = Duration::from_millis((cfg.heartbeat_interval_ms / 4).clamp(20, 250));
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(tick_every);
+            loop {
+                interval.tick().await;
+                match ticker.lock() {
+                    Ok(mut core) => core.tick(),
+                    Err(_) => return,
+                }
+            }
+        });
+
+        let drain_core = core.clone();
+        let drain_timeout = Duration::from_millis(cfg.drain_timeout_ms);
+        let health_on_drain = health.clone();
+        let server = tonic::transport::Server::builder()
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .tcp_nodelay(true)
+            .add_service(health_service)
+            .add_service(reflection)
+            .add_service(
+                JobServiceServer::new(shared.clone())
+                    .max_decoding_message_size(max)
+                    .max_encoding_message_size(max),
+            )
+            .add_service(
+                NodeLinkServer::new(shared.clone())
+                    .max_decoding_message_size(max)
+                    .max_encoding_message_size(max),
+            )
+            .add_service(
+                ValidatorLinkServer::new(shared.clone())
+                    .max_decoding_message_size(max)
+                    .max_encoding_message_size(max),
+            )
+            .add_service(ArtifactServiceServer::new(shared.clone()).max_encoding_message_size(max))
+            .add_service(SettlementServiceServer::new(shared).max_encoding_message_size(max));
+        let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stop_rx.await;
+                // Drain: NOT_SERVING, no new jobs, nodes told to finish; then close streams
+                // so the server's graceful shutdown can complete.
+                health_on_drain
+                    .set_not_serving::<JobServiceServer<Shared>>()
+                    .await;
+                drain_core.lock().expect("poisoned").drain();
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                drain_core.lock().expect("poisoned").close_streams();
+                let _ = closed_tx.send(());
+            };
+            let serve =
+                server.serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown);
+            // tonic waits for every connection to close; bound that wait.
+            tokio::pin!(serve);
+            tokio::select! {
+                r = &mut serve => r.map_err(RouterError::from),
+                _ = async {
+                    let _ = closed_rx.await;
+                    tokio::time::sleep(drain_timeout).await;
+                } => {
+                    tracing::warn!("drain timeout: closing with connections still open");
+                    Ok(())
+                }
+            }
+        });
+        Ok(Router {
+            addr,
+            metrics_addr,
+            core,
+            artifacts,
+            task,
+            stop: Some(stop_tx),
+        })
+    }
+
+    /// Drains and stops; returns when the server has stopped.
+    pub async fn stop(mut self) -> Result<(), RouterError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match (&mut self.task).await {
+            Ok(r) => r,
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Serves until `signal` resolves, then drains.
+    pub async fn run_until(self, signal: impl Future<Output = ()>) -> Result<(), RouterError> {
+        signal.await;
+        self.stop().await
+    }
+}
+
+impl Drop for Router {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! `havn-router`: see `havn-router --help` and `mesh/deploy/router.example.toml`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use havn_mesh_common::operators::FileOperators;
+use havn_mesh_common::service;
+use havn_router::{Router, RouterConfig};
+
+/// Havn's router: takes jobs from callers, leases them to staked nodes, gathers validator
+/// attestations into settlement batches.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// TOML config file; every key can be overridden by HAVN_ROUTER_<KEY>.
+    #[arg(long, short, env = "HAVN_ROUTER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Store a file in the artifact store (a workflow manifest or an input) and print its hash.
+    #[arg(long, value_name = "FILE")]
+    add_artifact: Vec<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let cfg: RouterConfig =
+        match havn_mesh_common::config::load(args.config.as_deref(), "HAVN_ROUTER") {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("havn-router: {e}");
+                return ExitCode::from(2);
+            }
+        };
+    service::init_logging(cfg.log_json);
+    if !args.add_artifact.is_empty() {
+        return add_artifacts(&cfg, &args.add_artifact);
+    }
+    let operators = match FileOperators::load(&cfg.operators_file) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("havn-router: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("havn-router: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        let router = Router::start(cfg, Arc::new(operators)).await?;
+        tracing::info!(addr = %router.addr, metrics = ?router.metrics_addr, "havn-router serving");
+        service::notify_ready();
+        router
+            .run_until(async {
+                service::shutdown_signal().await;
+                tracing::info!("draining");
+                service::notify_stopping();
+            })
+            .await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("havn-router: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn add_artifacts(cfg: &RouterConfig, files: &[PathBuf]) -> ExitCode {
+    let store = match havn_mesh_common::artifacts::ArtifactDir::open(&cfg.artifacts_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("havn-router: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for f in files {
+        let bytes = match std::fs::read(f) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("havn-router: cannot read {}: {e}", f.display());
+                return ExitCode::FAILURE;
+            }
+        };
+        match store.put(&bytes) {
+            Ok(hash) => println!("{}  {}", hex::encode(hash), f.display()),
+            Err(e) => {
+                eprintln!("havn-router: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}

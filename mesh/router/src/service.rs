@@ -1,0 +1,431 @@
+//! The gRPC services: thin adapters between the wire and `Core`.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use havn_mesh_common::artifacts::ArtifactDir;
+use havn_mesh_common::keys;
+use havn_mesh_common::operators::OperatorSet;
+use havn_mesh_proto::v1::{
+    artifact_service_server::ArtifactService, job_service_server::JobService,
+    node_link_server::NodeLink, node_message, router_message,
+    settlement_service_server::SettlementService, submit_job_request,
+    validator_link_server::ValidatorLink, validator_message, CancelJobRequest, CancelJobResponse,
+    Challenge, Chunk, FetchRequest, GetJobRequest, GetJobResponse, JobEvent, JobState,
+    ListSettlementsRequest, ListSettlementsResponse, NodeMessage, RouterMessage, SubmitJobRequest,
+    SubmitJobResponse, ValidatorMessage, VerifyTask, WatchJobRequest, Welcome,
+};
+use havn_types::mesh::hello_digest;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::config::RouterConfig;
+use crate::core::{event_of, is_terminal, Core};
+use crate::store::Store;
+
+type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+/// Shared by every service.
+#[derive(Clone)]
+pub struct Shared {
+    pub core: Arc<Mutex<Core>>,
+    pub cfg: Arc<RouterConfig>,
+    pub operators: Arc<dyn OperatorSet>,
+    pub artifacts: ArtifactDir,
+    pub store: Store,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Core> {
+        self.core.lock().expect("router state poisoned")
+    }
+}
+
+fn hash32(bytes: &[u8], what: &str) -> Result<[u8; 32], Status> {
+    bytes.try_into().map_err(|_| {
+        Status::invalid_argument(format!("{what} must be 32 bytes, got {}", bytes.len()))
+    })
+}
+
+// ---- JobService ----
+
+#[tonic::async_trait]
+impl JobService for Shared {
+    async fn submit_job(
+        &self,
+        request: Request<SubmitJobRequest>,
+    ) -> Result<Response<SubmitJobResponse>, Status> {
+        let mut req = request.into_inner();
+        let workflow = req
+            .workflow
+            .as_ref()
+            .ok_or_else(|| Status::invalid_argument("workflow is required"))?;
+        let version = hash32(&workflow.version_hash, "workflow.version_hash")?;
+        if !self.artifacts.contains(&version) {
+            return Err(Status::not_found(format!(
+                "unknown workflow version {}: no manifest with that hash here",
+                hex::encode(version)
+            )));
+        }
+        let input = match req.input.take() {
+            Some(submit_job_request::Input::InlineInput(bytes)) => {
+                if bytes.len() > self.cfg.max_input_bytes {
+                    return Err(Status::invalid_argument(format!(
+                        "input is {} bytes; the limit is {} (send input_hash for larger inputs)",
+                        bytes.len(),
+                        self.cfg.max_input_bytes
+                    )));
+                }
+                bytes
+            }
+            Some(submit_job_request::Input::InputHash(hash)) => {
+                let hash = hash32(&hash, "input_hash")?;
+                self.artifacts
+                    .get(&hash)
+                    .map_err(|e| Status::internal(e.to_string()))?
+                    .ok_or_else(|| {
+                        Status::not_found(format!("no input with hash {} here", hex::encode(hash)))
+                    })?
+                    .to_vec()
+            }
+            None => {
+                return Err(Status::invalid_argument(
+                    "input is required (inline_input or input_hash)",
+                ))
+            }
+        };
+        let (job_id, durable) = self.lock().submit(req, input)?;
+        durable
+            .await
+            .map_err(|_| Status::internal("job store stopped"))?
+            .map_err(|e| Status::internal(format!("job store: {e}")))?;
+        Ok(Response::new(SubmitJobResponse {
+            job_id,
+            state: JobState::Queued as i32,
+        }))
+    }
+
+    type WatchJobStream = BoxStream<JobEvent>;
+
+    async fn watch_job(
+        &self,
+        request: Request<WatchJobRequest>,
+    ) -> Result<Response<Self::WatchJobStream>, Status> {
+        let id = request.into_inner().job_id;
+        let watched = self.lock().watch(id);
+        let (tx, rx) = mpsc::channel(16);
+        match watched {
+            Some((first, mut events)) => {
+                tokio::spawn(async move {
+                    let done = is_terminal(first.state);
+                    if tx.send(Ok(first)).await.is_err() || done {
+                        return;
+                    }
+                    loop {
+                        match events.recv().await {
+                            Ok(e) => {
+                                let done = is_terminal(e.state);
+                                if tx.send(Ok(e)).await.is_err() || done {
+                                    return;
+                                }
+                            }
+                            // Events are whole snapshots: skipping some loses nothing.
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                            Err(_) => return,
+                        }
+                    }
+                });
+            }
+            None => {
+                let rec = self
+                    .store
+                    .job(id)
+                    .map_err(|e| Status::internal(e.to_string()))?
+                    .ok_or_else(|| Status::not_found(format!("job {id} is unknown")))?;
+                let _ = tx.send(Ok(event_of(&rec, (0, 0)))).await;
+            }
+        }
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn cancel_job(
+        &self,
+        request: Request<CancelJobRequest>,
+    ) -> Result<Response<CancelJobResponse>, Status> {
+        self.lock().cancel(request.into_inner().job_id)?;
+        Ok(Response::new(CancelJobResponse {
+            state: JobState::Cancelled as i32,
+        }))
+    }
+
+    async fn get_job(
+        &self,
+        request: Request<GetJobRequest>,
+    ) -> Result<Response<GetJobResponse>, Status> {
+        let id = request.into_inner().job_id;
+        let event = match self.lock().get(id) {
+            Some(e) => e,
+            None => event_of(
+                &self
+                    .store
+                    .job(id)
+                    .map_err(|e| Status::internal(e.to_string()))?
+                    .ok_or_else(|| Status::not_found(format!("job {id} is unknown")))?,
+                (0, 0),
+            ),
+        };
+        Ok(Response::new(GetJobResponse { job: Some(event) }))
+    }
+}
+
+// ---- handshakes ----
+
+/// Sends a challenge and checks the answer: a staked operator (of the role) signing it.
+async fn authenticate(
+    operators: &dyn OperatorSet,
+    nonce: &[u8; 32],
+    operator: &str,
+    signature: &[u8],
+    validator: bool,
+) -> Result<(), Status> {
+    let op = operators
+        .get(operator)
+        .ok_or_else(|| Status::permission_denied(format!("{operator} is not a staked operator")))?;
+    let staked = if validator {
+        op.is_validator()
+    } else {
+        op.is_node()
+    };
+    if !staked {
+        return Err(Status::permission_denied(format!(
+            "{operator} has no {} stake",
+            if validator { "validator" } else { "node" }
+        )));
+    }
+    if !keys::verify(&op.pubkey, &hello_digest(nonce, operator), signature) {
+        return Err(Status::permission_denied(format!(
+            "the signature is not by {operator}'s registered key"
+        )));
+    }
+    Ok(())
+}
+
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+// ---- NodeLink ----
+
+#[tonic::async_trait]
+impl NodeLink for Shared {
+    type ConnectStream = BoxStream<RouterMessage>;
+
+    async fn connect(
+        &self,
+        request: Request<Streaming<NodeMessage>>,
+    ) -> Result<Response<Self::ConnectStream>, Status> {
+        let mut inbound = request.into_inner();
+        let (tx, rx) = mpsc::channel(1024);
+        let shared = self.clone();
+        tokio::spawn(async move {
+            let mut nonce = [0u8; 32];
+            keys::getrandom_fill(&mut nonce);
+            let challenge = RouterMessage {
+                body: Some(router_message::Body::Challenge(Challenge {
+                    nonce: nonce.to_vec(),
+                })),
+            };
+            if tx.send(Ok(challenge)).await.is_err() {
+                return;
+            }
+            let hello = match tokio::time::timeout(HELLO_TIMEOUT, inbound.message()).await {
+                Ok(Ok(Some(NodeMessage {
+                    body: Some(node_message::Body::Hello(h)),
+                    ..
+                }))) => h,
+                _ => {
+                    let _ = tx
+                        .send(Err(Status::unauthenticated(
+                            "expected a NodeHello within 10 s",
+                        )))
+                        .await;
+                    return;
+                }
+            };
+            if let Err(status) = authenticate(
+                shared.operators.as_ref(),
+                &nonce,
+                &hello.operator,
+                &hello.signature,
+                false,
+            )
+            .await
+            {
+                tracing::warn!(node = hello.operator, %status, "node refused");
+                let _ = tx.send(Err(status)).await;
+                return;
+            }
+            let welcome = RouterMessage {
+                body: Some(router_message::Body::Welcome(Welcome {
+                    heartbeat_interval_ms: shared.cfg.heartbeat_interval_ms,
+                })),
+            };
+            if tx.send(Ok(welcome)).await.is_err() {
+                return;
+            }
+            let operator = hello.operator.clone();
+            let conn = shared.lock().node_connected(
+                &operator,
+                tx.clone(),
+                hello.slots,
+                hello.cached_versions,
+            );
+            let why = loop {
+                let msg = match inbound.message().await {
+                    Ok(Some(m)) => m,
+                    Ok(None) => break "stream closed".to_string(),
+                    Err(e) => break format!("stream error: {}", e.message()),
+                };
+                let mut core = shared.lock();
+                core.node_seen(&operator, conn);
+                match msg.body {
+                    Some(node_message::Body::Heartbeat(_)) | None => {}
+                    Some(node_message::Body::Progress(p)) => {
+                        core.progress(&operator, p.job_id, p.step, p.total_steps)
+                    }
+                    Some(node_message::Body::Result(output)) => {
+                        core.result(&operator, msg.job_id, output)
+                    }
+                    Some(node_message::Body::Failure(f)) => {
+                        core.node_failed_job(&operator, f.job_id, f.attempt, &f.reason)
+                    }
+                    Some(node_message::Body::HandBack(h)) => core.hand_back(&operator, h.job_id),
+                    Some(node_message::Body::Hello(_)) => core.node_draining(&operator),
+                }
+            };
+            shared.lock().node_gone(&operator, conn, &why);
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+// ---- ValidatorLink ----
+
+#[tonic::async_trait]
+impl ValidatorLink for Shared {
+    type ConnectStream = BoxStream<VerifyTask>;
+
+    async fn connect(
+        &self,
+        request: Request<Streaming<ValidatorMessage>>,
+    ) -> Result<Response<Self::ConnectStream>, Status> {
+        let mut inbound = request.into_inner();
+        let (tx, rx) = mpsc::channel(4096);
+        let shared = self.clone();
+        tokio::spawn(async move {
+            let mut nonce = [0u8; 32];
+            keys::getrandom_fill(&mut nonce);
+            let challenge = VerifyTask {
+                challenge: nonce.to_vec(),
+                ..Default::default()
+            };
+            if tx.send(Ok(challenge)).await.is_err() {
+                return;
+            }
+            let hello = match tokio::time::timeout(HELLO_TIMEOUT, inbound.message()).await {
+                Ok(Ok(Some(ValidatorMessage {
+                    body: Some(validator_message::Body::Hello(h)),
+                }))) => h,
+                _ => {
+                    let _ = tx
+                        .send(Err(Status::unauthenticated(
+                            "expected a ValidatorHello within 10 s",
+                        )))
+                        .await;
+                    return;
+                }
+            };
+            if let Err(status) = authenticate(
+                shared.operators.as_ref(),
+                &nonce,
+                &hello.operator,
+                &hello.signature,
+                true,
+            )
+            .await
+            {
+                tracing::warn!(validator = hello.operator, %status, "validator refused");
+                let _ = tx.send(Err(status)).await;
+                return;
+            }
+            tracing::info!(
+                validator = hello.operator,
+                sample_commitment = hex::encode(&hello.sample_commitment),
+                "validator sampling commitment"
+            );
+            let operator = hello.operator.clone();
+            let conn = shared.lock().validator_connected(&operator, tx.clone());
+            loop {
+                match inbound.message().await {
+                    Ok(Some(ValidatorMessage {
+                        body: Some(validator_message::Body::Attestation(a)),
+                    })) => shared.lock().attestation(&operator, a),
+                    Ok(Some(_)) => {}
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            shared.lock().validator_gone(&operator, conn);
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+// ---- ArtifactService ----
+
+const CHUNK: usize = 1 << 20;
+
+#[tonic::async_trait]
+impl ArtifactService for Shared {
+    type FetchStream = BoxStream<Chunk>;
+
+    async fn fetch(
+        &self,
+        request: Request<FetchRequest>,
+    ) -> Result<Response<Self::FetchStream>, Status> {
+        let hash = hash32(&request.into_inner().hash, "hash")?;
+        let bytes = self
+            .artifacts
+            .get(&hash)
+            .map_err(|e| Status::internal(e.to_string()))?
+            .ok_or_else(|| {
+                Status::not_found(format!("artifact {} not found", hex::encode(hash)))
+            })?;
+        let chunks: Vec<Result<Chunk, Status>> = bytes
+            .chunks(CHUNK)
+            .map(|c| Ok(Chunk { data: c.to_vec() }))
+            .collect();
+        Ok(Response::new(Box::pin(tokio_stream::iter(chunks))))
+    }
+}
+
+// ---- SettlementService ----
+
+#[tonic::async_trait]
+impl SettlementService for Shared {
+    async fn list_settlements(
+        &self,
+        request: Request<ListSettlementsRequest>,
+    ) -> Result<Response<ListSettlementsResponse>, Status> {
+        let req = request.into_inner();
+        let limit = match req.limit {
+            0 => 50,
+            l => l.min(500) as usize,
+        };
+        let batches = self
+            .store
+            .settlements(req.start_after, limit)
+            .map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Response::new(ListSettlementsResponse { batches }))
+    }
+}

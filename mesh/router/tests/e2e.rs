@@ -1,0 +1,746 @@
+//! The mesh end to end over localhost sockets: a router, nodes and validators talking real gRPC,
+//! with real keys. Nodes and validators run in their own runtimes so a test can kill one
+//! abruptly; the restart test runs the `havn-router` binary and sends it SIGKILL.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use havn_mesh_common::keys;
+use havn_mesh_common::operators::{FileOperators, Operator, OperatorSet};
+use havn_mesh_common::pipeline::{
+    digest_manifest, DigestExecutor, ExecError, Executor, Executors, JobInput, Manifest,
+};
+use havn_mesh_proto::v1::{
+    job_service_client::JobServiceClient, node_link_client::NodeLinkClient, node_message,
+    router_message, settlement_service_client::SettlementServiceClient, submit_job_request,
+    CancelJobRequest, GetJobRequest, JobEvent, JobState, ListSettlementsRequest, NodeHello,
+    NodeMessage, SubmitJobRequest, Verdict, WatchJobRequest, WorkflowRef,
+};
+use havn_node::{Node, NodeConfig};
+use havn_router::{Router, RouterConfig};
+use havn_types::mesh::hello_digest;
+use havn_validator::{Validator, ValidatorConfig};
+use k256::ecdsa::SigningKey;
+use tonic::transport::Channel;
+use tonic::Code;
+
+const CHAIN: &str = "havn-devnet-1";
+const LOG: &str = "wasm1executionlog";
+
+fn key(name: &str) -> SigningKey {
+    SigningKey::from_slice(&havn_mesh_common::sha256(format!("e2e/{name}").as_bytes())).unwrap()
+}
+
+fn operators(nodes: usize, validators: usize) -> FileOperators {
+    let node = (0..nodes).map(|i| Operator {
+        address: format!("node-{i}"),
+        pubkey: keys::pubkey(&key(&format!("node-{i}"))),
+        node_stake: 1_000,
+        validator_stake: 0,
+    });
+    let val = (0..validators).map(|i| Operator {
+        address: format!("validator-{i}"),
+        pubkey: keys::pubkey(&key(&format!("validator-{i}"))),
+        node_stake: 0,
+        validator_stake: 1_000,
+    });
+    FileOperators::from_operators(node.chain(val))
+}
+
+/// A daemon in its own runtime, so it can be stopped gracefully or killed.
+struct Daemon {
+    runtime: Option<tokio::runtime::Runtime>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Daemon {
+    fn spawn<F: std::future::Future<Output = ()> + Send + 'static>(
+        make: impl FnOnce(tokio::sync::oneshot::Receiver<()>) -> F,
+    ) -> Daemon {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        runtime.spawn(make(rx));
+        Daemon {
+            runtime: Some(runtime),
+            stop: Some(tx),
+        }
+    }
+
+    /// Abrupt death: every task and socket dropped at once.
+    fn kill(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.kill();
+    }
+}
+
+struct Net {
+    dir: tempfile::TempDir,
+    operators: Arc<FileOperators>,
+    router: Option<Router>,
+    url: String,
+    version: [u8; 32],
+}
+
+fn router_config(dir: &std::path::Path) -> RouterConfig {
+    RouterConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
+        data_dir: dir.join("router"),
+        artifacts_dir: dir.join("router/artifacts"),
+        chain_id: CHAIN.into(),
+        execution_log: LOG.into(),
+        heartbeat_interval_ms: 200,
+        lease_ms: 10_000,
+        settlement_batch: 20,
+        settlement_interval_ms: 100,
+        verify_retry_ms: 2_000,
+        ..RouterConfig::default()
+    }
+}
+
+impl Net {
+    async fn start(nodes: usize, validators: usize, cfg: impl FnOnce(&mut RouterConfig)) -> Net {
+        let dir = tempfile::tempdir().unwrap();
+        let operators = Arc::new(operators(nodes, validators));
+        let mut config = router_config(dir.path());
+        cfg(&mut config);
+        let router = Router::start(config, operators.clone()).await.unwrap();
+        let (manifest, version) = digest_manifest("e2e", 10);
+        router.artifacts.put(&manifest).unwrap();
+        let url = format!("http://{}", router.addr);
+        Net {
+            dir,
+            operators,
+            router: Some(router),
+            url,
+            version,
+        }
+    }
+
+    fn node(&self, i: usize, executors: Executors) -> Daemon {
+        let cfg = NodeConfig {
+            routers: vec![self.url.clone()],
+            operator: format!("node-{i}"),
+            slots: 4,
+            cache_dir: self.dir.path().join(format!("node-{i}")),
+            drain_timeout_ms: 2_000,
+            ..NodeConfig::default()
+        };
+        let node = Node::new(cfg, key(&format!("node-{i}")), executors).unwrap();
+        Daemon::spawn(move |stop| async move {
+            node.run(async {
+                let _ = stop.await;
+            })
+            .await
+        })
+    }
+
+    fn validator(&self, i: usize) -> Daemon {
+        let cfg = ValidatorConfig {
+            routers: vec![self.url.clone()],
+            operator: format!("validator-{i}"),
+            sample_rate: 1.0,
+            cache_dir: self.dir.path().join(format!("validator-{i}")),
+            ..ValidatorConfig::default()
+        };
+        let v = Validator::new(
+            cfg,
+            key(&format!("validator-{i}")),
+            self.operators.clone(),
+            Executors::builtin(),
+        )
+        .unwrap();
+        Daemon::spawn(move |stop| async move {
+            v.run(async {
+                let _ = stop.await;
+            })
+            .await
+        })
+    }
+
+    async fn client(&self) -> JobServiceClient<Channel> {
+        client(&self.url).await
+    }
+
+    /// Waits until `n` nodes are connected to the in-process router.
+    async fn wait_for_nodes(&self, n: usize) {
+        let core = self.router.as_ref().unwrap().core.clone();
+        for _ in 0..500 {
+            if core.lock().unwrap().node_load().len() >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("{n} nodes did not connect");
+    }
+
+    fn request(&self, input: &str) -> SubmitJobRequest {
+        SubmitJobRequest {
+            workflow: Some(WorkflowRef {
+                workflow_id: 1,
+                version_hash: self.version.to_vec(),
+            }),
+            input: Some(submit_job_request::Input::InlineInput(
+                input.as_bytes().to_vec(),
+            )),
+            seed: 7,
+            caller: "caller".into(),
+            ..Default::default()
+        }
+    }
+}
+
+async fn client(url: &str) -> JobServiceClient<Channel> {
+    let channel = Channel::from_shared(url.to_string())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    JobServiceClient::new(channel)
+}
+
+/// Watches a job until it ends; returns its last event.
+async fn finish(client: &mut JobServiceClient<Channel>, job_id: u64) -> JobEvent {
+    let mut stream = client
+        .watch_job(WatchJobRequest { job_id })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut last = None;
+    let wait = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(e) = stream.message().await.unwrap() {
+            last = Some(e);
+        }
+    });
+    wait.await.expect("job did not end within 60 s");
+    last.expect("at least one event")
+}
+
+/// Checks an attestation the way the execution log will: the digest over this job's result,
+/// signed by that validator's key.
+fn attestation_verifies(
+    net: &Net,
+    job: &JobEvent,
+    input: &str,
+    a: &havn_mesh_proto::v1::Attestation,
+) -> bool {
+    let output = job.output.as_ref().unwrap();
+    let verdict = match Verdict::try_from(a.verdict).unwrap() {
+        Verdict::Valid => havn_types::Verdict::Valid,
+        _ => havn_types::Verdict::Invalid,
+    };
+    let digest = havn_types::Attestation {
+        chain_id: CHAIN,
+        execution_log: LOG,
+        job_id: job.job_id,
+        workflow_id: 1,
+        version_hash: &net.version,
+        node: &output.node,
+        input_hash: &havn_mesh_common::sha256(input.as_bytes()),
+        output_hash: output.output_hash.as_slice().try_into().unwrap(),
+        verdict,
+    }
+    .digest();
+    let pubkey = net.operators.get(&a.validator).unwrap().pubkey;
+    keys::verify(&pubkey, digest.as_bytes(), &a.signature)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_jobs_reach_a_quorum_and_settle() {
+    let net = Net::start(3, 4, |_| {}).await;
+    let _nodes: Vec<Daemon> = (0..3).map(|i| net.node(i, Executors::builtin())).collect();
+    let _validators: Vec<Daemon> = (0..4).map(|i| net.validator(i)).collect();
+    net.wait_for_nodes(3).await;
+    let mut c = net.client().await;
+    // Submitted all at once, so a queue forms and the load spreads over the nodes.
+    let submits: Vec<_> = (0..200)
+        .map(|i| {
+            let input = format!("input {i}");
+            let (mut c, req) = (c.clone(), net.request(&input));
+            tokio::spawn(async move { (c.submit_job(req).await.unwrap().into_inner(), input) })
+        })
+        .collect();
+    let mut jobs = Vec::new();
+    for s in submits {
+        let (r, input) = s.await.unwrap();
+        assert_eq!(r.state, JobState::Queued as i32);
+        jobs.push((r.job_id, input));
+    }
+    let ids: Vec<u64> = jobs.iter().map(|(id, _)| *id).collect();
+    let mut nodes_used = BTreeSet::new();
+    for (id, input) in &jobs {
+        let e = finish(&mut c, *id).await;
+        assert_eq!(
+            JobState::try_from(e.state).unwrap(),
+            JobState::Settled,
+            "{e:?}"
+        );
+        assert!(e.attestations.len() >= 3, "quorum is 3 of 4: {e:?}");
+        for a in &e.attestations {
+            assert!(
+                attestation_verifies(&net, &e, input, a),
+                "attestation by {}",
+                a.validator
+            );
+        }
+        // The output is what the builtin pipeline computes for this input, independently rerun.
+        let (manifest, _) = digest_manifest("e2e", 10);
+        let expected = DigestExecutor
+            .run(
+                &Manifest::parse(&manifest).unwrap(),
+                &JobInput {
+                    input: input.as_bytes(),
+                    seed: 7,
+                    parameters: &BTreeMap::new(),
+                },
+                &mut |_, _| {},
+                &AtomicBool::new(false),
+            )
+            .unwrap();
+        assert_eq!(e.output.as_ref().unwrap().output, expected);
+        nodes_used.insert(e.node.clone());
+    }
+    assert!(nodes_used.len() >= 2, "the load spread: {nodes_used:?}");
+    // Every job is in exactly one settlement batch.
+    let mut s = SettlementServiceClient::new(
+        Channel::from_shared(net.url.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap(),
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let batches = s
+        .list_settlements(ListSettlementsRequest {
+            start_after: 0,
+            limit: 500,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .batches;
+    let settled: Vec<u64> = batches
+        .iter()
+        .flat_map(|b| b.jobs.iter().map(|j| j.job_id))
+        .collect();
+    let unique: BTreeSet<u64> = settled.iter().copied().collect();
+    assert_eq!(settled.len(), 200);
+    assert_eq!(unique, ids.iter().copied().collect());
+    assert!(batches.iter().all(|b| b.jobs.len() <= 20));
+    // Metrics are served.
+    let metrics = http_get(net.router.as_ref().unwrap().metrics_addr.unwrap()).await;
+    assert!(
+        metrics.contains("havn_router_jobs_settled_total 200"),
+        "{metrics}"
+    );
+}
+
+async fn http_get(addr: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").await.unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).await.unwrap();
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_mid_job_has_its_jobs_finished_elsewhere() {
+    let net = Net::start(2, 4, |_| {}).await;
+    let mut first = net.node(0, Executors::builtin());
+    let _validators: Vec<Daemon> = (0..4).map(|i| net.validator(i)).collect();
+    let mut c = net.client().await;
+    // Slow jobs (a fraction of a second of hashing each), all on node-0 at first.
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        let mut req = net.request(&format!("slow {i}"));
+        req.parameters.insert("rounds".into(), "300000".into());
+        ids.push(c.submit_job(req).await.unwrap().into_inner().job_id);
+    }
+    let mut assigned = false;
+    for _ in 0..100 {
+        let e = c
+            .get_job(GetJobRequest { job_id: ids[0] })
+            .await
+            .unwrap()
+            .into_inner()
+            .job
+            .unwrap();
+        if e.state == JobState::Assigned as i32 && e.node == "node-0" {
+            assigned = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(assigned, "node-0 never took the job");
+    first.kill();
+    let _second = net.node(1, Executors::builtin());
+    for id in &ids {
+        let e = finish(&mut c, *id).await;
+        assert_eq!(
+            JobState::try_from(e.state).unwrap(),
+            JobState::Settled,
+            "{e:?}"
+        );
+        assert_eq!(e.node, "node-1");
+        assert!(e.attempt >= 2, "reassigned, attempt kept counting: {e:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_validator_down_still_reaches_quorum() {
+    let net = Net::start(1, 4, |_| {}).await;
+    let _node = net.node(0, Executors::builtin());
+    let _validators: Vec<Daemon> = (0..3).map(|i| net.validator(i)).collect();
+    let mut c = net.client().await;
+    let id = c
+        .submit_job(net.request("x"))
+        .await
+        .unwrap()
+        .into_inner()
+        .job_id;
+    let e = finish(&mut c, id).await;
+    assert_eq!(JobState::try_from(e.state).unwrap(), JobState::Settled);
+    assert_eq!(e.attestations.len(), 3);
+}
+
+/// Returns valid-looking but wrong bytes, signed properly.
+struct Garbage;
+
+impl Executor for Garbage {
+    fn kind(&self) -> &str {
+        havn_mesh_common::pipeline::DIGEST_KIND
+    }
+    fn runtime(&self) -> (String, String, String) {
+        DigestExecutor.runtime()
+    }
+    fn run(
+        &self,
+        _: &Manifest,
+        job: &JobInput<'_>,
+        _: &mut dyn FnMut(u32, u32),
+        _: &AtomicBool,
+    ) -> Result<Vec<u8>, ExecError> {
+        Ok(havn_mesh_common::sha256(job.input).to_vec())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_returning_garbage_gets_an_invalid_verdict() {
+    let net = Net::start(1, 4, |_| {}).await;
+    let mut executors = Executors::default();
+    executors.add(Arc::new(Garbage));
+    let _node = net.node(0, executors);
+    let _validators: Vec<Daemon> = (0..4).map(|i| net.validator(i)).collect();
+    let mut c = net.client().await;
+    let id = c
+        .submit_job(net.request("x"))
+        .await
+        .unwrap()
+        .into_inner()
+        .job_id;
+    let e = finish(&mut c, id).await;
+    assert_eq!(JobState::try_from(e.state).unwrap(), JobState::Failed);
+    assert_eq!(e.reason, "a validator quorum attested the result invalid");
+    assert!(e.attestations.len() >= 3);
+    assert!(e
+        .attestations
+        .iter()
+        .all(|a| a.verdict == Verdict::Invalid as i32));
+    assert!(e
+        .attestations
+        .iter()
+        .all(|a| attestation_verifies(&net, &e, "x", a)));
+    assert!(e.attestations[0]
+        .reason
+        .contains("re-execution gives a different output"));
+    // The invalid result is in a settlement batch too: the chain slashes the node for it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut s = SettlementServiceClient::new(
+        Channel::from_shared(net.url.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap(),
+    );
+    let batches = s
+        .list_settlements(ListSettlementsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .batches;
+    let job = batches
+        .iter()
+        .flat_map(|b| &b.jobs)
+        .find(|j| j.job_id == id)
+        .unwrap();
+    assert_eq!(job.verdict, Verdict::Invalid as i32);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_keys_and_wrong_signatures_are_refused() {
+    let net = Net::start(1, 0, |_| {}).await;
+    for (operator, signer) in [
+        ("intruder", "intruder"),
+        ("node-0", "not-node-0"),
+        ("validator-0", "validator-0"),
+    ] {
+        let channel = Channel::from_shared(net.url.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let mut inbound = NodeLinkClient::new(channel)
+            .connect(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .await
+            .unwrap()
+            .into_inner();
+        let Some(router_message::Body::Challenge(ch)) =
+            inbound.message().await.unwrap().unwrap().body
+        else {
+            panic!("expected a challenge");
+        };
+        let nonce: [u8; 32] = ch.nonce.try_into().unwrap();
+        tx.send(NodeMessage {
+            job_id: 0,
+            body: Some(node_message::Body::Hello(NodeHello {
+                operator: operator.into(),
+                signature: keys::sign(&key(signer), &hello_digest(&nonce, operator)),
+                slots: 1,
+                ..Default::default()
+            })),
+        })
+        .await
+        .unwrap();
+        let status = inbound.message().await.unwrap_err();
+        assert_eq!(
+            status.code(),
+            Code::PermissionDenied,
+            "{operator}: {status:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_clear_status_codes() {
+    let net = Net::start(1, 4, |c| {
+        c.max_input_bytes = 16;
+        c.max_queue = 2;
+    })
+    .await;
+    let mut c = net.client().await;
+    let code =
+        |r: Result<tonic::Response<havn_mesh_proto::v1::SubmitJobResponse>, tonic::Status>| {
+            let s = r.unwrap_err();
+            (s.code(), s.message().to_string())
+        };
+    let (k, m) = code(c.submit_job(net.request("seventeen bytes!!")).await);
+    assert_eq!(k, Code::InvalidArgument);
+    assert!(m.contains("input is 17 bytes; the limit is 16"), "{m}");
+    let mut unknown = net.request("x");
+    unknown.workflow.as_mut().unwrap().version_hash = vec![9; 32];
+    let (k, m) = code(c.submit_job(unknown).await);
+    assert_eq!(k, Code::NotFound);
+    assert!(m.starts_with("unknown workflow version"), "{m}");
+    let mut short = net.request("x");
+    short.workflow.as_mut().unwrap().version_hash = vec![9; 5];
+    assert_eq!(code(c.submit_job(short).await).0, Code::InvalidArgument);
+    let mut none = net.request("x");
+    none.workflow = None;
+    assert_eq!(code(c.submit_job(none).await).1, "workflow is required");
+    let mut no_input = net.request("x");
+    no_input.input = None;
+    assert_eq!(code(c.submit_job(no_input).await).0, Code::InvalidArgument);
+    let mut by_hash = net.request("x");
+    by_hash.input = Some(submit_job_request::Input::InputHash(vec![1; 32]));
+    assert_eq!(code(c.submit_job(by_hash).await).0, Code::NotFound);
+    // No nodes: the queue fills, then overload is explicit.
+    let a = c
+        .submit_job(net.request("a"))
+        .await
+        .unwrap()
+        .into_inner()
+        .job_id;
+    c.submit_job(net.request("b")).await.unwrap();
+    let (k, m) = code(c.submit_job(net.request("c")).await);
+    assert_eq!(k, Code::ResourceExhausted);
+    assert!(m.contains("queue is full"), "{m}");
+    // Cancel frees a place; cancelling twice is refused; unknown jobs are NOT_FOUND.
+    c.cancel_job(CancelJobRequest { job_id: a }).await.unwrap();
+    let again = c
+        .cancel_job(CancelJobRequest { job_id: a })
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition);
+    c.submit_job(net.request("c")).await.unwrap();
+    let missing = c.get_job(GetJobRequest { job_id: 999 }).await.unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+    let e = finish(&mut c, a).await;
+    assert_eq!(e.state, JobState::Cancelled as i32);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_reports_serving_then_not_serving_on_drain() {
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_health::pb::HealthCheckRequest;
+    let mut net = Net::start(1, 0, |_| {}).await;
+    let channel = Channel::from_shared(net.url.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = HealthClient::new(channel);
+    let status = health
+        .check(HealthCheckRequest {
+            service: "havn.mesh.v1.JobService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status;
+    assert_eq!(status, 1, "SERVING");
+    let router = net.router.take().unwrap();
+    let started = std::time::Instant::now();
+    router.stop().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "drain is bounded"
+    );
+}
+
+#[test]
+fn a_router_killed_with_sigkill_loses_no_accepted_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let ops = operators(1, 4);
+    std::fs::write(dir.path().join("operators.toml"), ops.to_toml()).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let config = format!(
+        "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{d}/router\"\nartifacts_dir = \"{d}/artifacts\"\noperators_file = \"{d}/operators.toml\"\nchain_id = \"{CHAIN}\"\nexecution_log = \"{LOG}\"\nheartbeat_interval_ms = 200\nsettlement_interval_ms = 100\n",
+        d = dir.path().display()
+    );
+    std::fs::write(dir.path().join("router.toml"), config).unwrap();
+    let (manifest, version) = digest_manifest("e2e", 10);
+    havn_mesh_common::artifacts::ArtifactDir::open(&dir.path().join("artifacts"))
+        .unwrap()
+        .put(&manifest)
+        .unwrap();
+    let start = || {
+        RouterProcess(
+            std::process::Command::new(env!("CARGO_BIN_EXE_havn-router"))
+                .arg("--config")
+                .arg(dir.path().join("router.toml"))
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut router = start();
+    let request = |i: u32| SubmitJobRequest {
+        workflow: Some(WorkflowRef {
+            workflow_id: 1,
+            version_hash: version.to_vec(),
+        }),
+        input: Some(submit_job_request::Input::InlineInput(
+            format!("in {i}").into_bytes(),
+        )),
+        caller: "caller".into(),
+        ..Default::default()
+    };
+    // No node is connected: every accepted job is still queued when the router dies.
+    let ids: Vec<u64> = rt.block_on(async {
+        let mut c = connect_retry(&url).await;
+        let mut ids = vec![];
+        for i in 0..30 {
+            ids.push(c.submit_job(request(i)).await.unwrap().into_inner().job_id);
+        }
+        ids
+    });
+    router.sigkill();
+    let _router = start();
+    let states: Vec<i32> = rt.block_on(async {
+        let mut c = connect_retry(&url).await;
+        // A watcher resumes from the job's state as stored.
+        let first = c
+            .get_job(GetJobRequest { job_id: ids[0] })
+            .await
+            .unwrap()
+            .into_inner()
+            .job
+            .unwrap();
+        assert_eq!(first.state, JobState::Queued as i32);
+        let net = Net {
+            dir: tempfile::tempdir().unwrap(),
+            operators: Arc::new(ops.clone()),
+            router: None,
+            url: url.clone(),
+            version,
+        };
+        let _node = net.node(0, Executors::builtin());
+        let _validators: Vec<Daemon> = (0..4).map(|i| net.validator(i)).collect();
+        let mut states = vec![];
+        for id in &ids {
+            states.push(finish(&mut c, *id).await.state);
+        }
+        // A new job after the restart does not reuse an id.
+        let next = c.submit_job(request(99)).await.unwrap().into_inner().job_id;
+        assert!(next > *ids.iter().max().unwrap());
+        states
+    });
+    assert!(
+        states.iter().all(|s| *s == JobState::Settled as i32),
+        "{states:?}"
+    );
+}
+
+/// The router binary; killed (SIGKILL) and reaped when dropped, even if the test fails.
+struct RouterProcess(std::process::Child);
+
+impl RouterProcess {
+    fn sigkill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for RouterProcess {
+    fn drop(&mut self) {
+        self.sigkill();
+    }
+}
+
+async fn connect_retry(url: &str) -> JobServiceClient<Channel> {
+    for _ in 0..200 {
+        if let Ok(ch) = Channel::from_shared(url.to_string())
+            .unwrap()
+            .connect()
+            .await
+        {
+            return JobServiceClient::new(ch);
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("router at {url} did not come up");
+}

@@ -1,0 +1,395 @@
+//! The Havn validator service. It dials out to routers, proves its staked key, and for every
+//! result it is sent:
+//! 1. checks the output against its hash, and the node's signature over its result claim;
+//! 2. runs structural checks (not empty, within the manifest's size limit, not one repeated byte);
+//! 3. re-executes a sampled fraction of jobs and compares outputs. The sample is
+//!    `sha256(secret ‖ job_id) < rate`: the node cannot predict it, and the validator committed to
+//!    `sha256(secret)` when it connected, so it cannot pick the sample after seeing a result;
+//! 4. signs the attestation (`havn_types::Attestation`, the bytes the execution log verifies) with
+//!    verdict valid or invalid.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use havn_mesh_common::artifacts::ArtifactDir;
+use havn_mesh_common::keys;
+use havn_mesh_common::operators::OperatorSet;
+use havn_mesh_common::pipeline::{Executors, JobInput, Manifest};
+use havn_mesh_proto::v1::{
+    artifact_service_client::ArtifactServiceClient, validator_link_client::ValidatorLinkClient,
+    validator_message, Attestation, TaskAttestation, ValidatorHello, ValidatorMessage, Verdict,
+    VerifyTask,
+};
+use havn_types::mesh::{hello_digest, ResultClaim};
+use k256::ecdsa::SigningKey;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::{Channel, Endpoint};
+
+/// `havn-validator --config validator.toml`; every key overridable as `HAVN_VALIDATOR_<KEY>`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ValidatorConfig {
+    pub routers: Vec<String>,
+    /// The operator address this validator is staked under.
+    pub operator: String,
+    pub key_file: Option<PathBuf>,
+    pub mnemonic_file: Option<PathBuf>,
+    /// The staked operators (to check nodes' result claims).
+    pub operators_file: PathBuf,
+    /// Fraction of jobs re-executed, 0 to 1.
+    pub sample_rate: f64,
+    /// The secret the sample derives from (hex, 32 bytes); unset: a fresh random one per start.
+    pub sample_secret: Option<String>,
+    pub cache_dir: PathBuf,
+    pub max_message_bytes: usize,
+    pub log_json: bool,
+}
+
+impl Default for ValidatorConfig {
+    fn default() -> Self {
+        ValidatorConfig {
+            routers: vec!["http://127.0.0.1:7600".into()],
+            operator: String::new(),
+            key_file: None,
+            mnemonic_file: None,
+            operators_file: "./operators.toml".into(),
+            sample_rate: 0.05,
+            sample_secret: None,
+            cache_dir: "./havn-validator-cache".into(),
+            max_message_bytes: 8 << 20,
+            log_json: false,
+        }
+    }
+}
+
+impl ValidatorConfig {
+    pub fn key(&self) -> Result<SigningKey, keys::KeyError> {
+        keys::KeySource {
+            key_file: self.key_file.clone(),
+            mnemonic_file: self.mnemonic_file.clone(),
+        }
+        .load()
+    }
+}
+
+pub struct Validator {
+    cfg: Arc<ValidatorConfig>,
+    key: Arc<SigningKey>,
+    cache: ArtifactDir,
+    secret: [u8; 32],
+    checker: Checker,
+}
+
+/// The outcome of checking one result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    pub verdict: havn_types::Verdict,
+    pub reason: String,
+    pub reexecuted: bool,
+}
+
+impl Validator {
+    pub fn new(
+        cfg: ValidatorConfig,
+        key: SigningKey,
+        operators: Arc<dyn OperatorSet>,
+        executors: Executors,
+    ) -> Result<Self, String> {
+        if cfg.operator.is_empty() {
+            return Err("operator is not set: the address this validator is staked under".into());
+        }
+        if !(0.0..=1.0).contains(&cfg.sample_rate) {
+            return Err(format!(
+                "sample_rate must be 0 to 1, got {}",
+                cfg.sample_rate
+            ));
+        }
+        let secret = match &cfg.sample_secret {
+            Some(hex_secret) => hex::decode(hex_secret)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or("sample_secret must be 64 hex characters")?,
+            None => {
+                let mut s = [0u8; 32];
+                keys::getrandom_fill(&mut s);
+                s
+            }
+        };
+        let cache = ArtifactDir::open(&cfg.cache_dir).map_err(|e| e.to_string())?;
+        let rate = cfg.sample_rate;
+        let checker = Checker {
+            operators,
+            executors,
+            sampled: Arc::new(move |job_id| sample(&secret, rate, job_id)),
+        };
+        Ok(Validator {
+            cfg: Arc::new(cfg),
+            key: Arc::new(key),
+            cache,
+            secret,
+            checker,
+        })
+    }
+
+    /// `sha256(secret)`, sent when connecting.
+    pub fn commitment(&self) -> [u8; 32] {
+        Sha256::digest(self.secret).into()
+    }
+
+    /// Whether this validator re-executes `job_id`.
+    pub fn sampled(&self, job_id: u64) -> bool {
+        (self.checker.sampled)(job_id)
+    }
+
+    pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
+        let this = Arc::new(self);
+        let tasks: Vec<_> = this
+            .cfg
+            .routers
+            .iter()
+            .map(|url| tokio::spawn(this.clone().serve_router(url.clone())))
+            .collect();
+        stop.await;
+        for t in tasks {
+            t.abort();
+        }
+    }
+
+    async fn serve_router(self: Arc<Self>, url: String) {
+        let mut attempt = 0u32;
+        loop {
+            match self.clone().session(&url).await {
+                Ok(()) => attempt = 0,
+                Err(e) => {
+                    tracing::warn!(router = url, error = e, "router session ended");
+                    attempt += 1;
+                }
+            }
+            tokio::time::sleep(havn_mesh_common::service::backoff(attempt)).await;
+        }
+    }
+
+    async fn session(self: Arc<Self>, url: &str) -> Result<(), String> {
+        let channel = Endpoint::from_shared(url.to_string())
+            .map_err(|e| format!("bad router url {url}: {e}"))?
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .tcp_nodelay(true)
+            .connect()
+            .await
+            .map_err(|e| format!("cannot reach {url}: {e}"))?;
+        let max = self.cfg.max_message_bytes;
+        let (out, out_rx) = mpsc::channel::<ValidatorMessage>(4096);
+        let mut inbound = ValidatorLinkClient::new(channel.clone())
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max)
+            .connect(ReceiverStream::new(out_rx))
+            .await
+            .map_err(|s| s.message().to_string())?
+            .into_inner();
+        let nonce: [u8; 32] = match inbound.message().await {
+            Ok(Some(t)) => t
+                .challenge
+                .try_into()
+                .map_err(|_| "router did not open with a 32-byte challenge".to_string())?,
+            Ok(None) => return Err("router closed the stream".into()),
+            Err(s) => return Err(s.message().to_string()),
+        };
+        let hello = ValidatorHello {
+            operator: self.cfg.operator.clone(),
+            signature: keys::sign(&self.key, &hello_digest(&nonce, &self.cfg.operator)),
+            sample_commitment: self.commitment().to_vec(),
+        };
+        out.send(ValidatorMessage {
+            body: Some(validator_message::Body::Hello(hello)),
+        })
+        .await
+        .map_err(|_| "stream closed")?;
+        tracing::info!(router = url, "connected");
+        let artifacts = ArtifactServiceClient::new(channel).max_decoding_message_size(max);
+        loop {
+            let task = match inbound.message().await {
+                Ok(Some(t)) => t,
+                Ok(None) => return Ok(()),
+                Err(s) => return Err(format!("router: {}", s.message())),
+            };
+            let (this, out, artifacts) = (self.clone(), out.clone(), artifacts.clone());
+            tokio::spawn(async move {
+                if let Some(answer) = this.attest(task, artifacts).await {
+                    let _ = out
+                        .send(ValidatorMessage {
+                            body: Some(validator_message::Body::Attestation(answer)),
+                        })
+                        .await;
+                }
+            });
+        }
+    }
+
+    /// Checks a task and signs the verdict. `None` for a task that cannot be judged at all (no
+    /// output, malformed hashes): nothing is signed.
+    pub async fn attest(
+        &self,
+        task: VerifyTask,
+        mut artifacts: ArtifactServiceClient<Channel>,
+    ) -> Option<TaskAttestation> {
+        let output = task.output.clone()?;
+        let workflow = task.workflow.clone()?;
+        let version: [u8; 32] = workflow.version_hash.as_slice().try_into().ok()?;
+        let input_hash: [u8; 32] = task.input_hash.as_slice().try_into().ok()?;
+        let output_hash: [u8; 32] = output.output_hash.as_slice().try_into().ok()?;
+        let manifest = match self.cache.get_or_fetch(&version, &mut artifacts).await {
+            Ok(bytes) => Manifest::parse(&bytes).ok(),
+            Err(e) => {
+                tracing::warn!(job = task.job_id, error = %e, "cannot fetch the manifest");
+                return None;
+            }
+        };
+        let check = {
+            let checker = self.checker.clone();
+            let task = task.clone();
+            tokio::task::spawn_blocking(move || checker.check(&task, manifest.as_ref()))
+                .await
+                .ok()?
+        };
+        let digest = havn_types::Attestation {
+            chain_id: &task.chain_id,
+            execution_log: &task.execution_log,
+            job_id: task.job_id,
+            workflow_id: workflow.workflow_id,
+            version_hash: &version,
+            node: &output.node,
+            input_hash: &input_hash,
+            output_hash: &output_hash,
+            verdict: check.verdict,
+        }
+        .digest();
+        let verdict = match check.verdict {
+            havn_types::Verdict::Valid => Verdict::Valid,
+            havn_types::Verdict::Invalid => Verdict::Invalid,
+        };
+        if check.verdict == havn_types::Verdict::Invalid {
+            tracing::warn!(
+                job = task.job_id,
+                node = output.node,
+                reason = check.reason,
+                "invalid result"
+            );
+        }
+        Some(TaskAttestation {
+            job_id: task.job_id,
+            attempt: task.attempt,
+            output_hash: output.output_hash.clone(),
+            attestation: Some(Attestation {
+                validator: self.cfg.operator.clone(),
+                verdict: verdict as i32,
+                signature: keys::sign(&self.key, digest.as_bytes()),
+                reason: check.reason,
+            }),
+            reexecuted: check.reexecuted,
+        })
+    }
+}
+
+/// `sha256(secret ‖ job_id)`, read as a number, below `rate` of the range.
+fn sample(secret: &[u8; 32], rate: f64, job_id: u64) -> bool {
+    let mut h = Sha256::new();
+    h.update(secret);
+    h.update(job_id.to_be_bytes());
+    let d: [u8; 32] = h.finalize().into();
+    let x = u64::from_be_bytes(d[..8].try_into().expect("8 bytes"));
+    (x as f64) < rate * (u64::MAX as f64)
+}
+
+/// The synchronous part of checking: everything but the network.
+#[derive(Clone)]
+pub struct Checker {
+    pub operators: Arc<dyn OperatorSet>,
+    pub executors: Executors,
+    /// Whether a job is in the re-execution sample.
+    pub sampled: Arc<dyn Fn(u64) -> bool + Send + Sync>,
+}
+
+impl Checker {
+    pub fn check(&self, task: &VerifyTask, manifest: Option<&Manifest>) -> Check {
+        let invalid = |reason: &str, reexecuted| Check {
+            verdict: havn_types::Verdict::Invalid,
+            reason: reason.to_string(),
+            reexecuted,
+        };
+        let Some(output) = &task.output else {
+            return invalid("no output", false);
+        };
+        let Ok(hash) = <[u8; 32]>::try_from(output.output_hash.as_slice()) else {
+            return invalid("output_hash is not 32 bytes", false);
+        };
+        if havn_mesh_common::sha256(&output.output) != hash {
+            return invalid("output does not match its hash", false);
+        }
+        let runtime = output.runtime.clone().unwrap_or_default();
+        let claim = ResultClaim {
+            job_id: task.job_id,
+            attempt: output.attempt,
+            output_hash: &hash,
+            executor: &runtime.executor,
+            device: &runtime.device,
+        };
+        let signed = self
+            .operators
+            .get(&output.node)
+            .is_some_and(|op| keys::verify(&op.pubkey, &claim.digest(), &output.node_signature));
+        if !signed {
+            return invalid(
+                "the node's result claim is not signed by its registered key",
+                false,
+            );
+        }
+        let Some(manifest) = manifest else {
+            return invalid("the workflow manifest is not valid", false);
+        };
+        if output.output.is_empty() {
+            return invalid("empty output", false);
+        }
+        if output.output.len() as u64 > manifest.max_output_bytes {
+            return invalid("output larger than the manifest allows", false);
+        }
+        if output.output.len() > 1 && output.output.iter().all(|b| *b == output.output[0]) {
+            return invalid("constant output (one repeated byte)", false);
+        }
+        if (self.sampled)(task.job_id) {
+            let Ok(executor) = self.executors.get(&manifest.pipeline.kind) else {
+                return Check {
+                    verdict: havn_types::Verdict::Valid,
+                    reason: "no local executor for this kind: structural checks only".into(),
+                    reexecuted: false,
+                };
+            };
+            let params: BTreeMap<String, String> = task.parameters.clone().into_iter().collect();
+            let job = JobInput {
+                input: &task.input,
+                seed: task.seed,
+                parameters: &params,
+            };
+            let rerun = executor.run(manifest, &job, &mut |_, _| {}, &AtomicBool::new(false));
+            return match rerun {
+                Ok(bytes) if bytes == output.output => Check {
+                    verdict: havn_types::Verdict::Valid,
+                    reason: String::new(),
+                    reexecuted: true,
+                },
+                Ok(_) => invalid("re-execution gives a different output", true),
+                Err(e) => invalid(&format!("re-execution failed: {e}"), true),
+            };
+        }
+        Check {
+            verdict: havn_types::Verdict::Valid,
+            reason: String::new(),
+            reexecuted: false,
+        }
+    }
+}

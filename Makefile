@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export HAVN_CACHE ?= $(HOME)/.cache/havn
 
-.PHONY: demo test tools fmt-check clippy unit wasm check gas schema schema-check fmt clean
+.PHONY: demo test tools fmt-check clippy unit wasm check gas bench-mesh schema schema-check fmt clean
 
 ## The main job. Today: build, lower and check every contract, as a chain would accept them.
 demo: tools wasm check
@@ -34,6 +34,10 @@ check:
 ## VM gas of the hot paths, from the lowered artifacts (first build of cosmwasm-vm: ~13 minutes).
 gas: wasm
 	CARGO_TARGET_DIR=$(HAVN_CACHE)/vm-gas-target cargo run --release --manifest-path tools/vm-gas/Cargo.toml
+
+## The mesh benchmark: jobs/s and p50/p99 through router → node → validators vs tonic unary.
+bench-mesh:
+	cargo run --locked --profile native -p havn-mesh-bench -- --jobs 4096
 
 schema:
 	@scripts/schema.sh

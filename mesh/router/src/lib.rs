@@ -26,7 +26,6 @@ use havn_mesh_proto::v1::{
 };
 use thiserror::Error;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 
 pub use crate::config::RouterConfig;
 use crate::core::Core;
@@ -179,8 +178,11 @@ impl Router {
                 drain_core.lock().expect("poisoned").close_streams();
                 let _ = closed_tx.send(());
             };
-            let serve =
-                server.serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown);
+            // Accepted sockets need TCP_NODELAY set here: the builder's setting only applies when
+            // tonic binds the listener itself (without it, small replies wait ~40 ms for Nagle).
+            let incoming =
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+            let serve = server.serve_with_incoming_shutdown(incoming, shutdown);
             // tonic waits for every connection to close; bound that wait.
             tokio::pin!(serve);
             tokio::select! {

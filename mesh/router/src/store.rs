@@ -184,17 +184,23 @@ impl Store {
 }
 
 fn commit(db: &Database, batches: &[Batch]) -> Result<(), StoreError> {
-    let txn = db.begin_write().map_err(err)?;
+    let mut txn = db.begin_write().map_err(err)?;
+    // Only a group that someone waits on (an accepted job) pays for an fsync. The others are
+    // crash-consistent and become durable with the next fsync'd commit; losing them in a crash
+    // only rolls a job back to an earlier state it can continue from.
+    if batches.iter().all(|(_, ack)| ack.is_none()) {
+        txn.set_durability(redb::Durability::None);
+    }
+    // A job changes state several times per group: write only its latest record.
+    let mut latest: std::collections::BTreeMap<u64, &JobRecord> = std::collections::BTreeMap::new();
     {
-        let mut jobs = txn.open_table(JOBS).map_err(err)?;
         let mut settlements = txn.open_table(SETTLEMENTS).map_err(err)?;
         let mut meta = txn.open_table(META).map_err(err)?;
         for (writes, _) in batches {
             for w in writes {
                 match w {
                     Write::Job(j) => {
-                        jobs.insert(j.id, j.encode_to_vec().as_slice())
-                            .map_err(err)?;
+                        latest.insert(j.id, j);
                     }
                     Write::Settlement(s) => {
                         settlements
@@ -206,6 +212,10 @@ fn commit(db: &Database, batches: &[Batch]) -> Result<(), StoreError> {
                     }
                 }
             }
+        }
+        let mut jobs = txn.open_table(JOBS).map_err(err)?;
+        for (id, j) in latest {
+            jobs.insert(id, j.encode_to_vec().as_slice()).map_err(err)?;
         }
     }
     txn.commit().map_err(err)?;

@@ -393,3 +393,150 @@ impl Checker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use havn_mesh_common::operators::{FileOperators, Operator};
+    use havn_mesh_common::pipeline::{digest_manifest, Executor};
+    use havn_mesh_proto::v1::{JobOutput, RuntimeInfo, WorkflowRef};
+
+    fn node_key() -> SigningKey {
+        SigningKey::from_slice(&[5u8; 32]).unwrap()
+    }
+
+    fn checker(sample_all: bool) -> Checker {
+        let ops = FileOperators::from_operators([Operator {
+            address: "node".into(),
+            pubkey: keys::pubkey(&node_key()),
+            node_stake: 1,
+            validator_stake: 0,
+        }]);
+        Checker {
+            operators: Arc::new(ops),
+            executors: Executors::builtin(),
+            sampled: Arc::new(move |_| sample_all),
+        }
+    }
+
+    /// A task whose output is `output`, signed by `signer` as the node's claim.
+    fn task(output: Vec<u8>, signer: &SigningKey) -> VerifyTask {
+        let hash = havn_mesh_common::sha256(&output);
+        let claim = ResultClaim {
+            job_id: 9,
+            attempt: 1,
+            output_hash: &hash,
+            executor: "builtin:digest",
+            device: "cpu",
+        };
+        VerifyTask {
+            job_id: 9,
+            attempt: 1,
+            workflow: Some(WorkflowRef {
+                workflow_id: 1,
+                version_hash: vec![0; 32],
+            }),
+            input: b"in".to_vec(),
+            input_hash: havn_mesh_common::sha256(b"in").to_vec(),
+            seed: 3,
+            output: Some(JobOutput {
+                output_hash: hash.to_vec(),
+                output,
+                node: "node".into(),
+                node_signature: keys::sign(signer, &claim.digest()),
+                runtime: Some(RuntimeInfo {
+                    executor: "builtin:digest".into(),
+                    device: "cpu".into(),
+                    versions: String::new(),
+                }),
+                attempt: 1,
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn manifest() -> Manifest {
+        Manifest::parse(&digest_manifest("t", 4).0).unwrap()
+    }
+
+    fn honest_output() -> Vec<u8> {
+        havn_mesh_common::pipeline::DigestExecutor
+            .run(
+                &manifest(),
+                &JobInput {
+                    input: b"in",
+                    seed: 3,
+                    parameters: &BTreeMap::new(),
+                },
+                &mut |_, _| {},
+                &AtomicBool::new(false),
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn honest_results_pass_with_and_without_reexecution() {
+        for sample in [false, true] {
+            let check =
+                checker(sample).check(&task(honest_output(), &node_key()), Some(&manifest()));
+            assert_eq!(check.verdict, havn_types::Verdict::Valid, "{check:?}");
+            assert_eq!(check.reexecuted, sample);
+        }
+    }
+
+    #[test]
+    fn each_check_catches_its_fault() {
+        let m = manifest();
+        let invalid = |t: &VerifyTask, sample: bool| {
+            let c = checker(sample).check(t, Some(&m));
+            assert_eq!(c.verdict, havn_types::Verdict::Invalid);
+            c.reason
+        };
+        let mut tampered = task(honest_output(), &node_key());
+        tampered.output.as_mut().unwrap().output[0] ^= 1;
+        assert_eq!(invalid(&tampered, false), "output does not match its hash");
+        let forged = task(
+            honest_output(),
+            &SigningKey::from_slice(&[6u8; 32]).unwrap(),
+        );
+        assert!(invalid(&forged, false).contains("not signed by its registered key"));
+        assert_eq!(
+            invalid(&task(vec![7; 32], &node_key()), false),
+            "constant output (one repeated byte)"
+        );
+        assert_eq!(invalid(&task(vec![], &node_key()), false), "empty output");
+        // Plausible but wrong bytes pass the cheap checks; only re-execution catches them.
+        let wrong = task(havn_mesh_common::sha256(b"wrong").to_vec(), &node_key());
+        assert_eq!(
+            checker(false).check(&wrong, Some(&m)).verdict,
+            havn_types::Verdict::Valid
+        );
+        assert_eq!(
+            invalid(&wrong, true),
+            "re-execution gives a different output"
+        );
+    }
+
+    #[test]
+    fn the_sample_rate_is_what_it_says() {
+        let secret = [1u8; 32];
+        let hits = (0..20_000u64)
+            .filter(|id| sample(&secret, 0.25, *id))
+            .count();
+        assert!((4_500..5_500).contains(&hits), "{hits} of 20000 at 25%");
+        assert_eq!(
+            (0..1000u64).filter(|id| sample(&secret, 0.0, *id)).count(),
+            0
+        );
+        assert_eq!(
+            (0..1000u64).filter(|id| sample(&secret, 1.0, *id)).count(),
+            1000
+        );
+        // Another secret samples other jobs.
+        let other: Vec<u64> = (0..100u64)
+            .filter(|id| sample(&[2u8; 32], 0.5, *id))
+            .collect();
+        let mine: Vec<u64> = (0..100u64).filter(|id| sample(&secret, 0.5, *id)).collect();
+        assert_ne!(other, mine);
+    }
+}

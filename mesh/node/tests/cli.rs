@@ -1,0 +1,57 @@
+//! The `havn-node` binary: help, key creation, the example config, clear errors.
+
+use std::process::Command;
+
+fn node() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_havn-node"))
+}
+
+#[test]
+fn help_and_init_key() {
+    let out = node().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .contains("--init-key"));
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("node.key");
+    let out = node().arg("--init-key").arg(&key).output().unwrap();
+    assert!(out.status.success());
+    let pubkey = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(pubkey.trim().len(), 66, "33-byte compressed key in hex");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    // Never overwrites an existing key.
+    assert!(!node()
+        .arg("--init-key")
+        .arg(&key)
+        .output()
+        .unwrap()
+        .status
+        .success());
+}
+
+#[test]
+fn the_example_config_parses() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/node.example.toml");
+    let cfg: havn_node::NodeConfig =
+        havn_mesh_common::config::load(Some(std::path::Path::new(path)), "HAVN_NODE_TEST").unwrap();
+    assert_eq!(cfg.slots, 4);
+}
+
+#[test]
+fn a_missing_key_is_one_clear_line() {
+    let out = node().env("HAVN_NODE_OPERATOR", "wasm1x").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        err.trim(),
+        "havn-node: configure exactly one of key_file and mnemonic_file"
+    );
+}

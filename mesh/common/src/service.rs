@@ -57,3 +57,36 @@ pub fn notify_stopping() {
 pub fn backoff(attempt: u32) -> Duration {
     Duration::from_millis((100u64 << attempt.min(7)).min(10_000))
 }
+
+/// A channel to a router: TCP_NODELAY, HTTP/2 keepalive every 30 s (NAT-friendly).
+pub async fn dial(url: &str) -> Result<tonic::transport::Channel, String> {
+    tonic::transport::Endpoint::from_shared(url.to_string())
+        .map_err(|e| format!("bad router url {url}: {e}"))?
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .tcp_nodelay(true)
+        .connect()
+        .await
+        .map_err(|e| format!("cannot reach {url}: {e}"))
+}
+
+/// Runs `session` against `url` again and again, backing off after failures, until `stopped`.
+pub async fn keep_connected<F, Fut>(url: &str, stopped: impl Fn() -> bool, mut session: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let mut attempt = 0u32;
+    while !stopped() {
+        match session().await {
+            Ok(()) => attempt = 0,
+            Err(e) => {
+                tracing::warn!(router = url, error = e, "router session ended");
+                attempt += 1;
+            }
+        }
+        if stopped() {
+            return;
+        }
+        tokio::time::sleep(backoff(attempt)).await;
+    }
+}

@@ -24,7 +24,7 @@ use k256::ecdsa::SigningKey;
 use serde::Deserialize;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 /// `havn-node --config node.toml`; every key overridable as `HAVN_NODE_<KEY>`.
 #[derive(Debug, Clone, Deserialize)]
@@ -130,34 +130,18 @@ impl Node {
     }
 
     async fn serve_router(self: Arc<Self>, url: String) {
-        let mut attempt = 0u32;
-        loop {
-            if *self.draining.borrow() {
-                return;
-            }
-            match self.clone().session(&url).await {
-                Ok(()) => attempt = 0,
-                Err(e) => {
-                    tracing::warn!(router = url, error = e, "router session ended");
-                    attempt += 1;
-                }
-            }
-            if *self.draining.borrow() {
-                return;
-            }
-            tokio::time::sleep(havn_mesh_common::service::backoff(attempt)).await;
-        }
+        let draining = self.draining.subscribe();
+        havn_mesh_common::service::keep_connected(
+            &url,
+            || *draining.borrow(),
+            || self.clone().session(&url),
+        )
+        .await;
     }
 
     /// One connection: handshake, then jobs until the stream ends.
     async fn session(self: Arc<Self>, url: &str) -> Result<(), String> {
-        let channel: Channel = Endpoint::from_shared(url.to_string())
-            .map_err(|e| format!("bad router url {url}: {e}"))?
-            .http2_keep_alive_interval(Duration::from_secs(30))
-            .tcp_nodelay(true)
-            .connect()
-            .await
-            .map_err(|e| format!("cannot reach {url}: {e}"))?;
+        let channel = havn_mesh_common::service::dial(url).await?;
         let max = self.cfg.max_message_bytes;
         let (out, out_rx) = mpsc::channel::<NodeMessage>(1024);
         let mut link = NodeLinkClient::new(channel.clone())

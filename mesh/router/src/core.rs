@@ -105,6 +105,7 @@ pub struct Core {
     decided: Vec<u64>,
     decided_since: Option<Instant>,
     pub draining: bool,
+    settled_tx: Option<mpsc::UnboundedSender<SettlementBatch>>,
 }
 
 /// What a submit returns: the job id and the commit to wait for.
@@ -133,6 +134,7 @@ impl Core {
             decided: Vec::new(),
             decided_since: None,
             draining: false,
+            settled_tx: None,
         };
         let mut recovered = 0;
         for mut rec in store.jobs()? {
@@ -177,6 +179,11 @@ impl Core {
         core.queue.make_contiguous().sort_unstable();
         tracing::info!(recovered, next_id = core.next_id, "job store loaded");
         Ok(core)
+    }
+
+    /// Where formed batches are sent, after they are stored.
+    pub fn on_settlement(&mut self, tx: mpsc::UnboundedSender<SettlementBatch>) {
+        self.settled_tx = Some(tx);
     }
 
     fn persist(&self, id: u64) {
@@ -789,6 +796,9 @@ impl Core {
             jobs = batch.jobs.len(),
             "settlement batch formed"
         );
+        if let Some(tx) = &self.settled_tx {
+            let _ = tx.send(batch.clone());
+        }
         Some(batch)
     }
 

@@ -10,6 +10,7 @@ pub mod config;
 pub mod core;
 pub mod metrics;
 pub mod service;
+pub mod settlement;
 pub mod store;
 
 use std::future::Future;
@@ -61,11 +62,20 @@ pub struct Router {
 }
 
 impl Router {
-    /// Opens the store (recovering what it holds), binds, and serves until `stop` is called or
-    /// the handle dropped.
+    /// A router whose settlement batches stay in its store (listed by `ListSettlements`).
     pub async fn start(
         cfg: RouterConfig,
         operators: Arc<dyn OperatorSet>,
+    ) -> Result<Router, RouterError> {
+        Self::start_with(cfg, operators, Arc::new(settlement::StoredOnly)).await
+    }
+
+    /// Opens the store (recovering what it holds), binds, and serves until `stop` is called or
+    /// the handle dropped. Every settlement batch is stored, then handed to `settlement`.
+    pub async fn start_with(
+        cfg: RouterConfig,
+        operators: Arc<dyn OperatorSet>,
+        settlement: Arc<dyn settlement::Settlement>,
     ) -> Result<Router, RouterError> {
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let cfg = Arc::new(cfg);
@@ -78,6 +88,9 @@ impl Router {
             store.clone(),
             metrics.clone(),
         )?));
+        let (settled_tx, settled_rx) = tokio::sync::mpsc::unbounded_channel();
+        core.lock().expect("fresh").on_settlement(settled_tx);
+        tokio::spawn(settlement::deliver(settlement, settled_rx));
         let listener = TcpListener::bind(cfg.listen)
             .await
             .map_err(|source| RouterError::Bind {

@@ -215,6 +215,55 @@ async fn authenticate(
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The opening of every link: send a fresh challenge (built by `challenge`), wait for the hello
+/// (picked out of the first message by `hello`), and check it signs the challenge with a staked
+/// key. On failure the stream ends with the reason and `None` is returned.
+async fn handshake<In, Out, H>(
+    shared: &Shared,
+    inbound: &mut Streaming<In>,
+    tx: &mpsc::Sender<Result<Out, Status>>,
+    challenge: impl FnOnce(Vec<u8>) -> Out,
+    hello: impl FnOnce(In) -> Option<H>,
+    credentials: impl Fn(&H) -> (&str, &[u8]),
+    validator: bool,
+) -> Option<H> {
+    let mut nonce = [0u8; 32];
+    keys::getrandom_fill(&mut nonce);
+    tx.send(Ok(challenge(nonce.to_vec()))).await.ok()?;
+    let role = if validator { "validator" } else { "node" };
+    let Ok(Ok(Some(first))) = tokio::time::timeout(HELLO_TIMEOUT, inbound.message()).await else {
+        let _ = tx
+            .send(Err(Status::unauthenticated(format!(
+                "expected a {role} hello within 10 s"
+            ))))
+            .await;
+        return None;
+    };
+    let Some(h) = hello(first) else {
+        let _ = tx
+            .send(Err(Status::unauthenticated(format!(
+                "the first message must be the {role} hello"
+            ))))
+            .await;
+        return None;
+    };
+    let (operator, signature) = credentials(&h);
+    if let Err(status) = authenticate(
+        shared.operators.as_ref(),
+        &nonce,
+        operator,
+        signature,
+        validator,
+    )
+    .await
+    {
+        tracing::warn!(operator, role, %status, "refused");
+        let _ = tx.send(Err(status)).await;
+        return None;
+    }
+    Some(h)
+}
+
 // ---- NodeLink ----
 
 #[tonic::async_trait]
@@ -229,43 +278,24 @@ impl NodeLink for Shared {
         let (tx, rx) = mpsc::channel(1024);
         let shared = self.clone();
         tokio::spawn(async move {
-            let mut nonce = [0u8; 32];
-            keys::getrandom_fill(&mut nonce);
-            let challenge = RouterMessage {
-                body: Some(router_message::Body::Challenge(Challenge {
-                    nonce: nonce.to_vec(),
-                })),
-            };
-            if tx.send(Ok(challenge)).await.is_err() {
-                return;
-            }
-            let hello = match tokio::time::timeout(HELLO_TIMEOUT, inbound.message()).await {
-                Ok(Ok(Some(NodeMessage {
-                    body: Some(node_message::Body::Hello(h)),
-                    ..
-                }))) => h,
-                _ => {
-                    let _ = tx
-                        .send(Err(Status::unauthenticated(
-                            "expected a NodeHello within 10 s",
-                        )))
-                        .await;
-                    return;
-                }
-            };
-            if let Err(status) = authenticate(
-                shared.operators.as_ref(),
-                &nonce,
-                &hello.operator,
-                &hello.signature,
+            let Some(hello) = handshake(
+                &shared,
+                &mut inbound,
+                &tx,
+                |nonce| RouterMessage {
+                    body: Some(router_message::Body::Challenge(Challenge { nonce })),
+                },
+                |m: NodeMessage| match m.body {
+                    Some(node_message::Body::Hello(h)) => Some(h),
+                    _ => None,
+                },
+                |h| (h.operator.as_str(), h.signature.as_slice()),
                 false,
             )
             .await
-            {
-                tracing::warn!(node = hello.operator, %status, "node refused");
-                let _ = tx.send(Err(status)).await;
+            else {
                 return;
-            }
+            };
             let welcome = RouterMessage {
                 body: Some(router_message::Body::Welcome(Welcome {
                     heartbeat_interval_ms: shared.cfg.heartbeat_interval_ms,
@@ -324,41 +354,25 @@ impl ValidatorLink for Shared {
         let (tx, rx) = mpsc::channel(4096);
         let shared = self.clone();
         tokio::spawn(async move {
-            let mut nonce = [0u8; 32];
-            keys::getrandom_fill(&mut nonce);
-            let challenge = VerifyTask {
-                challenge: nonce.to_vec(),
-                ..Default::default()
-            };
-            if tx.send(Ok(challenge)).await.is_err() {
-                return;
-            }
-            let hello = match tokio::time::timeout(HELLO_TIMEOUT, inbound.message()).await {
-                Ok(Ok(Some(ValidatorMessage {
-                    body: Some(validator_message::Body::Hello(h)),
-                }))) => h,
-                _ => {
-                    let _ = tx
-                        .send(Err(Status::unauthenticated(
-                            "expected a ValidatorHello within 10 s",
-                        )))
-                        .await;
-                    return;
-                }
-            };
-            if let Err(status) = authenticate(
-                shared.operators.as_ref(),
-                &nonce,
-                &hello.operator,
-                &hello.signature,
+            let Some(hello) = handshake(
+                &shared,
+                &mut inbound,
+                &tx,
+                |challenge| VerifyTask {
+                    challenge,
+                    ..Default::default()
+                },
+                |m: ValidatorMessage| match m.body {
+                    Some(validator_message::Body::Hello(h)) => Some(h),
+                    _ => None,
+                },
+                |h| (h.operator.as_str(), h.signature.as_slice()),
                 true,
             )
             .await
-            {
-                tracing::warn!(validator = hello.operator, %status, "validator refused");
-                let _ = tx.send(Err(status)).await;
+            else {
                 return;
-            }
+            };
             tracing::info!(
                 validator = hello.operator,
                 sample_commitment = hex::encode(&hello.sample_commitment),

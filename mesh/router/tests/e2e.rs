@@ -744,3 +744,124 @@ async fn connect_retry(url: &str) -> JobServiceClient<Channel> {
     }
     panic!("router at {url} did not come up");
 }
+
+/// Records the batches it is handed; refuses the first one once, to show the retry.
+#[derive(Default)]
+struct Recording {
+    batches: std::sync::Mutex<Vec<havn_mesh_proto::v1::SettlementBatch>>,
+    refused: std::sync::atomic::AtomicBool,
+}
+
+impl havn_router::settlement::Settlement for Recording {
+    fn submit<'a>(
+        &'a self,
+        batch: &'a havn_mesh_proto::v1::SettlementBatch,
+    ) -> havn_router::settlement::SettleFuture<'a> {
+        Box::pin(async move {
+            if !self.refused.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                return Err("chain unavailable".to_string());
+            }
+            self.batches.lock().unwrap().push(batch.clone());
+            Ok(())
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settlement_batches_reach_the_settlement_sink_with_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    let ops = Arc::new(operators(1, 4));
+    let sink = Arc::new(Recording::default());
+    let router = Router::start_with(router_config(dir.path()), ops.clone(), sink.clone())
+        .await
+        .unwrap();
+    let (manifest, version) = digest_manifest("e2e", 10);
+    router.artifacts.put(&manifest).unwrap();
+    let net = Net {
+        url: format!("http://{}", router.addr),
+        dir,
+        operators: ops,
+        router: Some(router),
+        version,
+    };
+    let _node = net.node(0, Executors::builtin());
+    let _validators: Vec<Daemon> = (0..4).map(|i| net.validator(i)).collect();
+    let mut c = net.client().await;
+    let ids: Vec<u64> = {
+        let mut ids = vec![];
+        for i in 0..5 {
+            ids.push(
+                c.submit_job(net.request(&format!("s{i}")))
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .job_id,
+            );
+        }
+        ids
+    };
+    for id in &ids {
+        assert_eq!(finish(&mut c, *id).await.state, JobState::Settled as i32);
+    }
+    for _ in 0..100 {
+        let got: BTreeSet<u64> = sink
+            .batches
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|b| b.jobs.iter().map(|j| j.job_id))
+            .collect();
+        if got == ids.iter().copied().collect() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "the sink did not receive every job: {:?} of {ids:?}",
+        sink.batches
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|b| (b.id, b.jobs.iter().map(|j| j.job_id).collect::<Vec<_>>()))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflection_lists_the_services_for_grpcurl() {
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    let net = Net::start(1, 0, |_| {}).await;
+    let channel = Channel::from_shared(net.url.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut stream = ServerReflectionClient::new(channel)
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(MessageResponse::ListServicesResponse(list)) =
+        stream.message().await.unwrap().unwrap().message_response
+    else {
+        panic!("expected a service list");
+    };
+    let names: BTreeSet<String> = list.service.into_iter().map(|s| s.name).collect();
+    for s in [
+        "havn.mesh.v1.JobService",
+        "havn.mesh.v1.NodeLink",
+        "havn.mesh.v1.ValidatorLink",
+        "havn.mesh.v1.ArtifactService",
+        "havn.mesh.v1.SettlementService",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(names.contains(s), "{s} missing from {names:?}");
+    }
+}

@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Duration;
 
 use havn_mesh_common::artifacts::ArtifactDir;
 use havn_mesh_common::keys;
@@ -29,7 +28,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 /// `havn-validator --config validator.toml`; every key overridable as `HAVN_VALIDATOR_<KEY>`.
 #[derive(Debug, Clone, Deserialize)]
@@ -162,27 +161,12 @@ impl Validator {
     }
 
     async fn serve_router(self: Arc<Self>, url: String) {
-        let mut attempt = 0u32;
-        loop {
-            match self.clone().session(&url).await {
-                Ok(()) => attempt = 0,
-                Err(e) => {
-                    tracing::warn!(router = url, error = e, "router session ended");
-                    attempt += 1;
-                }
-            }
-            tokio::time::sleep(havn_mesh_common::service::backoff(attempt)).await;
-        }
+        havn_mesh_common::service::keep_connected(&url, || false, || self.clone().session(&url))
+            .await;
     }
 
     async fn session(self: Arc<Self>, url: &str) -> Result<(), String> {
-        let channel = Endpoint::from_shared(url.to_string())
-            .map_err(|e| format!("bad router url {url}: {e}"))?
-            .http2_keep_alive_interval(Duration::from_secs(30))
-            .tcp_nodelay(true)
-            .connect()
-            .await
-            .map_err(|e| format!("cannot reach {url}: {e}"))?;
+        let channel = havn_mesh_common::service::dial(url).await?;
         let max = self.cfg.max_message_bytes;
         let (out, out_rx) = mpsc::channel::<ValidatorMessage>(4096);
         let mut inbound = ValidatorLinkClient::new(channel.clone())

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use havn_mesh_common::artifacts::ArtifactDir;
 use havn_mesh_common::keys;
+use havn_mesh_common::metrics::{Counter, Exposition, Histogram};
 use havn_mesh_common::pipeline::{Executors, JobInput, Manifest};
 use havn_mesh_proto::v1::{
     artifact_service_client::ArtifactServiceClient, node_link_client::NodeLinkClient, node_message,
@@ -46,6 +47,8 @@ pub struct NodeConfig {
     /// Threads the executors may use (0: all cores).
     pub threads: usize,
     pub max_message_bytes: usize,
+    /// Prometheus `/metrics`; unset: none.
+    pub metrics_listen: Option<std::net::SocketAddr>,
     pub log_json: bool,
 }
 
@@ -61,8 +64,46 @@ impl Default for NodeConfig {
             drain_timeout_ms: 30_000,
             threads: 0,
             max_message_bytes: 8 << 20,
+            metrics_listen: None,
             log_json: false,
         }
+    }
+}
+
+/// What the node exports on `/metrics`.
+#[derive(Default)]
+pub struct NodeMetrics {
+    pub completed: Counter,
+    pub failed: Counter,
+    pub handed_back: Counter,
+    pub execution_seconds: Histogram,
+}
+
+impl NodeMetrics {
+    fn render(&self, running: u64) -> String {
+        Exposition::default()
+            .gauge("havn_node_jobs_running", "Jobs running now.", running)
+            .counter(
+                "havn_node_jobs_completed_total",
+                "Jobs whose output was returned.",
+                &self.completed,
+            )
+            .counter(
+                "havn_node_jobs_failed_total",
+                "Jobs that failed here.",
+                &self.failed,
+            )
+            .counter(
+                "havn_node_jobs_handed_back_total",
+                "Jobs handed back while draining.",
+                &self.handed_back,
+            )
+            .histogram(
+                "havn_node_execution_seconds",
+                "Time to run a job, fetch included.",
+                &self.execution_seconds,
+            )
+            .finish()
     }
 }
 
@@ -86,6 +127,7 @@ pub struct Node {
     running: Arc<AtomicU32>,
     /// Flips to true when the node drains.
     draining: watch::Sender<bool>,
+    pub metrics: Arc<NodeMetrics>,
 }
 
 impl Node {
@@ -102,12 +144,25 @@ impl Node {
             cache,
             running: Arc::default(),
             draining: watch::channel(false).0,
+            metrics: Arc::default(),
         })
     }
 
     /// Serves every router until `stop` resolves, then drains.
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
         let this = Arc::new(self);
+        if let Some(addr) = this.cfg.metrics_listen {
+            match havn_mesh_common::metrics::bind(addr).await {
+                Ok(listener) => {
+                    let (m, running) = (this.metrics.clone(), this.running.clone());
+                    tokio::spawn(havn_mesh_common::metrics::serve(
+                        listener,
+                        Arc::new(move || m.render(u64::from(running.load(Ordering::Relaxed)))),
+                    ));
+                }
+                Err(e) => tracing::error!(%addr, error = %e, "cannot serve metrics"),
+            }
+        }
         let tasks: Vec<_> = this
             .cfg
             .routers
@@ -269,12 +324,20 @@ impl Node {
         };
         self.running.fetch_add(1, Ordering::SeqCst);
         let (id, attempt) = (a.job_id, a.attempt);
+        let started = std::time::Instant::now();
         let outcome = self.execute(a, &out, &mut artifacts, &cancel).await;
         self.running.fetch_sub(1, Ordering::SeqCst);
+        self.metrics
+            .execution_seconds
+            .observe(started.elapsed().as_secs_f64());
         let body = match outcome {
-            Ok(output) => node_message::Body::Result(output),
+            Ok(output) => {
+                self.metrics.completed.inc();
+                node_message::Body::Result(output)
+            }
             Err(_) if cancel.load(Ordering::SeqCst) => return,
             Err(reason) => {
+                self.metrics.failed.inc();
                 tracing::warn!(job = id, reason, "job failed");
                 node_message::Body::Failure(JobFailure {
                     job_id: id,

@@ -499,9 +499,11 @@ impl Core {
         self.dispatch();
     }
 
+    /// A node gives a job back: it is draining, so it gets no more.
     pub fn hand_back(&mut self, operator: &str, id: u64) {
         if let Some(n) = self.nodes.get_mut(operator) {
             n.running.remove(&id);
+            n.draining = true;
         }
         if self.jobs.get(&id).is_some_and(|j| j.rec.node == operator) {
             // Handing back is not the job's fault: the attempt does not count.
@@ -511,12 +513,6 @@ impl Core {
             self.requeue(id, "handed back", true);
         }
         self.dispatch();
-    }
-
-    pub fn node_draining(&mut self, operator: &str) {
-        if let Some(n) = self.nodes.get_mut(operator) {
-            n.draining = true;
-        }
     }
 
     /// A node's result. Accepted once per job: a repeat of the same output is a no-op.

@@ -331,7 +331,8 @@ impl NodeLink for Shared {
                         core.node_failed_job(&operator, f.job_id, f.attempt, &f.reason)
                     }
                     Some(node_message::Body::HandBack(h)) => core.hand_back(&operator, h.job_id),
-                    Some(node_message::Body::Hello(_)) => core.node_draining(&operator),
+                    // A second hello changes nothing: the stream is already authenticated.
+                    Some(node_message::Body::Hello(_)) => {}
                 }
             };
             shared.lock().node_gone(&operator, conn, &why);

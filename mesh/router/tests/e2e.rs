@@ -134,6 +134,14 @@ impl Net {
     }
 
     fn node(&self, i: usize, executors: Executors) -> Daemon {
+        self.node_with_metrics(i, executors).0
+    }
+
+    fn node_with_metrics(
+        &self,
+        i: usize,
+        executors: Executors,
+    ) -> (Daemon, Arc<havn_node::NodeMetrics>) {
         let cfg = NodeConfig {
             routers: vec![self.url.clone()],
             operator: format!("node-{i}"),
@@ -143,12 +151,14 @@ impl Net {
             ..NodeConfig::default()
         };
         let node = Node::new(cfg, key(&format!("node-{i}")), executors).unwrap();
-        Daemon::spawn(move |stop| async move {
+        let metrics = node.metrics.clone();
+        let daemon = Daemon::spawn(move |stop| async move {
             node.run(async {
                 let _ = stop.await;
             })
             .await
-        })
+        });
+        (daemon, metrics)
     }
 
     fn validator(&self, i: usize) -> Daemon {

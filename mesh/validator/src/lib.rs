@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use havn_mesh_common::artifacts::ArtifactDir;
 use havn_mesh_common::keys;
+use havn_mesh_common::metrics::{Counter, Exposition, Histogram};
 use havn_mesh_common::operators::OperatorSet;
 use havn_mesh_common::pipeline::{Executors, JobInput, Manifest};
 use havn_mesh_proto::v1::{
@@ -47,6 +48,8 @@ pub struct ValidatorConfig {
     pub sample_secret: Option<String>,
     pub cache_dir: PathBuf,
     pub max_message_bytes: usize,
+    /// Prometheus `/metrics`; unset: none.
+    pub metrics_listen: Option<std::net::SocketAddr>,
     pub log_json: bool,
 }
 
@@ -62,8 +65,45 @@ impl Default for ValidatorConfig {
             sample_secret: None,
             cache_dir: "./havn-validator-cache".into(),
             max_message_bytes: 8 << 20,
+            metrics_listen: None,
             log_json: false,
         }
+    }
+}
+
+/// What the validator exports on `/metrics`.
+#[derive(Default)]
+pub struct ValidatorMetrics {
+    pub valid: Counter,
+    pub invalid: Counter,
+    pub reexecuted: Counter,
+    pub check_seconds: Histogram,
+}
+
+impl ValidatorMetrics {
+    fn render(&self) -> String {
+        Exposition::default()
+            .counter(
+                "havn_validator_attested_valid_total",
+                "Results attested valid.",
+                &self.valid,
+            )
+            .counter(
+                "havn_validator_attested_invalid_total",
+                "Results attested invalid.",
+                &self.invalid,
+            )
+            .counter(
+                "havn_validator_reexecuted_total",
+                "Results re-executed (the sample).",
+                &self.reexecuted,
+            )
+            .histogram(
+                "havn_validator_check_seconds",
+                "Time to check one result.",
+                &self.check_seconds,
+            )
+            .finish()
     }
 }
 
@@ -83,6 +123,7 @@ pub struct Validator {
     cache: ArtifactDir,
     secret: [u8; 32],
     checker: Checker,
+    pub metrics: Arc<ValidatorMetrics>,
 }
 
 /// The outcome of checking one result.
@@ -133,6 +174,7 @@ impl Validator {
             cache,
             secret,
             checker,
+            metrics: Arc::default(),
         })
     }
 
@@ -148,6 +190,18 @@ impl Validator {
 
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
         let this = Arc::new(self);
+        if let Some(addr) = this.cfg.metrics_listen {
+            match havn_mesh_common::metrics::bind(addr).await {
+                Ok(listener) => {
+                    let m = this.metrics.clone();
+                    tokio::spawn(havn_mesh_common::metrics::serve(
+                        listener,
+                        Arc::new(move || m.render()),
+                    ));
+                }
+                Err(e) => tracing::error!(%addr, error = %e, "cannot serve metrics"),
+            }
+        }
         let tasks: Vec<_> = this
             .cfg
             .routers
@@ -234,6 +288,7 @@ impl Validator {
                 return None;
             }
         };
+        let started = std::time::Instant::now();
         let check = {
             let checker = self.checker.clone();
             let task = task.clone();
@@ -241,6 +296,16 @@ impl Validator {
                 .await
                 .ok()?
         };
+        self.metrics
+            .check_seconds
+            .observe(started.elapsed().as_secs_f64());
+        if check.reexecuted {
+            self.metrics.reexecuted.inc();
+        }
+        match check.verdict {
+            havn_types::Verdict::Valid => self.metrics.valid.inc(),
+            havn_types::Verdict::Invalid => self.metrics.invalid.inc(),
+        }
         let digest = havn_types::Attestation {
             chain_id: &task.chain_id,
             execution_log: &task.execution_log,

@@ -4,8 +4,11 @@ export HAVN_CACHE ?= $(HOME)/.cache/havn
 
 .PHONY: demo test tools fmt-check clippy unit wasm check gas bench-mesh schema schema-check fmt clean
 
-## The main job. Today: build, lower and check every contract, as a chain would accept them.
+## The main job: build and check every contract, then run one workflow end to end: published,
+## requested on chain, run by the real mesh (router, node, validators over gRPC), attested,
+## recorded, split and claimed. The contracts run on cw-multi-test until the development chain lands.
 demo: tools wasm check
+	cargo run --locked -q -p havn-demo
 
 ## Every check CI runs: format, lints, schema drift, wasm build + VM check, then all tests.
 test: tools fmt-check clippy schema-check wasm check unit

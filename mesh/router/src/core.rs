@@ -81,6 +81,8 @@ struct NodeEntry {
     slots: u32,
     running: BTreeSet<u64>,
     cached: HashSet<Vec<u8>>,
+    /// Pipeline kinds it runs (empty: it did not say, so anything).
+    pipelines: BTreeSet<String>,
     last_seen: Instant,
     draining: bool,
 }
@@ -203,7 +205,13 @@ impl Core {
 
     // ---- callers ----
 
-    pub fn submit(&mut self, req: SubmitJobRequest, input: Vec<u8>) -> Result<Accepted, Status> {
+    /// Accepts a job whose manifest's pipeline kind is `pipeline`.
+    pub fn submit(
+        &mut self,
+        req: SubmitJobRequest,
+        input: Vec<u8>,
+        pipeline: String,
+    ) -> Result<Accepted, Status> {
         if self.draining {
             return Err(Status::unavailable(
                 "router is draining; submit to another router",
@@ -245,6 +253,7 @@ impl Core {
             state: JobState::Queued as i32,
             attempt: 0,
             submitted_ms: now_ms(),
+            pipeline,
             ..Default::default()
         };
         let ack = self.store.write(vec![
@@ -319,6 +328,7 @@ impl Core {
         tx: NodeTx,
         slots: u32,
         cached: Vec<Vec<u8>>,
+        pipelines: Vec<String>,
     ) -> u64 {
         let conn = self.next_conn;
         self.next_conn += 1;
@@ -334,6 +344,7 @@ impl Core {
                 slots: slots.max(1),
                 running: BTreeSet::new(),
                 cached: cached.into_iter().collect(),
+                pipelines: pipelines.into_iter().collect(),
                 last_seen: Instant::now(),
                 draining: false,
             },
@@ -395,15 +406,25 @@ impl Core {
         self.changed(id);
     }
 
-    /// Leases queued jobs to nodes with free slots: a node with the workflow cached first, then
-    /// the least loaded.
+    /// Leases queued jobs to nodes with free slots that run the job's pipeline kind: a node with
+    /// the workflow cached first, then the least loaded. A job no free node can run keeps its
+    /// place; jobs behind it still go (up to `MAX_SKIPS` looked at per pass).
     pub fn dispatch(&mut self) {
+        const MAX_SKIPS: usize = 1024;
         if self.nodes.is_empty() {
             return;
         }
         let lease = Duration::from_millis(self.cfg.lease_ms);
         let mut skipped = Vec::new();
         while let Some(id) = self.queue.pop_front() {
+            let any_free = self
+                .nodes
+                .values()
+                .any(|n| !n.draining && (n.running.len() as u32) < n.slots);
+            if !any_free || skipped.len() >= MAX_SKIPS {
+                skipped.push(id);
+                break;
+            }
             let Some(job) = self.jobs.get(&id) else {
                 continue;
             };
@@ -416,10 +437,14 @@ impl Core {
                 .as_ref()
                 .map(|w| w.version_hash.clone())
                 .unwrap_or_default();
+            let kind = job.rec.pipeline.clone();
             let best = self
                 .nodes
                 .iter()
                 .filter(|(_, n)| !n.draining && (n.running.len() as u32) < n.slots)
+                .filter(|(_, n)| {
+                    kind.is_empty() || n.pipelines.is_empty() || n.pipelines.contains(&kind)
+                })
                 .min_by_key(|(_, n)| {
                     (
                         !n.cached.contains(&version),
@@ -430,7 +455,7 @@ impl Core {
                 .map(|(name, _)| name.clone());
             let Some(node_name) = best else {
                 skipped.push(id);
-                break;
+                continue;
             };
             let job = self.jobs.get_mut(&id).expect("checked");
             job.rec.attempt += 1;

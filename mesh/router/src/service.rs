@@ -64,12 +64,25 @@ impl JobService for Shared {
             .as_ref()
             .ok_or_else(|| Status::invalid_argument("workflow is required"))?;
         let version = hash32(&workflow.version_hash, "workflow.version_hash")?;
-        if !self.artifacts.contains(&version) {
-            return Err(Status::not_found(format!(
-                "unknown workflow version {}: no manifest with that hash here",
-                hex::encode(version)
-            )));
-        }
+        let manifest = self
+            .artifacts
+            .get(&version)
+            .map_err(|e| Status::internal(e.to_string()))?
+            .ok_or_else(|| {
+                Status::not_found(format!(
+                    "unknown workflow version {}: no manifest with that hash here",
+                    hex::encode(version)
+                ))
+            })?;
+        let pipeline = havn_mesh_common::pipeline::Manifest::parse(&manifest)
+            .map_err(|e| {
+                Status::failed_precondition(format!(
+                    "workflow version {}: {e}",
+                    hex::encode(version)
+                ))
+            })?
+            .pipeline
+            .kind;
         let input = match req.input.take() {
             Some(submit_job_request::Input::InlineInput(bytes)) => {
                 if bytes.len() > self.cfg.max_input_bytes {
@@ -97,7 +110,7 @@ impl JobService for Shared {
                 ))
             }
         };
-        let (job_id, durable) = self.lock().submit(req, input)?;
+        let (job_id, durable) = self.lock().submit(req, input, pipeline)?;
         durable
             .await
             .map_err(|_| Status::internal("job store stopped"))?
@@ -310,6 +323,7 @@ impl NodeLink for Shared {
                 tx.clone(),
                 hello.slots,
                 hello.cached_versions,
+                hello.pipelines,
             );
             let why = loop {
                 let msg = match inbound.message().await {

@@ -51,6 +51,9 @@ pub struct JobRecord {
     pub settlement_id: u64,
     #[prost(uint64, tag = "16")]
     pub submitted_ms: u64,
+    /// The manifest's pipeline kind: only nodes that run it get the job.
+    #[prost(string, tag = "17")]
+    pub pipeline: String,
 }
 
 pub enum Write {

@@ -875,3 +875,55 @@ async fn reflection_lists_the_services_for_grpcurl() {
         assert!(names.contains(s), "{s} missing from {names:?}");
     }
 }
+
+/// An executor for another pipeline kind.
+struct OtherKind;
+
+impl Executor for OtherKind {
+    fn kind(&self) -> &str {
+        "test:other"
+    }
+    fn runtime(&self) -> (String, String, String) {
+        ("test:other".into(), "cpu".into(), String::new())
+    }
+    fn run(
+        &self,
+        _: &Manifest,
+        _: &JobInput<'_>,
+        _: &mut dyn FnMut(u32, u32),
+        _: &AtomicBool,
+    ) -> Result<Vec<u8>, ExecError> {
+        Err(ExecError::Failed("never called".into()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_go_only_to_nodes_that_run_their_pipeline() {
+    let net = Net::start(2, 4, |_| {}).await;
+    let mut other = Executors::default();
+    other.add(Arc::new(OtherKind));
+    let _wrong = net.node(0, other);
+    net.wait_for_nodes(1).await;
+    let _validators: Vec<Daemon> = (0..4).map(|i| net.validator(i)).collect();
+    let mut c = net.client().await;
+    let id = c
+        .submit_job(net.request("k"))
+        .await
+        .unwrap()
+        .into_inner()
+        .job_id;
+    // Only a node that cannot run builtin:digest is connected: the job waits, unassigned.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let e = c
+        .get_job(GetJobRequest { job_id: id })
+        .await
+        .unwrap()
+        .into_inner()
+        .job
+        .unwrap();
+    assert_eq!(e.state, JobState::Queued as i32);
+    let _right = net.node(1, Executors::builtin());
+    let e = finish(&mut c, id).await;
+    assert_eq!(e.state, JobState::Settled as i32);
+    assert_eq!((e.node.as_str(), e.attempt), ("node-1", 1));
+}

@@ -4,7 +4,8 @@
 //! same secp256k1 keys the operators bonded on chain.
 //!
 //! 1. deploy $HAI (cw20) and the five contracts, bond a node and five validators;
-//! 2. a creator publishes a `builtin:digest` workflow whose manifest hash is its content hash;
+//! 2. a creator publishes a `builtin:digest` workflow (manifest hash = content hash) built on
+//!    another creator's workflow and an external LoRA, so royalties flow upstream;
 //! 3. a caller requests a job on chain (fee escrowed) and submits it to the router with that job id;
 //! 4. the node runs it, the validators re-execute and sign attestations bound to this chain id and
 //!    execution-log address, the router forms a settlement batch;
@@ -27,6 +28,7 @@ use havn_mesh_proto::v1::{
 use havn_node::{Node, NodeConfig};
 use havn_router::{Router, RouterConfig};
 use havn_validator::{Validator, ValidatorConfig};
+use havn_workflow_registry::msg::{ArtifactKind, DependencyMsg, DependencyTarget};
 use tonic::transport::Channel;
 
 /// What happened, for printing and for the test.
@@ -53,7 +55,28 @@ pub fn run() -> Result<Report, String> {
         s.chain_id()
     ));
 
+    // An upstream workflow by another creator, and the demo workflow built on it and on an
+    // external LoRA: half of the upstream share each.
+    let (_, base_version) = digest_manifest("base-diffusion (demo)", 1);
+    let base = s
+        .publish(
+            "upstream-a",
+            havn_workflow_registry::msg::PublishMsg {
+                name: "base-diffusion".into(),
+                content_hash: hex::encode(base_version),
+                price: Uint128::new(10 * HAI),
+                split: None,
+                dependencies: vec![],
+                parent: None,
+            },
+        )
+        .map_err(|e| e.message())?;
     let (manifest, version) = digest_manifest("watercolor-portraits (demo)", 1_000);
+    let lora = DependencyTarget::Artifact {
+        kind: ArtifactKind::Lora,
+        content_hash: hex::encode(havn_mesh_common::sha256(b"watercolor.safetensors")),
+        payee: s.addr("lora-artist").to_string(),
+    };
     let workflow_id = s
         .publish(
             "creator",
@@ -62,13 +85,22 @@ pub fn run() -> Result<Report, String> {
                 content_hash: hex::encode(version),
                 price: Uint128::new(PRICE),
                 split: None,
-                dependencies: vec![],
+                dependencies: vec![
+                    DependencyMsg {
+                        target: DependencyTarget::Workflow { id: base },
+                        weight_bps: 5_000,
+                    },
+                    DependencyMsg {
+                        target: lora,
+                        weight_bps: 5_000,
+                    },
+                ],
                 parent: None,
             },
         )
         .map_err(|e| e.message())?;
     steps.push(format!(
-        "creator published workflow {workflow_id} (manifest {})",
+        "upstream-a published workflow {base}; creator published workflow {workflow_id} on it and a LoRA (manifest {})",
         &hex::encode(version)[..16]
     ));
 
@@ -126,7 +158,7 @@ pub fn run() -> Result<Report, String> {
     ));
 
     let mut claims = Vec::new();
-    let names: Vec<String> = ["creator", "node"]
+    let names: Vec<String> = ["creator", "upstream-a", "lora-artist", "node"]
         .iter()
         .map(|n| n.to_string())
         .chain((0..VALIDATORS).map(|i| format!("validator-{i}")))

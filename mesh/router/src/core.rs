@@ -997,3 +997,332 @@ pub fn attestation_digest(
         .0,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    //! The scheduler as a state machine: random sequences of submits, node connects and deaths,
+    //! results, failures, attestations, cancels and clock ticks, with the invariants checked after
+    //! every step.
+
+    use std::collections::BTreeMap;
+
+    use havn_mesh_common::operators::{FileOperators, Operator};
+    use havn_mesh_proto::v1::{submit_job_request, RuntimeInfo, TaskAttestation, WorkflowRef};
+    use k256::ecdsa::SigningKey;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const NODES: usize = 3;
+    const VALIDATORS: usize = 4;
+    const SLOTS: u32 = 2;
+
+    fn key(name: &str) -> SigningKey {
+        SigningKey::from_slice(&sha256(name.as_bytes())).unwrap()
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Submit,
+        Connect(usize),
+        Die(usize),
+        Complete(usize),
+        Fail(usize),
+        Attest(usize, usize),
+        Cancel(usize),
+        Tick,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => Just(Op::Submit),
+            2 => (0..NODES).prop_map(Op::Connect),
+            1 => (0..NODES).prop_map(Op::Die),
+            4 => (0..NODES).prop_map(Op::Complete),
+            1 => (0..NODES).prop_map(Op::Fail),
+            4 => (0..VALIDATORS, 0usize..64).prop_map(|(v, j)| Op::Attest(v, j)),
+            1 => (0usize..64).prop_map(Op::Cancel),
+            1 => Just(Op::Tick),
+        ]
+    }
+
+    struct World {
+        core: Core,
+        _dir: tempfile::TempDir,
+        links: BTreeMap<usize, (u64, mpsc::Receiver<Result<RouterMessage, Status>>)>,
+        submitted: Vec<u64>,
+        ended: BTreeMap<u64, i32>,
+    }
+
+    fn world() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let ops = (0..NODES)
+            .map(|i| (format!("node-{i}"), 1, 0))
+            .chain((0..VALIDATORS).map(|i| (format!("validator-{i}"), 0, 1)))
+            .map(|(address, n, v)| Operator {
+                pubkey: keys::pubkey(&key(&address)),
+                address,
+                node_stake: n,
+                validator_stake: v,
+            });
+        let cfg = RouterConfig {
+            data_dir: dir.path().to_path_buf(),
+            max_attempts: 3,
+            settlement_batch: 2,
+            max_queue: 1_000,
+            ..RouterConfig::default()
+        };
+        let store = Store::open(dir.path()).unwrap();
+        let core = Core::recover(
+            Arc::new(cfg),
+            Arc::new(FileOperators::from_operators(ops)),
+            store,
+            Arc::default(),
+        )
+        .unwrap();
+        World {
+            core,
+            _dir: dir,
+            links: BTreeMap::new(),
+            submitted: vec![],
+            ended: BTreeMap::new(),
+        }
+    }
+
+    fn apply(w: &mut World, op: &Op) {
+        let core = &mut w.core;
+        match *op {
+            Op::Submit => {
+                let req = SubmitJobRequest {
+                    workflow: Some(WorkflowRef {
+                        workflow_id: 1,
+                        version_hash: vec![7; 32],
+                    }),
+                    input: Some(submit_job_request::Input::InlineInput(vec![1])),
+                    ..Default::default()
+                };
+                let (id, _) = core
+                    .submit(req, vec![w.submitted.len() as u8], "builtin:digest".into())
+                    .unwrap();
+                w.submitted.push(id);
+            }
+            Op::Connect(i) => {
+                if !w.links.contains_key(&i) {
+                    let (tx, rx) = mpsc::channel(1024);
+                    let conn = core.node_connected(&format!("node-{i}"), tx, SLOTS, vec![], vec![]);
+                    w.links.insert(i, (conn, rx));
+                }
+            }
+            Op::Die(i) => {
+                if let Some((conn, _)) = w.links.remove(&i) {
+                    core.node_gone(&format!("node-{i}"), conn, "killed");
+                }
+            }
+            Op::Complete(i) | Op::Fail(i) => {
+                let name = format!("node-{i}");
+                let Some((_, rx)) = w.links.get_mut(&i) else {
+                    return;
+                };
+                // The oldest assignment this node still holds.
+                while let Ok(Ok(msg)) = rx.try_recv() {
+                    let Some(router_message::Body::Assign(a)) = msg.body else {
+                        continue;
+                    };
+                    let held = core.jobs.get(&a.job_id).is_some_and(|j| {
+                        j.rec.node == name
+                            && j.rec.attempt == a.attempt
+                            && j.state() == JobState::Assigned
+                    });
+                    if !held {
+                        continue;
+                    }
+                    if matches!(op, Op::Fail(_)) {
+                        core.node_failed_job(&name, a.job_id, a.attempt, "boom");
+                        return;
+                    }
+                    let output = vec![a.job_id as u8, 1, 2];
+                    let hash = sha256(&output);
+                    let claim = ResultClaim {
+                        job_id: a.job_id,
+                        attempt: a.attempt,
+                        output_hash: &hash,
+                        executor: "builtin:digest",
+                        device: "cpu",
+                    };
+                    let out = JobOutput {
+                        output_hash: hash.to_vec(),
+                        output,
+                        node: name.clone(),
+                        node_signature: keys::sign(&key(&name), &claim.digest()),
+                        runtime: Some(RuntimeInfo {
+                            executor: "builtin:digest".into(),
+                            device: "cpu".into(),
+                            versions: String::new(),
+                        }),
+                        attempt: a.attempt,
+                    };
+                    core.result(&name, a.job_id, out.clone());
+                    // A duplicate delivery changes nothing.
+                    core.result(&name, a.job_id, out);
+                    return;
+                }
+            }
+            Op::Attest(v, j) => {
+                // Validators answer results: pick one waiting for verdicts.
+                let waiting: Vec<u64> = w
+                    .submitted
+                    .iter()
+                    .copied()
+                    .filter(|id| {
+                        core.jobs
+                            .get(id)
+                            .is_some_and(|j| j.state() == JobState::Result)
+                    })
+                    .collect();
+                let Some(&id) = waiting.get(j % waiting.len().max(1)) else {
+                    return;
+                };
+                let Some(job) = core.jobs.get(&id) else {
+                    return;
+                };
+                let (Some(output), Some(digest)) = (
+                    job.rec.output.clone(),
+                    attestation_digest(&core.cfg, &job.rec, havn_types::Verdict::Valid),
+                ) else {
+                    return;
+                };
+                let validator = format!("validator-{v}");
+                core.attestation(
+                    &validator,
+                    TaskAttestation {
+                        job_id: id,
+                        attempt: output.attempt,
+                        output_hash: output.output_hash,
+                        attestation: Some(Attestation {
+                            validator: validator.clone(),
+                            verdict: Verdict::Valid as i32,
+                            signature: keys::sign(&key(&validator), &digest),
+                            reason: String::new(),
+                        }),
+                        reexecuted: false,
+                    },
+                );
+            }
+            Op::Cancel(j) => {
+                if let Some(&id) = w.submitted.get(j % w.submitted.len().max(1)) {
+                    let _ = core.cancel(id);
+                }
+            }
+            Op::Tick => core.tick(),
+        }
+    }
+
+    fn check(w: &mut World) -> Result<(), TestCaseError> {
+        let core = &w.core;
+        // No accepted job is ever lost.
+        for id in &w.submitted {
+            prop_assert!(core.jobs.contains_key(id), "job {id} vanished");
+        }
+        // The queue holds exactly the queued jobs, once each.
+        let queued: BTreeSet<u64> = core
+            .jobs
+            .iter()
+            .filter(|(_, j)| j.state() == JobState::Queued)
+            .map(|(id, _)| *id)
+            .collect();
+        let in_queue: Vec<u64> = core.queue.iter().copied().collect();
+        prop_assert_eq!(
+            in_queue.len(),
+            queued.len(),
+            "duplicates or strays in the queue"
+        );
+        prop_assert_eq!(in_queue.iter().copied().collect::<BTreeSet<_>>(), queued);
+        // Every lease is held by exactly one live node, within its slots.
+        let mut leased = BTreeSet::new();
+        for (name, n) in &core.nodes {
+            prop_assert!(n.running.len() as u32 <= n.slots, "{name} over its slots");
+            for id in &n.running {
+                prop_assert!(leased.insert(*id), "job {id} leased twice");
+                let j = &core.jobs[id];
+                prop_assert_eq!(j.state(), JobState::Assigned);
+                prop_assert_eq!(&j.rec.node, name);
+            }
+        }
+        for (id, j) in &core.jobs {
+            if j.state() == JobState::Assigned {
+                prop_assert!(
+                    leased.contains(id),
+                    "assigned job {id} held by no live node"
+                );
+            }
+            prop_assert!(j.rec.attempt <= 3, "job {id} past max_attempts");
+            // Ended jobs stay ended, in the state they ended in.
+            if let Some(state) = w.ended.get(id) {
+                prop_assert_eq!(*state, j.rec.state, "job {} changed after it ended", id);
+            } else if j.ended() {
+                w.ended.insert(*id, j.rec.state);
+            }
+            if j.state() == JobState::Settled {
+                prop_assert!(j.rec.attestations.len() >= 3, "settled without a quorum");
+            }
+        }
+        Ok(())
+    }
+
+    /// A scripted run through every path: the invariants hold and jobs really settle, fail and
+    /// get reassigned (so the random runs above are not vacuous).
+    #[test]
+    fn a_scripted_run_reaches_every_state() {
+        let mut w = world();
+        let script = [
+            Op::Submit,
+            Op::Submit,
+            Op::Submit,
+            Op::Submit,
+            Op::Connect(0),
+            Op::Connect(1),
+            Op::Complete(0),
+            Op::Die(1),
+            Op::Connect(2),
+            Op::Fail(2),
+            Op::Complete(2),
+            Op::Complete(0),
+            Op::Submit,
+            Op::Cancel(4),
+        ];
+        for op in &script {
+            apply(&mut w, op);
+            check(&mut w).unwrap();
+        }
+        for _ in 0..3 {
+            for v in 0..VALIDATORS {
+                apply(&mut w, &Op::Attest(v, 0));
+                check(&mut w).unwrap();
+            }
+        }
+        let states: Vec<JobState> = w
+            .submitted
+            .iter()
+            .map(|id| w.core.jobs[id].state())
+            .collect();
+        assert!(states.contains(&JobState::Settled), "{states:?}");
+        assert!(states.contains(&JobState::Cancelled), "{states:?}");
+        assert!(
+            w.core.metrics.reassigned.get() >= 1,
+            "node-1's death and node-2's failure reassign"
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+        #[test]
+        fn the_scheduler_keeps_its_invariants(ops in proptest::collection::vec(op(), 1..120)) {
+            let mut w = world();
+            for op in &ops {
+                apply(&mut w, op);
+                check(&mut w)?;
+            }
+
+        }
+    }
+}

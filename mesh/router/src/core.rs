@@ -1107,10 +1107,10 @@ mod tests {
                 w.submitted.push(id);
             }
             Op::Connect(i) => {
-                if !w.links.contains_key(&i) {
+                if let std::collections::btree_map::Entry::Vacant(slot) = w.links.entry(i) {
                     let (tx, rx) = mpsc::channel(1024);
                     let conn = core.node_connected(&format!("node-{i}"), tx, SLOTS, vec![], vec![]);
-                    w.links.insert(i, (conn, rx));
+                    slot.insert((conn, rx));
                 }
             }
             Op::Die(i) => {

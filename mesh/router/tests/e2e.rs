@@ -927,3 +927,83 @@ async fn jobs_go_only_to_nodes_that_run_their_pipeline() {
     assert_eq!(e.state, JobState::Settled as i32);
     assert_eq!((e.node.as_str(), e.attempt), ("node-1", 1));
 }
+
+/// Sends raw bytes as a gRPC message, whatever they are.
+#[derive(Clone, Default)]
+struct RawCodec;
+
+struct RawEncoder;
+struct RawDecoder;
+
+impl tonic::codec::Encoder for RawEncoder {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        use bytes::BufMut;
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawDecoder {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Vec<u8>>, tonic::Status> {
+        use bytes::Buf;
+        let mut out = vec![0; src.remaining()];
+        src.copy_to_slice(&mut out);
+        Ok(Some(out))
+    }
+}
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawEncoder;
+    type Decoder = RawDecoder;
+    fn encoder(&mut self) -> RawEncoder {
+        RawEncoder
+    }
+    fn decoder(&mut self) -> RawDecoder {
+        RawDecoder
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_protobuf_gets_a_status_not_a_crash() {
+    let net = Net::start(1, 0, |_| {}).await;
+    let channel = Channel::from_shared(net.url.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    // A length-delimited field whose length runs past the end of the message.
+    for garbage in [vec![0x0a, 0xff, 0x01, 0x02], vec![0xff; 16]] {
+        grpc.ready().await.unwrap();
+        let status = grpc
+            .unary(
+                tonic::Request::new(garbage),
+                http::uri::PathAndQuery::from_static("/havn.mesh.v1.JobService/SubmitJob"),
+                RawCodec,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(status.code(), Code::Internal | Code::InvalidArgument),
+            "{status:?}"
+        );
+        assert!(status.message().contains("decode"), "{status:?}");
+    }
+    // The router is still serving.
+    let mut c = net.client().await;
+    let missing = c.get_job(GetJobRequest { job_id: 1 }).await.unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+}

@@ -90,3 +90,18 @@ where
         tokio::time::sleep(backoff(attempt)).await;
     }
 }
+
+/// `--init-key FILE` for the daemons: writes a fresh key (mode 0600, never over an existing file)
+/// and prints its public key, or one line of error.
+pub fn init_key_command(program: &str, path: &std::path::Path) -> std::process::ExitCode {
+    match crate::keys::generate_keyfile(path) {
+        Ok(key) => {
+            println!("{}", hex::encode(crate::keys::pubkey(&key)));
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{program}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use havn_mesh_common::pipeline::Executors;
-use havn_mesh_common::{keys, service};
+use havn_mesh_common::service;
 use havn_node::{Node, NodeConfig};
 
 /// Havn's node agent: serves jobs from routers with its staked key.
@@ -23,16 +23,7 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     if let Some(path) = args.init_key {
-        return match keys::generate_keyfile(&path) {
-            Ok(key) => {
-                println!("{}", hex::encode(keys::pubkey(&key)));
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("havn-node: {e}");
-                ExitCode::FAILURE
-            }
-        };
+        return service::init_key_command("havn-node", &path);
     }
     let cfg: NodeConfig = match havn_mesh_common::config::load(args.config.as_deref(), "HAVN_NODE")
     {

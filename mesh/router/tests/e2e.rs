@@ -188,6 +188,14 @@ impl Net {
         client(&self.url).await
     }
 
+    async fn channel(&self) -> Channel {
+        Channel::from_shared(self.url.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+
     /// Waits until `n` nodes are connected to the in-process router.
     async fn wait_for_nodes(&self, n: usize) {
         let core = self.router.as_ref().unwrap().core.clone();
@@ -328,13 +336,7 @@ async fn two_hundred_jobs_reach_a_quorum_and_settle() {
     }
     assert!(nodes_used.len() >= 2, "the load spread: {nodes_used:?}");
     // Every job is in exactly one settlement batch.
-    let mut s = SettlementServiceClient::new(
-        Channel::from_shared(net.url.clone())
-            .unwrap()
-            .connect()
-            .await
-            .unwrap(),
-    );
+    let mut s = SettlementServiceClient::new(net.channel().await);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let batches = s
         .list_settlements(ListSettlementsRequest {
@@ -482,13 +484,7 @@ async fn a_node_returning_garbage_gets_an_invalid_verdict() {
         .contains("re-execution gives a different output"));
     // The invalid result is in a settlement batch too: the chain slashes the node for it.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut s = SettlementServiceClient::new(
-        Channel::from_shared(net.url.clone())
-            .unwrap()
-            .connect()
-            .await
-            .unwrap(),
-    );
+    let mut s = SettlementServiceClient::new(net.channel().await);
     let batches = s
         .list_settlements(ListSettlementsRequest::default())
         .await
@@ -511,11 +507,7 @@ async fn unknown_keys_and_wrong_signatures_are_refused() {
         ("node-0", "not-node-0"),
         ("validator-0", "validator-0"),
     ] {
-        let channel = Channel::from_shared(net.url.clone())
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
+        let channel = net.channel().await;
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         let mut inbound = NodeLinkClient::new(channel)
             .connect(tokio_stream::wrappers::ReceiverStream::new(rx))
@@ -611,11 +603,7 @@ async fn health_reports_serving_then_not_serving_on_drain() {
     use tonic_health::pb::health_client::HealthClient;
     use tonic_health::pb::HealthCheckRequest;
     let mut net = Net::start(1, 0, |_| {}).await;
-    let channel = Channel::from_shared(net.url.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = net.channel().await;
     let mut health = HealthClient::new(channel);
     let status = health
         .check(HealthCheckRequest {
@@ -844,11 +832,7 @@ async fn reflection_lists_the_services_for_grpcurl() {
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
     use tonic_reflection::pb::v1::ServerReflectionRequest;
     let net = Net::start(1, 0, |_| {}).await;
-    let channel = Channel::from_shared(net.url.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = net.channel().await;
     let request = ServerReflectionRequest {
         host: String::new(),
         message_request: Some(MessageRequest::ListServices(String::new())),
@@ -979,11 +963,7 @@ impl tonic::codec::Codec for RawCodec {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_protobuf_gets_a_status_not_a_crash() {
     let net = Net::start(1, 0, |_| {}).await;
-    let channel = Channel::from_shared(net.url.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = net.channel().await;
     let mut grpc = tonic::client::Grpc::new(channel);
     // A length-delimited field whose length runs past the end of the message.
     for garbage in [vec![0x0a, 0xff, 0x01, 0x02], vec![0xff; 16]] {

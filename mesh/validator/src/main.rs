@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::Parser;
 use havn_mesh_common::operators::FileOperators;
 use havn_mesh_common::pipeline::Executors;
-use havn_mesh_common::{keys, service};
+use havn_mesh_common::service;
 use havn_validator::{Validator, ValidatorConfig};
 
 /// Havn's validator: checks node results and signs attestations.
@@ -25,16 +25,7 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     if let Some(path) = args.init_key {
-        return match keys::generate_keyfile(&path) {
-            Ok(key) => {
-                println!("{}", hex::encode(keys::pubkey(&key)));
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("havn-validator: {e}");
-                ExitCode::FAILURE
-            }
-        };
+        return service::init_key_command("havn-validator", &path);
     }
     let cfg: ValidatorConfig =
         match havn_mesh_common::config::load(args.config.as_deref(), "HAVN_VALIDATOR") {

@@ -105,3 +105,35 @@ pub fn init_key_command(program: &str, path: &std::path::Path) -> std::process::
         }
     }
 }
+
+/// Memory available to new work, in bytes (`MemAvailable` from /proc/meminfo; 0 where unknown).
+/// The LibTorch runtime reports accelerator memory instead when it runs on a GPU.
+pub fn available_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("MemAvailable:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_ten_seconds() {
+        assert_eq!(backoff(0), Duration::from_millis(100));
+        assert_eq!(backoff(1), Duration::from_millis(200));
+        assert_eq!(backoff(30), Duration::from_secs(10));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn available_memory_is_read_on_linux() {
+        let bytes = available_memory();
+        assert!(bytes > 1 << 20, "{bytes}");
+    }
+}

@@ -223,7 +223,7 @@ impl Node {
             signature: keys::sign(&self.key, &hello_digest(&nonce, &self.cfg.operator)),
             slots: self.cfg.slots,
             devices: vec!["cpu".into()],
-            free_memory_bytes: 0,
+            free_memory_bytes: havn_mesh_common::service::available_memory(),
             cached_versions: self.cache.list().into_iter().map(|h| h.to_vec()).collect(),
             pipelines: self.executors.kinds(),
         };
@@ -246,7 +246,7 @@ impl Node {
                     tick.tick().await;
                     let hb = Heartbeat {
                         running: running.load(Ordering::Relaxed),
-                        free_memory_bytes: 0,
+                        free_memory_bytes: havn_mesh_common::service::available_memory(),
                     };
                     if send(&out, 0, node_message::Body::Heartbeat(hb))
                         .await

@@ -6,18 +6,16 @@
 //! bonded. `Suite` has one helper per user action: publish, request, sign, record, claim, bond,
 //! propose, vote…
 
-use cosmwasm_std::{
-    coin, coins, from_json, to_json_binary, Addr, Binary, Coin, HexBinary, Uint128, WasmMsg,
-};
+use cosmwasm_std::{coin, coins, to_json_binary, Addr, Binary, Coin, HexBinary, Uint128, WasmMsg};
 use cw_multi_test::{App, AppResponse, ContractWrapper, Executor};
 use havn_execution_log::msg::{
     EscrowResponse, ExecuteMsg as LogMsg, JobResult, QueryMsg as LogQuery,
-    ReceiveMsg as LogReceive, RequestJobResponse, SignedAttestation,
+    ReceiveMsg as LogReceive, SignedAttestation,
 };
 use havn_execution_log::state::Job;
 use havn_governance::msg::{
-    Action, ExecuteMsg as GovMsg, ProposeMsg, ProposeResponse, QueryMsg as GovQuery,
-    ReceiveMsg as GovReceive, VoteOption,
+    Action, ExecuteMsg as GovMsg, ProposeMsg, QueryMsg as GovQuery, ReceiveMsg as GovReceive,
+    VoteOption,
 };
 use havn_payout::msg::{EarningsResponse, ExecuteMsg as PayoutExec, QueryMsg as PayoutQuery};
 use havn_staking::msg::{ExecuteMsg as StakingMsg, KeyProof, QueryMsg as StakingQuery};
@@ -25,7 +23,7 @@ use havn_staking::state::Role;
 use havn_types::keys::possession_digest;
 use havn_types::{AssetUnchecked, Attestation, Verdict};
 use havn_workflow_registry::msg::{
-    ExecuteMsg as RegistryMsg, PublishMsg, PublishResponse, ReceiveMsg as RegistryReceive,
+    ExecuteMsg as RegistryMsg, PublishMsg, ReceiveMsg as RegistryReceive,
 };
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -572,9 +570,7 @@ impl Suite {
                 &RegistryReceive::Publish(msg),
             )?,
         };
-        Ok(response_data::<PublishResponse>(&res, "workflow_id")
-            .map(|r| r.id)
-            .unwrap())
+        Ok(id_attribute(&res, "workflow_id"))
     }
 
     // ---- execution log ----
@@ -601,9 +597,7 @@ impl Suite {
                 input_hash: hash(input),
             },
         )?;
-        Ok(response_data::<RequestJobResponse>(&res, "job_id")
-            .map(|r| r.job_id)
-            .unwrap())
+        Ok(id_attribute(&res, "job_id"))
     }
 
     pub fn job(&self, id: u64) -> Job {
@@ -722,9 +716,7 @@ impl Suite {
             &GovMsg::Propose(msg.clone()),
             &GovReceive::Propose(msg),
         )?;
-        Ok(response_data::<ProposeResponse>(&res, "proposal_id")
-            .map(|r| r.id)
-            .unwrap())
+        Ok(id_attribute(&res, "proposal_id"))
     }
 
     pub fn vote(
@@ -788,42 +780,15 @@ impl Suite {
     }
 }
 
-/// A response's data, falling back to the named event attribute when a cw20 `Send` wrapped the
-/// call (the token's response carries no data of the contract it called).
-fn response_data<T: DeserializeOwned + FromId>(res: &AppResponse, attribute: &str) -> Option<T> {
-    if let Some(data) = &res.data {
-        if let Ok(v) = from_json::<T>(data) {
-            return Some(v);
-        }
-    }
+/// A numeric event attribute of a response: the contracts report every new id as one (a cw20
+/// `Send` wraps the call, so the response's data is the token's, not the contract's).
+fn id_attribute(res: &AppResponse, key: &str) -> u64 {
     res.events
         .iter()
         .flat_map(|e| &e.attributes)
-        .find(|a| a.key == attribute)
+        .find(|a| a.key == key)
         .and_then(|a| a.value.parse().ok())
-        .map(T::from_id)
-}
-
-trait FromId {
-    fn from_id(id: u64) -> Self;
-}
-
-impl FromId for PublishResponse {
-    fn from_id(id: u64) -> Self {
-        PublishResponse { id }
-    }
-}
-
-impl FromId for RequestJobResponse {
-    fn from_id(job_id: u64) -> Self {
-        RequestJobResponse { job_id }
-    }
-}
-
-impl FromId for ProposeResponse {
-    fn from_id(id: u64) -> Self {
-        ProposeResponse { id }
-    }
+        .unwrap_or_else(|| panic!("no {key} attribute in the response"))
 }
 
 /// A workflow with no dependencies.

@@ -3,11 +3,13 @@
 //! - [`keys`]: operator keys from a 0600 keyfile or a BIP39 mnemonic, signing and verifying;
 //! - [`operators`]: the staked operator set, behind a trait the chain-backed source will implement;
 //! - [`pipeline`]: workflow manifests, the `Executor` trait and the built-in `builtin:digest`;
+//! - [`claims`]: checking a node's output and its signed result claim;
 //! - [`artifacts`]: content-addressed, sha256-checked fetching and caching;
 //! - [`metrics`]: Prometheus text exposition over a tiny HTTP endpoint;
 //! - [`service`]: logging, signals, systemd readiness and watchdog.
 
 pub mod artifacts;
+pub mod claims;
 pub mod config;
 pub mod keys;
 pub mod metrics;

@@ -137,8 +137,19 @@ impl Exposition {
     }
 }
 
-/// Serves `GET /metrics` with whatever `render` returns, until the task is dropped.
-pub async fn serve(listener: TcpListener, render: Arc<dyn Fn() -> String + Send + Sync>) {
+/// Binds `addr` (so a bad address fails at once) and serves `GET /metrics` with whatever `render`
+/// returns, on a background task. Returns the bound address.
+pub async fn start(
+    addr: SocketAddr,
+    render: Arc<dyn Fn() -> String + Send + Sync>,
+) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    tokio::spawn(serve(listener, render));
+    Ok(local)
+}
+
+async fn serve(listener: TcpListener, render: Arc<dyn Fn() -> String + Send + Sync>) {
     loop {
         let Ok((mut socket, _)) = listener.accept().await else {
             continue;
@@ -163,11 +174,6 @@ pub async fn serve(listener: TcpListener, render: Arc<dyn Fn() -> String + Send 
             let _ = socket.write_all(response.as_bytes()).await;
         });
     }
-}
-
-/// Binds the metrics address (so a bad address fails at start-up, not later).
-pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr).await
 }
 
 #[cfg(test)]
@@ -195,9 +201,12 @@ mod tests {
 
     #[tokio::test]
     async fn serves_metrics_over_http() {
-        let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(serve(listener, Arc::new(|| "up 1\n".to_string())));
+        let addr = start(
+            "127.0.0.1:0".parse().unwrap(),
+            Arc::new(|| "up 1\n".to_string()),
+        )
+        .await
+        .unwrap();
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
         s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
             .await

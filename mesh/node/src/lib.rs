@@ -152,15 +152,10 @@ impl Node {
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
         let this = Arc::new(self);
         if let Some(addr) = this.cfg.metrics_listen {
-            match havn_mesh_common::metrics::bind(addr).await {
-                Ok(listener) => {
-                    let (m, running) = (this.metrics.clone(), this.running.clone());
-                    tokio::spawn(havn_mesh_common::metrics::serve(
-                        listener,
-                        Arc::new(move || m.render(u64::from(running.load(Ordering::Relaxed)))),
-                    ));
-                }
-                Err(e) => tracing::error!(%addr, error = %e, "cannot serve metrics"),
+            let (m, running) = (this.metrics.clone(), this.running.clone());
+            let render = Arc::new(move || m.render(u64::from(running.load(Ordering::Relaxed))));
+            if let Err(e) = havn_mesh_common::metrics::start(addr, render).await {
+                tracing::error!(%addr, error = %e, "cannot serve metrics");
             }
         }
         let tasks: Vec<_> = this

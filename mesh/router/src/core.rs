@@ -12,7 +12,6 @@ use havn_mesh_proto::v1::{
     router_message, Assignment, Attestation, Cancel, JobEvent, JobOutput, JobState, RouterMessage,
     SettledJob, SettlementBatch, SubmitJobRequest, TaskAttestation, Verdict, VerifyTask,
 };
-use havn_types::mesh::ResultClaim;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tonic::Status;
 
@@ -561,9 +560,11 @@ impl Core {
             self.dispatch();
             return;
         }
-        if let Err(why) = self.check_claim(operator, id, &output) {
+        if let Err(why) =
+            havn_mesh_common::claims::check(self.operators.as_ref(), operator, id, &output)
+        {
             tracing::warn!(job = id, node = operator, why, "result refused");
-            self.requeue(id, &why, false);
+            self.requeue(id, why, false);
             self.dispatch();
             return;
         }
@@ -583,34 +584,6 @@ impl Core {
         self.changed(id);
         self.fan_out(id, None);
         self.dispatch();
-    }
-
-    fn check_claim(&self, operator: &str, id: u64, output: &JobOutput) -> Result<(), String> {
-        let hash: [u8; 32] = output
-            .output_hash
-            .as_slice()
-            .try_into()
-            .map_err(|_| "output_hash is not 32 bytes".to_string())?;
-        if sha256(&output.output) != hash {
-            return Err("output does not match its output_hash".into());
-        }
-        let runtime = output.runtime.clone().unwrap_or_default();
-        let digest = ResultClaim {
-            job_id: id,
-            attempt: output.attempt,
-            output_hash: &hash,
-            executor: &runtime.executor,
-            device: &runtime.device,
-        }
-        .digest();
-        let op = self
-            .operators
-            .get(operator)
-            .ok_or_else(|| format!("{operator} is no longer staked"))?;
-        if !keys::verify(&op.pubkey, &digest, &output.node_signature) {
-            return Err("the node's signature over its result claim does not verify".into());
-        }
-        Ok(())
     }
 
     fn task(&self, id: u64) -> Option<VerifyTask> {
@@ -1008,6 +981,7 @@ mod tests {
 
     use havn_mesh_common::operators::{FileOperators, Operator};
     use havn_mesh_proto::v1::{submit_job_request, RuntimeInfo, TaskAttestation, WorkflowRef};
+    use havn_types::mesh::ResultClaim;
     use k256::ecdsa::SigningKey;
     use proptest::prelude::*;
 

@@ -103,19 +103,16 @@ impl Router {
         })?;
         let metrics_addr = match cfg.metrics_listen {
             Some(m) => {
-                let l = havn_mesh_common::metrics::bind(m)
-                    .await
-                    .map_err(|source| RouterError::Bind { addr: m, source })?;
-                let local = l.local_addr().ok();
                 let (core, metrics) = (core.clone(), metrics.clone());
-                tokio::spawn(havn_mesh_common::metrics::serve(
-                    l,
-                    Arc::new(move || {
-                        let load = core.lock().expect("poisoned").node_load();
-                        metrics.render(&load)
-                    }),
-                ));
-                local
+                let render = Arc::new(move || {
+                    let load = core.lock().expect("poisoned").node_load();
+                    metrics.render(&load)
+                });
+                Some(
+                    havn_mesh_common::metrics::start(m, render)
+                        .await
+                        .map_err(|source| RouterError::Bind { addr: m, source })?,
+                )
             }
             None => None,
         };

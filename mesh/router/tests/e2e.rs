@@ -188,6 +188,15 @@ impl Net {
         client(&self.url).await
     }
 
+    /// Submits a job with this input; returns its id.
+    async fn submit(&self, c: &mut JobServiceClient<Channel>, input: &str) -> u64 {
+        c.submit_job(self.request(input))
+            .await
+            .unwrap()
+            .into_inner()
+            .job_id
+    }
+
     async fn channel(&self) -> Channel {
         Channel::from_shared(self.url.clone())
             .unwrap()
@@ -421,12 +430,7 @@ async fn one_validator_down_still_reaches_quorum() {
     let _node = net.node(0, Executors::builtin());
     let _validators: Vec<Daemon> = (0..3).map(|i| net.validator(i)).collect();
     let mut c = net.client().await;
-    let id = c
-        .submit_job(net.request("x"))
-        .await
-        .unwrap()
-        .into_inner()
-        .job_id;
+    let id = net.submit(&mut c, "x").await;
     let e = finish(&mut c, id).await;
     assert_eq!(JobState::try_from(e.state).unwrap(), JobState::Settled);
     assert_eq!(e.attestations.len(), 3);
@@ -461,12 +465,7 @@ async fn a_node_returning_garbage_gets_an_invalid_verdict() {
     let _node = net.node(0, executors);
     let _validators: Vec<Daemon> = (0..4).map(|i| net.validator(i)).collect();
     let mut c = net.client().await;
-    let id = c
-        .submit_job(net.request("x"))
-        .await
-        .unwrap()
-        .into_inner()
-        .job_id;
+    let id = net.submit(&mut c, "x").await;
     let e = finish(&mut c, id).await;
     assert_eq!(JobState::try_from(e.state).unwrap(), JobState::Failed);
     assert_eq!(e.reason, "a validator quorum attested the result invalid");
@@ -574,12 +573,7 @@ async fn bad_input_gets_clear_status_codes() {
     by_hash.input = Some(submit_job_request::Input::InputHash(vec![1; 32]));
     assert_eq!(code(c.submit_job(by_hash).await).0, Code::NotFound);
     // No nodes: the queue fills, then overload is explicit.
-    let a = c
-        .submit_job(net.request("a"))
-        .await
-        .unwrap()
-        .into_inner()
-        .job_id;
+    let a = net.submit(&mut c, "a").await;
     c.submit_job(net.request("b")).await.unwrap();
     let (k, m) = code(c.submit_job(net.request("c")).await);
     assert_eq!(k, Code::ResourceExhausted);
@@ -788,13 +782,7 @@ async fn settlement_batches_reach_the_settlement_sink_with_retries() {
     let ids: Vec<u64> = {
         let mut ids = vec![];
         for i in 0..5 {
-            ids.push(
-                c.submit_job(net.request(&format!("s{i}")))
-                    .await
-                    .unwrap()
-                    .into_inner()
-                    .job_id,
-            );
+            ids.push(net.submit(&mut c, &format!("s{i}")).await);
         }
         ids
     };
@@ -890,12 +878,7 @@ async fn jobs_go_only_to_nodes_that_run_their_pipeline() {
     net.wait_for_nodes(1).await;
     let _validators: Vec<Daemon> = (0..4).map(|i| net.validator(i)).collect();
     let mut c = net.client().await;
-    let id = c
-        .submit_job(net.request("k"))
-        .await
-        .unwrap()
-        .into_inner()
-        .job_id;
+    let id = net.submit(&mut c, "k").await;
     // Only a node that cannot run builtin:digest is connected: the job waits, unassigned.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let e = c

@@ -23,7 +23,7 @@ use havn_mesh_proto::v1::{
     validator_message, Attestation, TaskAttestation, ValidatorHello, ValidatorMessage, Verdict,
     VerifyTask,
 };
-use havn_types::mesh::{hello_digest, ResultClaim};
+use havn_types::mesh::hello_digest;
 use k256::ecdsa::SigningKey;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -191,15 +191,11 @@ impl Validator {
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
         let this = Arc::new(self);
         if let Some(addr) = this.cfg.metrics_listen {
-            match havn_mesh_common::metrics::bind(addr).await {
-                Ok(listener) => {
-                    let m = this.metrics.clone();
-                    tokio::spawn(havn_mesh_common::metrics::serve(
-                        listener,
-                        Arc::new(move || m.render()),
-                    ));
-                }
-                Err(e) => tracing::error!(%addr, error = %e, "cannot serve metrics"),
+            let m = this.metrics.clone();
+            if let Err(e) =
+                havn_mesh_common::metrics::start(addr, Arc::new(move || m.render())).await
+            {
+                tracing::error!(%addr, error = %e, "cannot serve metrics");
             }
         }
         let tasks: Vec<_> = this
@@ -374,29 +370,13 @@ impl Checker {
         let Some(output) = &task.output else {
             return invalid("no output", false);
         };
-        let Ok(hash) = <[u8; 32]>::try_from(output.output_hash.as_slice()) else {
-            return invalid("output_hash is not 32 bytes", false);
-        };
-        if havn_mesh_common::sha256(&output.output) != hash {
-            return invalid("output does not match its hash", false);
-        }
-        let runtime = output.runtime.clone().unwrap_or_default();
-        let claim = ResultClaim {
-            job_id: task.job_id,
-            attempt: output.attempt,
-            output_hash: &hash,
-            executor: &runtime.executor,
-            device: &runtime.device,
-        };
-        let signed = self
-            .operators
-            .get(&output.node)
-            .is_some_and(|op| keys::verify(&op.pubkey, &claim.digest(), &output.node_signature));
-        if !signed {
-            return invalid(
-                "the node's result claim is not signed by its registered key",
-                false,
-            );
+        if let Err(why) = havn_mesh_common::claims::check(
+            self.operators.as_ref(),
+            &output.node,
+            task.job_id,
+            output,
+        ) {
+            return invalid(why, false);
         }
         let Some(manifest) = manifest else {
             return invalid("the workflow manifest is not valid", false);
@@ -449,6 +429,7 @@ mod tests {
     use havn_mesh_common::operators::{FileOperators, Operator};
     use havn_mesh_common::pipeline::{digest_manifest, Executor};
     use havn_mesh_proto::v1::{JobOutput, RuntimeInfo, WorkflowRef};
+    use havn_types::mesh::ResultClaim;
 
     fn node_key() -> SigningKey {
         SigningKey::from_slice(&[5u8; 32]).unwrap()

@@ -81,6 +81,21 @@ impl ArtifactDir {
         Ok(Some(bytes))
     }
 
+    /// The artifact's bytes, checked, without keeping a copy in memory (large model files: the
+    /// runtime keeps what it loaded, bounded).
+    pub fn read(&self, hash: &[u8; 32]) -> Result<Option<Vec<u8>>, ArtifactError> {
+        let path = self.path(hash);
+        match std::fs::read(&path) {
+            Ok(b) if crate::sha256(&b) == *hash => Ok(Some(b)),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(ArtifactError::Io {
+                path: path.display().to_string(),
+                source,
+            }),
+        }
+    }
+
     pub fn contains(&self, hash: &[u8; 32]) -> bool {
         self.memory.lock().expect("poisoned").contains_key(hash) || self.path(hash).exists()
     }
@@ -96,10 +111,7 @@ impl ArtifactDir {
         };
         std::fs::write(&tmp, bytes).map_err(io)?;
         std::fs::rename(&tmp, &path).map_err(io)?;
-        self.memory
-            .lock()
-            .expect("poisoned")
-            .insert(hash, Arc::new(bytes.to_vec()));
+        // Not kept in memory: model files can be large; `get` keeps what is read through it.
         Ok(hash)
     }
 
@@ -113,6 +125,19 @@ impl ArtifactDir {
             .filter_map(|e| hex::decode(e.file_name().to_string_lossy().as_bytes()).ok())
             .filter_map(|b| b.try_into().ok())
             .collect()
+    }
+
+    /// Makes sure the artifact is on disk here (fetched from `client` if not), without reading
+    /// it into memory.
+    pub async fn ensure(
+        &self,
+        hash: &[u8; 32],
+        client: &mut ArtifactServiceClient<Channel>,
+    ) -> Result<(), ArtifactError> {
+        if self.path(hash).exists() {
+            return Ok(());
+        }
+        self.get_or_fetch(hash, client).await.map(|_| ())
     }
 
     /// The artifact from here, or fetched from `client` (checked, then cached).

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+pub use havn_outputs::{Judgement, Rung};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
@@ -52,6 +53,8 @@ pub enum ExecError {
     BadManifest(String),
     #[error("no executor for pipeline kind {0:?}")]
     UnknownKind(String),
+    #[error("input is not valid: {0}")]
+    BadInput(String),
     #[error("bad parameter {name}: {reason}")]
     BadParameter { name: String, reason: String },
     #[error("cancelled")]
@@ -75,6 +78,34 @@ pub trait Executor: Send + Sync {
         progress: &mut dyn FnMut(u32, u32),
         cancel: &AtomicBool,
     ) -> Result<Vec<u8>, ExecError>;
+
+    /// Content hashes of the artifacts (model files) `run` reads from the local artifact store;
+    /// the daemon fetches them first.
+    fn artifacts(&self, _manifest: &Manifest) -> Result<Vec<[u8; 32]>, ExecError> {
+        Ok(vec![])
+    }
+
+    /// Checks any result without re-executing it (validators, every job): `Err(why)` fails it.
+    fn inspect(&self, _manifest: &Manifest, _output: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Re-executes a job and judges the `claimed` output against the re-run (validators, the
+    /// sampled jobs). The default is byte equality, for deterministic executors.
+    fn verify(
+        &self,
+        manifest: &Manifest,
+        job: &JobInput<'_>,
+        claimed: &[u8],
+        cancel: &AtomicBool,
+    ) -> Result<Judgement, ExecError> {
+        let rerun = self.run(manifest, job, &mut |_, _| {}, cancel)?;
+        Ok(if rerun == claimed {
+            Judgement::exact()
+        } else {
+            Judgement::fail(Rung::Mismatch, "re-execution gives a different output")
+        })
+    }
 }
 
 /// `builtin:digest`: real, deterministic, sized work for tests and load benchmarks. Output:

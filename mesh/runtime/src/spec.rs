@@ -1,0 +1,333 @@
+//! A `torch` pipeline as its manifest states it: TorchScript modules by content hash, one declared
+//! input, a list of steps over named values, and one declared output. Checked in full before a
+//! job runs, so a bad manifest fails with a message and no work is wasted.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use havn_mesh_common::pipeline::{ExecError, Manifest};
+use havn_outputs::{Encoding, OutputSpec};
+use serde::{Deserialize, Serialize};
+
+pub const TORCH_KIND: &str = "torch";
+
+/// Upper bounds that keep one job's work and memory finite.
+pub const MAX_STEPS: usize = 64;
+pub const MAX_LOOP: u32 = 1000;
+pub const MAX_ELEMENTS: usize = 1 << 24;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TorchPipeline {
+    /// Local name → sha256 (hex) of the TorchScript file.
+    pub modules: BTreeMap<String, String>,
+    pub input: InputSpec,
+    pub steps: Vec<Step>,
+    pub output: OutputSpec,
+}
+
+/// The job's one input: what its bytes are, and the name steps use for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum InputSpec {
+    /// UTF-8 text of at most `max_bytes`.
+    Text { name: String, max_bytes: usize },
+    /// Little-endian f32 values of exactly this shape.
+    Tensor { name: String, shape: Vec<usize> },
+}
+
+impl InputSpec {
+    pub fn name(&self) -> &str {
+        match self {
+            InputSpec::Text { name, .. } | InputSpec::Tensor { name, .. } => name,
+        }
+    }
+}
+
+/// One step. Names refer to values made by the input or earlier steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Step {
+    /// Text → token ids `[1, L]` (int64): characters of `vocab`, or bytes without one; padded
+    /// with id 0 to `length` when given.
+    Tokenize {
+        from: String,
+        to: String,
+        #[serde(default)]
+        vocab: Option<String>,
+        #[serde(default)]
+        length: Option<usize>,
+    },
+    /// `to = module.forward(args...)`.
+    Module {
+        module: String,
+        args: Vec<String>,
+        to: String,
+    },
+    /// Seeded standard-normal noise of `shape` (float32), from the request's seed.
+    Noise { shape: Vec<usize>, to: String },
+    /// Deterministic DDIM sampling (η = 0) with a noise-predicting `unet(x, t, cond)`, on a
+    /// scaled-linear β schedule of `train_steps`, in `steps` steps.
+    Ddim {
+        unet: String,
+        latent: String,
+        cond: String,
+        steps: u32,
+        train_steps: u32,
+        beta_start: f64,
+        beta_end: f64,
+        to: String,
+    },
+    /// Autoregressive sampling: `model(tokens[:, -context:])` gives logits `[1, T, V]`; the next
+    /// token is drawn from the top `top_k` of the last position at `temperature`, with the
+    /// request's seed. Produces `[1, max_new_tokens]`.
+    SampleTokens {
+        model: String,
+        from: String,
+        to: String,
+        max_new_tokens: u32,
+        top_k: u32,
+        temperature: f64,
+        context: u32,
+    },
+}
+
+impl Step {
+    /// Progress units the step reports.
+    pub fn units(&self) -> u32 {
+        match self {
+            Step::Ddim { steps, .. } => *steps,
+            Step::SampleTokens { max_new_tokens, .. } => *max_new_tokens,
+            _ => 1,
+        }
+    }
+}
+
+fn bad(msg: impl Into<String>) -> ExecError {
+    ExecError::BadManifest(msg.into())
+}
+
+impl TorchPipeline {
+    /// Parses and checks a manifest's `pipeline` (its `kind` must be `torch`).
+    pub fn from_manifest(manifest: &Manifest) -> Result<Self, ExecError> {
+        if manifest.pipeline.kind != TORCH_KIND {
+            return Err(bad(format!(
+                "pipeline kind is {:?}, not {TORCH_KIND:?}",
+                manifest.pipeline.kind
+            )));
+        }
+        let p: TorchPipeline =
+            serde_json::from_value(serde_json::Value::Object(manifest.pipeline.config.clone()))
+                .map_err(|e| bad(format!("torch pipeline: {e}")))?;
+        p.check()?;
+        Ok(p)
+    }
+
+    /// The module hashes, decoded.
+    pub fn module_hashes(&self) -> Result<BTreeMap<String, [u8; 32]>, ExecError> {
+        self.modules
+            .iter()
+            .map(|(name, h)| {
+                let hash = hex::decode(h)
+                    .ok()
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                    .ok_or_else(|| {
+                        bad(format!("module {name:?}: {h:?} is not a 64-hex-digit sha256"))
+                    })?;
+                Ok((name.clone(), hash))
+            })
+            .collect()
+    }
+
+    /// Progress units of a whole run.
+    pub fn total_units(&self) -> u32 {
+        self.steps.iter().map(Step::units).sum()
+    }
+
+    fn check(&self) -> Result<(), ExecError> {
+        self.module_hashes()?;
+        if self.steps.is_empty() || self.steps.len() > MAX_STEPS {
+            return Err(bad(format!("a pipeline has 1 to {MAX_STEPS} steps")));
+        }
+        let mut defined: BTreeSet<&str> = BTreeSet::from([self.input.name()]);
+        let module = |name: &str| {
+            if self.modules.contains_key(name) {
+                Ok(())
+            } else {
+                Err(bad(format!("step uses module {name:?}, which `modules` does not list")))
+            }
+        };
+        let elements = |shape: &[usize]| -> Result<(), ExecError> {
+            let n = shape
+                .iter()
+                .try_fold(1usize, |acc, d| acc.checked_mul(*d))
+                .filter(|n| *n > 0 && *n <= MAX_ELEMENTS);
+            n.map(|_| ())
+                .ok_or_else(|| bad(format!("shape {shape:?} must hold 1 to {MAX_ELEMENTS} values")))
+        };
+        match &self.input {
+            InputSpec::Text { max_bytes, .. } if *max_bytes == 0 || *max_bytes > 1 << 20 => {
+                return Err(bad("text input max_bytes must be 1 to 1048576"))
+            }
+            InputSpec::Tensor { shape, .. } => elements(shape)?,
+            _ => {}
+        }
+        for (i, step) in self.steps.iter().enumerate() {
+            let uses: Vec<&str> = match step {
+                Step::Tokenize { from, length, .. } => {
+                    if length.is_some_and(|l| l == 0 || l > MAX_ELEMENTS) {
+                        return Err(bad(format!("step {i}: bad tokenize length")));
+                    }
+                    vec![from]
+                }
+                Step::Module { module: m, args, .. } => {
+                    module(m)?;
+                    args.iter().map(String::as_str).collect()
+                }
+                Step::Noise { shape, .. } => {
+                    elements(shape)?;
+                    vec![]
+                }
+                Step::Ddim {
+                    unet,
+                    latent,
+                    cond,
+                    steps,
+                    train_steps,
+                    beta_start,
+                    beta_end,
+                    ..
+                } => {
+                    module(unet)?;
+                    let betas_ok = 0.0 < *beta_start && beta_start < beta_end && *beta_end < 1.0;
+                    if *steps == 0 || steps > train_steps || *train_steps > 10_000 || !betas_ok {
+                        return Err(bad(format!(
+                            "step {i} (ddim): need 1 ≤ steps ≤ train_steps ≤ 10000 and 0 < beta_start < beta_end < 1"
+                        )));
+                    }
+                    if *steps > MAX_LOOP {
+                        return Err(bad(format!("step {i} (ddim): at most {MAX_LOOP} steps")));
+                    }
+                    vec![latent, cond]
+                }
+                Step::SampleTokens {
+                    model,
+                    from,
+                    max_new_tokens,
+                    top_k,
+                    temperature,
+                    context,
+                    ..
+                } => {
+                    module(model)?;
+                    if *max_new_tokens == 0
+                        || *max_new_tokens > MAX_LOOP
+                        || *top_k == 0
+                        || *context == 0
+                        || !(temperature.is_finite() && *temperature > 0.0)
+                    {
+                        return Err(bad(format!(
+                            "step {i} (sample_tokens): need 1 ≤ max_new_tokens ≤ {MAX_LOOP}, top_k ≥ 1, context ≥ 1, temperature > 0"
+                        )));
+                    }
+                    vec![from]
+                }
+            };
+            for name in uses {
+                if !defined.contains(name) {
+                    return Err(bad(format!(
+                        "step {i} uses {name:?} before anything makes it"
+                    )));
+                }
+            }
+            defined.insert(match step {
+                Step::Tokenize { to, .. }
+                | Step::Module { to, .. }
+                | Step::Noise { to, .. }
+                | Step::Ddim { to, .. }
+                | Step::SampleTokens { to, .. } => to,
+            });
+        }
+        if !defined.contains(self.output.from.as_str()) {
+            return Err(bad(format!(
+                "the output {:?} is not made by any step",
+                self.output.from
+            )));
+        }
+        if self.output.encode == Encoding::Utf8
+            && !self.steps.iter().any(|s| matches!(s, Step::SampleTokens { to, .. } if *to == self.output.from))
+        {
+            return Err(bad("a utf8 output must be made by a sample_tokens step"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use havn_mesh_common::pipeline::PipelineSpec;
+    use serde_json::json;
+
+    fn manifest(pipeline: serde_json::Value) -> Manifest {
+        Manifest {
+            name: "t".into(),
+            pipeline: PipelineSpec {
+                kind: TORCH_KIND.into(),
+                config: pipeline.as_object().unwrap().clone(),
+            },
+            max_output_bytes: 1 << 20,
+        }
+    }
+
+    fn good() -> serde_json::Value {
+        json!({
+            "modules": {"enc": "ab".repeat(32)},
+            "input": {"name": "prompt", "type": "text", "max_bytes": 16},
+            "steps": [
+                {"op": "tokenize", "from": "prompt", "to": "tok", "length": 8},
+                {"op": "module", "module": "enc", "args": ["tok"], "to": "out"}
+            ],
+            "output": {"from": "out", "encode": "npy"}
+        })
+    }
+
+    #[test]
+    fn accepts_a_wired_pipeline() {
+        let p = TorchPipeline::from_manifest(&manifest(good())).unwrap();
+        assert_eq!(p.total_units(), 2);
+        assert_eq!(p.module_hashes().unwrap()["enc"], [0xab; 32]);
+    }
+
+    #[test]
+    fn refuses_what_cannot_run_with_a_reason() {
+        let cases: Vec<(fn(&mut serde_json::Value), &str)> = vec![
+            (|v| v["modules"]["enc"] = json!("zz"), "64-hex-digit"),
+            (|v| v["steps"][1]["module"] = json!("nope"), "does not list"),
+            (|v| v["steps"][1]["args"] = json!(["later"]), "before anything makes it"),
+            (|v| v["output"]["from"] = json!("nothing"), "not made by any step"),
+            (|v| v["steps"][0]["op"] = json!("teleport"), "unknown variant"),
+            (|v| v["steps"] = json!([]), "1 to 64 steps"),
+            (
+                |v| v["steps"][1] = json!({"op": "noise", "shape": [1 << 20, 1 << 20], "to": "out"}),
+                "must hold",
+            ),
+            (
+                |v| {
+                    v["steps"][1] = json!({"op": "sample_tokens", "model": "enc", "from": "tok",
+                        "to": "out", "max_new_tokens": 5, "top_k": 0, "temperature": 1.0, "context": 8})
+                },
+                "top_k",
+            ),
+            (|v| v["extra"] = json!(1), "unknown field"),
+        ];
+        for (edit, want) in cases {
+            let mut v = good();
+            edit(&mut v);
+            let err = TorchPipeline::from_manifest(&manifest(v)).unwrap_err().to_string();
+            assert!(err.contains(want), "{err} (wanted {want})");
+        }
+        let mut m = manifest(good());
+        m.pipeline.kind = "builtin:digest".into();
+        assert!(TorchPipeline::from_manifest(&m).is_err());
+    }
+}

@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""Builds Havn's example workflows: tiny random-weight TorchScript modules and the manifests that
+wire them into pipelines. Deterministic (fixed seeds); nothing is downloaded.
+
+    python models/make_models.py [OUT_DIR]      # default: models/build
+
+Writes OUT_DIR/artifacts/<sha256> (one file per module, named by content hash, as nodes fetch
+them), OUT_DIR/<workflow>.json (the manifests, whose sha256 the registry stores) and
+OUT_DIR/index.json (workflow -> manifest hash, module sizes).
+"""
+import hashlib
+import json
+import math
+import os
+import sys
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+LM_VOCAB = " abcdefghijklmnopqrstuvwxyz.,'!?\n"
+
+
+class TextEncoder(nn.Module):
+    """Byte tokens [B, L] -> a conditioning vector [B, dim]."""
+
+    def __init__(self, vocab: int = 256, dim: int = 64):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, dim)
+        self.conv = nn.Conv1d(dim, dim, 3, padding=1)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        h = self.emb(tokens).transpose(1, 2)
+        h = torch.tanh(self.conv(h)).mean(dim=2)
+        return self.out(h)
+
+
+class TinyUNet(nn.Module):
+    """Predicts the noise in a latent [B, 4, 16, 16] at timestep t [B], given the conditioning."""
+
+    def __init__(self, ch: int = 4, hid: int = 48, cond: int = 64):
+        super().__init__()
+        self.inp = nn.Conv2d(ch, hid, 3, padding=1)
+        self.down = nn.Conv2d(hid, hid * 2, 3, stride=2, padding=1)
+        self.mid = nn.Conv2d(hid * 2, hid * 2, 3, padding=1)
+        self.up = nn.ConvTranspose2d(hid * 2, hid, 4, stride=2, padding=1)
+        self.out = nn.Conv2d(hid * 2, ch, 3, padding=1)
+        self.temb = nn.Linear(32, hid)
+        self.cemb = nn.Linear(cond, hid * 2)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        freqs = torch.exp(
+            torch.arange(16, dtype=torch.float32, device=x.device) * (-math.log(10000.0) / 16)
+        )
+        args = t[:, None] * freqs[None, :]
+        te = torch.cat([torch.sin(args), torch.cos(args)], dim=1)
+        h = F.silu(self.inp(x) + self.temb(te)[:, :, None, None])
+        d = F.silu(self.down(h))
+        d = F.silu(self.mid(d) + self.cemb(cond)[:, :, None, None])
+        u = F.silu(self.up(d))
+        return self.out(torch.cat([u, h], dim=1))
+
+
+class Decoder(nn.Module):
+    """A VAE-like decoder: latent [B, 4, 16, 16] -> image [B, 3, 64, 64] in [-1, 1]."""
+
+    def __init__(self):
+        super().__init__()
+        self.inp = nn.Conv2d(4, 64, 3, padding=1)
+        self.c1 = nn.Conv2d(64, 48, 3, padding=1)
+        self.c2 = nn.Conv2d(48, 32, 3, padding=1)
+        self.out = nn.Conv2d(32, 3, 3, padding=1)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = F.silu(self.inp(z))
+        h = F.silu(self.c1(F.interpolate(h, scale_factor=2.0, mode="nearest")))
+        h = F.silu(self.c2(F.interpolate(h, scale_factor=2.0, mode="nearest")))
+        return torch.tanh(self.out(h) * 4.0)
+
+
+class CharLM(nn.Module):
+    """A character-level language model: tokens [1, T] -> logits [1, T, V]."""
+
+    def __init__(self, vocab: int = len(LM_VOCAB), dim: int = 48, hidden: int = 96):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, dim)
+        self.gru = nn.GRU(dim, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, vocab)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        h, _ = self.gru(self.emb(tokens))
+        return self.head(h) * 3.0
+
+
+class Vocoder(nn.Module):
+    """Byte tokens [1, L] -> a waveform [1, L * 256] in [-1, 1]."""
+
+    def __init__(self, dim: int = 48):
+        super().__init__()
+        self.emb = nn.Embedding(256, dim)
+        self.pre = nn.Conv1d(dim, dim, 3, padding=1)
+        self.ups = nn.ModuleList(
+            [nn.ConvTranspose1d(dim, dim, 8, stride=4, padding=2) for _ in range(4)]
+        )
+        self.post = nn.Conv1d(dim, 1, 7, padding=3)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        h = torch.tanh(self.pre(self.emb(tokens).transpose(1, 2)))
+        for up in self.ups:
+            h = torch.tanh(up(h))
+        return (torch.tanh(self.post(h) * 2.0) * 0.8).squeeze(1)
+
+
+def save(module: nn.Module, seed: int, art_dir: str):
+    """Scripts and saves a module; returns (sha256 hex, bytes)."""
+    module.eval()
+    scripted = torch.jit.script(module)
+    tmp = os.path.join(art_dir, "tmp.pt")
+    scripted.save(tmp)
+    data = open(tmp, "rb").read()
+    digest = hashlib.sha256(data).hexdigest()
+    os.replace(tmp, os.path.join(art_dir, digest))
+    return digest, len(data)
+
+
+def workflows(h):
+    """The example manifests; `h` maps module names to their hashes."""
+    return {
+        "text-to-image": {
+            "name": "havn-examples/text-to-image",
+            "pipeline": {
+                "kind": "torch",
+                "modules": {"text_encoder": h["text_encoder"], "unet": h["unet"], "decoder": h["decoder"]},
+                "input": {"name": "prompt", "type": "text", "max_bytes": 64},
+                "steps": [
+                    {"op": "tokenize", "from": "prompt", "to": "tokens", "length": 32},
+                    {"op": "module", "module": "text_encoder", "args": ["tokens"], "to": "cond"},
+                    {"op": "noise", "shape": [1, 4, 16, 16], "to": "latent"},
+                    {"op": "ddim", "unet": "unet", "latent": "latent", "cond": "cond", "steps": 12,
+                     "train_steps": 1000, "beta_start": 0.00085, "beta_end": 0.012, "to": "latent"},
+                    {"op": "module", "module": "decoder", "args": ["latent"], "to": "image"},
+                ],
+                "output": {"from": "image", "encode": "png", "shape": [1, 3, 64, 64]},
+            },
+            "max_output_bytes": 65536,
+        },
+        "char-lm": {
+            "name": "havn-examples/char-lm",
+            "pipeline": {
+                "kind": "torch",
+                "modules": {"lm": h["char_lm"]},
+                "input": {"name": "prompt", "type": "text", "max_bytes": 64},
+                "steps": [
+                    {"op": "tokenize", "from": "prompt", "to": "prompt_tokens", "vocab": LM_VOCAB},
+                    {"op": "sample_tokens", "model": "lm", "from": "prompt_tokens", "to": "text",
+                     "max_new_tokens": 48, "top_k": 8, "temperature": 1.0, "context": 64},
+                ],
+                "output": {"from": "text", "encode": "utf8", "vocab": LM_VOCAB, "shape": [1, 48]},
+            },
+            "max_output_bytes": 4096,
+        },
+        "text-to-audio": {
+            "name": "havn-examples/text-to-audio",
+            "pipeline": {
+                "kind": "torch",
+                "modules": {"vocoder": h["vocoder"]},
+                "input": {"name": "prompt", "type": "text", "max_bytes": 32},
+                "steps": [
+                    {"op": "tokenize", "from": "prompt", "to": "tokens", "length": 32},
+                    {"op": "module", "module": "vocoder", "args": ["tokens"], "to": "audio"},
+                ],
+                "output": {"from": "audio", "encode": "wav", "sample_rate": 16000, "shape": [1, 8192]},
+            },
+            "max_output_bytes": 65536,
+        },
+    }
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "build")
+    art_dir = os.path.join(out, "artifacts")
+    os.makedirs(art_dir, exist_ok=True)
+    torch.set_num_threads(1)
+    specs = {
+        "text_encoder": (TextEncoder, 1),
+        "unet": (TinyUNet, 2),
+        "decoder": (Decoder, 3),
+        "char_lm": (CharLM, 4),
+        "vocoder": (Vocoder, 5),
+    }
+    hashes, sizes = {}, {}
+    for name, (cls, seed) in specs.items():
+        torch.manual_seed(seed)
+        hashes[name], sizes[name] = save(cls(), seed, art_dir)
+    index = {"torch": torch.__version__, "modules": {n: {"sha256": hashes[n], "bytes": sizes[n]} for n in specs}, "workflows": {}}
+    for name, manifest in workflows(hashes).items():
+        data = json.dumps(manifest, indent=2, sort_keys=True).encode()
+        digest = hashlib.sha256(data).hexdigest()
+        with open(os.path.join(out, f"{name}.json"), "wb") as f:
+            f.write(data)
+        with open(os.path.join(art_dir, digest), "wb") as f:
+            f.write(data)
+        index["workflows"][name] = digest
+    with open(os.path.join(out, "index.json"), "w") as f:
+        json.dump(index, f, indent=2, sort_keys=True)
+    for n in specs:
+        print(f"{n:13} {sizes[n]:>9,} B  {hashes[n][:16]}")
+    for n, d in index["workflows"].items():
+        print(f"{n:13} manifest {d[:16]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -11,6 +11,7 @@ import argparse
 import hashlib
 import io
 import json
+import math
 import os
 import struct
 import sys
@@ -46,8 +47,26 @@ class Stream:
         return s - 6.0
 
 
+def normals(state, n):
+    """`n` of Stream.normal() at once (vectorized with NumPy, same arithmetic, same order):
+    the i-th SplitMix64 output depends only on state + (i + 1) * gamma."""
+    import numpy as np
+
+    with np.errstate(over="ignore"):
+        z = np.uint64(state) + np.arange(1, 12 * n + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    u = (z >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+    u = u.reshape(n, 12)
+    s = np.zeros(n, dtype=np.float64)
+    for k in range(12):  # left to right, as the scalar sum
+        s += u[:, k]
+    return (s - 6.0).astype(np.float32)
+
+
 def ddim_schedule(train_steps, steps, beta_start, beta_end):
-    s0, s1 = beta_start ** 0.5, beta_end ** 0.5
+    s0, s1 = math.sqrt(beta_start), math.sqrt(beta_end)
     last = max(train_steps, 2) - 1
     ac, prod = [], 1.0
     for i in range(train_steps):
@@ -66,8 +85,6 @@ def pick(logits, k, temperature, u):
     order = sorted(range(len(logits)), key=lambda i: (-logits[i], i))[: max(1, min(k, len(logits)))]
     scaled = [logits[i] / temperature for i in order]
     m = max(scaled)
-    import math
-
     weights = [math.exp(x - m) for x in scaled]
     total = sum(weights)
     acc = 0.0
@@ -114,20 +131,21 @@ class Twin:
                     m = self.module(p["modules"][s["module"]])
                     env[s["to"]] = m(*[env[a] for a in s["args"]])
                 elif op == "noise":
-                    r = Stream(seed, s["to"])
                     n = 1
                     for d in s["shape"]:
                         n *= d
-                    vals = [r.normal() for _ in range(n)]
-                    env[s["to"]] = torch.tensor(vals, dtype=torch.float32).view(*s["shape"]).to(dev)
+                    vals = normals(Stream(seed, s["to"]).state, n)
+                    env[s["to"]] = torch.from_numpy(vals).view(*s["shape"]).to(dev)
                 elif op == "ddim":
                     m = self.module(p["modules"][s["unet"]])
                     x, cond = env[s["latent"]], env[s["cond"]]
-                    for t, a_t, a_prev in ddim_schedule(s["train_steps"], s["steps"], s["beta_start"], s["beta_end"]):
-                        tt = torch.tensor([float(t)], dtype=torch.float32).to(dev)
-                        eps = m(x, tt, cond)
-                        x0 = (x - eps * (1.0 - a_t) ** 0.5) * (1.0 / a_t ** 0.5)
-                        x = x0 * a_prev ** 0.5 + eps * (1.0 - a_prev) ** 0.5
+                    schedule = ddim_schedule(s["train_steps"], s["steps"], s["beta_start"], s["beta_end"])
+                    times = torch.tensor([float(t) for t, _, _ in schedule], dtype=torch.float32).to(dev)
+                    for i, (_, a_t, a_prev) in enumerate(schedule):
+                        eps = m(x, times.narrow(0, i, 1), cond)
+                        a = math.sqrt(a_prev) / math.sqrt(a_t)
+                        b = math.sqrt(1.0 - a_prev) - a * math.sqrt(1.0 - a_t)
+                        x = x * a + eps * b
                     env[s["to"]] = x
                 elif op == "sample_tokens":
                     m = self.module(p["modules"][s["model"]])
@@ -137,7 +155,7 @@ class Twin:
                     for _ in range(s["max_new_tokens"]):
                         window = tokens[-s["context"]:]
                         logits = m(torch.tensor(window, dtype=torch.int64).view(1, len(window)).to(dev))
-                        last = logits[:, -1, :].squeeze().double().cpu().tolist()
+                        last = logits[:, -1, :].cpu().double().flatten().tolist()
                         nxt = pick(last, s["top_k"], s["temperature"], r.uniform())
                         tokens.append(nxt)
                         out.append(nxt)

@@ -50,6 +50,8 @@ pub struct NodeConfig {
     /// Prometheus `/metrics`; unset: none.
     pub metrics_listen: Option<std::net::SocketAddr>,
     pub log_json: bool,
+    /// `[torch]`: the LibTorch runtime (device, threads, warm-module cache).
+    pub torch: havn_runtime::TorchConfig,
 }
 
 impl Default for NodeConfig {
@@ -66,6 +68,7 @@ impl Default for NodeConfig {
             max_message_bytes: 8 << 20,
             metrics_listen: None,
             log_json: false,
+            torch: Default::default(),
         }
     }
 }
@@ -367,6 +370,13 @@ impl Node {
             .executors
             .get(&manifest.pipeline.kind)
             .map_err(|e| e.to_string())?;
+        // Model files the pipeline reads, fetched (hash-checked) before the run starts.
+        for hash in executor.artifacts(&manifest).map_err(|e| e.to_string())? {
+            self.cache
+                .ensure(&hash, artifacts)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
         let (id, attempt) = (a.job_id, a.attempt);
         let progress_out = out.clone();
         let cancel = cancel.clone();

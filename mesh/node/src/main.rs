@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use havn_mesh_common::pipeline::Executors;
 use havn_mesh_common::service;
 use havn_node::{Node, NodeConfig};
 
@@ -52,7 +51,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let node = match Node::new(cfg, key, Executors::builtin()) {
+    let executors = match havn_runtime::executors(&cfg.cache_dir, &cfg.torch) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("havn-node: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let node = match Node::new(cfg, key, executors) {
         Ok(n) => n,
         Err(e) => {
             eprintln!("havn-node: {e}");

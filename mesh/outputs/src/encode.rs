@@ -141,6 +141,8 @@ pub fn png(shape: &[usize], chw: &[u8]) -> Result<Vec<u8>, OutputError> {
         ::png::ColorType::Grayscale
     });
     enc.set_depth(::png::BitDepth::Eight);
+    // Outputs are small and made per job: fast compression keeps encoding well under a millisecond.
+    enc.set_compression(::png::Compression::Fast);
     let mut writer = enc
         .write_header()
         .map_err(|e| malformed("png", e.to_string()))?;

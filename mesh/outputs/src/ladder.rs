@@ -31,6 +31,15 @@ pub struct Tolerance {
     /// Images: the largest Hamming distance of the 64-bit difference hashes (0: no such rung).
     #[serde(default)]
     pub phash_bits: u32,
+    /// Images: the perceptual rung only rescues outputs whose relative L2 error is at most this
+    /// (local deviations, a few pixels far off); a globally different picture never passes on
+    /// its hash alone.
+    #[serde(default = "default_perceptual_rel_l2")]
+    pub perceptual_max_rel_l2: f64,
+}
+
+fn default_perceptual_rel_l2() -> f64 {
+    0.05
 }
 
 impl Tolerance {
@@ -43,24 +52,28 @@ impl Tolerance {
                 rel_l2: 0.02,
                 min_cosine: 0.999,
                 phash_bits: 4,
+                perceptual_max_rel_l2: 0.05,
             },
             Encoding::Wav => Tolerance {
                 max_abs: 328.0, // 1 % of full scale
                 rel_l2: 0.01,
                 min_cosine: 0.9999,
                 phash_bits: 0,
+                perceptual_max_rel_l2: 0.0,
             },
             Encoding::Npy => Tolerance {
                 max_abs: 1e-3,
                 rel_l2: 1e-3,
                 min_cosine: 0.99999,
                 phash_bits: 0,
+                perceptual_max_rel_l2: 0.0,
             },
             Encoding::Utf8 => Tolerance {
                 max_abs: 0.0,
                 rel_l2: 0.0,
                 min_cosine: 1.0,
                 phash_bits: 0,
+                perceptual_max_rel_l2: 0.0,
             },
         }
     }
@@ -232,13 +245,13 @@ pub fn compare(spec: &OutputSpec, claimed: &[u8], reference: &[u8]) -> Judgement
         if tol.phash_bits > 0 {
             let d = (dhash(&claimed_dec.shape, pa) ^ dhash(&reference_dec.shape, pb)).count_ones();
             metrics.phash_distance = Some(d);
-            if d <= tol.phash_bits {
+            if d <= tol.phash_bits && metrics.rel_l2 <= tol.perceptual_max_rel_l2 {
                 return Judgement {
                     pass: true,
                     rung: Rung::Perceptual,
                     detail: format!(
-                        "perceptually the same: hash distance {d} of 64 bits (max |Δ| {:.1})",
-                        metrics.max_abs
+                        "perceptually the same: hash distance {d} of 64 bits (max |Δ| {:.1}, rel L2 {:.2e})",
+                        metrics.max_abs, metrics.rel_l2
                     ),
                     metrics: Some(metrics),
                 };
@@ -395,6 +408,13 @@ mod tests {
         }
         let j = compare(&s, &encode::png(&SHAPE, &blotch).unwrap(), &reference);
         assert_eq!((j.pass, j.rung), (true, Rung::Perceptual), "{j:?}");
+
+        // The same structure, globally brighter: the hash cannot tell, the gate on relative
+        // error does (a near-duplicate request's cached output looks like this).
+        let brighter: Vec<u8> = image(0.0).iter().map(|p| p.saturating_add(40)).collect();
+        let j = compare(&s, &encode::png(&SHAPE, &brighter).unwrap(), &reference);
+        assert_eq!((j.pass, j.rung), (false, Rung::Mismatch), "{j:?}");
+        assert!(j.metrics.unwrap().phash_distance.unwrap() <= 4, "{j:?}");
 
         // Another picture altogether (a cached output of another request) → mismatch.
         let j = compare(&s, &encode::png(&SHAPE, &image(2.0)).unwrap(), &reference);

@@ -162,18 +162,25 @@ impl Net {
     }
 
     fn validator(&self, i: usize) -> Daemon {
+        self.validator_with(i, |_| Executors::builtin())
+    }
+
+    /// A validator (sampling every job) with the executors `make` builds on its cache dir.
+    fn validator_with(&self, i: usize, make: impl FnOnce(&std::path::Path) -> Executors) -> Daemon {
+        let cache_dir = self.dir.path().join(format!("validator-{i}"));
+        let executors = make(&cache_dir);
         let cfg = ValidatorConfig {
             routers: vec![self.url.clone()],
             operator: format!("validator-{i}"),
             sample_rate: 1.0,
-            cache_dir: self.dir.path().join(format!("validator-{i}")),
+            cache_dir,
             ..ValidatorConfig::default()
         };
         let v = Validator::new(
             cfg,
             key(&format!("validator-{i}")),
             self.operators.clone(),
-            Executors::builtin(),
+            executors,
         )
         .unwrap();
         Daemon::spawn(move |stop| async move {
@@ -218,10 +225,14 @@ impl Net {
     }
 
     fn request(&self, input: &str) -> SubmitJobRequest {
+        self.request_for(self.version, input)
+    }
+
+    fn request_for(&self, version: [u8; 32], input: &str) -> SubmitJobRequest {
         SubmitJobRequest {
             workflow: Some(WorkflowRef {
                 workflow_id: 1,
-                version_hash: self.version.to_vec(),
+                version_hash: version.to_vec(),
             }),
             input: Some(submit_job_request::Input::InlineInput(
                 input.as_bytes().to_vec(),
@@ -969,4 +980,156 @@ async fn malformed_protobuf_gets_a_status_not_a_crash() {
     let mut c = net.client().await;
     let missing = c.get_job(GetJobRequest { job_id: 1 }).await.unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
+}
+
+// ---- The LibTorch runtime through the mesh (needs `make models`) ----
+
+/// The torch executor (CPU) for a daemon's cache dir, at a precision.
+fn torch(cache: &std::path::Path, precision: &str) -> Executors {
+    havn_runtime::executors(
+        cache,
+        &havn_runtime::TorchConfig {
+            device: "cpu".into(),
+            precision: precision.into(),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+/// Publishes the example workflows' manifests and modules to the router; returns them by name.
+fn publish_examples(net: &Net) -> BTreeMap<String, [u8; 32]> {
+    let dir = havn_runtime::examples::dir();
+    havn_runtime::examples::publish(&dir, &net.router.as_ref().unwrap().artifacts).unwrap();
+    havn_runtime::examples::load(&dir)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.name, e.hash))
+        .collect()
+}
+
+/// A node that fakes: it returns a real output of the same workflow, for another seed (a cached
+/// result), claiming the torch runtime.
+struct CachedOutputs(Arc<dyn Executor>);
+
+impl Executor for CachedOutputs {
+    fn kind(&self) -> &str {
+        "torch"
+    }
+    fn runtime(&self) -> (String, String, String) {
+        self.0.runtime()
+    }
+    fn artifacts(&self, m: &Manifest) -> Result<Vec<[u8; 32]>, ExecError> {
+        self.0.artifacts(m)
+    }
+    fn run(
+        &self,
+        m: &Manifest,
+        job: &JobInput<'_>,
+        progress: &mut dyn FnMut(u32, u32),
+        cancel: &AtomicBool,
+    ) -> Result<Vec<u8>, ExecError> {
+        let other = JobInput {
+            seed: job.seed + 1,
+            ..job.clone()
+        };
+        self.0.run(m, &other, progress, cancel)
+    }
+}
+
+async fn run_examples(
+    net: &Net,
+    versions: &BTreeMap<String, [u8; 32]>,
+    names: &[&str],
+) -> Vec<(String, JobEvent)> {
+    let mut c = net.client().await;
+    let mut ids = vec![];
+    for name in names {
+        let id = c
+            .submit_job(net.request_for(versions[*name], "a small red fox"))
+            .await
+            .unwrap()
+            .into_inner()
+            .job_id;
+        ids.push((name.to_string(), id));
+    }
+    let mut out = vec![];
+    for (name, id) in ids {
+        out.push((name, finish(&mut c, id).await));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn torch_workflows_run_through_the_mesh_and_reexecution_agrees() {
+    let net = Net::start(1, 3, |_| {}).await;
+    let versions = publish_examples(&net);
+    let _node = net.node(0, torch(&net.dir.path().join("node-0"), "f32"));
+    let _validators: Vec<Daemon> = (0..3)
+        .map(|i| net.validator_with(i, |d| torch(d, "f32")))
+        .collect();
+    let names = ["text-to-image", "char-lm", "text-to-audio"];
+    for (name, e) in run_examples(&net, &versions, &names).await {
+        assert_eq!(JobState::try_from(e.state).unwrap(), JobState::Settled, "{name}: {}", e.reason);
+        let output = e.output.as_ref().unwrap();
+        let runtime = output.runtime.as_ref().unwrap();
+        assert!(runtime.executor.starts_with("tch 0.24.0"), "{runtime:?}");
+        assert!(e.attestations.len() >= 2);
+        for a in &e.attestations {
+            assert_eq!(a.verdict, Verdict::Valid as i32);
+            // Same machine, same runtime: the ladder's first rung decides.
+            assert!(a.reason.starts_with("exact:"), "{name}: {}", a.reason);
+        }
+        // What the node returned is the file the workflow promises.
+        let m = Manifest::parse(&std::fs::read(havn_runtime::examples::dir().join(format!("{name}.json"))).unwrap()).unwrap();
+        let spec = havn_runtime::TorchPipeline::from_manifest(&m).unwrap().output;
+        havn_outputs::inspect(&spec, &output.output).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_faking_torch_outputs_is_caught_by_reexecution() {
+    let net = Net::start(1, 3, |_| {}).await;
+    let versions = publish_examples(&net);
+    let node_cache = net.dir.path().join("node-0");
+    let mut executors = Executors::default();
+    executors.add(Arc::new(CachedOutputs(
+        torch(&node_cache, "f32").get("torch").unwrap(),
+    )));
+    let _node = net.node(0, executors);
+    let _validators: Vec<Daemon> = (0..3)
+        .map(|i| net.validator_with(i, |d| torch(d, "f32")))
+        .collect();
+    for (name, e) in run_examples(&net, &versions, &["text-to-image", "char-lm"]).await {
+        assert_eq!(JobState::try_from(e.state).unwrap(), JobState::Failed, "{name}");
+        assert_eq!(e.reason, "a validator quorum attested the result invalid");
+        for a in &e.attestations {
+            assert_eq!(a.verdict, Verdict::Invalid as i32, "{name}: {}", a.reason);
+            assert!(
+                a.reason.starts_with("mismatch:") || a.reason.starts_with("tokens:"),
+                "{name}: {}",
+                a.reason
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_honest_node_on_other_hardware_passes_the_tolerance_ladder() {
+    let net = Net::start(1, 3, |_| {}).await;
+    let versions = publish_examples(&net);
+    // The node computes every step in f64: other rounding everywhere, the same result.
+    let _node = net.node(0, torch(&net.dir.path().join("node-0"), "f64"));
+    let _validators: Vec<Daemon> = (0..3)
+        .map(|i| net.validator_with(i, |d| torch(d, "f32")))
+        .collect();
+    let names = ["text-to-image", "char-lm", "text-to-audio"];
+    for (name, e) in run_examples(&net, &versions, &names).await {
+        assert_eq!(JobState::try_from(e.state).unwrap(), JobState::Settled, "{name}: {}", e.reason);
+        let device = &e.output.as_ref().unwrap().runtime.as_ref().unwrap().device;
+        assert!(device.ends_with("f64"), "{device}");
+        for a in &e.attestations {
+            assert_eq!(a.verdict, Verdict::Valid as i32, "{name}: {}", a.reason);
+        }
+    }
 }

@@ -10,6 +10,7 @@
 //! probabilities (rung `tokens`).
 
 pub mod cache;
+pub mod examples;
 pub mod rng;
 pub mod spec;
 
@@ -51,6 +52,21 @@ impl Default for TorchConfig {
             precision: "f32".into(),
         }
     }
+}
+
+/// The executors a daemon runs: `builtin:digest` and `torch`, whose modules come from the
+/// daemon's artifact cache.
+pub fn executors(
+    cache_dir: &std::path::Path,
+    cfg: &TorchConfig,
+) -> Result<havn_mesh_common::pipeline::Executors, String> {
+    let store = ArtifactDir::open(cache_dir).map_err(|e| e.to_string())?;
+    let torch = TorchExecutor::new(store, cfg)?;
+    let (_, device, _) = torch.runtime();
+    tracing::info!(%device, "torch runtime ready");
+    let mut executors = havn_mesh_common::pipeline::Executors::builtin();
+    executors.add(Arc::new(torch));
+    Ok(executors)
 }
 
 /// A named value between steps.
@@ -243,15 +259,19 @@ impl TorchExecutor {
                     let cond = tensor(&env, cond)?.shallow_clone();
                     let mut x = tensor(&env, latent)?.shallow_clone();
                     let schedule = ddim_schedule(*train_steps, *steps, *beta_start, *beta_end);
-                    for (t, a_t, a_prev) in schedule {
+                    // Every timestep in one host-to-device copy, not one per step.
+                    let times: Vec<f32> = schedule.iter().map(|(t, ..)| *t as f32).collect();
+                    let times = Tensor::from_slice(&times)
+                        .to_kind(self.kind)
+                        .to_device(self.device);
+                    for (i, (_, a_t, a_prev)) in schedule.into_iter().enumerate() {
                         check(cancel)?;
-                        let tt = Tensor::from_slice(&[t as f32])
-                            .to_kind(self.kind)
-                            .to_device(self.device);
+                        let tt = times.narrow(0, i as i64, 1);
                         let eps = self.forward(&m, unet, &[&x, &tt, &cond])?;
-                        // Multiplications only (no division), in the order the Python twin uses.
-                        let x0 = (&x - &eps * (1.0 - a_t).sqrt()) * (1.0 / a_t.sqrt());
-                        x = &x0 * a_prev.sqrt() + &eps * (1.0 - a_prev).sqrt();
+                        // x₀ = (x − √(1−ᾱₜ)·ε)/√ᾱₜ and x ← √ᾱₚ·x₀ + √(1−ᾱₚ)·ε, folded into
+                        // x·a + ε·b (three kernels), exactly as the Python twin computes it.
+                        let (a, b) = ddim_coefficients(a_t, a_prev);
+                        x = &x * a + &eps * b;
                         done += 1;
                         progress(done, total);
                     }
@@ -310,8 +330,10 @@ impl TorchExecutor {
                 logits.size()
             )));
         }
-        let last = logits.select(1, -1).squeeze().to_kind(Kind::Double).to_device(Device::Cpu);
-        Vec::<f64>::try_from(&last).map_err(failed)
+        // One device-to-host copy of the last position; widened to f64 on the host.
+        let last = logits.select(1, -1).to_device(Device::Cpu).to_kind(Kind::Float);
+        let values = Vec::<f32>::try_from(&last.flatten(0, -1)).map_err(failed)?;
+        Ok(values.into_iter().map(f64::from).collect())
     }
 
     fn input(&self, p: &TorchPipeline, bytes: &[u8]) -> Result<Value, ExecError> {
@@ -372,27 +394,33 @@ impl TorchExecutor {
                 )));
             }
         }
-        let float = matches!(t.kind(), Kind::Float | Kind::Double | Kind::Half | Kind::BFloat16);
-        if float && t.isfinite().all().int64_value(&[]) == 0 {
-            return Err(failed("output contains NaN or infinity"));
-        }
         let cpu = |x: Tensor| x.to_device(Device::Cpu);
         let enc_err = |e: havn_outputs::OutputError| failed(e);
+        // Float outputs: one copy to the host as f32, then checked and quantized there (the
+        // same IEEE f32 steps as the twin's tensor ops: (x + 1)·0.5, clamp, ·255, round half to
+        // even), instead of eight small kernels on the device.
+        let floats = || -> Result<Vec<f32>, ExecError> {
+            let v = Vec::<f32>::try_from(&cpu(t.to_kind(Kind::Float)).flatten(0, -1))
+                .map_err(failed)?;
+            if v.iter().any(|x| !x.is_finite()) {
+                return Err(failed("output contains NaN or infinity"));
+            }
+            Ok(v)
+        };
         match spec.encode {
             Encoding::Png => {
-                // Same ops, same order, as the Python twin: [-1, 1] → 0..=255.
-                let q = cpu((((t.to_kind(Kind::Float) + 1.0) * 0.5).clamp(0.0, 1.0) * 255.0)
-                    .round()
-                    .to_kind(Kind::Uint8));
-                let v = Vec::<u8>::try_from(&q.flatten(0, -1)).map_err(failed)?;
+                let v: Vec<u8> = floats()?
+                    .into_iter()
+                    .map(|x| (((x + 1.0) * 0.5).clamp(0.0, 1.0) * 255.0).round_ties_even() as u8)
+                    .collect();
                 encode::png(&shape, &v).map_err(enc_err)
             }
             Encoding::Wav => {
                 encode::flat_len(&shape, "wav").map_err(enc_err)?;
-                let q = cpu((t.to_kind(Kind::Float).clamp(-1.0, 1.0) * 32767.0)
-                    .round()
-                    .to_kind(Kind::Int16));
-                let v = Vec::<i16>::try_from(&q.flatten(0, -1)).map_err(failed)?;
+                let v: Vec<i16> = floats()?
+                    .into_iter()
+                    .map(|x| (x.clamp(-1.0, 1.0) * 32767.0).round_ties_even() as i16)
+                    .collect();
                 Ok(encode::wav(spec.sample_rate.unwrap_or(16_000), &v))
             }
             Encoding::Utf8 => {
@@ -401,11 +429,7 @@ impl TorchExecutor {
                     .map_err(failed)?;
                 encode::utf8(spec.vocab.as_deref(), &ids).map_err(enc_err)
             }
-            Encoding::Npy => {
-                let v = Vec::<f32>::try_from(&cpu(t.to_kind(Kind::Float)).flatten(0, -1))
-                    .map_err(failed)?;
-                encode::npy(&shape, &v).map_err(enc_err)
-            }
+            Encoding::Npy => encode::npy(&shape, &floats()?).map_err(enc_err),
         }
     }
 
@@ -551,6 +575,12 @@ pub fn ddim_schedule(train_steps: u32, steps: u32, beta_start: f64, beta_end: f6
             (t, alphas_cumprod[t as usize], prev)
         })
         .collect()
+}
+
+/// The DDIM (η = 0) update as `x·a + ε·b`: a = √ᾱₚ/√ᾱₜ, b = √(1−ᾱₚ) − √ᾱₚ·√(1−ᾱₜ)/√ᾱₜ.
+pub fn ddim_coefficients(a_t: f64, a_prev: f64) -> (f64, f64) {
+    let a = a_prev.sqrt() / a_t.sqrt();
+    (a, (1.0 - a_prev).sqrt() - a * (1.0 - a_t).sqrt())
 }
 
 /// Seeded top-k sampling: the `k` largest logits (ties to the lower id), softmax at

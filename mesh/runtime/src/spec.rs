@@ -115,9 +115,9 @@ impl TorchPipeline {
                 manifest.pipeline.kind
             )));
         }
-        let p: TorchPipeline =
-            serde_json::from_value(serde_json::Value::Object(manifest.pipeline.config.clone()))
-                .map_err(|e| bad(format!("torch pipeline: {e}")))?;
+        // Deserialized from the parsed map in place (no copy: this runs once per job).
+        let p = TorchPipeline::deserialize(&manifest.pipeline.config)
+            .map_err(|e| bad(format!("torch pipeline: {e}")))?;
         p.check()?;
         Ok(p)
     }

@@ -17,7 +17,7 @@ use havn_mesh_common::artifacts::ArtifactDir;
 use havn_mesh_common::keys;
 use havn_mesh_common::metrics::{Counter, Exposition, Histogram};
 use havn_mesh_common::operators::OperatorSet;
-use havn_mesh_common::pipeline::{Executors, JobInput, Manifest};
+use havn_mesh_common::pipeline::{Executors, JobInput, Manifest, Rung};
 use havn_mesh_proto::v1::{
     artifact_service_client::ArtifactServiceClient, validator_link_client::ValidatorLinkClient,
     validator_message, Attestation, TaskAttestation, ValidatorHello, ValidatorMessage, Verdict,
@@ -51,6 +51,8 @@ pub struct ValidatorConfig {
     /// Prometheus `/metrics`; unset: none.
     pub metrics_listen: Option<std::net::SocketAddr>,
     pub log_json: bool,
+    /// `[torch]`: the LibTorch runtime re-execution uses (device, threads, warm-module cache).
+    pub torch: havn_runtime::TorchConfig,
 }
 
 impl Default for ValidatorConfig {
@@ -67,6 +69,7 @@ impl Default for ValidatorConfig {
             max_message_bytes: 8 << 20,
             metrics_listen: None,
             log_json: false,
+            torch: Default::default(),
         }
     }
 }
@@ -78,6 +81,8 @@ pub struct ValidatorMetrics {
     pub invalid: Counter,
     pub reexecuted: Counter,
     pub check_seconds: Histogram,
+    /// Decisions by the ladder rung that made them (`Rung::ALL` order).
+    pub rungs: [Counter; 6],
 }
 
 impl ValidatorMetrics {
@@ -97,6 +102,16 @@ impl ValidatorMetrics {
                 "havn_validator_reexecuted_total",
                 "Results re-executed (the sample).",
                 &self.reexecuted,
+            )
+            .gauges(
+                "havn_validator_ladder_decisions",
+                "Decisions by the tolerance-ladder rung that made them (a count).",
+                "rung",
+                &Rung::ALL
+                    .iter()
+                    .zip(&self.rungs)
+                    .map(|(r, c)| (r.name().to_string(), c.get()))
+                    .collect::<Vec<_>>(),
             )
             .histogram(
                 "havn_validator_check_seconds",
@@ -132,6 +147,8 @@ pub struct Check {
     pub verdict: havn_types::Verdict,
     pub reason: String,
     pub reexecuted: bool,
+    /// The ladder rung that decided, when an executor judged the output.
+    pub rung: Option<Rung>,
 }
 
 impl Validator {
@@ -284,6 +301,17 @@ impl Validator {
                 return None;
             }
         };
+        if let (Some(m), true) = (&manifest, self.sampled(task.job_id)) {
+            // Re-execution reads the pipeline's model files: fetch them (hash-checked) first.
+            if let Ok(executor) = self.checker.executors.get(&m.pipeline.kind) {
+                for hash in executor.artifacts(m).unwrap_or_default() {
+                    if let Err(e) = self.cache.ensure(&hash, &mut artifacts).await {
+                        tracing::warn!(job = task.job_id, error = %e, "cannot fetch a model file");
+                        return None;
+                    }
+                }
+            }
+        }
         let started = std::time::Instant::now();
         let check = {
             let checker = self.checker.clone();
@@ -297,6 +325,10 @@ impl Validator {
             .observe(started.elapsed().as_secs_f64());
         if check.reexecuted {
             self.metrics.reexecuted.inc();
+        }
+        if let Some(rung) = check.rung {
+            let i = Rung::ALL.iter().position(|r| *r == rung).unwrap_or(0);
+            self.metrics.rungs[i].inc();
         }
         match check.verdict {
             havn_types::Verdict::Valid => self.metrics.valid.inc(),
@@ -325,6 +357,8 @@ impl Validator {
                 reason = check.reason,
                 "invalid result"
             );
+        } else if check.reexecuted {
+            tracing::info!(job = task.job_id, node = output.node, reason = check.reason, "re-executed");
         }
         Some(TaskAttestation {
             job_id: task.job_id,
@@ -362,13 +396,14 @@ pub struct Checker {
 
 impl Checker {
     pub fn check(&self, task: &VerifyTask, manifest: Option<&Manifest>) -> Check {
-        let invalid = |reason: &str, reexecuted| Check {
+        let invalid = |reason: &str, rung: Option<Rung>| Check {
             verdict: havn_types::Verdict::Invalid,
             reason: reason.to_string(),
-            reexecuted,
+            reexecuted: false,
+            rung,
         };
         let Some(output) = &task.output else {
-            return invalid("no output", false);
+            return invalid("no output", None);
         };
         if let Err(why) = havn_mesh_common::claims::check(
             self.operators.as_ref(),
@@ -376,49 +411,66 @@ impl Checker {
             task.job_id,
             output,
         ) {
-            return invalid(why, false);
+            return invalid(why, None);
         }
         let Some(manifest) = manifest else {
-            return invalid("the workflow manifest is not valid", false);
+            return invalid("the workflow manifest is not valid", None);
         };
         if output.output.is_empty() {
-            return invalid("empty output", false);
+            return invalid("empty output", None);
         }
         if output.output.len() as u64 > manifest.max_output_bytes {
-            return invalid("output larger than the manifest allows", false);
+            return invalid("output larger than the manifest allows", None);
         }
         if output.output.len() > 1 && output.output.iter().all(|b| *b == output.output[0]) {
-            return invalid("constant output (one repeated byte)", false);
+            return invalid("constant output (one repeated byte)", None);
         }
-        if (self.sampled)(task.job_id) {
-            let Ok(executor) = self.executors.get(&manifest.pipeline.kind) else {
-                return Check {
-                    verdict: havn_types::Verdict::Valid,
-                    reason: "no local executor for this kind: structural checks only".into(),
-                    reexecuted: false,
-                };
+        let executor = self.executors.get(&manifest.pipeline.kind).ok();
+        if let Some(executor) = &executor {
+            // Rung 1 of the ladder for every result: decodes as declared, right shape, not blank.
+            if let Err(why) = executor.inspect(manifest, &output.output) {
+                return invalid(&format!("structure: {why}"), Some(Rung::Structure));
+            }
+        }
+        if !(self.sampled)(task.job_id) {
+            return Check {
+                verdict: havn_types::Verdict::Valid,
+                reason: String::new(),
+                reexecuted: false,
+                rung: None,
             };
-            let params: BTreeMap<String, String> = task.parameters.clone().into_iter().collect();
-            let job = JobInput {
-                input: &task.input,
-                seed: task.seed,
-                parameters: &params,
+        }
+        let Some(executor) = executor else {
+            return Check {
+                verdict: havn_types::Verdict::Valid,
+                reason: "no local executor for this kind: structural checks only".into(),
+                reexecuted: false,
+                rung: None,
             };
-            let rerun = executor.run(manifest, &job, &mut |_, _| {}, &AtomicBool::new(false));
-            return match rerun {
-                Ok(bytes) if bytes == output.output => Check {
-                    verdict: havn_types::Verdict::Valid,
-                    reason: String::new(),
-                    reexecuted: true,
+        };
+        let params: BTreeMap<String, String> = task.parameters.clone().into_iter().collect();
+        let job = JobInput {
+            input: &task.input,
+            seed: task.seed,
+            parameters: &params,
+        };
+        match executor.verify(manifest, &job, &output.output, &AtomicBool::new(false)) {
+            Ok(j) => Check {
+                verdict: if j.pass {
+                    havn_types::Verdict::Valid
+                } else {
+                    havn_types::Verdict::Invalid
                 },
-                Ok(_) => invalid("re-execution gives a different output", true),
-                Err(e) => invalid(&format!("re-execution failed: {e}"), true),
-            };
-        }
-        Check {
-            verdict: havn_types::Verdict::Valid,
-            reason: String::new(),
-            reexecuted: false,
+                reason: format!("{}: {}", j.rung.name(), j.detail),
+                reexecuted: true,
+                rung: Some(j.rung),
+            },
+            Err(e) => Check {
+                verdict: havn_types::Verdict::Invalid,
+                reason: format!("re-execution failed: {e}"),
+                reexecuted: true,
+                rung: None,
+            },
         }
     }
 }
@@ -543,7 +595,7 @@ mod tests {
         );
         assert_eq!(
             invalid(&wrong, true),
-            "re-execution gives a different output"
+            "mismatch: re-execution gives a different output"
         );
     }
 

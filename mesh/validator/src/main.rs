@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use clap::Parser;
 use havn_mesh_common::operators::FileOperators;
-use havn_mesh_common::pipeline::Executors;
 use havn_mesh_common::service;
 use havn_validator::{Validator, ValidatorConfig};
 
@@ -50,7 +49,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let validator = match Validator::new(cfg, key, Arc::new(operators), Executors::builtin()) {
+    let executors = match havn_runtime::executors(&cfg.cache_dir, &cfg.torch) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("havn-validator: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let validator = match Validator::new(cfg, key, Arc::new(operators), executors) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("havn-validator: {e}");

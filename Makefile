@@ -2,19 +2,38 @@
 SHELL := /bin/bash
 export HAVN_CACHE ?= $(HOME)/.cache/havn
 
-.PHONY: demo test tools fmt-check clippy unit wasm check gas bench-mesh schema schema-check fmt clean
+# LibTorch for the runtime (scripts/torch-setup.sh installs it; scripts/torch-env.sh is the same
+# environment for running cargo by hand).
+export HAVN_TORCH_VENV ?= $(HAVN_CACHE)/torch
+export VIRTUAL_ENV := $(HAVN_TORCH_VENV)
+export LIBTORCH_USE_PYTORCH := 1
+export PATH := $(HAVN_TORCH_VENV)/bin:$(PATH)
+export LD_LIBRARY_PATH := $(HAVN_TORCH_VENV)/torch-lib$(if $(LD_LIBRARY_PATH),:$(LD_LIBRARY_PATH))
+export OMP_NUM_THREADS ?= 1
+MODELS := models/build/index.json
+
+.PHONY: demo test tools torch models fmt-check clippy unit wasm check gas bench-mesh bench-runtime gpu-check-pack schema schema-check fmt clean
 
 ## The main job: build and check every contract, then run one workflow end to end: published,
 ## requested on chain, run by the real mesh (router, node, validators over gRPC), attested,
 ## recorded, split and claimed. The contracts run on cw-multi-test until the development chain lands.
-demo: tools wasm check
+demo: tools wasm check models
 	cargo run --locked -q -p havn-demo
 
 ## Every check CI runs: format, lints, schema drift, wasm build + VM check, then all tests.
-test: tools fmt-check clippy schema-check wasm check unit
+test: tools fmt-check clippy schema-check wasm check models unit
 
-tools:
+tools: torch
 	@scripts/install-tools.sh
+
+torch:
+	@scripts/torch-setup.sh
+
+## The example workflows: tiny random-weight TorchScript modules and their manifests (seconds).
+models: torch $(MODELS)
+
+$(MODELS): models/make_models.py
+	python models/make_models.py models/build
 
 fmt-check:
 	cargo fmt --all -- --check
@@ -42,6 +61,14 @@ gas: wasm
 bench-mesh:
 	cargo run --locked --profile native -p havn-mesh-bench -- --jobs 4096
 
+## The LibTorch runtime's per-job times on this machine (CPU), module time vs runtime overhead.
+bench-runtime: models
+	cargo run --locked -q --profile native -p havn-runtime --bin havn-torch -- --device auto bench --jobs 50
+
+## Builds the GPU check bundle (target/gpu-check) to run on a GPU machine: see scripts/gpu-check.sh.
+gpu-check-pack: torch
+	scripts/gpu-check.sh pack
+
 schema:
 	@scripts/schema.sh
 
@@ -50,4 +77,4 @@ schema-check:
 
 clean:
 	cargo clean
-	rm -rf artifacts
+	rm -rf artifacts models/build

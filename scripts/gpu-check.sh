@@ -77,26 +77,43 @@ run() {
         echo "$w: twin vs rust $verdict"
     done
 
-    echo "== timing (per job; two rounds, order swapped; best of each)"
-    local jobs=${JOBS:-50}
-    ./havn-torch --models models --device "$device" --output json bench --jobs "$jobs" > "$out/rust1.json"
-    "$py" twin.py bench models --device "$device" --jobs "$jobs" > "$out/py1.jsonl"
-    "$py" twin.py bench models --device "$device" --jobs "$jobs" > "$out/py2.jsonl"
-    ./havn-torch --models models --device "$device" --output json bench --jobs "$jobs" > "$out/rust2.json"
+    timing
+    # One archive of the outputs for `judge` on the build machine (the device tool returns few files).
+    if [ -n "${OUT:-}" ]; then tar -czf "$OUT/gpu-check-out.tgz" -C "$here" out; fi
+    echo "GPU_CHECK_DONE failures=$failures"
+    [ "$failures" -eq 0 ]
+}
+
+# Rust runtime vs the Python twin, ROUNDS rounds alternating which goes first; best of each.
+timing() {
+    local jobs=${JOBS:-50} rounds=${ROUNDS:-2} i
+    echo "== timing (per job; $rounds rounds alternating order; best of each)"
+    rm -f "$out"/rust*.json "$out"/py*.jsonl
+    for i in $(seq 1 "$rounds"); do
+        if [ $((i % 2)) -eq 1 ]; then
+            ./havn-torch --models models --device "$device" --output json bench --jobs "$jobs" > "$out/rust$i.json"
+            "$py" twin.py bench models --device "$device" --jobs "$jobs" > "$out/py$i.jsonl"
+        else
+            "$py" twin.py bench models --device "$device" --jobs "$jobs" > "$out/py$i.jsonl"
+            ./havn-torch --models models --device "$device" --output json bench --jobs "$jobs" > "$out/rust$i.json"
+        fi
+    done
     "$py" - "$out" <<'EOF'
-import json, sys
+import glob, json, sys
 out = sys.argv[1]
 rust = {}
-for f in ("rust1.json", "rust2.json"):
-    for r in json.load(open(f"{out}/{f}"))["rows"]:
+for f in sorted(glob.glob(f"{out}/rust*.json")):
+    for r in json.load(open(f))["rows"]:
         best = rust.get(r["workflow"])
         if best is None or r["mean_ms"] < best["mean_ms"]:
             rust[r["workflow"]] = r
 py = {}
-for f in ("py1.jsonl", "py2.jsonl"):
-    for line in open(f"{out}/{f}"):
+for f in sorted(glob.glob(f"{out}/py*.jsonl")):
+    for line in open(f):
         r = json.loads(line)
         py[r["workflow"]] = min(py.get(r["workflow"], 1e18), r["mean_ms"])
+print("all rounds (mean ms): rust", {w: [round(r["mean_ms"], 3) for f in sorted(glob.glob(f"{out}/rust*.json")) for r in json.load(open(f))["rows"] if r["workflow"] == w] for w in rust})
+print("all rounds (mean ms): python", {w: [round(json.loads(l)["mean_ms"], 3) for f in sorted(glob.glob(f"{out}/py*.jsonl")) for l in open(f) if json.loads(l)["workflow"] == w] for w in py})
 print(f"{'workflow':<14} {'rust ms':>9} {'python ms':>10} {'rust/py':>8} {'model ms':>9} {'overhead ms':>12}")
 bad = 0
 for w, r in sorted(rust.items()):
@@ -107,10 +124,6 @@ for w, r in sorted(rust.items()):
     if r["overhead_ms"] > 0.5:
         print(f"  note: {w} overhead {r['overhead_ms']:.3f} ms > 0.5 ms")
 EOF
-    # One archive of the outputs for `judge` on the build machine (the device tool returns few files).
-    if [ -n "${OUT:-}" ]; then tar -czf "$OUT/gpu-check-out.tgz" -C "$here" out; fi
-    echo "GPU_CHECK_DONE failures=$failures"
-    [ "$failures" -eq 0 ]
 }
 
 judge() {
@@ -130,6 +143,9 @@ judge() {
 case "$mode" in
     pack) pack "${2:-}" ;;
     run) run ;;
+    timing) cd "$here"; out=$here/out; mkdir -p "$out"; py=${PYTHON:-python3}; device=${DEVICE:-cuda}
+        LD_LIBRARY_PATH="$("$py" -c 'import torch, os; print(os.path.dirname(torch.__file__))')/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+        export LD_LIBRARY_PATH OMP_NUM_THREADS=1; timing ;;
     judge) judge "${2:?OUTDIR}" "${3:-}" ;;
-    *) echo "usage: $0 pack [DIR] | run | judge OUTDIR [DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 pack [DIR] | run | timing | judge OUTDIR [DIR]" >&2; exit 2 ;;
 esac

@@ -4,14 +4,17 @@
 //! same secp256k1 keys the operators bonded on chain.
 //!
 //! 1. deploy $HAI (cw20) and the five contracts, bond a node and five validators;
-//! 2. a creator publishes a `builtin:digest` workflow (manifest hash = content hash) built on
+//! 2. a creator publishes the example text-to-image workflow (`make models`: TorchScript text
+//!    encoder, UNet with a DDIM loop, decoder → 64×64 PNG; manifest hash = content hash) built on
 //!    another creator's workflow and an external LoRA, so royalties flow upstream;
 //! 3. a caller requests a job on chain (fee escrowed) and submits it to the router with that job id;
-//! 4. the node runs it, the validators re-execute and sign attestations bound to this chain id and
-//!    execution-log address, the router forms a settlement batch;
+//! 4. the node runs it on LibTorch (CUDA when present, else CPU), the validators re-execute it and
+//!    walk the tolerance ladder, and sign attestations bound to this chain id and execution-log
+//!    address; the router forms a settlement batch;
 //! 5. the batch is recorded on chain with `RecordExecution` (the log verifies every signature),
 //!    payout splits the fee, and everyone claims.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +22,7 @@ use cosmwasm_std::Uint128;
 use havn_execution_log::msg::{JobResult, SignedAttestation};
 use havn_integration_tests::{Suite, SuiteBuilder, HAI, VALIDATORS};
 use havn_mesh_common::operators::{FileOperators, Operator};
-use havn_mesh_common::pipeline::{digest_manifest, Executors};
+use havn_mesh_common::pipeline::digest_manifest;
 use havn_mesh_proto::v1::{
     job_service_client::JobServiceClient, settlement_service_client::SettlementServiceClient,
     submit_job_request, JobState, ListSettlementsRequest, SubmitJobRequest, WatchJobRequest,
@@ -37,6 +40,12 @@ pub struct Report {
     pub job_id: u64,
     pub fee: u128,
     pub output_hash: String,
+    /// Where the output image was written.
+    pub output_path: PathBuf,
+    /// The runtime the node reported (executor, device).
+    pub runtime: String,
+    /// Why the validators found it valid (the ladder rung that decided, per validator).
+    pub verdicts: Vec<String>,
     pub attestations: usize,
     pub outcome: String,
     /// (who, $HAI micro-units claimed).
@@ -47,8 +56,13 @@ pub struct Report {
 
 pub const PRICE: u128 = 50 * HAI;
 
-pub fn run() -> Result<Report, String> {
+/// Runs the whole loop; the output image goes to `out_dir`.
+pub fn run(out_dir: &Path) -> Result<Report, String> {
     let mut steps = Vec::new();
+    let example = havn_runtime::examples::load(&havn_runtime::examples::dir())?
+        .into_iter()
+        .find(|e| e.name == "text-to-image")
+        .ok_or("the text-to-image example is missing (run `make models`)")?;
     let mut s = SuiteBuilder::new().build();
     steps.push(format!(
         "deployed $HAI (cw20) + registry, staking, execution log, payout, governance on chain {}; bonded 1 node, {VALIDATORS} validators",
@@ -71,7 +85,7 @@ pub fn run() -> Result<Report, String> {
             },
         )
         .map_err(|e| e.message())?;
-    let (manifest, version) = digest_manifest("watercolor-portraits (demo)", 1_000);
+    let (manifest, version) = (example.manifest, example.hash);
     let lora = DependencyTarget::Artifact {
         kind: ArtifactKind::Lora,
         content_hash: hex::encode(havn_mesh_common::sha256(b"watercolor.safetensors")),
@@ -104,7 +118,7 @@ pub fn run() -> Result<Report, String> {
         &hex::encode(version)[..16]
     ));
 
-    let input = "a portrait of Ada Lovelace, watercolor";
+    let input = "ada lovelace, watercolor";
     let fee = PRICE;
     let job_id = s
         .request("caller", workflow_id, fee, input)
@@ -118,9 +132,16 @@ pub fn run() -> Result<Report, String> {
     let (event, batch) =
         runtime.block_on(run_mesh(&s, manifest, version, workflow_id, job_id, input))?;
     let output = event.output.clone().ok_or("no output")?;
+    let runtime_info = output.runtime.clone().unwrap_or_default();
+    std::fs::create_dir_all(out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    let output_path = out_dir.join(format!("job-{job_id}.png"));
+    std::fs::write(&output_path, &output.output)
+        .map_err(|e| format!("{}: {e}", output_path.display()))?;
     steps.push(format!(
-        "mesh: node {} ran it, {} validators attested, settlement batch {}",
+        "mesh: node {} ran it on {} ({}), {} validators re-executed and attested, settlement batch {}",
         short(&output.node),
+        runtime_info.device,
+        runtime_info.executor,
         event.attestations.len(),
         batch.id
     ));
@@ -186,6 +207,13 @@ pub fn run() -> Result<Report, String> {
         job_id,
         fee,
         output_hash: hex::encode(&output.output_hash),
+        output_path,
+        runtime: format!("{} on {}", runtime_info.executor, runtime_info.device),
+        verdicts: event
+            .attestations
+            .iter()
+            .map(|a| a.reason.clone())
+            .collect(),
         attestations: event.attestations.len(),
         outcome,
         claims,
@@ -242,6 +270,9 @@ async fn run_mesh(
         .await
         .map_err(|e| e.to_string())?;
     router.artifacts.put(&manifest).map_err(|e| e.to_string())?;
+    // The workflow's modules, served to the node and validators by hash.
+    havn_runtime::examples::publish(&havn_runtime::examples::dir(), &router.artifacts)?;
+    let torch = havn_runtime::TorchConfig::default();
     let url = format!("http://{}", router.addr);
     let node = Node::new(
         NodeConfig {
@@ -251,7 +282,7 @@ async fn run_mesh(
             ..NodeConfig::default()
         },
         havn_testing::key("node"),
-        Executors::builtin(),
+        havn_runtime::executors(&dir.path().join("node"), &torch)?,
     )?;
     let mut tasks = vec![tokio::spawn(node.run(std::future::pending()))];
     for i in 0..VALIDATORS {
@@ -266,7 +297,7 @@ async fn run_mesh(
             },
             havn_testing::key(&name),
             operators.clone(),
-            Executors::builtin(),
+            havn_runtime::executors(&dir.path().join(&name), &torch)?,
         )?;
         tasks.push(tokio::spawn(v.run(std::future::pending())));
     }

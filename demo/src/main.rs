@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use havn_integration_tests::HAI;
 
 fn main() -> ExitCode {
-    match havn_demo::run() {
+    match havn_demo::run(std::path::Path::new("target/demo")) {
         Ok(r) => {
             for (i, step) in r.steps.iter().enumerate() {
                 println!("{}. {step}", i + 1);
@@ -20,6 +20,10 @@ fn main() -> ExitCode {
                 r.attestations,
                 fmt(r.fee)
             );
+            println!("output: {} ({})", r.output_path.display(), r.runtime);
+            for v in &r.verdicts {
+                println!("  validator: {v}");
+            }
             println!("{:<14} {:>14}", "paid to", "$HAI claimed");
             for (who, amount) in &r.claims {
                 println!("{who:<14} {:>14}", fmt(*amount));

@@ -2,8 +2,19 @@
 
 #[test]
 fn the_demo_settles_a_job_on_chain_and_pays_everyone_the_whole_fee() {
-    let r = havn_demo::run().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let r = havn_demo::run(dir.path()).unwrap();
     assert_eq!(r.outcome, "valid");
+    // The node ran the text-to-image workflow on LibTorch; every validator re-executed it.
+    assert!(r.runtime.starts_with("tch 0.24.0"), "{}", r.runtime);
+    let png = std::fs::read(&r.output_path).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    assert_eq!(hex::encode(havn_mesh_common::sha256(&png)), r.output_hash);
+    assert!(
+        r.verdicts.iter().all(|v| v.starts_with("exact:")),
+        "{:?}",
+        r.verdicts
+    );
     assert!(
         r.attestations >= 4,
         "quorum of 5 equal validators: {}",

@@ -149,7 +149,9 @@ pub fn png(shape: &[usize], chw: &[u8]) -> Result<Vec<u8>, OutputError> {
     writer
         .write_image_data(&hwc)
         .map_err(|e| malformed("png", e.to_string()))?;
-    writer.finish().map_err(|e| malformed("png", e.to_string()))?;
+    writer
+        .finish()
+        .map_err(|e| malformed("png", e.to_string()))?;
     Ok(out)
 }
 
@@ -215,8 +217,7 @@ pub fn npy(shape: &[usize], data: &[f32]) -> Result<Vec<u8>, OutputError> {
         1 => format!("({},)", dims[0]),
         _ => format!("({})", dims.join(", ")),
     };
-    let mut header =
-        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {tuple}, }}");
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {tuple}, }}");
     // Magic (6) + version (2) + length (2) + header + '\n', padded to a multiple of 64.
     while (10 + header.len() + 1) % 64 != 0 {
         header.push(' ');
@@ -242,10 +243,7 @@ pub fn decode(spec: &OutputSpec, bytes: &[u8]) -> Result<Decoded, OutputError> {
             let n = text.chars().count();
             if let Some(vocab) = &spec.vocab {
                 if let Some(c) = text.chars().find(|c| !vocab.contains(*c)) {
-                    return Err(malformed(
-                        "utf8",
-                        format!("{c:?} is not in the vocabulary"),
-                    ));
+                    return Err(malformed("utf8", format!("{c:?} is not in the vocabulary")));
                 }
             }
             Ok(Decoded {
@@ -281,7 +279,9 @@ fn decode_png(bytes: &[u8]) -> Result<Decoded, OutputError> {
         return Err(malformed("png", format!("{w}×{h} is too large")));
     }
     let mut buf = vec![0; reader.output_buffer_size()];
-    let frame = reader.next_frame(&mut buf).map_err(|e| malformed("png", e))?;
+    let frame = reader
+        .next_frame(&mut buf)
+        .map_err(|e| malformed("png", e))?;
     buf.truncate(frame.buffer_size());
     Ok(Decoded {
         encoding: Encoding::Png,
@@ -296,7 +296,8 @@ fn decode_wav(bytes: &[u8]) -> Result<Decoded, OutputError> {
         return Err(bad("no RIFF/WAVE header"));
     }
     let u16_at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]);
-    let u32_at = |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+    let u32_at =
+        |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
     if u16_at(20) != 1 || u16_at(22) != 1 || u16_at(34) != 16 {
         return Err(bad("outputs are 16-bit PCM mono"));
     }
@@ -401,7 +402,10 @@ mod tests {
     #[test]
     fn npy_matches_numpy_layout() {
         let bytes = npy(&[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
-        assert_eq!((10 + u16::from_le_bytes([bytes[8], bytes[9]]) as usize) % 64, 0);
+        assert_eq!(
+            (10 + u16::from_le_bytes([bytes[8], bytes[9]]) as usize) % 64,
+            0
+        );
         let d = decode(&spec(Encoding::Npy), &bytes).unwrap();
         assert_eq!(d.shape, vec![2, 3]);
         assert_eq!(d.values, Values::F32(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]));

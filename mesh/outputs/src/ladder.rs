@@ -229,7 +229,9 @@ pub fn compare(spec: &OutputSpec, claimed: &[u8], reference: &[u8]) -> Judgement
         .tolerance
         .unwrap_or_else(|| Tolerance::default_for(spec.encode));
     let mut metrics = distances(&a, &b);
-    if metrics.max_abs <= tol.max_abs && metrics.rel_l2 <= tol.rel_l2 && metrics.cosine >= tol.min_cosine
+    if metrics.max_abs <= tol.max_abs
+        && metrics.rel_l2 <= tol.rel_l2
+        && metrics.cosine >= tol.min_cosine
     {
         return Judgement {
             pass: true,
@@ -432,7 +434,9 @@ mod tests {
     #[test]
     fn audio_and_tensors_use_their_own_units() {
         let s = spec(Encoding::Wav, &[1, 100]);
-        let samples: Vec<i16> = (0..100).map(|i| ((i as f64 * 0.3).sin() * 9000.0) as i16).collect();
+        let samples: Vec<i16> = (0..100)
+            .map(|i| ((i as f64 * 0.3).sin() * 9000.0) as i16)
+            .collect();
         let reference = encode::wav(16_000, &samples);
         let off_by_one: Vec<i16> = samples.iter().map(|x| x + 1).collect();
         assert_eq!(

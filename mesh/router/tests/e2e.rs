@@ -1070,7 +1070,12 @@ async fn torch_workflows_run_through_the_mesh_and_reexecution_agrees() {
         .collect();
     let names = ["text-to-image", "char-lm", "text-to-audio"];
     for (name, e) in run_examples(&net, &versions, &names).await {
-        assert_eq!(JobState::try_from(e.state).unwrap(), JobState::Settled, "{name}: {}", e.reason);
+        assert_eq!(
+            JobState::try_from(e.state).unwrap(),
+            JobState::Settled,
+            "{name}: {}",
+            e.reason
+        );
         let output = e.output.as_ref().unwrap();
         let runtime = output.runtime.as_ref().unwrap();
         assert!(runtime.executor.starts_with("tch 0.24.0"), "{runtime:?}");
@@ -1081,8 +1086,13 @@ async fn torch_workflows_run_through_the_mesh_and_reexecution_agrees() {
             assert!(a.reason.starts_with("exact:"), "{name}: {}", a.reason);
         }
         // What the node returned is the file the workflow promises.
-        let m = Manifest::parse(&std::fs::read(havn_runtime::examples::dir().join(format!("{name}.json"))).unwrap()).unwrap();
-        let spec = havn_runtime::TorchPipeline::from_manifest(&m).unwrap().output;
+        let m = Manifest::parse(
+            &std::fs::read(havn_runtime::examples::dir().join(format!("{name}.json"))).unwrap(),
+        )
+        .unwrap();
+        let spec = havn_runtime::TorchPipeline::from_manifest(&m)
+            .unwrap()
+            .output;
         havn_outputs::inspect(&spec, &output.output).unwrap();
     }
 }
@@ -1101,7 +1111,11 @@ async fn a_node_faking_torch_outputs_is_caught_by_reexecution() {
         .map(|i| net.validator_with(i, |d| torch(d, "f32")))
         .collect();
     for (name, e) in run_examples(&net, &versions, &["text-to-image", "char-lm"]).await {
-        assert_eq!(JobState::try_from(e.state).unwrap(), JobState::Failed, "{name}");
+        assert_eq!(
+            JobState::try_from(e.state).unwrap(),
+            JobState::Failed,
+            "{name}"
+        );
         assert_eq!(e.reason, "a validator quorum attested the result invalid");
         for a in &e.attestations {
             assert_eq!(a.verdict, Verdict::Invalid as i32, "{name}: {}", a.reason);
@@ -1125,7 +1139,12 @@ async fn an_honest_node_on_other_hardware_passes_the_tolerance_ladder() {
         .collect();
     let names = ["text-to-image", "char-lm", "text-to-audio"];
     for (name, e) in run_examples(&net, &versions, &names).await {
-        assert_eq!(JobState::try_from(e.state).unwrap(), JobState::Settled, "{name}: {}", e.reason);
+        assert_eq!(
+            JobState::try_from(e.state).unwrap(),
+            JobState::Settled,
+            "{name}: {}",
+            e.reason
+        );
         let device = &e.output.as_ref().unwrap().runtime.as_ref().unwrap().device;
         assert!(device.ends_with("f64"), "{device}");
         for a in &e.attestations {

@@ -24,7 +24,10 @@ pub fn dir() -> PathBuf {
 /// Every example in `dir`, by name.
 pub fn load(dir: &Path) -> Result<Vec<Example>, String> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
-        format!("cannot read {}: {e} (run `make models` to build the example workflows)", dir.display())
+        format!(
+            "cannot read {}: {e} (run `make models` to build the example workflows)",
+            dir.display()
+        )
     })?;
     let mut out = vec![];
     for e in entries.filter_map(|e| e.ok()) {
@@ -34,10 +37,17 @@ pub fn load(dir: &Path) -> Result<Vec<Example>, String> {
         };
         let manifest = std::fs::read(e.path()).map_err(|e| format!("{file}: {e}"))?;
         let hash = havn_mesh_common::sha256(&manifest);
-        out.push(Example { name: name.to_string(), manifest, hash });
+        out.push(Example {
+            name: name.to_string(),
+            manifest,
+            hash,
+        });
     }
     if out.is_empty() {
-        return Err(format!("no example workflows in {} (run `make models`)", dir.display()));
+        return Err(format!(
+            "no example workflows in {} (run `make models`)",
+            dir.display()
+        ));
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
@@ -46,7 +56,8 @@ pub fn load(dir: &Path) -> Result<Vec<Example>, String> {
 /// Copies every artifact (modules and manifests) of `dir` into `store`.
 pub fn publish(dir: &Path, store: &ArtifactDir) -> Result<usize, String> {
     let art = dir.join("artifacts");
-    let entries = std::fs::read_dir(&art).map_err(|e| format!("cannot read {}: {e}", art.display()))?;
+    let entries =
+        std::fs::read_dir(&art).map_err(|e| format!("cannot read {}: {e}", art.display()))?;
     let mut n = 0;
     for e in entries.filter_map(|e| e.ok()) {
         let bytes = std::fs::read(e.path()).map_err(|e| e.to_string())?;

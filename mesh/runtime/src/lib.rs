@@ -69,6 +69,16 @@ pub fn executors(
     Ok(executors)
 }
 
+/// A parsed, checked pipeline with its module hashes decoded.
+struct Parsed {
+    config: serde_json::Map<String, serde_json::Value>,
+    pipeline: TorchPipeline,
+    modules: std::collections::BTreeMap<String, [u8; 32]>,
+}
+
+/// How many parsed pipelines an executor keeps.
+const PARSED_KEPT: usize = 32;
+
 /// A named value between steps.
 enum Value {
     Text(String),
@@ -81,6 +91,8 @@ pub struct TorchExecutor {
     device: Device,
     kind: Kind,
     cache: cache::ModuleCache,
+    /// Pipelines already parsed and checked, by their manifest config (jobs repeat workflows).
+    parsed: std::sync::Mutex<Vec<Arc<Parsed>>>,
     runtime: (String, String, String),
     /// When set, time inside module calls is summed here (with a device sync around each call).
     profile: AtomicBool,
@@ -99,12 +111,18 @@ impl TorchExecutor {
             "cuda" => Device::Cuda(0),
             other => match other.strip_prefix("cuda:").and_then(|n| n.parse().ok()) {
                 Some(n) => Device::Cuda(n),
-                None => return Err(format!("torch device {other:?}: use auto, cpu, cuda or cuda:N")),
+                None => {
+                    return Err(format!(
+                        "torch device {other:?}: use auto, cpu, cuda or cuda:N"
+                    ))
+                }
             },
         };
         if let Device::Cuda(n) = device {
             if !tch::Cuda::is_available() || n as i64 >= tch::Cuda::device_count() {
-                return Err(format!("torch device cuda:{n} is not available on this machine"));
+                return Err(format!(
+                    "torch device cuda:{n} is not available on this machine"
+                ));
             }
         }
         let kind = match cfg.precision.as_str() {
@@ -120,6 +138,7 @@ impl TorchExecutor {
             device,
             kind,
             cache: cache::ModuleCache::new(cfg.cache_bytes),
+            parsed: Default::default(),
             runtime: runtime_info(device, kind),
             profile: AtomicBool::new(false),
             model_nanos: AtomicU64::new(0),
@@ -145,17 +164,44 @@ impl TorchExecutor {
         self.model_nanos.load(Ordering::Relaxed) as f64 * 1e-9
     }
 
+    /// The manifest's pipeline, parsed once per distinct config (a comparison of the config is
+    /// several times cheaper than parsing and checking it again).
+    fn pipeline(&self, manifest: &Manifest) -> Result<Arc<Parsed>, ExecError> {
+        let mut kept = self.parsed.lock().expect("poisoned");
+        if let Some(i) = kept
+            .iter()
+            .position(|p| p.config == manifest.pipeline.config)
+        {
+            let p = kept.remove(i);
+            kept.insert(0, p.clone());
+            return Ok(p);
+        }
+        drop(kept);
+        let pipeline = TorchPipeline::from_manifest(manifest)?;
+        let parsed = Arc::new(Parsed {
+            config: manifest.pipeline.config.clone(),
+            modules: pipeline.module_hashes()?,
+            pipeline,
+        });
+        let mut kept = self.parsed.lock().expect("poisoned");
+        kept.insert(0, parsed.clone());
+        kept.truncate(PARSED_KEPT);
+        Ok(parsed)
+    }
+
     fn module(&self, hash: &[u8; 32]) -> Result<Arc<CModule>, ExecError> {
         if let Some(m) = self.cache.get(hash) {
             return Ok(m);
         }
-        let bytes = self
-            .store
-            .read(hash)
-            .map_err(failed)?
-            .ok_or_else(|| failed(format!("module {} is not in the artifact store", hex::encode(hash))))?;
-        let mut module = CModule::load_data_on_device(&mut std::io::Cursor::new(&bytes), self.device)
-            .map_err(|e| failed(format!("module {} does not load: {e}", hex::encode(hash))))?;
+        let bytes = self.store.read(hash).map_err(failed)?.ok_or_else(|| {
+            failed(format!(
+                "module {} is not in the artifact store",
+                hex::encode(hash)
+            ))
+        })?;
+        let mut module =
+            CModule::load_data_on_device(&mut std::io::Cursor::new(&bytes), self.device)
+                .map_err(|e| failed(format!("module {} does not load: {e}", hex::encode(hash))))?;
         module.set_eval();
         if self.kind != Kind::Float {
             module.to(self.device, self.kind, false);
@@ -189,7 +235,7 @@ impl TorchExecutor {
     /// Runs the steps of `p` in order over a fresh environment; returns the environment.
     fn eval(
         &self,
-        p: &TorchPipeline,
+        parsed: &Parsed,
         job: &JobInput<'_>,
         steps: &[Step],
         progress: &mut dyn FnMut(u32, u32),
@@ -200,7 +246,7 @@ impl TorchExecutor {
         // The TorchScript profiling executor gives its first call a different numeric path from
         // later ones; without graph optimisation every call computes the same way.
         tch::jit::set_graph_executor_optimize(false);
-        let modules = p.module_hashes()?;
+        let (p, modules) = (&parsed.pipeline, &parsed.modules);
         let total = p.total_units();
         let mut done = 0u32;
         let mut env = HashMap::new();
@@ -215,7 +261,12 @@ impl TorchExecutor {
         for step in steps {
             check(cancel)?;
             match step {
-                Step::Tokenize { from, to, vocab, length } => {
+                Step::Tokenize {
+                    from,
+                    to,
+                    vocab,
+                    length,
+                } => {
                     let Some(Value::Text(text)) = env.get(from) else {
                         return Err(failed(format!("tokenize: {from:?} is not text")));
                     };
@@ -331,7 +382,10 @@ impl TorchExecutor {
             )));
         }
         // One device-to-host copy of the last position; widened to f64 on the host.
-        let last = logits.select(1, -1).to_device(Device::Cpu).to_kind(Kind::Float);
+        let last = logits
+            .select(1, -1)
+            .to_device(Device::Cpu)
+            .to_kind(Kind::Float);
         let values = Vec::<f32>::try_from(&last.flatten(0, -1)).map_err(failed)?;
         Ok(values.into_iter().map(f64::from).collect())
     }
@@ -347,9 +401,8 @@ impl TorchExecutor {
                         bytes.len()
                     )));
                 }
-                let text = std::str::from_utf8(bytes).map_err(|e| {
-                    ExecError::BadInput(format!("{name} is not UTF-8 text: {e}"))
-                })?;
+                let text = std::str::from_utf8(bytes)
+                    .map_err(|e| ExecError::BadInput(format!("{name} is not UTF-8 text: {e}")))?;
                 Ok(Value::Text(text.to_string()))
             }
             spec::InputSpec::Tensor { shape, .. } => {
@@ -439,23 +492,37 @@ impl TorchExecutor {
     /// disagreeing at a sampling boundary), and at most a few times per output.
     fn verify_tokens(
         &self,
-        p: &TorchPipeline,
+        parsed: &Parsed,
         job: &JobInput<'_>,
         claimed: &str,
         cancel: &AtomicBool,
     ) -> Result<Judgement, ExecError> {
-        let Some(idx) = p.steps.iter().position(
-            |s| matches!(s, Step::SampleTokens { to, .. } if *to == p.output.from),
-        ) else {
-            return Ok(Judgement::fail(Rung::Mismatch, "text differs from re-execution"));
+        let p = &parsed.pipeline;
+        let Some(idx) = p
+            .steps
+            .iter()
+            .position(|s| matches!(s, Step::SampleTokens { to, .. } if *to == p.output.from))
+        else {
+            return Ok(Judgement::fail(
+                Rung::Mismatch,
+                "text differs from re-execution",
+            ));
         };
-        let Step::SampleTokens { model, from, to, top_k, temperature, context, .. } = &p.steps[idx]
+        let Step::SampleTokens {
+            model,
+            from,
+            to,
+            top_k,
+            temperature,
+            context,
+            ..
+        } = &p.steps[idx]
         else {
             unreachable!("matched above");
         };
-        let env = self.eval(p, job, &p.steps[..idx], &mut |_, _| {}, cancel)?;
+        let env = self.eval(parsed, job, &p.steps[..idx], &mut |_, _| {}, cancel)?;
         let _no_grad = tch::no_grad_guard();
-        let m = self.module(&p.module_hashes()?[model])?;
+        let m = self.module(&parsed.modules[model])?;
         let mut tokens = prompt_ids(tensor(&env, from)?)?;
         let claimed_ids = match tokenize(claimed, p.output.vocab.as_deref(), None) {
             Ok(ids) => ids,
@@ -529,15 +596,25 @@ fn prompt_ids(t: &Tensor) -> Result<Vec<i64>, ExecError> {
 }
 
 /// Text → token ids: positions in `vocab`'s characters, or UTF-8 bytes; padded with 0 to `length`.
-pub fn tokenize(text: &str, vocab: Option<&str>, length: Option<usize>) -> Result<Vec<i64>, ExecError> {
+pub fn tokenize(
+    text: &str,
+    vocab: Option<&str>,
+    length: Option<usize>,
+) -> Result<Vec<i64>, ExecError> {
     let mut ids: Vec<i64> = match vocab {
         Some(v) => {
             let chars: Vec<char> = v.chars().collect();
             text.chars()
                 .map(|c| {
-                    chars.iter().position(|x| *x == c).map(|i| i as i64).ok_or_else(|| {
-                        ExecError::BadInput(format!("{c:?} is not in this workflow's vocabulary {v:?}"))
-                    })
+                    chars
+                        .iter()
+                        .position(|x| *x == c)
+                        .map(|i| i as i64)
+                        .ok_or_else(|| {
+                            ExecError::BadInput(format!(
+                                "{c:?} is not in this workflow's vocabulary {v:?}"
+                            ))
+                        })
                 })
                 .collect::<Result<_, _>>()?
         }
@@ -556,7 +633,12 @@ pub fn tokenize(text: &str, vocab: Option<&str>, length: Option<usize>) -> Resul
 }
 
 /// The DDIM (η = 0) schedule: `(t, ᾱ_t, ᾱ_prev)` per step, from a scaled-linear β schedule.
-pub fn ddim_schedule(train_steps: u32, steps: u32, beta_start: f64, beta_end: f64) -> Vec<(u32, f64, f64)> {
+pub fn ddim_schedule(
+    train_steps: u32,
+    steps: u32,
+    beta_start: f64,
+    beta_end: f64,
+) -> Vec<(u32, f64, f64)> {
     let (s0, s1) = (beta_start.sqrt(), beta_end.sqrt());
     let mut alphas_cumprod = Vec::with_capacity(train_steps as usize);
     let mut prod = 1.0f64;
@@ -571,7 +653,11 @@ pub fn ddim_schedule(train_steps: u32, steps: u32, beta_start: f64, beta_end: f6
         .rev()
         .map(|i| {
             let t = i * ratio;
-            let prev = if t >= ratio { alphas_cumprod[(t - ratio) as usize] } else { 1.0 };
+            let prev = if t >= ratio {
+                alphas_cumprod[(t - ratio) as usize]
+            } else {
+                1.0
+            };
             (t, alphas_cumprod[t as usize], prev)
         })
         .collect()
@@ -606,7 +692,10 @@ pub fn pick(logits: &[f64], k: u32, temperature: f64, u: f64) -> (i64, HashMap<i
             chosen = Some(*i as i64);
         }
     }
-    (chosen.unwrap_or(*order.last().expect("k ≥ 1") as i64), intervals)
+    (
+        chosen.unwrap_or(*order.last().expect("k ≥ 1") as i64),
+        intervals,
+    )
 }
 
 impl Executor for TorchExecutor {
@@ -625,8 +714,9 @@ impl Executor for TorchExecutor {
         progress: &mut dyn FnMut(u32, u32),
         cancel: &AtomicBool,
     ) -> Result<Vec<u8>, ExecError> {
-        let p = TorchPipeline::from_manifest(manifest)?;
-        let env = self.eval(&p, job, &p.steps, progress, cancel)?;
+        let parsed = self.pipeline(manifest)?;
+        let p = &parsed.pipeline;
+        let env = self.eval(&parsed, job, &p.steps, progress, cancel)?;
         let out = tensor(&env, &p.output.from)?;
         let bytes = self.encode(&p.output, out)?;
         if bytes.len() as u64 > manifest.max_output_bytes {
@@ -640,15 +730,12 @@ impl Executor for TorchExecutor {
     }
 
     fn artifacts(&self, manifest: &Manifest) -> Result<Vec<[u8; 32]>, ExecError> {
-        Ok(TorchPipeline::from_manifest(manifest)?
-            .module_hashes()?
-            .into_values()
-            .collect())
+        Ok(self.pipeline(manifest)?.modules.values().copied().collect())
     }
 
     fn inspect(&self, manifest: &Manifest, output: &[u8]) -> Result<(), String> {
-        let p = TorchPipeline::from_manifest(manifest).map_err(|e| e.to_string())?;
-        ladder::inspect(&p.output, output).map(|_| ())
+        let parsed = self.pipeline(manifest).map_err(|e| e.to_string())?;
+        ladder::inspect(&parsed.pipeline.output, output).map(|_| ())
     }
 
     fn verify(
@@ -658,12 +745,13 @@ impl Executor for TorchExecutor {
         claimed: &[u8],
         cancel: &AtomicBool,
     ) -> Result<Judgement, ExecError> {
-        let p = TorchPipeline::from_manifest(manifest)?;
+        let parsed = self.pipeline(manifest)?;
         let rerun = self.run(manifest, job, &mut |_, _| {}, cancel)?;
-        let judgement = ladder::compare(&p.output, claimed, &rerun);
-        if judgement.rung == Rung::Mismatch && p.output.encode == Encoding::Utf8 {
+        let output = &parsed.pipeline.output;
+        let judgement = ladder::compare(output, claimed, &rerun);
+        if judgement.rung == Rung::Mismatch && output.encode == Encoding::Utf8 {
             let text = String::from_utf8_lossy(claimed);
-            return self.verify_tokens(&p, job, &text, cancel);
+            return self.verify_tokens(&parsed, job, &text, cancel);
         }
         Ok(judgement)
     }

@@ -12,10 +12,19 @@ use havn_mesh_common::pipeline::{Executor, JobInput, Manifest};
 use havn_runtime::{TorchConfig, TorchExecutor, TorchPipeline};
 
 #[derive(Parser)]
-#[command(name = "havn-torch", version, about = "Havn's LibTorch runtime: run, verify and benchmark workflows")]
+#[command(
+    name = "havn-torch",
+    version,
+    about = "Havn's LibTorch runtime: run, verify and benchmark workflows"
+)]
 struct Cli {
     /// A folder as `make models` writes it: <workflow>.json manifests and artifacts/<sha256>.
-    #[arg(long, global = true, default_value = "models/build", env = "HAVN_MODELS")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "models/build",
+        env = "HAVN_MODELS"
+    )]
     models: PathBuf,
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, global = true, default_value = "auto")]
@@ -96,7 +105,10 @@ fn load(models: &Path, workflow: &str) -> Result<(Manifest, String), String> {
         models.join(format!("{workflow}.json"))
     };
     let bytes = std::fs::read(&path).map_err(|e| {
-        format!("cannot read {}: {e} (run `make models` to build the examples)", path.display())
+        format!(
+            "cannot read {}: {e} (run `make models` to build the examples)",
+            path.display()
+        )
     })?;
     let manifest = Manifest::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     let name = path
@@ -140,14 +152,28 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
                 println!("executor  {executor}\ndevice    {device}\nversions  {versions}");
             }
         }
-        Command::Run { workflow, input, seed, out } => {
+        Command::Run {
+            workflow,
+            input,
+            seed,
+            out,
+        } => {
             let (m, name) = load(&cli.models, workflow)?;
-            let job = JobInput { input: input.as_bytes(), seed: *seed, parameters: &params };
+            let job = JobInput {
+                input: input.as_bytes(),
+                seed: *seed,
+                parameters: &params,
+            };
             let started = Instant::now();
-            let bytes = exec.run(&m, &job, &mut |_, _| {}, &cancel).map_err(|e| e.to_string())?;
+            let bytes = exec
+                .run(&m, &job, &mut |_, _| {}, &cancel)
+                .map_err(|e| e.to_string())?;
             let secs = started.elapsed().as_secs_f64();
-            let out = out.clone().unwrap_or_else(|| format!("{name}.{}", extension(&m)).into());
-            std::fs::write(&out, &bytes).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+            let out = out
+                .clone()
+                .unwrap_or_else(|| format!("{name}.{}", extension(&m)).into());
+            std::fs::write(&out, &bytes)
+                .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
             let hash = hex::encode(havn_mesh_common::sha256(&bytes));
             if json {
                 println!(
@@ -155,14 +181,32 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
                     serde_json::json!({"output": out, "bytes": bytes.len(), "sha256": hash, "seconds": secs})
                 );
             } else {
-                println!("{} ({} bytes, sha256 {}…) in {:.1} ms", out.display(), bytes.len(), &hash[..16], secs * 1e3);
+                println!(
+                    "{} ({} bytes, sha256 {}…) in {:.1} ms",
+                    out.display(),
+                    bytes.len(),
+                    &hash[..16],
+                    secs * 1e3
+                );
             }
         }
-        Command::Verify { workflow, claimed, input, seed } => {
+        Command::Verify {
+            workflow,
+            claimed,
+            input,
+            seed,
+        } => {
             let (m, _) = load(&cli.models, workflow)?;
-            let claimed = std::fs::read(claimed).map_err(|e| format!("cannot read {}: {e}", claimed.display()))?;
-            let job = JobInput { input: input.as_bytes(), seed: *seed, parameters: &params };
-            let j = exec.verify(&m, &job, &claimed, &cancel).map_err(|e| e.to_string())?;
+            let claimed = std::fs::read(claimed)
+                .map_err(|e| format!("cannot read {}: {e}", claimed.display()))?;
+            let job = JobInput {
+                input: input.as_bytes(),
+                seed: *seed,
+                parameters: &params,
+            };
+            let j = exec
+                .verify(&m, &job, &claimed, &cancel)
+                .map_err(|e| e.to_string())?;
             if json {
                 println!(
                     "{}",
@@ -170,34 +214,61 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
                         "metrics": j.metrics})
                 );
             } else {
-                println!("{} by {}: {}", if j.pass { "pass" } else { "FAIL" }, j.rung.name(), j.detail);
+                println!(
+                    "{} by {}: {}",
+                    if j.pass { "pass" } else { "FAIL" },
+                    j.rung.name(),
+                    j.detail
+                );
             }
-            return Ok(if j.pass { ExitCode::SUCCESS } else { ExitCode::from(1) });
+            return Ok(if j.pass {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            });
         }
-        Command::Bench { workflows, jobs, out_dir } => {
-            let names = if workflows.is_empty() { example_names(&cli.models)? } else { workflows.clone() };
+        Command::Bench {
+            workflows,
+            jobs,
+            out_dir,
+        } => {
+            let names = if workflows.is_empty() {
+                example_names(&cli.models)?
+            } else {
+                workflows.clone()
+            };
             let jobs = (*jobs).max(1);
             let (_, device, _) = exec.runtime();
             let mut rows = vec![];
             for name in &names {
                 let (m, _) = load(&cli.models, name)?;
-                let job = |seed| JobInput { input: b"a small red fox", seed, parameters: &params };
-                let first = exec.run(&m, &job(1), &mut |_, _| {}, &cancel).map_err(|e| e.to_string())?;
+                let job = |seed| JobInput {
+                    input: b"a small red fox",
+                    seed,
+                    parameters: &params,
+                };
+                let first = exec
+                    .run(&m, &job(1), &mut |_, _| {}, &cancel)
+                    .map_err(|e| e.to_string())?;
                 if let Some(dir) = out_dir {
                     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-                    std::fs::write(dir.join(format!("{name}.{}", extension(&m))), &first).map_err(|e| e.to_string())?;
+                    std::fs::write(dir.join(format!("{name}.{}", extension(&m))), &first)
+                        .map_err(|e| e.to_string())?;
                 }
-                exec.run(&m, &job(2), &mut |_, _| {}, &cancel).map_err(|e| e.to_string())?;
+                exec.run(&m, &job(2), &mut |_, _| {}, &cancel)
+                    .map_err(|e| e.to_string())?;
                 let mut times = Vec::with_capacity(jobs as usize);
                 for seed in 0..jobs {
                     let t = Instant::now();
-                    exec.run(&m, &job(seed as u64 + 10), &mut |_, _| {}, &cancel).map_err(|e| e.to_string())?;
+                    exec.run(&m, &job(seed as u64 + 10), &mut |_, _| {}, &cancel)
+                        .map_err(|e| e.to_string())?;
                     times.push(t.elapsed().as_secs_f64() * 1e3);
                 }
                 exec.profile_models(true);
                 let t = Instant::now();
                 for seed in 0..jobs {
-                    exec.run(&m, &job(seed as u64 + 10), &mut |_, _| {}, &cancel).map_err(|e| e.to_string())?;
+                    exec.run(&m, &job(seed as u64 + 10), &mut |_, _| {}, &cancel)
+                        .map_err(|e| e.to_string())?;
                 }
                 let profiled = t.elapsed().as_secs_f64() * 1e3 / jobs as f64;
                 let model = exec.model_seconds() * 1e3 / jobs as f64;
@@ -214,7 +285,10 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
                 println!("{}", serde_json::json!({"device": device, "rows": rows}));
             } else {
                 println!("device: {device}");
-                println!("{:<14} {:>5} {:>10} {:>10} {:>10} {:>12}", "workflow", "jobs", "mean ms", "p50 ms", "model ms", "overhead ms");
+                println!(
+                    "{:<14} {:>5} {:>10} {:>10} {:>10} {:>12}",
+                    "workflow", "jobs", "mean ms", "p50 ms", "model ms", "overhead ms"
+                );
                 for r in &rows {
                     println!(
                         "{:<14} {:>5} {:>10.3} {:>10.3} {:>10.3} {:>12.3}",

@@ -63,6 +63,8 @@ mod tests {
         let var = n.iter().map(|x| (*x as f64 - mean).powi(2)).sum::<f64>() / n.len() as f64;
         assert!(mean.abs() < 0.03, "mean {mean}");
         assert!((var - 1.0).abs() < 0.05, "variance {var}");
-        assert!((0..1000).map(|_| a.uniform()).all(|u| (0.0..1.0).contains(&u)));
+        assert!((0..1000)
+            .map(|_| a.uniform())
+            .all(|u| (0.0..1.0).contains(&u)));
     }
 }

@@ -131,7 +131,9 @@ impl TorchPipeline {
                     .ok()
                     .and_then(|b| <[u8; 32]>::try_from(b).ok())
                     .ok_or_else(|| {
-                        bad(format!("module {name:?}: {h:?} is not a 64-hex-digit sha256"))
+                        bad(format!(
+                            "module {name:?}: {h:?} is not a 64-hex-digit sha256"
+                        ))
                     })?;
                 Ok((name.clone(), hash))
             })
@@ -153,7 +155,9 @@ impl TorchPipeline {
             if self.modules.contains_key(name) {
                 Ok(())
             } else {
-                Err(bad(format!("step uses module {name:?}, which `modules` does not list")))
+                Err(bad(format!(
+                    "step uses module {name:?}, which `modules` does not list"
+                )))
             }
         };
         let elements = |shape: &[usize]| -> Result<(), ExecError> {
@@ -161,8 +165,11 @@ impl TorchPipeline {
                 .iter()
                 .try_fold(1usize, |acc, d| acc.checked_mul(*d))
                 .filter(|n| *n > 0 && *n <= MAX_ELEMENTS);
-            n.map(|_| ())
-                .ok_or_else(|| bad(format!("shape {shape:?} must hold 1 to {MAX_ELEMENTS} values")))
+            n.map(|_| ()).ok_or_else(|| {
+                bad(format!(
+                    "shape {shape:?} must hold 1 to {MAX_ELEMENTS} values"
+                ))
+            })
         };
         match &self.input {
             InputSpec::Text { max_bytes, .. } if *max_bytes == 0 || *max_bytes > 1 << 20 => {
@@ -179,7 +186,9 @@ impl TorchPipeline {
                     }
                     vec![from]
                 }
-                Step::Module { module: m, args, .. } => {
+                Step::Module {
+                    module: m, args, ..
+                } => {
                     module(m)?;
                     args.iter().map(String::as_str).collect()
                 }
@@ -254,7 +263,10 @@ impl TorchPipeline {
             )));
         }
         if self.output.encode == Encoding::Utf8
-            && !self.steps.iter().any(|s| matches!(s, Step::SampleTokens { to, .. } if *to == self.output.from))
+            && !self
+                .steps
+                .iter()
+                .any(|s| matches!(s, Step::SampleTokens { to, .. } if *to == self.output.from))
         {
             return Err(bad("a utf8 output must be made by a sample_tokens step"));
         }
@@ -300,15 +312,27 @@ mod tests {
 
     #[test]
     fn refuses_what_cannot_run_with_a_reason() {
-        let cases: Vec<(fn(&mut serde_json::Value), &str)> = vec![
+        type Edit = fn(&mut serde_json::Value);
+        let cases: Vec<(Edit, &str)> = vec![
             (|v| v["modules"]["enc"] = json!("zz"), "64-hex-digit"),
             (|v| v["steps"][1]["module"] = json!("nope"), "does not list"),
-            (|v| v["steps"][1]["args"] = json!(["later"]), "before anything makes it"),
-            (|v| v["output"]["from"] = json!("nothing"), "not made by any step"),
-            (|v| v["steps"][0]["op"] = json!("teleport"), "unknown variant"),
+            (
+                |v| v["steps"][1]["args"] = json!(["later"]),
+                "before anything makes it",
+            ),
+            (
+                |v| v["output"]["from"] = json!("nothing"),
+                "not made by any step",
+            ),
+            (
+                |v| v["steps"][0]["op"] = json!("teleport"),
+                "unknown variant",
+            ),
             (|v| v["steps"] = json!([]), "1 to 64 steps"),
             (
-                |v| v["steps"][1] = json!({"op": "noise", "shape": [1 << 20, 1 << 20], "to": "out"}),
+                |v| {
+                    v["steps"][1] = json!({"op": "noise", "shape": [1 << 20, 1 << 20], "to": "out"})
+                },
                 "must hold",
             ),
             (
@@ -323,7 +347,9 @@ mod tests {
         for (edit, want) in cases {
             let mut v = good();
             edit(&mut v);
-            let err = TorchPipeline::from_manifest(&manifest(v)).unwrap_err().to_string();
+            let err = TorchPipeline::from_manifest(&manifest(v))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(want), "{err} (wanted {want})");
         }
         let mut m = manifest(good());

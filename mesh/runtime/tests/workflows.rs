@@ -21,7 +21,14 @@ fn manifest(name: &str) -> Manifest {
 
 fn executor(cfg: TorchConfig) -> TorchExecutor {
     let store = ArtifactDir::open(&examples::dir().join("artifacts")).unwrap();
-    TorchExecutor::new(store, &TorchConfig { device: "cpu".into(), ..cfg }).unwrap()
+    TorchExecutor::new(
+        store,
+        &TorchConfig {
+            device: "cpu".into(),
+            ..cfg
+        },
+    )
+    .unwrap()
 }
 
 fn cpu() -> TorchExecutor {
@@ -30,13 +37,31 @@ fn cpu() -> TorchExecutor {
 
 fn run(ex: &TorchExecutor, m: &Manifest, input: &[u8], seed: u64) -> Result<Vec<u8>, ExecError> {
     let params = BTreeMap::new();
-    ex.run(m, &JobInput { input, seed, parameters: &params }, &mut |_, _| {}, &AtomicBool::new(false))
+    ex.run(
+        m,
+        &JobInput {
+            input,
+            seed,
+            parameters: &params,
+        },
+        &mut |_, _| {},
+        &AtomicBool::new(false),
+    )
 }
 
 fn verify(ex: &TorchExecutor, m: &Manifest, seed: u64, claimed: &[u8]) -> havn_outputs::Judgement {
     let params = BTreeMap::new();
-    ex.verify(m, &JobInput { input: PROMPT, seed, parameters: &params }, claimed, &AtomicBool::new(false))
-        .unwrap()
+    ex.verify(
+        m,
+        &JobInput {
+            input: PROMPT,
+            seed,
+            parameters: &params,
+        },
+        claimed,
+        &AtomicBool::new(false),
+    )
+    .unwrap()
 }
 
 const WORKFLOWS: [&str; 3] = ["text-to-image", "char-lm", "text-to-audio"];
@@ -52,14 +77,22 @@ fn every_example_runs_decodes_and_repeats() {
         let out = ex
             .run(
                 &m,
-                &JobInput { input: PROMPT, seed: 1, parameters: &params },
+                &JobInput {
+                    input: PROMPT,
+                    seed: 1,
+                    parameters: &params,
+                },
                 &mut |s, t| steps.push((s, t)),
                 &AtomicBool::new(false),
             )
             .unwrap();
         // Progress: every unit once, in order, ending at the total.
         let total = p.total_units();
-        assert_eq!(steps, (1..=total).map(|s| (s, total)).collect::<Vec<_>>(), "{name}");
+        assert_eq!(
+            steps,
+            (1..=total).map(|s| (s, total)).collect::<Vec<_>>(),
+            "{name}"
+        );
         let decoded = ladder::inspect(&p.output, &out).unwrap_or_else(|e| panic!("{name}: {e}"));
         match (name, &decoded.values) {
             ("text-to-image", Values::U8(px)) => assert_eq!(px.len(), 64 * 64 * 3),
@@ -67,15 +100,30 @@ fn every_example_runs_decodes_and_repeats() {
             ("text-to-audio", Values::I16(s)) => assert_eq!(s.len(), 8192),
             other => panic!("unexpected output {other:?}"),
         }
-        assert_eq!(run(&ex, &m, PROMPT, 1).unwrap(), out, "{name} is not deterministic");
-        assert_ne!(run(&ex, &m, b"another prompt", 1).unwrap(), out, "{name} ignores its input");
+        assert_eq!(
+            run(&ex, &m, PROMPT, 1).unwrap(),
+            out,
+            "{name} is not deterministic"
+        );
+        assert_ne!(
+            run(&ex, &m, b"another prompt", 1).unwrap(),
+            out,
+            "{name} ignores its input"
+        );
         if name != "text-to-audio" {
-            assert_ne!(run(&ex, &m, PROMPT, 2).unwrap(), out, "{name} ignores the seed");
+            assert_ne!(
+                run(&ex, &m, PROMPT, 2).unwrap(),
+                out,
+                "{name} ignores the seed"
+            );
         }
         assert_eq!(ex.artifacts(&m).unwrap().len(), p.modules.len());
     }
     let (executor, device, _) = ex.runtime();
-    assert!(executor.starts_with("tch 0.24.0 / libtorch 2.11.0"), "{executor}");
+    assert!(
+        executor.starts_with("tch 0.24.0 / libtorch 2.11.0"),
+        "{executor}"
+    );
     assert!(device.starts_with("cpu"), "{device}");
 }
 
@@ -110,7 +158,10 @@ fn the_python_twin_computes_the_same_outputs() {
         );
         // Identical values: byte-identical, or (PNG, whose compressor differs) zero distance.
         assert!(j.pass, "{name}: {j:?}");
-        assert!(j.rung == Rung::Exact || j.metrics.unwrap().max_abs == 0.0, "{name}: {j:?}");
+        assert!(
+            j.rung == Rung::Exact || j.metrics.unwrap().max_abs == 0.0,
+            "{name}: {j:?}"
+        );
     }
 }
 
@@ -119,7 +170,10 @@ fn the_python_twin_computes_the_same_outputs() {
 #[test]
 fn an_honest_run_on_another_numeric_path_passes_the_ladder() {
     let validator = cpu();
-    let other = executor(TorchConfig { precision: "f64".into(), ..TorchConfig::default() });
+    let other = executor(TorchConfig {
+        precision: "f64".into(),
+        ..TorchConfig::default()
+    });
     assert!(other.runtime().1.ends_with("f64"));
     for name in WORKFLOWS {
         let m = manifest(name);
@@ -140,7 +194,10 @@ fn faked_outputs_fail_the_ladder() {
         let cached = run(&ex, &m, PROMPT, 2).unwrap();
         let j = verify(&ex, &m, 1, &cached);
         assert!(!j.pass, "{name}: {j:?}");
-        assert!(matches!(j.rung, Rung::Mismatch | Rung::Tokens), "{name}: {j:?}");
+        assert!(
+            matches!(j.rung, Rung::Mismatch | Rung::Tokens),
+            "{name}: {j:?}"
+        );
     }
     // A near-duplicate request's output: one character of the prompt differs.
     for name in WORKFLOWS {
@@ -186,7 +243,11 @@ fn cancellation_stops_between_steps() {
     let ex = cpu();
     let m = manifest("text-to-image");
     let params = BTreeMap::new();
-    let job = JobInput { input: PROMPT, seed: 1, parameters: &params };
+    let job = JobInput {
+        input: PROMPT,
+        seed: 1,
+        parameters: &params,
+    };
     let cancel = AtomicBool::new(false);
     let mut seen = 0;
     let r = ex.run(
@@ -218,7 +279,10 @@ fn modules_stay_warm_and_the_cache_respects_its_budget() {
     assert_eq!((s.modules, s.loads, s.evictions), (3, 3, 0), "{s:?}");
 
     // A budget below the pipeline's modules: each run reloads, the output does not change.
-    let tight = executor(TorchConfig { cache_bytes: 900_000, ..TorchConfig::default() });
+    let tight = executor(TorchConfig {
+        cache_bytes: 900_000,
+        ..TorchConfig::default()
+    });
     assert_eq!(run(&tight, &m, PROMPT, 1).unwrap(), first);
     assert_eq!(run(&tight, &m, PROMPT, 1).unwrap(), first);
     let s = tight.cache().stats();
@@ -235,13 +299,39 @@ fn bad_input_and_missing_models_are_clear_errors() {
     assert!(not_utf8.to_string().contains("not UTF-8"), "{not_utf8}");
     let vocab = run(&ex, &manifest("char-lm"), b"HELLO", 1).unwrap_err();
     assert!(matches!(vocab, ExecError::BadInput(_)), "{vocab}");
-    assert!(vocab.to_string().contains("'H' is not in this workflow's vocabulary"));
+    assert!(vocab
+        .to_string()
+        .contains("'H' is not in this workflow's vocabulary"));
 
     // A store without the model files: the run names the missing module.
     let empty = tempfile::tempdir().unwrap();
-    let bare = TorchExecutor::new(ArtifactDir::open(empty.path()).unwrap(), &TorchConfig { device: "cpu".into(), ..TorchConfig::default() }).unwrap();
+    let bare = TorchExecutor::new(
+        ArtifactDir::open(empty.path()).unwrap(),
+        &TorchConfig {
+            device: "cpu".into(),
+            ..TorchConfig::default()
+        },
+    )
+    .unwrap();
     let err = run(&bare, &manifest("char-lm"), PROMPT, 1).unwrap_err();
-    assert!(err.to_string().contains("is not in the artifact store"), "{err}");
-    assert!(TorchExecutor::new(ArtifactDir::open(empty.path()).unwrap(), &TorchConfig { device: "tpu".into(), ..TorchConfig::default() }).is_err());
-    assert!(TorchExecutor::new(ArtifactDir::open(empty.path()).unwrap(), &TorchConfig { precision: "f16".into(), ..TorchConfig::default() }).is_err());
+    assert!(
+        err.to_string().contains("is not in the artifact store"),
+        "{err}"
+    );
+    assert!(TorchExecutor::new(
+        ArtifactDir::open(empty.path()).unwrap(),
+        &TorchConfig {
+            device: "tpu".into(),
+            ..TorchConfig::default()
+        }
+    )
+    .is_err());
+    assert!(TorchExecutor::new(
+        ArtifactDir::open(empty.path()).unwrap(),
+        &TorchConfig {
+            precision: "f16".into(),
+            ..TorchConfig::default()
+        }
+    )
+    .is_err());
 }

@@ -358,7 +358,12 @@ impl Validator {
                 "invalid result"
             );
         } else if check.reexecuted {
-            tracing::info!(job = task.job_id, node = output.node, reason = check.reason, "re-executed");
+            tracing::info!(
+                job = task.job_id,
+                node = output.node,
+                reason = check.reason,
+                "re-executed"
+            );
         }
         Some(TaskAttestation {
             job_id: task.job_id,

@@ -1037,6 +1037,18 @@ impl Executor for CachedOutputs {
     }
 }
 
+/// A router with the examples published, one node with `node` executors (built on its cache
+/// dir), and three validators re-executing every job on the f32 CPU runtime.
+async fn torch_mesh(
+    node: impl FnOnce(&std::path::Path) -> Executors,
+) -> (Net, BTreeMap<String, [u8; 32]>, Vec<Daemon>) {
+    let net = Net::start(1, 3, |_| {}).await;
+    let versions = publish_examples(&net);
+    let mut daemons = vec![net.node(0, node(&net.dir.path().join("node-0")))];
+    daemons.extend((0..3).map(|i| net.validator_with(i, |d| torch(d, "f32"))));
+    (net, versions, daemons)
+}
+
 async fn run_examples(
     net: &Net,
     versions: &BTreeMap<String, [u8; 32]>,
@@ -1062,12 +1074,7 @@ async fn run_examples(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn torch_workflows_run_through_the_mesh_and_reexecution_agrees() {
-    let net = Net::start(1, 3, |_| {}).await;
-    let versions = publish_examples(&net);
-    let _node = net.node(0, torch(&net.dir.path().join("node-0"), "f32"));
-    let _validators: Vec<Daemon> = (0..3)
-        .map(|i| net.validator_with(i, |d| torch(d, "f32")))
-        .collect();
+    let (net, versions, _daemons) = torch_mesh(|d| torch(d, "f32")).await;
     let names = ["text-to-image", "char-lm", "text-to-audio"];
     for (name, e) in run_examples(&net, &versions, &names).await {
         assert_eq!(
@@ -1099,17 +1106,14 @@ async fn torch_workflows_run_through_the_mesh_and_reexecution_agrees() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_faking_torch_outputs_is_caught_by_reexecution() {
-    let net = Net::start(1, 3, |_| {}).await;
-    let versions = publish_examples(&net);
-    let node_cache = net.dir.path().join("node-0");
-    let mut executors = Executors::default();
-    executors.add(Arc::new(CachedOutputs(
-        torch(&node_cache, "f32").get("torch").unwrap(),
-    )));
-    let _node = net.node(0, executors);
-    let _validators: Vec<Daemon> = (0..3)
-        .map(|i| net.validator_with(i, |d| torch(d, "f32")))
-        .collect();
+    let (net, versions, _daemons) = torch_mesh(|d| {
+        let mut executors = Executors::default();
+        executors.add(Arc::new(CachedOutputs(
+            torch(d, "f32").get("torch").unwrap(),
+        )));
+        executors
+    })
+    .await;
     for (name, e) in run_examples(&net, &versions, &["text-to-image", "char-lm"]).await {
         assert_eq!(
             JobState::try_from(e.state).unwrap(),
@@ -1130,13 +1134,8 @@ async fn a_node_faking_torch_outputs_is_caught_by_reexecution() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_honest_node_on_other_hardware_passes_the_tolerance_ladder() {
-    let net = Net::start(1, 3, |_| {}).await;
-    let versions = publish_examples(&net);
     // The node computes every step in f64: other rounding everywhere, the same result.
-    let _node = net.node(0, torch(&net.dir.path().join("node-0"), "f64"));
-    let _validators: Vec<Daemon> = (0..3)
-        .map(|i| net.validator_with(i, |d| torch(d, "f32")))
-        .collect();
+    let (net, versions, _daemons) = torch_mesh(|d| torch(d, "f64")).await;
     let names = ["text-to-image", "char-lm", "text-to-audio"];
     for (name, e) in run_examples(&net, &versions, &names).await {
         assert_eq!(

@@ -47,7 +47,7 @@ pub struct JobInput<'a> {
     pub parameters: &'a BTreeMap<String, String>,
 }
 
-#[derive(Debug, Error, PartialEq)]
+#[derive(Debug, Clone, Error, PartialEq)]
 pub enum ExecError {
     #[error("manifest is not valid: {0}")]
     BadManifest(String),

@@ -17,7 +17,7 @@ use havn_mesh_common::artifacts::ArtifactDir;
 use havn_mesh_common::keys;
 use havn_mesh_common::metrics::{Counter, Exposition, Histogram};
 use havn_mesh_common::operators::OperatorSet;
-use havn_mesh_common::pipeline::{Executors, JobInput, Manifest, Rung};
+use havn_mesh_common::pipeline::{ExecError, Executors, JobInput, Manifest, Rung};
 use havn_mesh_proto::v1::{
     artifact_service_client::ArtifactServiceClient, validator_link_client::ValidatorLinkClient,
     validator_message, Attestation, TaskAttestation, ValidatorHello, ValidatorMessage, Verdict,
@@ -81,6 +81,8 @@ pub struct ValidatorMetrics {
     pub invalid: Counter,
     pub reexecuted: Counter,
     pub check_seconds: Histogram,
+    /// Results this validator could not judge (its own re-execution failed): nothing signed.
+    pub abstained: Counter,
     /// Decisions by the ladder rung that made them (`Rung::ALL` order).
     pub rungs: [Counter; 6],
 }
@@ -102,6 +104,11 @@ impl ValidatorMetrics {
                 "havn_validator_reexecuted_total",
                 "Results re-executed (the sample).",
                 &self.reexecuted,
+            )
+            .counter(
+                "havn_validator_abstained_total",
+                "Results not attested because this validator's own re-execution failed.",
+                &self.abstained,
             )
             .gauges(
                 "havn_validator_ladder_decisions",
@@ -320,6 +327,16 @@ impl Validator {
                 .await
                 .ok()?
         };
+        let check = match check {
+            Ok(c) => c,
+            Err(why) => {
+                // Our own failure says nothing about the node: sign nothing; the router asks
+                // again after its verify retry interval, and other validators decide meanwhile.
+                self.metrics.abstained.inc();
+                tracing::warn!(job = task.job_id, reason = why, "abstained");
+                return None;
+            }
+        };
         self.metrics
             .check_seconds
             .observe(started.elapsed().as_secs_f64());
@@ -400,7 +417,10 @@ pub struct Checker {
 }
 
 impl Checker {
-    pub fn check(&self, task: &VerifyTask, manifest: Option<&Manifest>) -> Check {
+    /// Judges a result. `Err(why)` when this validator cannot judge it (its own re-execution
+    /// failed for a reason of its own: a runtime error, out of memory): it must abstain, never
+    /// call an honest node's result invalid.
+    pub fn check(&self, task: &VerifyTask, manifest: Option<&Manifest>) -> Result<Check, String> {
         let invalid = |reason: &str, rung: Option<Rung>| Check {
             verdict: havn_types::Verdict::Invalid,
             reason: reason.to_string(),
@@ -408,7 +428,7 @@ impl Checker {
             rung,
         };
         let Some(output) = &task.output else {
-            return invalid("no output", None);
+            return Ok(invalid("no output", None));
         };
         if let Err(why) = havn_mesh_common::claims::check(
             self.operators.as_ref(),
@@ -416,42 +436,42 @@ impl Checker {
             task.job_id,
             output,
         ) {
-            return invalid(why, None);
+            return Ok(invalid(why, None));
         }
         let Some(manifest) = manifest else {
-            return invalid("the workflow manifest is not valid", None);
+            return Ok(invalid("the workflow manifest is not valid", None));
         };
         if output.output.is_empty() {
-            return invalid("empty output", None);
+            return Ok(invalid("empty output", None));
         }
         if output.output.len() as u64 > manifest.max_output_bytes {
-            return invalid("output larger than the manifest allows", None);
+            return Ok(invalid("output larger than the manifest allows", None));
         }
         if output.output.len() > 1 && output.output.iter().all(|b| *b == output.output[0]) {
-            return invalid("constant output (one repeated byte)", None);
+            return Ok(invalid("constant output (one repeated byte)", None));
         }
         let executor = self.executors.get(&manifest.pipeline.kind).ok();
         if let Some(executor) = &executor {
             // Rung 1 of the ladder for every result: decodes as declared, right shape, not blank.
             if let Err(why) = executor.inspect(manifest, &output.output) {
-                return invalid(&format!("structure: {why}"), Some(Rung::Structure));
+                return Ok(invalid(&format!("structure: {why}"), Some(Rung::Structure)));
             }
         }
         if !(self.sampled)(task.job_id) {
-            return Check {
+            return Ok(Check {
                 verdict: havn_types::Verdict::Valid,
                 reason: String::new(),
                 reexecuted: false,
                 rung: None,
-            };
+            });
         }
         let Some(executor) = executor else {
-            return Check {
+            return Ok(Check {
                 verdict: havn_types::Verdict::Valid,
                 reason: "no local executor for this kind: structural checks only".into(),
                 reexecuted: false,
                 rung: None,
-            };
+            });
         };
         let params: BTreeMap<String, String> = task.parameters.clone().into_iter().collect();
         let job = JobInput {
@@ -460,7 +480,7 @@ impl Checker {
             parameters: &params,
         };
         match executor.verify(manifest, &job, &output.output, &AtomicBool::new(false)) {
-            Ok(j) => Check {
+            Ok(j) => Ok(Check {
                 verdict: if j.pass {
                     havn_types::Verdict::Valid
                 } else {
@@ -469,13 +489,19 @@ impl Checker {
                 reason: format!("{}: {}", j.rung.name(), j.detail),
                 reexecuted: true,
                 rung: Some(j.rung),
-            },
-            Err(e) => Check {
+            }),
+            // An honest node cannot have produced a result for a bad manifest or input.
+            Err(
+                e @ (ExecError::BadManifest(_)
+                | ExecError::BadInput(_)
+                | ExecError::BadParameter { .. }),
+            ) => Ok(Check {
                 verdict: havn_types::Verdict::Invalid,
-                reason: format!("re-execution failed: {e}"),
+                reason: format!("re-execution refuses the job: {e}"),
                 reexecuted: true,
                 rung: None,
-            },
+            }),
+            Err(e) => Err(format!("re-execution failed here: {e}")),
         }
     }
 }
@@ -564,8 +590,9 @@ mod tests {
     #[test]
     fn honest_results_pass_with_and_without_reexecution() {
         for sample in [false, true] {
-            let check =
-                checker(sample).check(&task(honest_output(), &node_key()), Some(&manifest()));
+            let check = checker(sample)
+                .check(&task(honest_output(), &node_key()), Some(&manifest()))
+                .unwrap();
             assert_eq!(check.verdict, havn_types::Verdict::Valid, "{check:?}");
             assert_eq!(check.reexecuted, sample);
         }
@@ -575,7 +602,7 @@ mod tests {
     fn each_check_catches_its_fault() {
         let m = manifest();
         let invalid = |t: &VerifyTask, sample: bool| {
-            let c = checker(sample).check(t, Some(&m));
+            let c = checker(sample).check(t, Some(&m)).unwrap();
             assert_eq!(c.verdict, havn_types::Verdict::Invalid);
             c.reason
         };
@@ -595,12 +622,54 @@ mod tests {
         // Plausible but wrong bytes pass the cheap checks; only re-execution catches them.
         let wrong = task(havn_mesh_common::sha256(b"wrong").to_vec(), &node_key());
         assert_eq!(
-            checker(false).check(&wrong, Some(&m)).verdict,
+            checker(false).check(&wrong, Some(&m)).unwrap().verdict,
             havn_types::Verdict::Valid
         );
         assert_eq!(
             invalid(&wrong, true),
             "mismatch: re-execution gives a different output"
+        );
+    }
+
+    /// An executor whose every run ends in `error`, claiming the digest kind.
+    struct Failing(ExecError);
+
+    impl Executor for Failing {
+        fn kind(&self) -> &str {
+            havn_mesh_common::pipeline::DIGEST_KIND
+        }
+        fn runtime(&self) -> (String, String, String) {
+            Default::default()
+        }
+        fn run(
+            &self,
+            _: &Manifest,
+            _: &JobInput<'_>,
+            _: &mut dyn FnMut(u32, u32),
+            _: &AtomicBool,
+        ) -> Result<Vec<u8>, ExecError> {
+            Err(self.0.clone())
+        }
+    }
+
+    #[test]
+    fn a_validator_that_cannot_rerun_abstains_instead_of_blaming_the_node() {
+        let with = |error: ExecError| {
+            let mut c = checker(true);
+            c.executors = Executors::default();
+            c.executors.add(Arc::new(Failing(error)));
+            c.check(&task(honest_output(), &node_key()), Some(&manifest()))
+        };
+        let why = with(ExecError::Failed("CUDA out of memory".into())).unwrap_err();
+        assert!(why.contains("CUDA out of memory"), "{why}");
+        assert!(with(ExecError::Cancelled).is_err());
+        // An input no honest node could have run: the result is invalid.
+        let refused = with(ExecError::BadInput("too long".into())).unwrap();
+        assert_eq!(refused.verdict, havn_types::Verdict::Invalid);
+        assert!(
+            refused.reason.contains("refuses the job"),
+            "{}",
+            refused.reason
         );
     }
 

@@ -828,3 +828,70 @@ fn nvidia_info(index: usize) -> (String, String) {
         .unwrap_or_else(|| "NVIDIA GPU".into());
     (name, driver)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The sampled token is the one whose interval holds the draw; the top-k intervals tile
+        /// [0, 1) in order of logit.
+        #[test]
+        fn pick_draws_from_the_top_k_by_interval(
+            logits in prop::collection::vec(-20.0f64..20.0, 1..64),
+            k in 1u32..16,
+            temperature in 0.1f64..3.0,
+            u in 0.0f64..1.0,
+        ) {
+            let (token, intervals) = pick(&logits, k, temperature, u);
+            prop_assert_eq!(intervals.len(), (k as usize).min(logits.len()));
+            let (lo, hi) = intervals[&token];
+            prop_assert!(lo <= u && (u < hi || hi >= 1.0 - 1e-12), "{} not in [{}, {})", u, lo, hi);
+            let mut spans: Vec<(f64, f64)> = intervals.values().copied().collect();
+            spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+            prop_assert!(spans[0].0 == 0.0);
+            prop_assert!((spans.last().unwrap().1 - 1.0).abs() < 1e-9);
+            for w in spans.windows(2) {
+                prop_assert_eq!(w[0].1, w[1].0);
+            }
+            // Every candidate has a logit at least as large as every non-candidate.
+            let worst = intervals.keys().map(|i| logits[*i as usize]).fold(f64::INFINITY, f64::min);
+            for (i, l) in logits.iter().enumerate() {
+                if !intervals.contains_key(&(i as i64)) {
+                    prop_assert!(*l <= worst);
+                }
+            }
+        }
+
+        /// The folded DDIM update equals the textbook two-step form.
+        #[test]
+        fn ddim_coefficients_match_the_two_step_update(
+            a_t in 0.01f64..0.999, a_prev in 0.01f64..1.0, x in -5.0f64..5.0, eps in -5.0f64..5.0,
+        ) {
+            let x0 = (x - (1.0 - a_t).sqrt() * eps) / a_t.sqrt();
+            let want = a_prev.sqrt() * x0 + (1.0 - a_prev).sqrt() * eps;
+            let (a, b) = ddim_coefficients(a_t, a_prev);
+            prop_assert!((a * x + b * eps - want).abs() < 1e-9 * (1.0 + want.abs()));
+        }
+    }
+
+    #[test]
+    fn the_schedule_runs_from_noise_to_clean() {
+        let s = ddim_schedule(1000, 10, 0.00085, 0.012);
+        assert_eq!(s.len(), 10);
+        assert_eq!(s[0].0, 900);
+        assert_eq!(s.last().unwrap().0, 0);
+        assert_eq!(s.last().unwrap().2, 1.0, "the last step lands on ᾱ = 1");
+        // ᾱ falls as t grows.
+        assert!(s.windows(2).all(|w| w[0].1 < w[1].1 && w[0].2 > w[0].1));
+    }
+
+    #[test]
+    fn tokenize_pads_and_refuses() {
+        assert_eq!(tokenize("ab", None, Some(4)).unwrap(), vec![97, 98, 0, 0]);
+        assert_eq!(tokenize("ba", Some("ab"), None).unwrap(), vec![1, 0]);
+        assert!(tokenize("abc", None, Some(2)).is_err());
+        assert!(tokenize("z", Some("ab"), None).is_err());
+    }
+}

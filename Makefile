@@ -61,9 +61,10 @@ gas: wasm
 bench-mesh:
 	cargo run --locked --profile native -p havn-mesh-bench -- --jobs 4096
 
-## The LibTorch runtime's per-job times on this machine (CPU), module time vs runtime overhead.
-bench-runtime: models
-	cargo run --locked -q --profile native -p havn-runtime --bin havn-torch -- --device auto bench --jobs 50
+## The LibTorch runtime on this machine's CPU vs its Python twin (PyTorch itself), rounds
+## alternating, with module time and runtime overhead per job (the GPU check's timing, on CPU).
+bench-runtime: gpu-check-pack
+	DEVICE=cpu ROUNDS=2 JOBS=$${JOBS:-30} bash target/gpu-check/gpu-check.sh timing
 
 ## Builds the GPU check bundle (target/gpu-check) to run on a GPU machine: see scripts/gpu-check.sh.
 gpu-check-pack: torch

@@ -57,22 +57,9 @@ impl ArtifactDir {
         if let Some(bytes) = self.memory.lock().expect("poisoned").get(hash) {
             return Ok(Some(bytes.clone()));
         }
-        let path = self.path(hash);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(ArtifactError::Io {
-                    path: path.display().to_string(),
-                    source,
-                })
-            }
-        };
-        if crate::sha256(&bytes) != *hash {
-            // A corrupt cache entry is dropped, never served.
-            let _ = std::fs::remove_file(&path);
+        let Some(bytes) = self.read(hash)? else {
             return Ok(None);
-        }
+        };
         let bytes = Arc::new(bytes);
         self.memory
             .lock()
@@ -81,13 +68,17 @@ impl ArtifactDir {
         Ok(Some(bytes))
     }
 
-    /// The artifact's bytes, checked, without keeping a copy in memory (large model files: the
-    /// runtime keeps what it loaded, bounded).
+    /// The artifact's bytes from disk, checked, without keeping a copy in memory (large model
+    /// files: the runtime keeps what it loaded, bounded).
     pub fn read(&self, hash: &[u8; 32]) -> Result<Option<Vec<u8>>, ArtifactError> {
         let path = self.path(hash);
         match std::fs::read(&path) {
             Ok(b) if crate::sha256(&b) == *hash => Ok(Some(b)),
-            Ok(_) => Ok(None),
+            Ok(_) => {
+                // A corrupt entry is dropped, never served (and `ensure` fetches it again).
+                let _ = std::fs::remove_file(&path);
+                Ok(None)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(ArtifactError::Io {
                 path: path.display().to_string(),

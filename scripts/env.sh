@@ -22,6 +22,14 @@ contract_dirs() {
     done
 }
 
+# Test contracts (contracts/testing/*): built and checked like the others into artifacts/testing/,
+# never deployed, no schema.
+test_contract_dirs() {
+    for manifest in "$ROOT"/contracts/testing/*/Cargo.toml; do
+        dirname "$manifest"
+    done
+}
+
 package_name() {
     sed -n 's/^name *= *"\(.*\)"/\1/p' "$1/Cargo.toml" | head -n 1
 }

@@ -8,9 +8,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 # Same bytes from any checkout: no absolute paths in panic locations.
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--remap-path-prefix=$ROOT=/havn --remap-path-prefix=$HOME/.cargo=/cargo"
 
-mkdir -p "$ARTIFACTS"
-rm -f "$ARTIFACTS"/*.wasm "$ARTIFACTS"/checksums.txt
-for dir in $(contract_dirs); do
+mkdir -p "$ARTIFACTS/testing"
+rm -f "$ARTIFACTS"/*.wasm "$ARTIFACTS"/checksums.txt "$ARTIFACTS"/testing/*.wasm
+for dir in $(contract_dirs) $(test_contract_dirs); do
     package=$(package_name "$dir")
     crate=${package//-/_}
     # One contract per cargo call: building two at once would unify the `library` feature of one
@@ -20,9 +20,10 @@ for dir in $(contract_dirs); do
     # rustc >= 1.87 emits bulk-memory, sign-ext and trunc-sat ops even for target-cpu=mvp
     # (the precompiled std has them); CosmWasm 2.x refuses them, so lower them here.
     out=$ARTIFACTS/${crate#havn_}.wasm
+    case $dir in */contracts/testing/*) out=$ARTIFACTS/testing/${crate#havn_}.wasm ;; esac
     "$WASM_OPT" -Os --llvm-memory-copy-fill-lowering --signext-lowering --llvm-nontrapping-fptoint-lowering \
         --strip-debug --strip-producers --strip-target-features "$raw" -o "$out"
     echo "built $out ($(stat -c %s "$raw") -> $(stat -c %s "$out") bytes)"
 done
-(cd "$ARTIFACTS" && sha256sum ./*.wasm | sed 's| \./| |' > checksums.txt)
+(cd "$ARTIFACTS" && sha256sum ./*.wasm testing/*.wasm | sed 's| \./| |' > checksums.txt)
 cat "$ARTIFACTS/checksums.txt"

@@ -10,5 +10,5 @@ wasms=("$ARTIFACTS"/*.wasm)
 [ ${#wasms[@]} -eq "$(contract_dirs | wc -l)" ] || { echo "wasm-check: artifacts/ does not match contracts/; run 'make wasm'" >&2; exit 1; }
 
 (cd "$ARTIFACTS" && sha256sum --check --quiet checksums.txt)
-"$COSMWASM_CHECK" --available-capabilities "$CAPABILITIES" "${wasms[@]}"
+"$COSMWASM_CHECK" --available-capabilities "$CAPABILITIES" "${wasms[@]}" "$ARTIFACTS"/testing/*.wasm
 cargo run --quiet --locked -p wasm-audit -- --max-bytes "$MAX_WASM_BYTES" "${wasms[@]}"

@@ -105,7 +105,7 @@ fn scenario(code: Box<dyn Contract<Empty>>) -> Transcript {
 
 #[test]
 fn the_wasm_registry_behaves_exactly_as_the_native_one() {
-    let vm = Vm::new().unwrap();
+    let vm = Vm::new("cosmwasm", Default::default()).unwrap();
     let wasm = vm.contract(&artifact("workflow_registry")).unwrap();
     let gas = wasm.gas_meter();
     let from_wasm = scenario(Box::new(wasm));
@@ -126,7 +126,7 @@ fn the_wasm_registry_behaves_exactly_as_the_native_one() {
 
 #[test]
 fn the_vm_refuses_what_a_chain_refuses() {
-    let vm = Vm::new().unwrap();
+    let vm = Vm::new("cosmwasm", Default::default()).unwrap();
     let err = vm.contract(b"\0asm\x01\0\0\0").err().unwrap().to_string();
     assert!(err.contains("does not pass the VM's checks"), "{err}");
     assert!(vm.contract(b"not wasm at all").is_err());

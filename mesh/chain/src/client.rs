@@ -1,0 +1,553 @@
+use std::time::{Duration, Instant};
+
+use cosmrs::proto::cosmos::auth::v1beta1::{
+    query_client::QueryClient as AuthClient, BaseAccount, QueryAccountRequest,
+};
+use cosmrs::proto::cosmos::bank::v1beta1::{
+    query_client::QueryClient as BankClient, QueryBalanceRequest,
+};
+use cosmrs::proto::cosmos::base::abci::v1beta1::{TxMsgData, TxResponse};
+use cosmrs::proto::cosmos::base::tendermint::v1beta1::{
+    service_client::ServiceClient as TmClient, GetLatestBlockRequest, GetNodeInfoRequest,
+};
+use cosmrs::proto::cosmos::tx::v1beta1::{
+    service_client::ServiceClient as TxClient, BroadcastMode, BroadcastTxRequest, GetTxRequest,
+    SimulateRequest,
+};
+use cosmrs::proto::cosmwasm::wasm::v1::{
+    query_client::QueryClient as WasmClient, MsgInstantiateContractResponse, MsgStoreCodeResponse,
+    QuerySmartContractStateRequest,
+};
+use cosmrs::proto::prost::Message;
+use cosmrs::tx::{Body, Fee, Msg, SignDoc, SignerInfo};
+use cosmrs::{AccountId, Any, Coin};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tonic::transport::Channel;
+
+use crate::{ChainError, Wallet};
+
+/// Where the chain is and how to pay for txs.
+#[derive(Debug, Clone)]
+pub struct ChainConfig {
+    /// The node's gRPC endpoint, e.g. `http://127.0.0.1:9090`.
+    pub grpc: String,
+    pub prefix: String,
+    pub fee_denom: String,
+    /// Fee per unit of gas, in `fee_denom`.
+    pub gas_price: f64,
+    /// Simulated gas is multiplied by this (the SDK CLI's `--gas-adjustment`).
+    pub gas_adjustment: f64,
+    /// How long to wait for a broadcast tx to land in a block.
+    pub inclusion_timeout: Duration,
+}
+
+impl ChainConfig {
+    /// The devnet's defaults at `grpc`.
+    pub fn devnet(grpc: impl Into<String>) -> Self {
+        ChainConfig {
+            grpc: grpc.into(),
+            prefix: "havn".into(),
+            fee_denom: "uhavn".into(),
+            gas_price: 0.0,
+            gas_adjustment: 1.3,
+            inclusion_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// An included tx.
+#[derive(Debug, Clone)]
+pub struct TxResult {
+    pub hash: String,
+    pub height: u64,
+    pub gas_wanted: u64,
+    pub gas_used: u64,
+    pub events: Vec<(String, Vec<(String, String)>)>,
+    /// One per message, in order (`MsgExecuteContractResponse`, …).
+    pub msg_responses: Vec<Any>,
+}
+
+impl TxResult {
+    /// The first value of `key` in an event of type `ty`.
+    pub fn attribute(&self, ty: &str, key: &str) -> Option<&str> {
+        self.events
+            .iter()
+            .filter(|(t, _)| t == ty)
+            .flat_map(|(_, attrs)| attrs.iter())
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn from_response(r: TxResponse) -> Result<Self, ChainError> {
+        if r.code != 0 {
+            return Err(ChainError::Tx {
+                hash: r.txhash,
+                code: r.code,
+                codespace: r.codespace,
+                log: r.raw_log,
+            });
+        }
+        let data = hex_decode(&r.data)
+            .ok_or_else(|| ChainError::Decode(format!("tx data {:?} is not hex", r.data)))?;
+        let msg_responses = TxMsgData::decode(&*data)
+            .map_err(|e| ChainError::Decode(format!("tx data: {e}")))?
+            .msg_responses;
+        Ok(TxResult {
+            hash: r.txhash,
+            height: r.height.max(0) as u64,
+            gas_wanted: r.gas_wanted.max(0) as u64,
+            gas_used: r.gas_used.max(0) as u64,
+            events: r
+                .events
+                .into_iter()
+                .map(|e| {
+                    (
+                        e.r#type,
+                        e.attributes.into_iter().map(|a| (a.key, a.value)).collect(),
+                    )
+                })
+                .collect(),
+            msg_responses,
+        })
+    }
+}
+
+fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
+        .collect()
+}
+
+/// A connection to one chain's gRPC endpoint.
+#[derive(Clone)]
+pub struct Client {
+    cfg: ChainConfig,
+    chain_id: cosmrs::tendermint::chain::Id,
+    channel: Channel,
+}
+
+fn rpc(method: &'static str) -> impl Fn(tonic::Status) -> ChainError {
+    move |s| ChainError::Rpc {
+        method,
+        status: format!("{:?}: {}", s.code(), s.message()),
+    }
+}
+
+/// How many times a tx is re-signed after an `account sequence mismatch` (code 32).
+const SEQUENCE_RETRIES: usize = 3;
+
+impl Client {
+    /// Connects and reads the chain id from the node.
+    pub async fn connect(cfg: ChainConfig) -> Result<Self, ChainError> {
+        let connect_err = |reason: String| ChainError::Connect {
+            endpoint: cfg.grpc.clone(),
+            reason,
+        };
+        let channel = Channel::from_shared(cfg.grpc.clone())
+            .map_err(|e| connect_err(e.to_string()))?
+            .connect_timeout(Duration::from_secs(5))
+            .connect()
+            .await
+            .map_err(|e| connect_err(e.to_string()))?;
+        let info = TmClient::new(channel.clone())
+            .get_node_info(GetNodeInfoRequest {})
+            .await
+            .map_err(rpc("GetNodeInfo"))?
+            .into_inner();
+        let network = info
+            .default_node_info
+            .map(|n| n.network)
+            .ok_or_else(|| ChainError::Decode("GetNodeInfo without node info".into()))?;
+        let chain_id = network
+            .parse()
+            .map_err(|e| ChainError::Decode(format!("chain id {network:?}: {e}")))?;
+        Ok(Client {
+            cfg,
+            chain_id,
+            channel,
+        })
+    }
+
+    pub fn chain_id(&self) -> &str {
+        self.chain_id.as_str()
+    }
+
+    pub fn config(&self) -> &ChainConfig {
+        &self.cfg
+    }
+
+    /// (account number, sequence) of `address`.
+    pub async fn account(&self, address: &str) -> Result<(u64, u64), ChainError> {
+        let answer = AuthClient::new(self.channel.clone())
+            .account(QueryAccountRequest {
+                address: address.into(),
+            })
+            .await;
+        let any = match answer {
+            Ok(r) => r.into_inner().account,
+            Err(s) if s.code() == tonic::Code::NotFound => {
+                return Err(ChainError::NoAccount(address.into()))
+            }
+            Err(s) => return Err(rpc("Account")(s)),
+        }
+        .ok_or_else(|| ChainError::NoAccount(address.into()))?;
+        if any.type_url != "/cosmos.auth.v1beta1.BaseAccount" {
+            return Err(ChainError::Decode(format!(
+                "account type {} is not supported",
+                any.type_url
+            )));
+        }
+        let base =
+            BaseAccount::decode(&*any.value).map_err(|e| ChainError::Decode(e.to_string()))?;
+        Ok((base.account_number, base.sequence))
+    }
+
+    pub async fn balance(&self, address: &str, denom: &str) -> Result<u128, ChainError> {
+        let coin = BankClient::new(self.channel.clone())
+            .balance(QueryBalanceRequest {
+                address: address.into(),
+                denom: denom.into(),
+            })
+            .await
+            .map_err(rpc("Balance"))?
+            .into_inner()
+            .balance
+            .unwrap_or_default();
+        if coin.amount.is_empty() {
+            return Ok(0);
+        }
+        coin.amount
+            .parse()
+            .map_err(|_| ChainError::Decode(format!("balance {:?}", coin.amount)))
+    }
+
+    pub async fn latest_height(&self) -> Result<u64, ChainError> {
+        let block = TmClient::new(self.channel.clone())
+            .get_latest_block(GetLatestBlockRequest {})
+            .await
+            .map_err(rpc("GetLatestBlock"))?
+            .into_inner();
+        Ok(block
+            .sdk_block
+            .and_then(|b| b.header)
+            .map_or(0, |h| h.height.max(0) as u64))
+    }
+
+    /// A contract's answer to a smart query.
+    pub async fn smart<Q: Serialize, R: DeserializeOwned>(
+        &self,
+        contract: &str,
+        query: &Q,
+    ) -> Result<R, ChainError> {
+        let query_data = serde_json::to_vec(query).map_err(|e| ChainError::Build(e.to_string()))?;
+        let data = WasmClient::new(self.channel.clone())
+            .smart_contract_state(QuerySmartContractStateRequest {
+                address: contract.into(),
+                query_data,
+            })
+            .await
+            .map_err(rpc("SmartContractState"))?
+            .into_inner()
+            .data;
+        serde_json::from_slice(&data)
+            .map_err(|e| ChainError::Decode(format!("contract {contract} answered: {e}")))
+    }
+
+    /// Signs `msgs` (`SIGN_MODE_DIRECT`) for the given account state, gas and fee.
+    pub fn sign(
+        &self,
+        wallet: &Wallet,
+        msgs: &[Any],
+        account_number: u64,
+        sequence: u64,
+        gas_limit: u64,
+    ) -> Result<Vec<u8>, ChainError> {
+        let build = |e: cosmrs::ErrorReport| ChainError::Build(e.to_string());
+        let body = Body::new(msgs.to_vec(), "", 0u32);
+        let amount = (gas_limit as f64 * self.cfg.gas_price).ceil() as u128;
+        let denom = self.cfg.fee_denom.parse().map_err(build)?;
+        let mut fee = Fee::from_amount_and_gas(Coin { denom, amount }, gas_limit);
+        if amount == 0 {
+            // Free chains: no fee coin rather than a zero one.
+            fee.amount.clear();
+        }
+        let auth_info =
+            SignerInfo::single_direct(Some(wallet.key().public_key()), sequence).auth_info(fee);
+        let doc = SignDoc::new(&body, &auth_info, &self.chain_id, account_number).map_err(build)?;
+        doc.sign(wallet.key())
+            .map_err(build)?
+            .to_bytes()
+            .map_err(build)
+    }
+
+    /// The gas `msgs` use, by simulation.
+    pub async fn simulate(
+        &self,
+        wallet: &Wallet,
+        msgs: &[Any],
+        account_number: u64,
+        sequence: u64,
+    ) -> Result<u64, ChainError> {
+        let tx_bytes = self.sign(wallet, msgs, account_number, sequence, 0)?;
+        #[allow(deprecated)] // `tx`: the old field; `tx_bytes` is the one to send
+        let request = SimulateRequest { tx: None, tx_bytes };
+        let answer = TxClient::new(self.channel.clone()).simulate(request).await;
+        match answer {
+            Ok(r) => Ok(r.into_inner().gas_info.map_or(0, |g| g.gas_used)),
+            Err(s) => Err(ChainError::Tx {
+                hash: String::new(),
+                code: code_in(s.message())
+                    .or_else(|| {
+                        s.message()
+                            .contains("account sequence mismatch")
+                            .then_some(32)
+                    })
+                    .unwrap_or(0),
+                codespace: "simulate".into(),
+                log: s.message().to_string(),
+            }),
+        }
+    }
+
+    /// Broadcasts (sync mode: the node's CheckTx) and returns the tx hash.
+    pub async fn broadcast(&self, tx_bytes: Vec<u8>) -> Result<String, ChainError> {
+        let r = TxClient::new(self.channel.clone())
+            .broadcast_tx(BroadcastTxRequest {
+                tx_bytes,
+                mode: BroadcastMode::Sync as i32,
+            })
+            .await
+            .map_err(rpc("BroadcastTx"))?
+            .into_inner()
+            .tx_response
+            .ok_or_else(|| ChainError::Decode("BroadcastTx without a response".into()))?;
+        if r.code != 0 {
+            return Err(ChainError::Tx {
+                hash: r.txhash,
+                code: r.code,
+                codespace: r.codespace,
+                log: r.raw_log,
+            });
+        }
+        Ok(r.txhash)
+    }
+
+    /// Waits until `hash` is in a block; a failed tx is an error.
+    pub async fn wait_for(&self, hash: &str) -> Result<TxResult, ChainError> {
+        let deadline = Instant::now() + self.cfg.inclusion_timeout;
+        let mut client = TxClient::new(self.channel.clone());
+        loop {
+            match client.get_tx(GetTxRequest { hash: hash.into() }).await {
+                Ok(r) => {
+                    let response = r
+                        .into_inner()
+                        .tx_response
+                        .ok_or_else(|| ChainError::Decode("GetTx without a response".into()))?;
+                    return TxResult::from_response(response);
+                }
+                Err(s) if s.code() == tonic::Code::NotFound => {}
+                Err(s) => return Err(rpc("GetTx")(s)),
+            }
+            if Instant::now() >= deadline {
+                return Err(ChainError::NotIncluded {
+                    hash: hash.into(),
+                    secs: self.cfg.inclusion_timeout.as_secs(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Simulates, signs with gas × adjustment, broadcasts and waits for inclusion; re-signs with
+    /// the chain's sequence when another tx of the same account got in first.
+    pub async fn send_tx(&self, wallet: &Wallet, msgs: Vec<Any>) -> Result<TxResult, ChainError> {
+        let address = wallet.address().to_string();
+        let (number, mut sequence) = self.account(&address).await?;
+        let mut retries = 0;
+        loop {
+            let attempt = async {
+                let gas = self.simulate(wallet, &msgs, number, sequence).await?;
+                let gas_limit = ((gas as f64) * self.cfg.gas_adjustment).ceil() as u64;
+                let tx = self.sign(wallet, &msgs, number, sequence, gas_limit)?;
+                self.broadcast(tx).await
+            };
+            match attempt.await {
+                Ok(hash) => return self.wait_for(&hash).await,
+                Err(e) if e.tx_code() == Some(32) && retries < SEQUENCE_RETRIES => {
+                    retries += 1;
+                    let expected = match &e {
+                        ChainError::Tx { log, .. } => expected_sequence(log),
+                        _ => None,
+                    };
+                    sequence = match expected {
+                        Some(s) => s,
+                        None => self.account(&address).await?.1,
+                    };
+                    tracing::debug!(sequence, retries, "account sequence mismatch; re-signing");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn account_id(address: &str) -> Result<AccountId, ChainError> {
+        address
+            .parse()
+            .map_err(|e| ChainError::Build(format!("address {address:?}: {e}")))
+    }
+
+    fn coins(&self, funds: &[(u128, &str)]) -> Result<Vec<Coin>, ChainError> {
+        funds
+            .iter()
+            .map(|(amount, denom)| {
+                Ok(Coin {
+                    amount: *amount,
+                    denom: denom
+                        .parse()
+                        .map_err(|e: cosmrs::ErrorReport| ChainError::Build(e.to_string()))?,
+                })
+            })
+            .collect()
+    }
+
+    /// `MsgExecuteContract` with a JSON message, for batching several into one tx.
+    pub fn execute_msg<M: Serialize>(
+        &self,
+        sender: &Wallet,
+        contract: &str,
+        msg: &M,
+        funds: &[(u128, &str)],
+    ) -> Result<Any, ChainError> {
+        cosmrs::cosmwasm::MsgExecuteContract {
+            sender: sender.address().clone(),
+            contract: Self::account_id(contract)?,
+            msg: serde_json::to_vec(msg).map_err(|e| ChainError::Build(e.to_string()))?,
+            funds: self.coins(funds)?,
+        }
+        .to_any()
+        .map_err(|e| ChainError::Build(e.to_string()))
+    }
+
+    pub async fn execute<M: Serialize>(
+        &self,
+        wallet: &Wallet,
+        contract: &str,
+        msg: &M,
+        funds: &[(u128, &str)],
+    ) -> Result<TxResult, ChainError> {
+        let any = self.execute_msg(wallet, contract, msg, funds)?;
+        self.send_tx(wallet, vec![any]).await
+    }
+
+    /// Stores `wasm`; returns its code id.
+    pub async fn store_code(&self, wallet: &Wallet, wasm: Vec<u8>) -> Result<u64, ChainError> {
+        let msg = cosmrs::cosmwasm::MsgStoreCode {
+            sender: wallet.address().clone(),
+            wasm_byte_code: wasm,
+            instantiate_permission: None,
+        }
+        .to_any()
+        .map_err(|e| ChainError::Build(e.to_string()))?;
+        let r = self.send_tx(wallet, vec![msg]).await?;
+        let response = r
+            .msg_responses
+            .first()
+            .ok_or_else(|| ChainError::Decode("StoreCode without a response".into()))?;
+        Ok(MsgStoreCodeResponse::decode(&*response.value)
+            .map_err(|e| ChainError::Decode(e.to_string()))?
+            .code_id)
+    }
+
+    /// Instantiates `code_id`; returns the contract's address.
+    pub async fn instantiate<M: Serialize>(
+        &self,
+        wallet: &Wallet,
+        code_id: u64,
+        msg: &M,
+        label: &str,
+        admin: Option<&str>,
+    ) -> Result<String, ChainError> {
+        let msg = cosmrs::cosmwasm::MsgInstantiateContract {
+            sender: wallet.address().clone(),
+            admin: admin.map(Self::account_id).transpose()?,
+            code_id,
+            label: Some(label.into()),
+            msg: serde_json::to_vec(msg).map_err(|e| ChainError::Build(e.to_string()))?,
+            funds: vec![],
+        }
+        .to_any()
+        .map_err(|e| ChainError::Build(e.to_string()))?;
+        let r = self.send_tx(wallet, vec![msg]).await?;
+        let response = r
+            .msg_responses
+            .first()
+            .ok_or_else(|| ChainError::Decode("InstantiateContract without a response".into()))?;
+        Ok(MsgInstantiateContractResponse::decode(&*response.value)
+            .map_err(|e| ChainError::Decode(e.to_string()))?
+            .address)
+    }
+
+    /// A bank transfer.
+    pub async fn bank_send(
+        &self,
+        wallet: &Wallet,
+        to: &str,
+        amount: u128,
+        denom: &str,
+    ) -> Result<TxResult, ChainError> {
+        let msg = cosmrs::bank::MsgSend {
+            from_address: wallet.address().clone(),
+            to_address: Self::account_id(to)?,
+            amount: self.coins(&[(amount, denom)])?,
+        }
+        .to_any()
+        .map_err(|e| ChainError::Build(e.to_string()))?;
+        self.send_tx(wallet, vec![msg]).await
+    }
+}
+
+/// `account sequence mismatch, expected 5, got 4` → 5.
+fn expected_sequence(log: &str) -> Option<u64> {
+    let rest = log.split("expected ").nth(1)?;
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The ABCI code the devnet (and this client's errors) put in a simulation error.
+fn code_in(message: &str) -> Option<u32> {
+    let rest = message.split(" code ").nth(1)?;
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_mismatch_logs_give_the_expected_sequence() {
+        assert_eq!(
+            expected_sequence(
+                "account sequence mismatch, expected 5, got 4: incorrect account sequence"
+            ),
+            Some(5)
+        );
+        assert_eq!(expected_sequence("signature verification failed"), None);
+    }
+
+    #[test]
+    fn hex_decodes() {
+        assert_eq!(hex_decode("0A0b"), Some(vec![10, 11]));
+        assert_eq!(hex_decode("0"), None);
+        assert_eq!(hex_decode("zz"), None);
+    }
+}

@@ -1,0 +1,14 @@
+//! Havn's chain client: BIP39 keys, queries and `SIGN_MODE_DIRECT` transactions signed with
+//! cosmrs, over the Cosmos SDK gRPC API only, so the same code talks to the devnet and to any
+//! CosmWasm chain's gRPC endpoint.
+
+mod client;
+mod error;
+mod wallet;
+
+pub use client::{ChainConfig, Client, TxResult};
+pub use error::ChainError;
+pub use wallet::Wallet;
+
+/// The Cosmos HD path (`m/44'/118'/0'/0/0`): what `wasmd keys add` derives.
+pub const COSMOS_HD_PATH: &str = "m/44'/118'/0'/0/0";

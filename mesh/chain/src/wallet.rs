@@ -1,0 +1,60 @@
+use cosmrs::bip32::{Language, Mnemonic};
+use cosmrs::crypto::secp256k1::SigningKey;
+use cosmrs::AccountId;
+
+use crate::ChainError;
+
+/// A secp256k1 key and its account address. The key never leaves this struct, and `Debug`
+/// prints only the address.
+pub struct Wallet {
+    key: SigningKey,
+    address: AccountId,
+}
+
+impl std::fmt::Debug for Wallet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wallet")
+            .field("address", &self.address.to_string())
+            .finish()
+    }
+}
+
+impl Wallet {
+    /// The key a BIP39 mnemonic gives at `m/44'/118'/0'/0/0` (no passphrase), as `wasmd keys add
+    /// --recover` derives it.
+    pub fn from_mnemonic(phrase: &str, prefix: &str) -> Result<Self, ChainError> {
+        let phrase = phrase.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mnemonic = Mnemonic::new(&phrase, Language::English).map_err(|_| {
+            ChainError::Key(
+                "not a valid BIP39 English mnemonic (check the words and their count)".into(),
+            )
+        })?;
+        let seed = mnemonic.to_seed("");
+        let path = crate::COSMOS_HD_PATH.parse().expect("a valid path");
+        let key = SigningKey::derive_from_path(seed, &path)
+            .map_err(|e| ChainError::Key(e.to_string()))?;
+        Self::from_key(key, prefix)
+    }
+
+    /// A key from its 32 secret bytes.
+    pub fn from_secret(secret: &[u8], prefix: &str) -> Result<Self, ChainError> {
+        let key = SigningKey::from_slice(secret).map_err(|e| ChainError::Key(e.to_string()))?;
+        Self::from_key(key, prefix)
+    }
+
+    fn from_key(key: SigningKey, prefix: &str) -> Result<Self, ChainError> {
+        let address = key
+            .public_key()
+            .account_id(prefix)
+            .map_err(|e| ChainError::Key(format!("bech32 prefix {prefix:?}: {e}")))?;
+        Ok(Wallet { key, address })
+    }
+
+    pub fn address(&self) -> &AccountId {
+        &self.address
+    }
+
+    pub(crate) fn key(&self) -> &SigningKey {
+        &self.key
+    }
+}

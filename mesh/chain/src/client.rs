@@ -258,7 +258,8 @@ impl Client {
             .map_err(|e| ChainError::Decode(format!("contract {contract} answered: {e}")))
     }
 
-    /// Signs `msgs` (`SIGN_MODE_DIRECT`) for the given account state, gas and fee.
+    /// Signs `msgs` (`SIGN_MODE_DIRECT`) for the given account state and gas, paying
+    /// `gas_limit × gas_price`.
     pub fn sign(
         &self,
         wallet: &Wallet,
@@ -267,22 +268,18 @@ impl Client {
         sequence: u64,
         gas_limit: u64,
     ) -> Result<Vec<u8>, ChainError> {
-        let build = |e: cosmrs::ErrorReport| ChainError::Build(e.to_string());
-        let body = Body::new(msgs.to_vec(), "", 0u32);
-        let amount = (gas_limit as f64 * self.cfg.gas_price).ceil() as u128;
-        let denom = self.cfg.fee_denom.parse().map_err(build)?;
-        let mut fee = Fee::from_amount_and_gas(Coin { denom, amount }, gas_limit);
-        if amount == 0 {
-            // Free chains: no fee coin rather than a zero one.
-            fee.amount.clear();
-        }
-        let auth_info =
-            SignerInfo::single_direct(Some(wallet.key().public_key()), sequence).auth_info(fee);
-        let doc = SignDoc::new(&body, &auth_info, &self.chain_id, account_number).map_err(build)?;
-        doc.sign(wallet.key())
-            .map_err(build)?
-            .to_bytes()
-            .map_err(build)
+        sign_tx(
+            wallet,
+            msgs,
+            &SignParams {
+                chain_id: self.chain_id.as_str(),
+                account_number,
+                sequence,
+                gas_limit,
+                fee: (gas_limit as f64 * self.cfg.gas_price).ceil() as u128,
+                fee_denom: &self.cfg.fee_denom,
+            },
+        )
     }
 
     /// The gas `msgs` use, by simulation.
@@ -509,6 +506,47 @@ impl Client {
         .map_err(|e| ChainError::Build(e.to_string()))?;
         self.send_tx(wallet, vec![msg]).await
     }
+}
+
+/// Everything a `SIGN_MODE_DIRECT` signature commits to besides the messages.
+#[derive(Debug, Clone)]
+pub struct SignParams<'a> {
+    pub chain_id: &'a str,
+    pub account_number: u64,
+    pub sequence: u64,
+    pub gas_limit: u64,
+    /// Fee amount in `fee_denom`; zero sends no fee coin.
+    pub fee: u128,
+    pub fee_denom: &'a str,
+}
+
+/// A signed `TxRaw`, ready to broadcast.
+pub fn sign_tx(wallet: &Wallet, msgs: &[Any], p: &SignParams) -> Result<Vec<u8>, ChainError> {
+    let build = |e: cosmrs::ErrorReport| ChainError::Build(e.to_string());
+    let body = Body::new(msgs.to_vec(), "", 0u32);
+    let denom = p.fee_denom.parse().map_err(build)?;
+    let mut fee = Fee::from_amount_and_gas(
+        Coin {
+            denom,
+            amount: p.fee,
+        },
+        p.gas_limit,
+    );
+    if p.fee == 0 {
+        // Free chains: no fee coin rather than a zero one.
+        fee.amount.clear();
+    }
+    let auth_info =
+        SignerInfo::single_direct(Some(wallet.key().public_key()), p.sequence).auth_info(fee);
+    let chain_id = p
+        .chain_id
+        .parse()
+        .map_err(|e| ChainError::Build(format!("chain id {:?}: {e}", p.chain_id)))?;
+    let doc = SignDoc::new(&body, &auth_info, &chain_id, p.account_number).map_err(build)?;
+    doc.sign(wallet.key())
+        .map_err(build)?
+        .to_bytes()
+        .map_err(build)
 }
 
 /// `account sequence mismatch, expected 5, got 4` → 5.

@@ -6,7 +6,7 @@ mod client;
 mod error;
 mod wallet;
 
-pub use client::{ChainConfig, Client, TxResult};
+pub use client::{sign_tx, ChainConfig, Client, SignParams, TxResult};
 pub use error::ChainError;
 pub use wallet::Wallet;
 

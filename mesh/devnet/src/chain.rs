@@ -708,12 +708,13 @@ impl Chain {
                 )
             })?,
         };
+        // CheckTx and simulations see the mempool's sequences (the SDK's check state).
         let expected = match mode {
-            Mode::Check => *self
+            Mode::Check | Mode::Simulate => *self
                 .check_sequences
                 .get(&signer)
                 .unwrap_or(&account.sequence),
-            _ => account.sequence,
+            Mode::Deliver => account.sequence,
         };
         if info.sequence != expected {
             return Err(Abci::sdk(

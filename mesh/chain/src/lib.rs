@@ -4,6 +4,7 @@
 
 mod client;
 mod error;
+pub mod havn;
 mod wallet;
 
 pub use client::{sign_tx, ChainConfig, Client, SignParams, TxResult};

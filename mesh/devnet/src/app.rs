@@ -193,7 +193,7 @@ mod tests {
         let api = MockApiBech32::new("wasm");
         assert_eq!(
             api.addr_humanize(&classic_address(1, 1)).unwrap().as_str(),
-            "wasm14hj2tavq8fpesdwxxcu44rty3hh90vhujrvcmstl4zr3txmfvw9s4hmalr"
+            "wasm14hj2tavq8fpesdwxxcu44rty3hh90vhujrvcmstl4zr3txmfvw9s0phg4d"
         );
     }
 

@@ -94,10 +94,15 @@ impl Vm {
     /// Checks (as a chain's `StoreCode` does) and compiles `wasm`; returns the contract to store
     /// in a cw-multi-test app.
     pub fn contract(self: &Arc<Self>, wasm: &[u8]) -> AnyResult<WasmContract> {
-        let checksum = self
-            .cache
-            .store_code(wasm, true, true)
-            .map_err(|e| anyhow!("the wasm does not pass the VM's checks: {e}"))?;
+        let checksum = self.cache.store_code(wasm, true, true).map_err(|e| {
+            // The VM's messages span lines; a tx log and a CLI error are one.
+            let msg = e
+                .to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            anyhow!("the wasm does not pass the VM's checks: {msg}")
+        })?;
         Ok(WasmContract {
             vm: self.clone(),
             checksum,

@@ -231,7 +231,7 @@ impl Deployment {
                 let digest = havn_types::keys::possession_digest(
                     client.chain_id(),
                     &self.staking,
-                    &operator.address().to_string(),
+                    operator.address().as_ref(),
                 );
                 Some(KeyProof {
                     pubkey: Binary::from(k.verifying_key().to_encoded_point(true).as_bytes()),

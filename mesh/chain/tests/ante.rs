@@ -87,7 +87,7 @@ impl Fixture {
     async fn params(&self) -> (u64, u64) {
         self.devnet
             .client
-            .account(&self.alice.address().to_string())
+            .account(self.alice.address().as_ref())
             .await
             .unwrap()
     }
@@ -168,7 +168,7 @@ async fn bad_txs_get_wasmds_codes_and_change_nothing() {
     );
     // A fee the payer cannot afford.
     let poor = wallet("poor");
-    let (pn, ps) = c.account(&poor.address().to_string()).await.unwrap();
+    let (pn, ps) = c.account(poor.address().as_ref()).await.unwrap();
     let send = cosmrs::bank::MsgSend {
         from_address: poor.address().clone(),
         to_address: f.alice.address().clone(),

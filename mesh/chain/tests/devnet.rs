@@ -28,7 +28,7 @@ async fn cw20(
             code,
             &cw20_base_msg(initial),
             "hai",
-            Some(&owner.address().to_string()),
+            Some(owner.address().as_ref()),
         )
         .await
         .unwrap();

@@ -209,10 +209,13 @@ pub struct BlockRecord {
     pub txs: Vec<String>,
 }
 
+/// A delivered tx's `TxMsgData` bytes and events.
+pub type TxOutput = (Vec<u8>, Vec<Evt>);
+
 /// What a successful or failed message run leaves.
 struct Outcome {
     gas_used: u64,
-    result: Result<(Vec<u8>, Vec<(String, Vec<(String, String)>)>), Abci>,
+    result: Result<TxOutput, Abci>,
 }
 
 pub struct Chain {
@@ -525,13 +528,7 @@ impl Chain {
 
     /// Runs a tx against a throwaway copy of the state: its gas and result, nothing kept.
     /// As the SDK's simulation, the signature is not checked (its gas is still counted).
-    pub fn simulate(
-        &mut self,
-        bytes: &[u8],
-    ) -> (
-        u64,
-        Result<(Vec<u8>, Vec<(String, Vec<(String, String)>)>), Abci>,
-    ) {
+    pub fn simulate(&mut self, bytes: &[u8]) -> (u64, Result<TxOutput, Abci>) {
         let saved_storage = self.app.storage().clone();
         let saved_accounts = self.accounts.clone();
         let saved_next = self.next_account_number;
@@ -1170,7 +1167,8 @@ impl Chain {
     }
 }
 
-type Evt = (String, Vec<(String, String)>);
+/// An event: its type and attributes.
+pub type Evt = (String, Vec<(String, String)>);
 
 fn ev(ty: &str, attrs: &[(&str, &str)]) -> Evt {
     (
@@ -1213,8 +1211,8 @@ pub fn to_abci_events(events: &[Evt]) -> Vec<Event> {
             attributes: attrs
                 .iter()
                 .map(|(k, v)| EventAttribute {
-                    key: k.clone().into(),
-                    value: v.clone().into(),
+                    key: k.clone(),
+                    value: v.clone(),
                     index: true,
                 })
                 .collect(),

@@ -18,7 +18,7 @@ MODELS := models/build/index.json
 ## requested on chain, run by the real mesh (router, node, validators over gRPC), attested,
 ## recorded, split and claimed. The contracts run on cw-multi-test until the development chain lands.
 demo: tools wasm check models
-	cargo run --locked -q -p havn-demo
+	cargo run --locked -q -p havn-sdk --bin havn -- network up --demo
 
 ## Every check CI runs: format, lints, schema drift, wasm build + VM check, then all tests.
 test: tools fmt-check clippy schema-check wasm check models unit

@@ -1,41 +1,54 @@
-//! The whole loop in one process, with every part real except the chain: the five contracts run
-//! on cw-multi-test (the development chain that speaks the Cosmos gRPC API is its own issue), and
-//! the mesh is the real router, node agent and validators talking gRPC over localhost with the
-//! same secp256k1 keys the operators bonded on chain.
+//! The whole loop with every part real: the development chain (`havn-devnet`: the Cosmos gRPC
+//! API over the contracts' wasm artifacts in cosmwasm-vm) and the mesh (the real router, node
+//! agent and validators talking gRPC over localhost), all in one process; every chain action is a
+//! cosmrs-signed tx over gRPC.
 //!
-//! 1. deploy $HAI (cw20) and the five contracts, bond a node and five validators;
+//! 1. start the devnet; deploy $HAI (cw20-base) and the registry, staking, payout and execution
+//!    log from `artifacts/`; bond a node and five validators with their attestation keys;
 //! 2. a creator publishes the example text-to-image workflow (`make models`: TorchScript text
 //!    encoder, UNet with a DDIM loop, decoder → 64×64 PNG; manifest hash = content hash) built on
 //!    another creator's workflow and an external LoRA, so royalties flow upstream;
 //! 3. a caller requests a job on chain (fee escrowed) and submits it to the router with that job id;
-//! 4. the node runs it on LibTorch (CUDA when present, else CPU), the validators re-execute it and
-//!    walk the tolerance ladder, and sign attestations bound to this chain id and execution-log
-//!    address; the router forms a settlement batch;
-//! 5. the batch is recorded on chain with `RecordExecution` (the log verifies every signature),
+//! 4. the router takes its operator set from the staking contract; the node runs the job on
+//!    LibTorch (CUDA when present, else CPU), the validators re-execute it, walk the tolerance
+//!    ladder and sign attestations bound to this chain id and execution log;
+//! 5. the router records the settlement batch on chain (`RecordExecution`, signed by its own key),
 //!    payout splits the fee, and everyone claims.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cosmwasm_std::Uint128;
-use havn_execution_log::msg::{JobResult, SignedAttestation};
-use havn_integration_tests::{Suite, SuiteBuilder, HAI, VALIDATORS};
+use cosmwasm_std::{HexBinary, Uint128};
+use havn_chain::havn::{self, Deployment};
+use havn_chain::{ChainConfig, Client, Wallet};
+use havn_devnet::{server, spawn_chain, Chain, ChainOptions, Genesis, GenesisAccount};
+use havn_execution_log::state::JobStatus;
 use havn_mesh_common::operators::{FileOperators, Operator};
 use havn_mesh_common::pipeline::digest_manifest;
 use havn_mesh_proto::v1::{
-    job_service_client::JobServiceClient, settlement_service_client::SettlementServiceClient,
-    submit_job_request, JobState, ListSettlementsRequest, SubmitJobRequest, WatchJobRequest,
-    WorkflowRef,
+    job_service_client::JobServiceClient, submit_job_request, JobState, SubmitJobRequest,
+    WatchJobRequest, WorkflowRef,
 };
 use havn_node::{Node, NodeConfig};
 use havn_router::{Router, RouterConfig};
+use havn_staking::state::Role;
 use havn_validator::{Validator, ValidatorConfig};
-use havn_workflow_registry::msg::{ArtifactKind, DependencyMsg, DependencyTarget};
+use havn_workflow_registry::msg::{ArtifactKind, DependencyMsg, DependencyTarget, PublishMsg};
+use k256::ecdsa::SigningKey;
+use sha2::{Digest, Sha256};
 use tonic::transport::Channel;
+
+/// 1 $HAI in uhai.
+pub const HAI: u128 = 1_000_000;
+pub const PRICE: u128 = 50 * HAI;
+pub const VALIDATORS: usize = 5;
+/// The devnet's gas price, in uhavn per gas.
+const GAS_PRICE: f64 = 0.025;
 
 /// What happened, for printing and for the test.
 pub struct Report {
+    pub chain_id: String,
     pub workflow_id: u64,
     pub job_id: u64,
     pub fee: u128,
@@ -48,34 +61,184 @@ pub struct Report {
     pub verdicts: Vec<String>,
     pub attestations: usize,
     pub outcome: String,
-    /// (who, $HAI micro-units claimed).
-    pub claims: Vec<(String, u128)>,
-    pub treasury: u128,
+    /// The on-chain execution record: node, signers, block height.
+    pub record_node: String,
+    pub record_signers: Vec<String>,
+    pub record_height: u64,
+    /// The router's `RecordExecution` tx.
+    pub record_tx: String,
+    pub record_gas: u64,
+    /// (who, $HAI before claiming, after claiming).
+    pub balances: Vec<(String, u128, u128)>,
     pub steps: Vec<String>,
 }
 
-pub const PRICE: u128 = 50 * HAI;
+impl Report {
+    /// What each party received (after − before).
+    pub fn received(&self, who: &str) -> Option<u128> {
+        self.balances
+            .iter()
+            .find(|(w, _, _)| w == who)
+            .map(|(_, before, after)| after - before)
+    }
+}
+
+/// Everyone in the demo; each has a cosmrs account key and, for operators, an attestation key.
+fn names() -> Vec<String> {
+    [
+        "deployer",
+        "relayer",
+        "creator",
+        "upstream-a",
+        "lora-artist",
+        "caller",
+        "node",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain((0..VALIDATORS).map(|i| format!("validator-{i}")))
+    .collect()
+}
+
+/// Demo keys, derived from names (never use these for anything but a local devnet).
+fn wallet(name: &str) -> Wallet {
+    Wallet::from_secret(&Sha256::digest(format!("havn-demo/account/{name}")), "havn")
+        .expect("a sha256 is a valid secret key")
+}
+
+fn operator_key(name: &str) -> SigningKey {
+    SigningKey::from_bytes(&Sha256::digest(format!("havn-demo/operator/{name}")))
+        .expect("a sha256 is a valid secret key")
+}
+
+fn artifacts_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../artifacts")
+}
 
 /// Runs the whole loop; the output image goes to `out_dir`.
 pub fn run(out_dir: &Path) -> Result<Report, String> {
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    runtime.block_on(run_async(out_dir))
+}
+
+async fn run_async(out_dir: &Path) -> Result<Report, String> {
     let mut steps = Vec::new();
     let example = havn_runtime::examples::load(&havn_runtime::examples::dir())?
         .into_iter()
         .find(|e| e.name == "text-to-image")
         .ok_or("the text-to-image example is missing (run `make models`)")?;
-    let mut s = SuiteBuilder::new().build();
+
+    // 1. The chain.
+    let genesis = Genesis {
+        chain_id: "havn-demo-1".into(),
+        bech32_prefix: "havn".into(),
+        fee_denom: "uhavn".into(),
+        min_gas_price: GAS_PRICE.to_string(),
+        block_time_ms: 200,
+        genesis_time: None,
+        accounts: names()
+            .iter()
+            .map(|n| GenesisAccount {
+                address: wallet(n).address().to_string(),
+                coins: vec![cosmwasm_std::coin(1_000_000_000_000, "uhavn")],
+            })
+            .collect(),
+        codes: vec![],
+    };
+    let block_time = Duration::from_millis(genesis.block_time_ms);
+    let (handle, chain_thread) = spawn_chain(
+        move || Chain::new(genesis),
+        ChainOptions {
+            block_time,
+            snapshot: None,
+        },
+    )?;
+    let listener = server::bind("127.0.0.1:0".parse().expect("literal")).await?;
+    let grpc = format!(
+        "http://{}",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
+    let (stop_chain, chain_stopped) = tokio::sync::oneshot::channel::<()>();
+    let chain_server = tokio::spawn(server::serve(handle, listener, async {
+        let _ = chain_stopped.await;
+    }));
+    let client = Client::connect(ChainConfig {
+        gas_price: GAS_PRICE,
+        ..ChainConfig::devnet(grpc.clone())
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let result = on_chain(&client, out_dir, example, &mut steps).await;
+    let _ = stop_chain.send(());
+    let _ = chain_server.await;
+    let _ = tokio::task::spawn_blocking(move || chain_thread.join()).await;
+    let mut report = result?;
+    report.steps = steps;
+    Ok(report)
+}
+
+async fn on_chain(
+    client: &Client,
+    out_dir: &Path,
+    example: havn_runtime::examples::Example,
+    steps: &mut Vec<String>,
+) -> Result<Report, String> {
+    let e = |e: havn_chain::ChainError| e.to_string();
+    let deployer = wallet("deployer");
+    let d = havn::deploy(
+        client,
+        &deployer,
+        &artifacts_dir(),
+        havn::DeployOptions {
+            balances: names()
+                .iter()
+                .map(|n| (wallet(n).address().to_string(), 10_000 * HAI))
+                .collect(),
+            staking: havn_staking::state::Params {
+                min_stake_node: Uint128::new(1_000 * HAI),
+                min_stake_validator: Uint128::new(1_000 * HAI),
+                ..Default::default()
+            },
+            log: Default::default(),
+            payout: Default::default(),
+        },
+    )
+    .await
+    .map_err(e)?;
+    for i in 0..VALIDATORS {
+        let name = format!("validator-{i}");
+        d.bond(
+            client,
+            &wallet(&name),
+            Role::Validator,
+            1_000 * HAI,
+            Some(&operator_key(&name)),
+        )
+        .await
+        .map_err(e)?;
+    }
+    d.bond(
+        client,
+        &wallet("node"),
+        Role::Node,
+        1_000 * HAI,
+        Some(&operator_key("node")),
+    )
+    .await
+    .map_err(e)?;
     steps.push(format!(
-        "deployed $HAI (cw20) + registry, staking, execution log, payout, governance on chain {}; bonded 1 node, {VALIDATORS} validators",
-        s.chain_id()
+        "devnet {} up; deployed $HAI (cw20-base) + registry, staking, payout, execution log from their wasm; bonded 1 node and {VALIDATORS} validators (cosmrs txs over gRPC)",
+        client.chain_id()
     ));
 
-    // An upstream workflow by another creator, and the demo workflow built on it and on an
+    // 2. An upstream workflow by another creator, and the demo workflow built on it and on an
     // external LoRA: half of the upstream share each.
     let (_, base_version) = digest_manifest("base-diffusion (demo)", 1);
-    let base = s
+    let base = d
         .publish(
-            "upstream-a",
-            havn_workflow_registry::msg::PublishMsg {
+            client,
+            &wallet("upstream-a"),
+            PublishMsg {
                 name: "base-diffusion".into(),
                 content_hash: hex::encode(base_version),
                 price: Uint128::new(10 * HAI),
@@ -84,17 +247,19 @@ pub fn run(out_dir: &Path) -> Result<Report, String> {
                 parent: None,
             },
         )
-        .map_err(|e| e.message())?;
-    let (manifest, version) = (example.manifest, example.hash);
+        .await
+        .map_err(e)?;
     let lora = DependencyTarget::Artifact {
         kind: ArtifactKind::Lora,
         content_hash: hex::encode(havn_mesh_common::sha256(b"watercolor.safetensors")),
-        payee: s.addr("lora-artist").to_string(),
+        payee: wallet("lora-artist").address().to_string(),
     };
-    let workflow_id = s
+    let (manifest, version) = (example.manifest, example.hash);
+    let workflow_id = d
         .publish(
-            "creator",
-            havn_workflow_registry::msg::PublishMsg {
+            client,
+            &wallet("creator"),
+            PublishMsg {
                 name: "watercolor-portraits".into(),
                 content_hash: hex::encode(version),
                 price: Uint128::new(PRICE),
@@ -112,25 +277,32 @@ pub fn run(out_dir: &Path) -> Result<Report, String> {
                 parent: None,
             },
         )
-        .map_err(|e| e.message())?;
+        .await
+        .map_err(e)?;
     steps.push(format!(
         "upstream-a published workflow {base}; creator published workflow {workflow_id} on it and a LoRA (manifest {})",
         &hex::encode(version)[..16]
     ));
 
+    // 3. The request.
     let input = "ada lovelace, watercolor";
-    let fee = PRICE;
-    let job_id = s
-        .request("caller", workflow_id, fee, input)
-        .map_err(|e| e.message())?;
+    let caller = wallet("caller");
+    let input_hash = HexBinary::from(havn_mesh_common::sha256(input.as_bytes()).as_slice());
+    let request = d
+        .request_msg(client, &caller, workflow_id, PRICE, input_hash)
+        .map_err(e)?;
+    let requested = client.send_tx(&caller, vec![request]).await.map_err(e)?;
+    let job_id: u64 = havn::attributes(&requested, "job_id")
+        .next()
+        .and_then(|v| v.parse().ok())
+        .ok_or("the request tx has no job id")?;
     steps.push(format!(
         "caller requested job {job_id} on chain, {} $HAI escrowed",
-        fee / HAI
+        PRICE / HAI
     ));
 
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-    let (event, batch) =
-        runtime.block_on(run_mesh(&s, manifest, version, workflow_id, job_id, input))?;
+    // 4. The mesh.
+    let event = run_mesh(client, &d, manifest, version, workflow_id, job_id, input).await?;
     let output = event.output.clone().ok_or("no output")?;
     let runtime_info = output.runtime.clone().unwrap_or_default();
     std::fs::create_dir_all(out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
@@ -138,74 +310,94 @@ pub fn run(out_dir: &Path) -> Result<Report, String> {
     std::fs::write(&output_path, &output.output)
         .map_err(|e| format!("{}: {e}", output_path.display()))?;
     steps.push(format!(
-        "mesh: node {} ran it on {} ({}), {} validators re-executed and attested, settlement batch {}",
+        "mesh: node {} ran it on {} ({}), {} validators re-executed and attested; the router recorded settlement batch {} on chain",
         short(&output.node),
         runtime_info.device,
         runtime_info.executor,
         event.attestations.len(),
-        batch.id
+        event.settlement_id
     ));
 
-    let results = batch
-        .jobs
-        .iter()
-        .map(|j| JobResult {
-            job_id: j.job_id,
-            node: j.node.clone(),
-            output_hash: j.output_hash.clone().into(),
-            verdict: if j.verdict == havn_mesh_proto::v1::Verdict::Valid as i32 {
-                havn_types::Verdict::Valid
-            } else {
-                havn_types::Verdict::Invalid
+    // 5. The record, and everyone's pay.
+    let job = d.job(client, job_id).await.map_err(e)?;
+    let outcome = match job.status {
+        JobStatus::Valid => "valid",
+        JobStatus::Invalid => "invalid",
+        _ => "not recorded",
+    };
+    let executions: havn_execution_log::msg::ExecutionsResponse = client
+        .smart(
+            &d.log,
+            &havn_execution_log::msg::QueryMsg::ExecutionsByWorkflow {
+                workflow_id,
+                start_after: None,
+                limit: None,
             },
-            attestations: j
-                .attestations
-                .iter()
-                .map(|a| SignedAttestation {
-                    validator: a.validator.clone(),
-                    signature: a.signature.clone().into(),
-                })
-                .collect(),
-        })
-        .collect();
-    let res = s.record(results).map_err(|e| e.message())?;
-    let outcome = havn_integration_tests::outcomes(&res)
+        )
+        .await
+        .map_err(e)?;
+    let record = executions
+        .executions
         .into_iter()
-        .find(|(id, _)| *id == job_id)
-        .map(|(_, o)| o)
-        .unwrap_or_default();
+        .find(|x| x.job_id == job_id)
+        .ok_or("no execution record on chain")?;
+    let record_tx = client
+        .search_txs(&format!("wasm-havn_job.job_id='{job_id}'"))
+        .await
+        .map_err(e)?
+        .into_iter()
+        .last()
+        .ok_or("the RecordExecution tx was not found")?;
     steps.push(format!(
-        "relayer recorded the batch on chain: job {job_id} {outcome}"
+        "execution log: job {job_id} {outcome}, node {}, {} signers, block {}, tx {}… ({} gas)",
+        short(record.node.as_str()),
+        record.signers.len(),
+        record.height,
+        &record_tx.hash[..12],
+        record_tx.gas_used
     ));
 
-    let mut claims = Vec::new();
-    let names: Vec<String> = ["creator", "upstream-a", "lora-artist", "node"]
+    let mut balances = vec![];
+    let parties: Vec<String> = ["creator", "upstream-a", "lora-artist", "node"]
         .iter()
-        .map(|n| n.to_string())
+        .map(|s| s.to_string())
         .chain((0..VALIDATORS).map(|i| format!("validator-{i}")))
         .collect();
-    for name in names {
-        let before = s.balance_of(&name);
-        if s.claim(&name).is_ok() {
-            claims.push((name.clone(), s.balance_of(&name) - before));
+    for name in parties {
+        let w = wallet(&name);
+        let before = cw20_balance(client, &d, &w).await?;
+        let claimed = client
+            .execute(&w, &d.payout, &havn_payout::msg::ExecuteMsg::Claim {}, &[])
+            .await;
+        let after = cw20_balance(client, &d, &w).await?;
+        match claimed {
+            Ok(_) => balances.push((name, before, after)),
+            // Validators outside the signing quorum earn nothing this time.
+            Err(err) if after == before => tracing::info!("{name}: nothing to claim ({err})"),
+            Err(err) => return Err(err.to_string()),
         }
     }
-    let governance = s.governance.clone();
-    let before = s.balance(&governance);
-    let payout = s.payout.clone();
-    s.execute(
-        "relayer",
-        &payout,
-        &havn_payout::msg::ExecuteMsg::ReleaseTreasury {},
-        &[],
-    )
-    .map_err(|e| e.message())?;
-    let treasury = s.balance(&governance) - before;
-    steps.push("everyone claimed; the treasury share went to governance".into());
+    let before = cw20_balance(client, &d, &deployer).await?;
+    client
+        .execute(
+            &wallet("relayer"),
+            &d.payout,
+            &havn_payout::msg::ExecuteMsg::ReleaseTreasury {},
+            &[],
+        )
+        .await
+        .map_err(e)?;
+    balances.push((
+        "treasury".into(),
+        before,
+        cw20_balance(client, &d, &deployer).await?,
+    ));
+    steps.push("everyone claimed; the treasury share went to the treasury (the deployer)".into());
     Ok(Report {
+        chain_id: client.chain_id().into(),
         workflow_id,
         job_id,
-        fee,
+        fee: PRICE,
         output_hash: hex::encode(&output.output_hash),
         output_path,
         runtime: format!("{} on {}", runtime_info.executor, runtime_info.device),
@@ -215,11 +407,28 @@ pub fn run(out_dir: &Path) -> Result<Report, String> {
             .map(|a| a.reason.clone())
             .collect(),
         attestations: event.attestations.len(),
-        outcome,
-        claims,
-        treasury,
-        steps,
+        outcome: outcome.into(),
+        record_node: record.node.to_string(),
+        record_signers: record.signers.iter().map(|s| s.to_string()).collect(),
+        record_height: record.height,
+        record_tx: record_tx.hash,
+        record_gas: record_tx.gas_used,
+        balances,
+        steps: vec![],
     })
+}
+
+async fn cw20_balance(client: &Client, d: &Deployment, who: &Wallet) -> Result<u128, String> {
+    let b: cw20::BalanceResponse = client
+        .smart(
+            &d.token,
+            &cw20::Cw20QueryMsg::Balance {
+                address: who.address().to_string(),
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(b.balance.u128())
 }
 
 fn short(address: &str) -> String {
@@ -230,43 +439,64 @@ fn short(address: &str) -> String {
     }
 }
 
+/// The mesh's operator set, read from the staking contract: each operator's bonded stake and the
+/// attestation key it proved on chain.
+async fn operators_from_chain(
+    client: &Client,
+    d: &Deployment,
+    names: &[String],
+) -> Result<FileOperators, String> {
+    let mut operators = vec![];
+    for name in names {
+        let o: havn_staking::msg::OperatorResponse = client
+            .smart(
+                &d.staking,
+                &havn_staking::msg::QueryMsg::Operator {
+                    address: wallet(name).address().to_string(),
+                },
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        operators.push(Operator {
+            address: o.address.to_string(),
+            pubkey: o.pubkey.to_vec(),
+            node_stake: o.node_stake.u128(),
+            validator_stake: o.validator_stake.u128(),
+        });
+    }
+    Ok(FileOperators::from_operators(operators))
+}
+
 async fn run_mesh(
-    s: &Suite,
+    client: &Client,
+    d: &Deployment,
     manifest: Vec<u8>,
     version: [u8; 32],
     workflow_id: u64,
     job_id: u64,
     input: &str,
-) -> Result<
-    (
-        havn_mesh_proto::v1::JobEvent,
-        havn_mesh_proto::v1::SettlementBatch,
-    ),
-    String,
-> {
+) -> Result<havn_mesh_proto::v1::JobEvent, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    // The mesh's operator set: the same addresses and keys as bonded on chain.
-    let names: Vec<(String, bool)> = std::iter::once(("node".to_string(), false))
-        .chain((0..VALIDATORS).map(|i| (format!("validator-{i}"), true)))
+    let names: Vec<String> = std::iter::once("node".to_string())
+        .chain((0..VALIDATORS).map(|i| format!("validator-{i}")))
         .collect();
-    let operators = Arc::new(FileOperators::from_operators(names.iter().map(|(n, v)| {
-        Operator {
-            address: s.addr(n).to_string(),
-            pubkey: havn_testing::pubkey(&havn_testing::key(n)).to_vec(),
-            node_stake: if *v { 0 } else { 1_000 },
-            validator_stake: if *v { 1_000 } else { 0 },
-        }
-    })));
+    let operators = Arc::new(operators_from_chain(client, d, &names).await?);
     let cfg = RouterConfig {
         listen: "127.0.0.1:0".parse().expect("literal"),
         data_dir: dir.path().join("router"),
         artifacts_dir: dir.path().join("artifacts"),
-        chain_id: s.chain_id(),
-        execution_log: s.log.to_string(),
+        chain_id: client.chain_id().into(),
+        execution_log: d.log.clone(),
         settlement_interval_ms: 100,
         ..RouterConfig::default()
     };
-    let router = Router::start(cfg, operators.clone())
+    // The router settles on chain with its own key.
+    let settlement = Arc::new(havn_router::chain::ChainSettlement::new(
+        client.clone(),
+        wallet("relayer"),
+        d.log.clone(),
+    ));
+    let router = Router::start_with(cfg, operators.clone(), settlement)
         .await
         .map_err(|e| e.to_string())?;
     router.artifacts.put(&manifest).map_err(|e| e.to_string())?;
@@ -277,11 +507,11 @@ async fn run_mesh(
     let node = Node::new(
         NodeConfig {
             routers: vec![url.clone()],
-            operator: s.addr("node").to_string(),
+            operator: wallet("node").address().to_string(),
             cache_dir: dir.path().join("node"),
             ..NodeConfig::default()
         },
-        havn_testing::key("node"),
+        operator_key("node"),
         havn_runtime::executors(&dir.path().join("node"), &torch)?,
     )?;
     let mut tasks = vec![tokio::spawn(node.run(std::future::pending()))];
@@ -290,12 +520,12 @@ async fn run_mesh(
         let v = Validator::new(
             ValidatorConfig {
                 routers: vec![url.clone()],
-                operator: s.addr(&name).to_string(),
+                operator: wallet(&name).address().to_string(),
                 sample_rate: 1.0,
                 cache_dir: dir.path().join(&name),
                 ..ValidatorConfig::default()
             },
-            havn_testing::key(&name),
+            operator_key(&name),
             operators.clone(),
             havn_runtime::executors(&dir.path().join(&name), &torch)?,
         )?;
@@ -316,7 +546,7 @@ async fn run_mesh(
             input.as_bytes().to_vec(),
         )),
         seed: 42,
-        caller: s.addr("caller").to_string(),
+        caller: wallet("caller").address().to_string(),
         chain_job_id: job_id,
         ..Default::default()
     })
@@ -349,24 +579,26 @@ async fn run_mesh(
     if event.state != JobState::Settled as i32 {
         return Err(format!("job ended {:?}: {}", event.state, event.reason));
     }
-    let mut settlements = SettlementServiceClient::new(channel);
-    let mut batch = None;
-    for _ in 0..100 {
-        let batches = settlements
-            .list_settlements(ListSettlementsRequest::default())
+    // The router's settlement tx lands in a block or two.
+    let mut recorded = false;
+    for _ in 0..150 {
+        if d.job(client, job_id)
             .await
-            .map_err(|e| e.message().to_string())?
-            .into_inner()
-            .batches;
-        batch = batches.into_iter().find(|b| b.id == event.settlement_id);
-        if batch.is_some() {
+            .map_err(|e| e.to_string())?
+            .status
+            != JobStatus::Pending
+        {
+            recorded = true;
             break;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     for t in tasks {
         t.abort();
     }
     router.stop().await.map_err(|e| e.to_string())?;
-    Ok((event, batch.ok_or("the settlement batch was not listed")?))
+    if !recorded {
+        return Err("the router did not record the settlement on chain within 15 s".into());
+    }
+    Ok(event)
 }

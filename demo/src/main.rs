@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use havn_integration_tests::HAI;
+use havn_demo::HAI;
 
 fn main() -> ExitCode {
     match havn_demo::run(std::path::Path::new("target/demo")) {
@@ -12,9 +12,10 @@ fn main() -> ExitCode {
             }
             println!();
             println!(
-                "job {} of workflow {}: {} (output {}…, {} attestations), fee {} $HAI",
+                "job {} of workflow {} on {}: {} (output {}…, {} attestations), fee {} $HAI",
                 r.job_id,
                 r.workflow_id,
+                r.chain_id,
                 r.outcome,
                 &r.output_hash[..16],
                 r.attestations,
@@ -24,13 +25,30 @@ fn main() -> ExitCode {
             for v in &r.verdicts {
                 println!("  validator: {v}");
             }
-            println!("{:<14} {:>14}", "paid to", "$HAI claimed");
-            for (who, amount) in &r.claims {
-                println!("{who:<14} {:>14}", fmt(*amount));
+            println!(
+                "execution record: block {}, node {}, {} signers, tx {} ({} gas)",
+                r.record_height,
+                r.record_node,
+                r.record_signers.len(),
+                r.record_tx,
+                r.record_gas
+            );
+            println!();
+            println!(
+                "{:<14} {:>14} {:>14} {:>14}",
+                "party", "$HAI before", "after", "received"
+            );
+            let mut total = 0;
+            for (who, before, after) in &r.balances {
+                total += after - before;
+                println!(
+                    "{who:<14} {:>14} {:>14} {:>14}",
+                    fmt(*before),
+                    fmt(*after),
+                    fmt(after - before)
+                );
             }
-            println!("{:<14} {:>14}", "treasury", fmt(r.treasury));
-            let total: u128 = r.claims.iter().map(|(_, a)| a).sum::<u128>() + r.treasury;
-            println!("{:<14} {:>14}", "total", fmt(total));
+            println!("{:<14} {:>14} {:>14} {:>14}", "total", "", "", fmt(total));
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -12,7 +12,7 @@ use cosmrs::proto::cosmos::base::tendermint::v1beta1::{
 };
 use cosmrs::proto::cosmos::tx::v1beta1::{
     service_client::ServiceClient as TxClient, BroadcastMode, BroadcastTxRequest, GetTxRequest,
-    SimulateRequest,
+    GetTxsEventRequest, SimulateRequest,
 };
 use cosmrs::proto::cosmwasm::wasm::v1::{
     query_client::QueryClient as WasmClient, MsgInstantiateContractResponse, MsgStoreCodeResponse,
@@ -77,6 +77,17 @@ impl TxResult {
             .flat_map(|(_, attrs)| attrs.iter())
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The response to message `index`, decoded.
+    pub fn response<M: Message + Default>(&self, index: usize) -> Result<M, ChainError> {
+        let any = self.msg_responses.get(index).ok_or_else(|| {
+            ChainError::Decode(format!(
+                "tx {} has no response for message {index}",
+                self.hash
+            ))
+        })?;
+        M::decode(&*any.value).map_err(|e| ChainError::Decode(format!("{}: {e}", any.type_url)))
     }
 
     fn from_response(r: TxResponse) -> Result<Self, ChainError> {
@@ -311,6 +322,30 @@ impl Client {
         }
     }
 
+    /// Included txs matching an event query (`wasm.action='transfer' AND …`), oldest first;
+    /// failed txs are left out.
+    pub async fn search_txs(&self, query: &str) -> Result<Vec<TxResult>, ChainError> {
+        #[allow(deprecated)] // `events`, `pagination`: the pre-0.50 fields, left empty
+        let request = GetTxsEventRequest {
+            events: vec![],
+            pagination: None,
+            order_by: 0,
+            page: 1,
+            limit: 100,
+            query: query.into(),
+        };
+        let found = TxClient::new(self.channel.clone())
+            .get_txs_event(request)
+            .await
+            .map_err(rpc("GetTxsEvent"))?
+            .into_inner();
+        Ok(found
+            .tx_responses
+            .into_iter()
+            .filter_map(|r| TxResult::from_response(r).ok())
+            .collect())
+    }
+
     /// Broadcasts (sync mode: the node's CheckTx) and returns the tx hash.
     pub async fn broadcast(&self, tx_bytes: Vec<u8>) -> Result<String, ChainError> {
         let r = TxClient::new(self.channel.clone())
@@ -451,13 +486,7 @@ impl Client {
         .to_any()
         .map_err(|e| ChainError::Build(e.to_string()))?;
         let r = self.send_tx(wallet, vec![msg]).await?;
-        let response = r
-            .msg_responses
-            .first()
-            .ok_or_else(|| ChainError::Decode("StoreCode without a response".into()))?;
-        Ok(MsgStoreCodeResponse::decode(&*response.value)
-            .map_err(|e| ChainError::Decode(e.to_string()))?
-            .code_id)
+        Ok(r.response::<MsgStoreCodeResponse>(0)?.code_id)
     }
 
     /// Instantiates `code_id`; returns the contract's address.
@@ -480,13 +509,7 @@ impl Client {
         .to_any()
         .map_err(|e| ChainError::Build(e.to_string()))?;
         let r = self.send_tx(wallet, vec![msg]).await?;
-        let response = r
-            .msg_responses
-            .first()
-            .ok_or_else(|| ChainError::Decode("InstantiateContract without a response".into()))?;
-        Ok(MsgInstantiateContractResponse::decode(&*response.value)
-            .map_err(|e| ChainError::Decode(e.to_string()))?
-            .address)
+        Ok(r.response::<MsgInstantiateContractResponse>(0)?.address)
     }
 
     /// A bank transfer.

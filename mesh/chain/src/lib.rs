@@ -5,10 +5,12 @@
 mod client;
 mod error;
 pub mod havn;
+mod section;
 mod wallet;
 
 pub use client::{sign_tx, ChainConfig, Client, SignParams, TxResult};
 pub use error::ChainError;
+pub use section::{read_key_file, write_key_file, ChainSection};
 pub use wallet::Wallet;
 
 /// The Cosmos HD path (`m/44'/118'/0'/0/0`): what `wasmd keys add` derives.

@@ -1,4 +1,4 @@
-use cosmrs::bip32::{Language, Mnemonic};
+use bip32::{Language, Mnemonic};
 use cosmrs::crypto::secp256k1::SigningKey;
 use cosmrs::AccountId;
 
@@ -56,5 +56,45 @@ impl Wallet {
 
     pub(crate) fn key(&self) -> &SigningKey {
         &self.key
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// cosmjs's faucet vector (cosmos/cosmjs `packages/cli/examples/local_faucet.ts`): this
+    /// mnemonic at `m/44'/118'/0'/0/0` is `cosmos1pkptre7fdkl6gfrzlesjjvhxhlc3r4gmmk8rs6`, as
+    /// `wasmd keys add --recover` derives it too.
+    #[test]
+    fn a_mnemonic_gives_the_address_every_cosmos_wallet_gives() {
+        let phrase = "economy stock theory fatal elder harbor betray wasp final emotion task crumble \
+                      siren bottom lizard educate guess current outdoor pair theory focus wife stone";
+        let w = Wallet::from_mnemonic(phrase, "cosmos").unwrap();
+        assert_eq!(
+            w.address().to_string(),
+            "cosmos1pkptre7fdkl6gfrzlesjjvhxhlc3r4gmmk8rs6"
+        );
+        // Same key, another chain's prefix.
+        assert!(Wallet::from_mnemonic(phrase, "havn")
+            .unwrap()
+            .address()
+            .to_string()
+            .starts_with("havn1"));
+    }
+
+    #[test]
+    fn bad_mnemonics_are_clear_errors_and_debug_hides_the_key() {
+        let e = Wallet::from_mnemonic("economy stock theory", "havn").unwrap_err();
+        assert!(
+            e.to_string().contains("not a valid BIP39 English mnemonic"),
+            "{e}"
+        );
+        let w = Wallet::from_secret(&[7; 32], "havn").unwrap();
+        let shown = format!("{w:?}");
+        assert!(
+            shown.starts_with("Wallet { address: \"havn1") && !shown.contains("key"),
+            "{shown}"
+        );
     }
 }

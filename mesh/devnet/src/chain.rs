@@ -962,13 +962,29 @@ impl Chain {
                     ],
                 ))
             }
-            ChainMsg::Instantiate(m) => {
-                let wasm_msg = WasmMsg::Instantiate {
-                    admin: (!m.admin.is_empty()).then(|| m.admin.clone()),
-                    code_id: m.code_id,
-                    msg: Binary::from(m.msg.clone()),
-                    funds: coins(&m.funds)?,
-                    label: m.label.clone(),
+            ChainMsg::Instantiate(m, salt) => {
+                let (admin, msg, funds) = (
+                    (!m.admin.is_empty()).then(|| m.admin.clone()),
+                    Binary::from(m.msg.clone()),
+                    coins(&m.funds)?,
+                );
+                let (code_id, label) = (m.code_id, m.label.clone());
+                let wasm_msg = match salt {
+                    None => WasmMsg::Instantiate {
+                        admin,
+                        code_id,
+                        msg,
+                        funds,
+                        label,
+                    },
+                    Some(salt) => WasmMsg::Instantiate2 {
+                        admin,
+                        code_id,
+                        msg,
+                        funds,
+                        label,
+                        salt: Binary::from(salt.clone()),
+                    },
                 };
                 let r = self.app.execute(sender, wasm_msg.into()).map_err(|e| {
                     wasm_err(
@@ -979,43 +995,20 @@ impl Chain {
                 })?;
                 let address = self.record_instantiated(&r, m.code_id, tx_index);
                 let data = r.data.as_ref().map(|d| d.to_vec()).unwrap_or_default();
-                let mut evs = vec![message_event(&MsgInstantiateContract::type_url(), "wasm")];
-                evs.extend(events_of(&r));
-                Ok((
-                    any(&MsgInstantiateContractResponse {
-                        address,
-                        data: inner_data(&data),
-                    }),
-                    evs,
-                ))
-            }
-            ChainMsg::Instantiate2(m) => {
-                let wasm_msg = WasmMsg::Instantiate2 {
-                    admin: (!m.admin.is_empty()).then(|| m.admin.clone()),
-                    code_id: m.code_id,
-                    msg: Binary::from(m.msg.clone()),
-                    funds: coins(&m.funds)?,
-                    label: m.label.clone(),
-                    salt: Binary::from(m.salt.clone()),
+                // Both responses are `{1: address, 2: data}` on the wire.
+                let mut response = any(&MsgInstantiateContractResponse {
+                    address,
+                    data: inner_data(&data),
+                });
+                let action = if salt.is_some() {
+                    response.type_url = MsgInstantiateContract2Response::type_url();
+                    MsgInstantiateContract2::type_url()
+                } else {
+                    MsgInstantiateContract::type_url()
                 };
-                let r = self.app.execute(sender, wasm_msg.into()).map_err(|e| {
-                    wasm_err(
-                        codes::WASM_INSTANTIATE_FAILED,
-                        "instantiate wasm contract failed",
-                        e,
-                    )
-                })?;
-                let address = self.record_instantiated(&r, m.code_id, tx_index);
-                let data = r.data.as_ref().map(|d| d.to_vec()).unwrap_or_default();
-                let mut evs = vec![message_event(&MsgInstantiateContract2::type_url(), "wasm")];
+                let mut evs = vec![message_event(&action, "wasm")];
                 evs.extend(events_of(&r));
-                Ok((
-                    any(&MsgInstantiateContract2Response {
-                        address,
-                        data: inner_data(&data),
-                    }),
-                    evs,
-                ))
+                Ok((response, evs))
             }
             ChainMsg::Execute(m) => {
                 let wasm_msg = WasmMsg::Execute {
@@ -1264,8 +1257,8 @@ enum Mode {
 enum ChainMsg {
     Send(MsgSend),
     StoreCode(MsgStoreCode),
-    Instantiate(MsgInstantiateContract),
-    Instantiate2(MsgInstantiateContract2),
+    /// `MsgInstantiateContract`, or `MsgInstantiateContract2` with its salt.
+    Instantiate(MsgInstantiateContract, Option<Vec<u8>>),
     Execute(MsgExecuteContract),
     Migrate(MsgMigrateContract),
 }
@@ -1285,10 +1278,22 @@ impl ChainMsg {
                 ChainMsg::StoreCode(MsgStoreCode::decode(v).map_err(bad)?)
             }
             u if u == MsgInstantiateContract::type_url() => {
-                ChainMsg::Instantiate(MsgInstantiateContract::decode(v).map_err(bad)?)
+                ChainMsg::Instantiate(MsgInstantiateContract::decode(v).map_err(bad)?, None)
             }
             u if u == MsgInstantiateContract2::type_url() => {
-                ChainMsg::Instantiate2(MsgInstantiateContract2::decode(v).map_err(bad)?)
+                let m = MsgInstantiateContract2::decode(v).map_err(bad)?;
+                let salt = Some(m.salt);
+                ChainMsg::Instantiate(
+                    MsgInstantiateContract {
+                        sender: m.sender,
+                        admin: m.admin,
+                        code_id: m.code_id,
+                        label: m.label,
+                        msg: m.msg,
+                        funds: m.funds,
+                    },
+                    salt,
+                )
             }
             u if u == MsgExecuteContract::type_url() => {
                 ChainMsg::Execute(MsgExecuteContract::decode(v).map_err(bad)?)
@@ -1309,8 +1314,7 @@ impl ChainMsg {
         match self {
             ChainMsg::Send(m) => &m.from_address,
             ChainMsg::StoreCode(m) => &m.sender,
-            ChainMsg::Instantiate(m) => &m.sender,
-            ChainMsg::Instantiate2(m) => &m.sender,
+            ChainMsg::Instantiate(m, _) => &m.sender,
             ChainMsg::Execute(m) => &m.sender,
             ChainMsg::Migrate(m) => &m.sender,
         }

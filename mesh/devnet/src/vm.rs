@@ -221,72 +221,61 @@ fn store_ref<'a>(deps: &'a Deps) -> Store {
     Store::Ref(unsafe { std::mem::transmute::<StorageRef<'a>, StorageRef<'static>>(ptr) })
 }
 
+impl WasmContract {
+    /// An entry point that may write and returns a `Response` (its events are charged).
+    fn call_mut(
+        &self,
+        entry: &str,
+        mut deps: DepsMut,
+        f: impl FnOnce(&mut VmInstance) -> Result<ContractResult<Response>, VmError>,
+    ) -> AnyResult<Response> {
+        let store = store_mut(&mut deps);
+        let response = self.call(entry, store, &*deps.querier, f)?;
+        self.charge_events(&response)?;
+        Ok(response)
+    }
+}
+
 impl Contract<Empty> for WasmContract {
     fn instantiate(
         &self,
-        mut deps: DepsMut,
+        deps: DepsMut,
         env: Env,
         info: MessageInfo,
         msg: Vec<u8>,
     ) -> AnyResult<Response> {
-        let store = store_mut(&mut deps);
-        let r = self.call("instantiate", store, &*deps.querier, |i| {
-            call_instantiate::<_, _, _, Empty>(i, &env, &info, &msg)
-        })?;
-        self.charge_events(&r)?;
-        Ok(r)
+        self.call_mut("instantiate", deps, |i| {
+            call_instantiate(i, &env, &info, &msg)
+        })
     }
 
     fn execute(
         &self,
-        mut deps: DepsMut,
+        deps: DepsMut,
         env: Env,
         info: MessageInfo,
         msg: Vec<u8>,
     ) -> AnyResult<Response> {
-        let store = store_mut(&mut deps);
-        let r = self.call("execute", store, &*deps.querier, |i| {
-            call_execute::<_, _, _, Empty>(i, &env, &info, &msg)
-        })?;
-        self.charge_events(&r)?;
-        Ok(r)
+        self.call_mut("execute", deps, |i| call_execute(i, &env, &info, &msg))
     }
 
     fn query(&self, deps: Deps, env: Env, msg: Vec<u8>) -> AnyResult<Binary> {
         let store = store_ref(&deps);
         self.call("query", store, &*deps.querier, |i| {
-            call_query(i, &env, &msg).map(|r| match r {
-                ContractResult::Ok(b) => ContractResult::Ok(b),
-                ContractResult::Err(e) => ContractResult::Err(e),
-            })
+            call_query(i, &env, &msg)
         })
     }
 
-    fn reply(&self, mut deps: DepsMut, env: Env, msg: Reply) -> AnyResult<Response> {
-        let store = store_mut(&mut deps);
-        let r = self.call("reply", store, &*deps.querier, |i| {
-            call_reply::<_, _, _, Empty>(i, &env, &msg)
-        })?;
-        self.charge_events(&r)?;
-        Ok(r)
+    fn reply(&self, deps: DepsMut, env: Env, msg: Reply) -> AnyResult<Response> {
+        self.call_mut("reply", deps, |i| call_reply(i, &env, &msg))
     }
 
-    fn sudo(&self, mut deps: DepsMut, env: Env, msg: Vec<u8>) -> AnyResult<Response> {
-        let store = store_mut(&mut deps);
-        let r = self.call("sudo", store, &*deps.querier, |i| {
-            call_sudo::<_, _, _, Empty>(i, &env, &msg)
-        })?;
-        self.charge_events(&r)?;
-        Ok(r)
+    fn sudo(&self, deps: DepsMut, env: Env, msg: Vec<u8>) -> AnyResult<Response> {
+        self.call_mut("sudo", deps, |i| call_sudo(i, &env, &msg))
     }
 
-    fn migrate(&self, mut deps: DepsMut, env: Env, msg: Vec<u8>) -> AnyResult<Response> {
-        let store = store_mut(&mut deps);
-        let r = self.call("migrate", store, &*deps.querier, |i| {
-            call_migrate::<_, _, _, Empty>(i, &env, &msg)
-        })?;
-        self.charge_events(&r)?;
-        Ok(r)
+    fn migrate(&self, deps: DepsMut, env: Env, msg: Vec<u8>) -> AnyResult<Response> {
+        self.call_mut("migrate", deps, |i| call_migrate(i, &env, &msg))
     }
 
     fn checksum(&self) -> Option<Checksum> {

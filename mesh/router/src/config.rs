@@ -50,6 +50,9 @@ pub struct RouterConfig {
     pub drain_timeout_ms: u64,
     /// Log one JSON object per line.
     pub log_json: bool,
+    /// Where settlement batches are recorded; without it they stay in the store (listed by
+    /// `ListSettlements`).
+    pub chain: Option<havn_chain::ChainSection>,
 }
 
 impl Default for RouterConfig {
@@ -77,6 +80,7 @@ impl Default for RouterConfig {
             retention_ms: 600_000,
             drain_timeout_ms: 10_000,
             log_json: false,
+            chain: None,
         }
     }
 }

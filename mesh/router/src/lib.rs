@@ -6,6 +6,7 @@
 // `tonic::Status` is every gRPC handler's error type; boxing it would only add noise.
 #![allow(clippy::result_large_err)]
 
+pub mod chain;
 pub mod config;
 pub mod core;
 pub mod metrics;

@@ -51,7 +51,24 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        let router = Router::start(cfg, Arc::new(operators)).await?;
+        let settlement: Arc<dyn havn_router::settlement::Settlement> = match &cfg.chain {
+            Some(chain) => {
+                let wallet = chain.wallet().map_err(|e| e.to_string())?;
+                let client = havn_chain::Client::connect(chain.config())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tracing::info!(chain_id = client.chain_id(), relayer = %wallet.address(), "settling on chain");
+                Arc::new(havn_router::chain::ChainSettlement::new(
+                    client,
+                    wallet,
+                    cfg.execution_log.clone(),
+                ))
+            }
+            None => Arc::new(havn_router::settlement::StoredOnly),
+        };
+        let router = Router::start_with(cfg, Arc::new(operators), settlement)
+            .await
+            .map_err(|e| e.to_string())?;
         tracing::info!(addr = %router.addr, metrics = ?router.metrics_addr, "havn-router serving");
         service::notify_ready();
         router
@@ -61,6 +78,7 @@ fn main() -> ExitCode {
                 service::notify_stopping();
             })
             .await
+            .map_err(|e| e.to_string())
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,230 @@
+//! Havn's SDK: the CLI's configuration, its key store and its chain queries, usable from Rust.
+//!
+//! Config is `~/.config/havn/config.toml` (or `--config`), every key overridable as
+//! `HAVN_CLI_<KEY>` (`HAVN_CLI_GRPC`, `HAVN_CLI_CONTRACTS__REGISTRY`).
+
+use std::path::{Path, PathBuf};
+
+use havn_chain::{ChainConfig, ChainError, Wallet};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    #[error("{0}")]
+    Config(String),
+    #[error("key {0:?} not found in {1} (see `havn keys list`)")]
+    NoKey(String, String),
+    #[error("key {0:?} already exists in {1}; pick another name")]
+    KeyExists(String, String),
+    #[error("{0}")]
+    Input(String),
+    #[error(
+        "no {0} contract configured: set contracts.{0} in the config or HAVN_CLI_CONTRACTS__{1}"
+    )]
+    NoContract(&'static str, String),
+}
+
+/// Addresses of the Havn deployment the CLI talks to.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Contracts {
+    pub token: String,
+    pub registry: String,
+    pub staking: String,
+    pub payout: String,
+    pub log: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The chain's gRPC endpoint.
+    pub grpc: String,
+    pub prefix: String,
+    pub fee_denom: String,
+    pub gas_price: f64,
+    pub gas_adjustment: f64,
+    /// Where `havn keys` keeps mnemonics (one file per key, mode 0600).
+    pub keys_dir: PathBuf,
+    pub contracts: Contracts,
+}
+
+pub fn config_dir() -> PathBuf {
+    std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("havn")
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            grpc: "http://127.0.0.1:9090".into(),
+            prefix: "havn".into(),
+            fee_denom: "uhavn".into(),
+            gas_price: 0.0,
+            gas_adjustment: 1.3,
+            keys_dir: config_dir().join("keys"),
+            contracts: Contracts::default(),
+        }
+    }
+}
+
+impl Config {
+    /// `path`, else `~/.config/havn/config.toml` when it exists, else the defaults; then the
+    /// `HAVN_CLI_*` environment.
+    pub fn load(path: Option<&Path>) -> Result<Config, CliError> {
+        let default = config_dir().join("config.toml");
+        let path = path
+            .map(Path::to_path_buf)
+            .or_else(|| default.exists().then_some(default));
+        havn_mesh_common::config::load(path.as_deref(), "HAVN_CLI")
+            .map_err(|e| CliError::Config(e.to_string()))
+    }
+
+    pub fn chain(&self) -> ChainConfig {
+        ChainConfig {
+            grpc: self.grpc.clone(),
+            prefix: self.prefix.clone(),
+            fee_denom: self.fee_denom.clone(),
+            gas_price: self.gas_price,
+            gas_adjustment: self.gas_adjustment,
+            inclusion_timeout: std::time::Duration::from_secs(30),
+        }
+    }
+
+    pub fn contract(&self, name: &'static str) -> Result<&str, CliError> {
+        let c = &self.contracts;
+        let addr = match name {
+            "token" => &c.token,
+            "registry" => &c.registry,
+            "staking" => &c.staking,
+            "payout" => &c.payout,
+            _ => &c.log,
+        };
+        if addr.is_empty() {
+            return Err(CliError::NoContract(name, name.to_uppercase()));
+        }
+        Ok(addr)
+    }
+}
+
+/// Mnemonics on disk, one file per key, mode 0600. They are not encrypted: the file mode is
+/// the protection, as with `wasmd keys --keyring-backend test`; say so to users.
+pub struct KeyStore {
+    dir: PathBuf,
+    prefix: String,
+}
+
+impl KeyStore {
+    pub fn new(dir: &Path, prefix: &str) -> Self {
+        KeyStore {
+            dir: dir.to_path_buf(),
+            prefix: prefix.into(),
+        }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    fn path(&self, name: &str) -> Result<PathBuf, CliError> {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(CliError::Input(format!(
+                "key name {name:?}: use letters, digits, '-' and '_'"
+            )));
+        }
+        Ok(self.dir.join(format!("{name}.mnemonic")))
+    }
+
+    /// Stores `phrase` under `name` (which must be new); returns its wallet.
+    pub fn add(&self, name: &str, phrase: &str) -> Result<Wallet, CliError> {
+        let wallet = Wallet::from_mnemonic(phrase, &self.prefix)?;
+        let path = self.path(name)?;
+        if path.exists() {
+            return Err(CliError::KeyExists(
+                name.into(),
+                self.dir.display().to_string(),
+            ));
+        }
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| CliError::Config(format!("cannot create {}: {e}", self.dir.display())))?;
+        havn_chain::write_key_file(&path, phrase)?;
+        Ok(wallet)
+    }
+
+    pub fn get(&self, name: &str) -> Result<Wallet, CliError> {
+        let path = self.path(name)?;
+        if !path.exists() {
+            return Err(CliError::NoKey(name.into(), self.dir.display().to_string()));
+        }
+        Ok(havn_chain::read_key_file(&path, &self.prefix)?)
+    }
+
+    /// (name, address) of every key, by name.
+    pub fn list(&self) -> Result<Vec<(String, String)>, CliError> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Ok(vec![]);
+        };
+        let mut keys = vec![];
+        for entry in entries.flatten() {
+            let file = entry.file_name().to_string_lossy().to_string();
+            if let Some(name) = file.strip_suffix(".mnemonic") {
+                keys.push((name.to_string(), self.get(name)?.address().to_string()));
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+}
+
+/// A fresh 24-word BIP39 mnemonic from the OS's randomness.
+pub fn new_mnemonic() -> String {
+    let m = bip32::Mnemonic::random(rand_core::OsRng, bip32::Language::English);
+    m.phrase().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_with_mode_0600_and_refuse_duplicates() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = KeyStore::new(dir.path(), "havn");
+        let phrase = new_mnemonic();
+        assert_eq!(phrase.split(' ').count(), 24);
+        let w = store.add("alice", &phrase).unwrap();
+        assert_eq!(store.get("alice").unwrap().address(), w.address());
+        assert_eq!(
+            store.list().unwrap(),
+            vec![("alice".into(), w.address().to_string())]
+        );
+        assert!(matches!(
+            store.add("alice", &phrase),
+            Err(CliError::KeyExists(..))
+        ));
+        assert!(matches!(store.get("bob"), Err(CliError::NoKey(..))));
+        assert!(matches!(
+            store.add("../x", &phrase),
+            Err(CliError::Input(_))
+        ));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("alice.mnemonic"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! The `havn` CLI: keys, JSON output, and one clear line with a non-zero exit on every bad input.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_havn");
+/// cosmjs's faucet mnemonic (its `cosmos` address is in havn-chain's wallet tests).
+const PHRASE: &str = "economy stock theory fatal elder harbor betray wasp final emotion task crumble siren bottom lizard educate guess current outdoor pair theory focus wife stone";
+
+fn havn(
+    home: &std::path::Path,
+    args: &[&str],
+    stdin: Option<&str>,
+    env: &[(&str, &str)],
+) -> Output {
+    let mut cmd = Command::new(BIN);
+    // Keep the environment (libtorch's LD_LIBRARY_PATH, the Makefile's HAVN_* build settings) but
+    // none of the user's CLI settings.
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("HAVN_CLI_")) {
+        cmd.env_remove(k);
+    }
+    cmd.args(args)
+        .env("XDG_CONFIG_HOME", home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn one_line_error(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("havn: "), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+    stderr
+}
+
+#[test]
+fn keys_are_created_recovered_listed_and_shown() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let added = havn(h, &["keys", "add", "alice", "--output", "json"], None, &[]);
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&added.stdout).unwrap();
+    let alice = v["address"].as_str().unwrap().to_string();
+    assert!(alice.starts_with("havn1"));
+    assert_eq!(v["mnemonic"].as_str().unwrap().split(' ').count(), 24);
+
+    let recovered = havn(h, &["keys", "recover", "faucet"], Some(PHRASE), &[]);
+    assert!(recovered.status.success());
+    let shown = havn(
+        h,
+        &["keys", "show", "faucet", "--output", "json"],
+        None,
+        &[],
+    );
+    let faucet: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    // The same key as cosmos1pkptre7fdkl6gfrzlesjjvhxhlc3r4gmmk8rs6, with Havn's prefix.
+    assert_eq!(
+        faucet["address"],
+        "havn1pkptre7fdkl6gfrzlesjjvhxhlc3r4gmuc4gty"
+    );
+
+    let list = havn(h, &["keys", "list"], None, &[]);
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        text.contains("alice") && text.contains(&alice) && text.contains("faucet"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_input_is_one_line_and_nothing_changes() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let e = one_line_error(&havn(
+        h,
+        &["keys", "recover", "x"],
+        Some("not a mnemonic at all"),
+        &[],
+    ));
+    assert!(e.contains("not a valid BIP39 English mnemonic"), "{e}");
+    assert!(
+        !h.join("havn/keys/x.mnemonic").exists(),
+        "a refused key must not be written"
+    );
+    let e = one_line_error(&havn(h, &["keys", "show", "nobody"], None, &[]));
+    assert!(e.contains("key \"nobody\" not found"), "{e}");
+    let e = one_line_error(&havn(h, &["earnings", "nobody"], None, &[]));
+    assert!(e.contains("not found"), "{e}");
+    // No deployment configured.
+    let addr = "havn1pkptre7fdkl6gfrzlesjjvhxhlc3r4gmuc4gty";
+    let e = one_line_error(&havn(h, &["earnings", addr], None, &[]));
+    assert!(e.contains("no payout contract configured"), "{e}");
+    // An endpoint nobody serves.
+    let e = one_line_error(&havn(
+        h,
+        &["earnings", addr],
+        None,
+        &[
+            ("HAVN_CLI_GRPC", "http://127.0.0.1:1"),
+            ("HAVN_CLI_CONTRACTS__PAYOUT", addr),
+        ],
+    ));
+    assert!(
+        e.contains("cannot reach the chain at http://127.0.0.1:1"),
+        "{e}"
+    );
+    // A config file that is not valid.
+    std::fs::create_dir_all(h.join("havn")).unwrap();
+    std::fs::write(h.join("havn/config.toml"), "grpcc = 1").unwrap();
+    let e = one_line_error(&havn(h, &["keys", "list"], None, &[]));
+    assert!(e.contains("unknown field `grpcc`"), "{e}");
+}
+
+/// `havn network up --demo`: the devnet, the deployment, the mesh, one job, everyone paid, as JSON.
+#[test]
+fn network_up_demo_runs_the_whole_loop() {
+    let home = tempfile::tempdir().unwrap();
+    let out_dir = home.path().join("out");
+    let out = havn(
+        home.path(),
+        &[
+            "network",
+            "up",
+            "--demo",
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--output",
+            "json",
+        ],
+        None,
+        &[("RUST_LOG", "warn")],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], "valid");
+    assert!(v["record"]["signers"].as_array().unwrap().len() >= 4);
+    assert!(v["record"]["gas_used"].as_u64().unwrap() > 100_000);
+    let fee: u128 = v["fee"].as_str().unwrap().parse().unwrap();
+    let received: u128 = v["earnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["received"].as_str().unwrap().parse::<u128>().unwrap())
+        .sum();
+    assert_eq!(received, fee);
+    assert!(std::path::Path::new(v["output"].as_str().unwrap()).exists());
+    // Without --demo: one clear line.
+    let e = one_line_error(&havn(home.path(), &["network", "up"], None, &[]));
+    assert!(e.contains("add --demo"), "{e}");
+}

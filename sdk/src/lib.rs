@@ -186,6 +186,72 @@ impl KeyStore {
     }
 }
 
+/// A dependency as the CLI takes it: `workflow:ID:BPS`, or `KIND:SHA256:PAYEE:BPS` for an
+/// external artifact (`model`, `lora`, `prompt`, `dataset`).
+pub fn parse_dependency(s: &str) -> Result<havn_workflow_registry::msg::DependencyMsg, CliError> {
+    use havn_workflow_registry::msg::{ArtifactKind, DependencyMsg, DependencyTarget};
+    let bad = || {
+        CliError::Input(format!(
+            "dependency {s:?}: expected workflow:ID:BPS or model|lora|prompt|dataset:SHA256:PAYEE:BPS"
+        ))
+    };
+    let parts: Vec<&str> = s.split(':').collect();
+    let bps = |p: &str| p.parse::<u16>().map_err(|_| bad());
+    let (target, weight_bps) = match parts.as_slice() {
+        ["workflow", id, w] => (
+            DependencyTarget::Workflow {
+                id: id.parse().map_err(|_| bad())?,
+            },
+            bps(w)?,
+        ),
+        [kind, hash, payee, w] => {
+            let kind = match *kind {
+                "model" => ArtifactKind::Model,
+                "lora" => ArtifactKind::Lora,
+                "prompt" => ArtifactKind::Prompt,
+                "dataset" => ArtifactKind::Dataset,
+                _ => return Err(bad()),
+            };
+            (
+                DependencyTarget::Artifact {
+                    kind,
+                    content_hash: hash.to_string(),
+                    payee: payee.to_string(),
+                },
+                bps(w)?,
+            )
+        }
+        _ => return Err(bad()),
+    };
+    Ok(DependencyMsg { target, weight_bps })
+}
+
+/// Checks a workflow manifest as a node will (the torch pipeline in full); returns its name and
+/// content hash (sha256 of the file's bytes, what the registry stores).
+pub fn check_manifest(bytes: &[u8]) -> Result<(String, String), CliError> {
+    use havn_mesh_common::pipeline::Manifest;
+    let manifest = Manifest::parse(bytes).map_err(|e| CliError::Input(e.to_string()))?;
+    match manifest.pipeline.kind.as_str() {
+        havn_runtime::TORCH_KIND => {
+            havn_runtime::TorchPipeline::from_manifest(&manifest).map_err(|e| CliError::Input(e.to_string()))?;
+        }
+        "builtin:digest" => {}
+        other => {
+            return Err(CliError::Input(format!(
+                "manifest is not valid: pipeline kind {other:?} is not one a node runs (torch, builtin:digest)"
+            )))
+        }
+    }
+    Ok((manifest.name, hex_sha256(bytes)))
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    havn_mesh_common::sha256(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// A fresh 24-word BIP39 mnemonic from the OS's randomness.
 pub fn new_mnemonic() -> String {
     let m = bip32::Mnemonic::random(rand_core::OsRng, bip32::Language::English);
@@ -195,6 +261,42 @@ pub fn new_mnemonic() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dependencies_parse_and_bad_ones_say_the_format() {
+        use havn_workflow_registry::msg::DependencyTarget;
+        assert!(matches!(
+            parse_dependency("workflow:3:5000").unwrap().target,
+            DependencyTarget::Workflow { id: 3 }
+        ));
+        let d = parse_dependency(&format!("lora:{}:havn1xyz:2500", "ab".repeat(32))).unwrap();
+        assert_eq!(d.weight_bps, 2500);
+        for bad in ["workflow:x:1", "lora:h:p", "song:h:p:1", "workflow:1:70000"] {
+            let e = parse_dependency(bad).unwrap_err().to_string();
+            assert!(e.contains("expected workflow:ID:BPS"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn manifests_are_checked_before_publishing() {
+        let (name, hash) =
+            check_manifest(br#"{"name": "d", "pipeline": {"kind": "builtin:digest"}}"#).unwrap();
+        assert_eq!((name.as_str(), hash.len()), ("d", 64));
+        for (bad, why) in [
+            (&br#"{"name": 1}"#[..], "manifest is not valid"),
+            (
+                br#"{"name": "x", "pipeline": {"kind": "comfy"}}"#,
+                "not one a node runs",
+            ),
+            (
+                br#"{"name": "x", "pipeline": {"kind": "torch"}}"#,
+                "torch pipeline",
+            ),
+        ] {
+            let e = check_manifest(bad).unwrap_err().to_string();
+            assert!(e.contains(why), "{e}");
+        }
+    }
 
     #[test]
     fn keys_round_trip_with_mode_0600_and_refuse_duplicates() {

@@ -34,6 +34,23 @@ enum Command {
     /// Manage signing keys (BIP39 mnemonics at m/44'/118'/0'/0/0, stored with mode 0600).
     #[command(subcommand)]
     Keys(KeysCmd),
+    /// Check a workflow manifest, publish it, and show the royalty stack it got.
+    Publish {
+        /// The manifest (JSON): its sha256 is the version hash nodes and validators check.
+        manifest: PathBuf,
+        /// Price per run, in uhai.
+        #[arg(long)]
+        price: u128,
+        /// The creator's key.
+        #[arg(long)]
+        from: String,
+        /// Name in the registry (default: the manifest's).
+        #[arg(long)]
+        name: Option<String>,
+        /// Upstream dependency: workflow:ID:BPS or model|lora|prompt|dataset:SHA256:PAYEE:BPS.
+        #[arg(long = "depends-on")]
+        depends_on: Vec<String>,
+    },
     /// Workflows in the registry.
     #[command(subcommand)]
     Workflow(WorkflowCmd),
@@ -90,11 +107,53 @@ enum JobCmd {
 
 #[derive(Subcommand)]
 enum StakeCmd {
+    /// Bond $HAI as a node or validator (the first bond registers the operator's attestation key).
+    Bond {
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// Amount in uhai.
+        #[arg(long)]
+        amount: u128,
+        #[arg(long)]
+        from: String,
+        /// The daemon's attestation key (a BIP39 mnemonic file, mode 0600); needed on the first bond.
+        #[arg(long)]
+        operator_key: Option<PathBuf>,
+    },
+    /// Start unbonding (claimable after the unbonding period).
+    Unbond {
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        #[arg(long)]
+        amount: u128,
+        #[arg(long)]
+        from: String,
+    },
+    /// Claim unbonded $HAI whose period has passed.
+    Claim {
+        #[arg(long)]
+        from: String,
+    },
     /// An operator's bonds, key, jail and activity.
     Status {
         /// An address, or a key name.
         who: String,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Node,
+    Validator,
+}
+
+impl From<RoleArg> for havn_staking::state::Role {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::Node => havn_staking::state::Role::Node,
+            RoleArg::Validator => havn_staking::state::Role::Validator,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -159,6 +218,17 @@ async fn client(cfg: &Config) -> Result<Client, CliError> {
     Ok(Client::connect(cfg.chain()).await?)
 }
 
+fn deployment(cfg: &Config) -> havn_chain::havn::Deployment {
+    let c = &cfg.contracts;
+    havn_chain::havn::Deployment {
+        token: c.token.clone(),
+        registry: c.registry.clone(),
+        staking: c.staking.clone(),
+        payout: c.payout.clone(),
+        log: c.log.clone(),
+    }
+}
+
 /// A key name from the store, else the string itself as an address.
 fn address(keys: &KeyStore, who: &str) -> Result<String, CliError> {
     if who.starts_with(&format!("{}1", keys.prefix())) && who.len() > 30 {
@@ -219,6 +289,109 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 out,
                 w.address().to_string(),
                 json!({"name": name, "address": w.address().to_string()}),
+            );
+        }
+        Command::Publish {
+            manifest,
+            price,
+            from,
+            name,
+            depends_on,
+        } => {
+            let bytes = std::fs::read(&manifest)
+                .map_err(|e| CliError::Input(format!("cannot read {}: {e}", manifest.display())))?;
+            let (manifest_name, content_hash) = havn_sdk::check_manifest(&bytes)?;
+            let dependencies = depends_on
+                .iter()
+                .map(|d| havn_sdk::parse_dependency(d))
+                .collect::<Result<Vec<_>, _>>()?;
+            let registry = cfg.contract("registry")?.to_string();
+            let w = keys.get(&from)?;
+            let c = client(&cfg).await?;
+            let d = deployment(&cfg);
+            let id = d
+                .publish(
+                    &c,
+                    &w,
+                    havn_workflow_registry::msg::PublishMsg {
+                        name: name.unwrap_or(manifest_name),
+                        content_hash: content_hash.clone(),
+                        price: cosmwasm_std::Uint128::new(price),
+                        split: None,
+                        dependencies,
+                        parent: None,
+                    },
+                )
+                .await?;
+            let stack: Value = c
+                .smart(
+                    &registry,
+                    &havn_workflow_registry::msg::QueryMsg::RoyaltyStack { id },
+                )
+                .await?;
+            print(
+                out,
+                format!(
+                    "published workflow {id} (content hash {content_hash})\nroyalty stack: {}",
+                    serde_json::to_string(&stack).unwrap_or_default()
+                ),
+                json!({"workflow_id": id, "content_hash": content_hash, "royalty_stack": stack}),
+            );
+        }
+        Command::Stake(StakeCmd::Bond {
+            role,
+            amount,
+            from,
+            operator_key,
+        }) => {
+            cfg.contract("staking")?;
+            cfg.contract("token")?;
+            let w = keys.get(&from)?;
+            let key = operator_key
+                .map(|p| {
+                    havn_mesh_common::keys::load_mnemonic(&p)
+                        .map_err(|e| CliError::Input(e.to_string()))
+                })
+                .transpose()?;
+            let c = client(&cfg).await?;
+            let tx = deployment(&cfg)
+                .bond(&c, &w, role.into(), amount, key.as_ref())
+                .await?;
+            print(
+                out,
+                format!(
+                    "bonded: tx {} at height {} ({} gas)",
+                    tx.hash, tx.height, tx.gas_used
+                ),
+                json!({"tx": tx.hash, "height": tx.height, "gas_used": tx.gas_used}),
+            );
+        }
+        Command::Stake(StakeCmd::Unbond { role, amount, from }) => {
+            let staking = cfg.contract("staking")?.to_string();
+            let w = keys.get(&from)?;
+            let c = client(&cfg).await?;
+            let msg = havn_staking::msg::ExecuteMsg::Unbond {
+                role: role.into(),
+                amount: cosmwasm_std::Uint128::new(amount),
+            };
+            let tx = c.execute(&w, &staking, &msg, &[]).await?;
+            print(
+                out,
+                format!("unbonding: tx {} at height {}", tx.hash, tx.height),
+                json!({"tx": tx.hash, "height": tx.height}),
+            );
+        }
+        Command::Stake(StakeCmd::Claim { from }) => {
+            let staking = cfg.contract("staking")?.to_string();
+            let w = keys.get(&from)?;
+            let c = client(&cfg).await?;
+            let tx = c
+                .execute(&w, &staking, &havn_staking::msg::ExecuteMsg::Claim {}, &[])
+                .await?;
+            print(
+                out,
+                format!("claimed: tx {} at height {}", tx.hash, tx.height),
+                json!({"tx": tx.hash, "height": tx.height}),
             );
         }
         Command::Workflow(WorkflowCmd::Show { id }) => {

@@ -52,30 +52,18 @@ impl ChainSection {
         }
     }
 
-    /// The key in `key_file`; warns (once, on stderr via tracing) when others can read it.
+    /// The key in `key_file` (mode 0600).
     pub fn wallet(&self) -> Result<Wallet, ChainError> {
         read_key_file(&self.key_file, &self.prefix)
     }
 }
 
-/// A wallet from a file holding a mnemonic. The phrase is never logged.
+/// A wallet from a file holding a mnemonic, readable by its owner only (as the operators'
+/// daemons require of theirs). The phrase is never logged.
 pub fn read_key_file(path: &Path, prefix: &str) -> Result<Wallet, ChainError> {
-    let phrase = std::fs::read_to_string(path)
-        .map_err(|e| ChainError::Key(format!("cannot read key file {}: {e}", path.display())))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(path) {
-            if meta.permissions().mode() & 0o077 != 0 {
-                tracing::warn!(
-                    path = %path.display(),
-                    "key file is readable by other users; run `chmod 600` on it"
-                );
-            }
-        }
-    }
-    Wallet::from_mnemonic(&phrase, prefix)
-        .map_err(|e| ChainError::Key(format!("key file {}: {e}", path.display())))
+    let key =
+        havn_mesh_common::keys::load_mnemonic(path).map_err(|e| ChainError::Key(e.to_string()))?;
+    Wallet::from_secret(&key.to_bytes(), prefix)
 }
 
 /// Writes a mnemonic to `path` with mode 0600 (created new; an existing file is not replaced).

@@ -1,4 +1,3 @@
-use bip32::{Language, Mnemonic};
 use cosmrs::crypto::secp256k1::SigningKey;
 use cosmrs::AccountId;
 
@@ -21,19 +20,15 @@ impl std::fmt::Debug for Wallet {
 
 impl Wallet {
     /// The key a BIP39 mnemonic gives at `m/44'/118'/0'/0/0` (no passphrase), as `wasmd keys add
-    /// --recover` derives it.
+    /// --recover` derives it (the derivation the operators' daemons use too).
     pub fn from_mnemonic(phrase: &str, prefix: &str) -> Result<Self, ChainError> {
         let phrase = phrase.split_whitespace().collect::<Vec<_>>().join(" ");
-        let mnemonic = Mnemonic::new(&phrase, Language::English).map_err(|_| {
+        let key = havn_mesh_common::keys::from_mnemonic(&phrase).map_err(|_| {
             ChainError::Key(
                 "not a valid BIP39 English mnemonic (check the words and their count)".into(),
             )
         })?;
-        let seed = mnemonic.to_seed("");
-        let path = crate::COSMOS_HD_PATH.parse().expect("a valid path");
-        let key = SigningKey::derive_from_path(seed, &path)
-            .map_err(|e| ChainError::Key(e.to_string()))?;
-        Self::from_key(key, prefix)
+        Self::from_secret(&key.to_bytes(), prefix)
     }
 
     /// A key from its 32 secret bytes.

@@ -214,6 +214,35 @@ fn print(output: Output, text: String, value: Value) {
     }
 }
 
+/// A contract's answer to `query`, pretty-printed (or as one JSON line).
+async fn show(
+    cfg: &Config,
+    out: Output,
+    contract: &'static str,
+    query: &impl serde::Serialize,
+) -> Result<(), CliError> {
+    let contract = cfg.contract(contract)?.to_string();
+    let answer: Value = client(cfg).await?.smart(&contract, query).await?;
+    print(
+        out,
+        serde_json::to_string_pretty(&answer).unwrap_or_default(),
+        answer,
+    );
+    Ok(())
+}
+
+/// What a tx did: `what: tx HASH at height H (G gas)`.
+fn print_tx(out: Output, what: &str, tx: &havn_chain::TxResult) {
+    print(
+        out,
+        format!(
+            "{what}: tx {} at height {} ({} gas)",
+            tx.hash, tx.height, tx.gas_used
+        ),
+        json!({"tx": tx.hash, "height": tx.height, "gas_used": tx.gas_used}),
+    );
+}
+
 async fn client(cfg: &Config) -> Result<Client, CliError> {
     Ok(Client::connect(cfg.chain()).await?)
 }
@@ -357,14 +386,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let tx = deployment(&cfg)
                 .bond(&c, &w, role.into(), amount, key.as_ref())
                 .await?;
-            print(
-                out,
-                format!(
-                    "bonded: tx {} at height {} ({} gas)",
-                    tx.hash, tx.height, tx.gas_used
-                ),
-                json!({"tx": tx.hash, "height": tx.height, "gas_used": tx.gas_used}),
-            );
+            print_tx(out, "bonded", &tx);
         }
         Command::Stake(StakeCmd::Unbond { role, amount, from }) => {
             let staking = cfg.contract("staking")?.to_string();
@@ -375,11 +397,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 amount: cosmwasm_std::Uint128::new(amount),
             };
             let tx = c.execute(&w, &staking, &msg, &[]).await?;
-            print(
-                out,
-                format!("unbonding: tx {} at height {}", tx.hash, tx.height),
-                json!({"tx": tx.hash, "height": tx.height}),
-            );
+            print_tx(out, "unbonding", &tx);
         }
         Command::Stake(StakeCmd::Claim { from }) => {
             let staking = cfg.contract("staking")?.to_string();
@@ -388,38 +406,20 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let tx = c
                 .execute(&w, &staking, &havn_staking::msg::ExecuteMsg::Claim {}, &[])
                 .await?;
-            print(
-                out,
-                format!("claimed: tx {} at height {}", tx.hash, tx.height),
-                json!({"tx": tx.hash, "height": tx.height}),
-            );
+            print_tx(out, "claimed", &tx);
         }
         Command::Workflow(WorkflowCmd::Show { id }) => {
-            let contract = cfg.contract("registry")?.to_string();
-            let c = client(&cfg).await?;
-            let wf: Value = c
-                .smart(
-                    &contract,
-                    &havn_workflow_registry::msg::QueryMsg::Workflow { id },
-                )
-                .await?;
-            print(
-                out,
-                serde_json::to_string_pretty(&wf).unwrap_or_default(),
-                wf,
-            );
+            let query = havn_workflow_registry::msg::QueryMsg::Workflow { id };
+            show(&cfg, out, "registry", &query).await?;
         }
         Command::Job(JobCmd::Show { id }) => {
-            let contract = cfg.contract("log")?.to_string();
-            let c = client(&cfg).await?;
-            let job: Value = c
-                .smart(&contract, &havn_execution_log::msg::QueryMsg::Job { id })
-                .await?;
-            print(
+            show(
+                &cfg,
                 out,
-                serde_json::to_string_pretty(&job).unwrap_or_default(),
-                job,
-            );
+                "log",
+                &havn_execution_log::msg::QueryMsg::Job { id },
+            )
+            .await?;
         }
         Command::Earnings { who } => {
             let address = address(&keys, &who)?;
@@ -449,26 +449,12 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let tx = c
                 .execute(&w, &contract, &havn_payout::msg::ExecuteMsg::Claim {}, &[])
                 .await?;
-            print(
-                out,
-                format!(
-                    "claimed: tx {} at height {} ({} gas)",
-                    tx.hash, tx.height, tx.gas_used
-                ),
-                json!({"tx": tx.hash, "height": tx.height, "gas_used": tx.gas_used}),
-            );
+            print_tx(out, "claimed", &tx);
         }
         Command::Stake(StakeCmd::Status { who }) => {
             let address = address(&keys, &who)?;
-            let contract = cfg.contract("staking")?.to_string();
-            let c = client(&cfg).await?;
-            let o: Value = c
-                .smart(
-                    &contract,
-                    &havn_staking::msg::QueryMsg::Operator { address },
-                )
-                .await?;
-            print(out, serde_json::to_string_pretty(&o).unwrap_or_default(), o);
+            let query = havn_staking::msg::QueryMsg::Operator { address };
+            show(&cfg, out, "staking", &query).await?;
         }
         Command::Devnet(DevnetCmd::Up {
             genesis,

@@ -1,41 +1,21 @@
 //! The `havn` CLI against a devnet with Havn deployed: publish (checked manifest, royalty stack),
 //! stake, queries; bad input is one line and moves nothing. Needs `make wasm`.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
+
+use common::{json, one_line_error};
 
 use havn_chain::havn::{self, DeployOptions};
 use havn_chain::{ChainConfig, Client, Wallet};
 use havn_devnet::{server, spawn_chain, Chain, ChainOptions, Genesis, GenesisAccount};
 
-const BIN: &str = env!("CARGO_BIN_EXE_havn");
-
+/// `havn args…` with no stdin and the caller's environment.
 fn havn(home: &Path, args: &[&str]) -> Output {
-    let mut cmd = Command::new(BIN);
-    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("HAVN_CLI_")) {
-        cmd.env_remove(k);
-    }
-    cmd.args(args)
-        .env("XDG_CONFIG_HOME", home)
-        .output()
-        .unwrap()
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn one_line_error(out: &Output) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
-    stderr
+    common::havn(home, args, None, &[])
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,56 +1,10 @@
 //! The `havn` CLI: keys, JSON output, and one clear line with a non-zero exit on every bad input.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_havn");
+use common::{havn, one_line_error};
 /// cosmjs's faucet mnemonic (its `cosmos` address is in havn-chain's wallet tests).
 const PHRASE: &str = "economy stock theory fatal elder harbor betray wasp final emotion task crumble siren bottom lizard educate guess current outdoor pair theory focus wife stone";
-
-fn havn(
-    home: &std::path::Path,
-    args: &[&str],
-    stdin: Option<&str>,
-    env: &[(&str, &str)],
-) -> Output {
-    let mut cmd = Command::new(BIN);
-    // Keep the environment (libtorch's LD_LIBRARY_PATH, the Makefile's HAVN_* build settings) but
-    // none of the user's CLI settings.
-    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("HAVN_CLI_")) {
-        cmd.env_remove(k);
-    }
-    cmd.args(args)
-        .env("XDG_CONFIG_HOME", home)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
-}
-
-fn one_line_error(out: &Output) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
-    assert!(stderr.starts_with("havn: "), "{stderr}");
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("backtrace"),
-        "{stderr}"
-    );
-    stderr
-}
 
 #[test]
 fn keys_are_created_recovered_listed_and_shown() {

@@ -91,14 +91,7 @@ impl TxResult {
     }
 
     fn from_response(r: TxResponse) -> Result<Self, ChainError> {
-        if r.code != 0 {
-            return Err(ChainError::Tx {
-                hash: r.txhash,
-                code: r.code,
-                codespace: r.codespace,
-                log: r.raw_log,
-            });
-        }
+        let r = failed(r)?;
         let data = hex_decode(&r.data)
             .ok_or_else(|| ChainError::Decode(format!("tx data {:?} is not hex", r.data)))?;
         let msg_responses = TxMsgData::decode(&*data)
@@ -358,15 +351,7 @@ impl Client {
             .into_inner()
             .tx_response
             .ok_or_else(|| ChainError::Decode("BroadcastTx without a response".into()))?;
-        if r.code != 0 {
-            return Err(ChainError::Tx {
-                hash: r.txhash,
-                code: r.code,
-                codespace: r.codespace,
-                log: r.raw_log,
-            });
-        }
-        Ok(r.txhash)
+        Ok(failed(r)?.txhash)
     }
 
     /// Waits until `hash` is in a block; a failed tx is an error.
@@ -570,6 +555,19 @@ pub fn sign_tx(wallet: &Wallet, msgs: &[Any], p: &SignParams) -> Result<Vec<u8>,
         .map_err(build)?
         .to_bytes()
         .map_err(build)
+}
+
+/// A response with a non-zero code as the error it is.
+fn failed(r: TxResponse) -> Result<TxResponse, ChainError> {
+    if r.code == 0 {
+        return Ok(r);
+    }
+    Err(ChainError::Tx {
+        hash: r.txhash,
+        code: r.code,
+        codespace: r.codespace,
+        log: r.raw_log,
+    })
 }
 
 /// `account sequence mismatch, expected 5, got 4` → 5.

@@ -214,6 +214,8 @@ pub type TxOutput = (Vec<u8>, Vec<Evt>);
 
 /// What a successful or failed message run leaves.
 struct Outcome {
+    /// The tx's gas limit (0 when it does not decode).
+    gas_wanted: u64,
     gas_used: u64,
     result: Result<TxOutput, Abci>,
 }
@@ -555,11 +557,8 @@ impl Chain {
         let mut hashes = vec![];
         for (index, bytes) in std::mem::take(&mut self.mempool).into_iter().enumerate() {
             let hash = tx_hash(&bytes);
-            let gas_wanted = decode(&bytes)
-                .ok()
-                .and_then(|t| t.auth_info.fee.map(|f| f.gas_limit))
-                .unwrap_or(0);
             let outcome = self.run_tx(&bytes, Mode::Deliver, index as u64);
+            let gas_wanted = outcome.gas_wanted;
             let (code, codespace, log, data, events) = match outcome.result {
                 Ok((data, events)) => (0, String::new(), String::new(), data, events),
                 Err(e) => (e.code, e.codespace.to_string(), e.log, vec![], vec![]),
@@ -767,6 +766,7 @@ impl Chain {
             Ok(tx) => tx,
             Err(e) => {
                 return Outcome {
+                    gas_wanted: 0,
                     gas_used: 0,
                     result: Err(e),
                 }
@@ -776,19 +776,17 @@ impl Chain {
             Mode::Simulate => u64::MAX / gas::GAS_MULTIPLIER,
             _ => tx.auth_info.fee.as_ref().map_or(0, |f| f.gas_limit),
         };
-        // The ante's writes land only if the whole ante passes.
-        let before_ante = (
-            self.app.storage().clone(),
-            self.accounts.clone(),
-            self.next_account_number,
-        );
+        // The ante's effects land only if the whole ante passes. Its one store write, the fee
+        // transfer, is its last fallible step and atomic itself, so only the accounts it may
+        // have created need restoring.
+        let before_ante = (self.accounts.clone(), self.next_account_number);
         self.meter.begin(limit);
         if let Err(e) = self.ante(&tx, bytes.len(), mode) {
             let (used, _) = self.meter.end();
-            *self.app.storage_mut() = before_ante.0;
-            self.accounts = before_ante.1;
-            self.next_account_number = before_ante.2;
+            self.accounts = before_ante.0;
+            self.next_account_number = before_ante.1;
             return Outcome {
+                gas_wanted: limit,
                 gas_used: used,
                 result: Err(e),
             };
@@ -830,6 +828,7 @@ impl Chain {
             self.next_account_number = before_msgs.2;
             self.accounts = before_msgs.3;
             return Outcome {
+                gas_wanted: limit,
                 gas_used: used,
                 result: Err(e),
             };
@@ -856,6 +855,7 @@ impl Chain {
         ];
         all.extend(events);
         Outcome {
+            gas_wanted: limit,
             gas_used: used,
             result: Ok((data, all)),
         }
@@ -928,7 +928,7 @@ impl Chain {
                         "compile",
                     )
                     .map_err(|e| Abci::sdk(codes::OUT_OF_GAS, e.location))?;
-                let wasm = maybe_gunzip(&m.wasm_byte_code).map_err(|e| Abci {
+                let wasm = refuse_gzip(&m.wasm_byte_code).map_err(|e| Abci {
                     code: codes::WASM_CREATE_FAILED,
                     codespace: codes::WASM,
                     log: format!("{e}: create wasm contract failed"),
@@ -1456,8 +1456,8 @@ fn verify(pubkey: &[u8], sign_bytes: &[u8], signature: &[u8]) -> bool {
     key.verify(sign_bytes, &sig).is_ok()
 }
 
-/// wasmd accepts gzipped wasm in `MsgStoreCode`.
-fn maybe_gunzip(wasm: &[u8]) -> Result<Vec<u8>, String> {
+/// wasmd also accepts gzipped wasm in `MsgStoreCode`; the devnet says plainly that it does not.
+fn refuse_gzip(wasm: &[u8]) -> Result<Vec<u8>, String> {
     if wasm.starts_with(&[0x1f, 0x8b]) {
         return Err("gzipped wasm is not supported by the devnet; send the raw module".into());
     }

@@ -495,6 +495,7 @@ async fn run_mesh(
         client.clone(),
         wallet("relayer"),
         d.log.clone(),
+        d.staking.clone(),
     ));
     let router = Router::start_with(cfg, operators.clone(), settlement)
         .await

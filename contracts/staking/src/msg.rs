@@ -132,6 +132,13 @@ pub enum QueryMsg {
         start_after: Option<String>,
         limit: Option<u32>,
     },
+    /// Every operator (nodes and validators), by address, paginated (default 10, at most 30):
+    /// what a router or validator reads to know who may take part.
+    #[returns(OperatorsResponse)]
+    Operators {
+        start_after: Option<String>,
+        limit: Option<u32>,
+    },
     /// The active validator set: eligible validators, most stake first, at most `max_validators`.
     #[returns(ActiveSetResponse)]
     ActiveSet {},
@@ -181,6 +188,11 @@ pub struct OperatorResponse {
 #[cw_serde]
 pub struct ValidatorsResponse {
     pub validators: Vec<OperatorResponse>,
+}
+
+#[cw_serde]
+pub struct OperatorsResponse {
+    pub operators: Vec<OperatorResponse>,
 }
 
 #[cw_serde]

@@ -2,8 +2,8 @@ use cosmwasm_std::{to_json_binary, Addr, Binary, Deps, Env, Order, StdError, Std
 use cw_storage_plus::Bound;
 
 use crate::msg::{
-    ActiveSetResponse, ClaimsResponse, ConfigResponse, OperatorResponse, PowerResponse, QueryMsg,
-    QuorumContextResponse, TotalsResponse, ValidatorsResponse,
+    ActiveSetResponse, ClaimsResponse, ConfigResponse, OperatorResponse, OperatorsResponse,
+    PowerResponse, QueryMsg, QuorumContextResponse, TotalsResponse, ValidatorsResponse,
 };
 use crate::state::{
     ActiveValidator, Operator, Role, ACTIVE_SET, CLAIMS, CONFIG, OPERATORS, PARAMS, POWER, TOTALS,
@@ -53,6 +53,25 @@ pub fn dispatch(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
                 })
                 .collect::<StdResult<_>>()?;
             to_json_binary(&ValidatorsResponse { validators })
+        }
+        QueryMsg::Operators { start_after, limit } => {
+            let start = start_after
+                .map(|a| deps.api.addr_validate(&a))
+                .transpose()?;
+            let operators = OPERATORS
+                .range(
+                    deps.storage,
+                    start.as_ref().map(Bound::exclusive),
+                    None,
+                    Order::Ascending,
+                )
+                .take(limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT) as usize)
+                .map(|entry| {
+                    let (addr, op) = entry?;
+                    operator_response(deps, addr, op)
+                })
+                .collect::<StdResult<_>>()?;
+            to_json_binary(&OperatorsResponse { operators })
         }
         QueryMsg::ActiveSet {} => {
             let (validators, total_stake) = active_set(deps)?;

@@ -25,6 +25,13 @@ pub struct ChainSection {
     pub gas_adjustment: f64,
     #[serde(default = "default_inclusion_timeout_ms")]
     pub inclusion_timeout_ms: u64,
+    /// The Havn staking contract. Set: the daemon reads the operator set from it (replacing
+    /// `operators_file`, refreshed every `operators_refresh_ms`) and sends its operator's
+    /// heartbeats to it.
+    #[serde(default)]
+    pub staking: String,
+    #[serde(default = "default_operators_refresh_ms")]
+    pub operators_refresh_ms: u64,
 }
 
 fn default_prefix() -> String {
@@ -39,6 +46,9 @@ fn default_gas_adjustment() -> f64 {
 fn default_inclusion_timeout_ms() -> u64 {
     30_000
 }
+fn default_operators_refresh_ms() -> u64 {
+    10_000
+}
 
 impl ChainSection {
     pub fn config(&self) -> ChainConfig {
@@ -50,6 +60,61 @@ impl ChainSection {
             gas_adjustment: self.gas_adjustment,
             inclusion_timeout: Duration::from_millis(self.inclusion_timeout_ms),
         }
+    }
+
+    /// A client for this section's chain, and its key.
+    pub async fn connect(&self) -> Result<(crate::Client, Wallet), ChainError> {
+        let wallet = self.wallet()?;
+        let client = crate::Client::connect(self.config()).await?;
+        Ok((client, wallet))
+    }
+
+    /// The operator set from the staking contract, refreshed in the background; `None` when
+    /// no staking contract is configured.
+    pub async fn operators(
+        &self,
+        client: &crate::Client,
+    ) -> Result<Option<std::sync::Arc<crate::operators::StakingOperators>>, ChainError> {
+        if self.staking.is_empty() {
+            return Ok(None);
+        }
+        let set = crate::operators::StakingOperators::load(client, &self.staking).await?;
+        set.spawn_refresh(
+            client.clone(),
+            self.staking.clone(),
+            Duration::from_millis(self.operators_refresh_ms.max(100)),
+        );
+        Ok(Some(set))
+    }
+
+    /// Sends this key's heartbeats to the staking contract for as long as the runtime runs
+    /// (nothing without a staking contract).
+    pub fn spawn_heartbeats(&self, client: &crate::Client, wallet: Wallet) {
+        if !self.staking.is_empty() {
+            tokio::spawn(crate::operators::heartbeats(
+                client.clone(),
+                wallet,
+                self.staking.clone(),
+            ));
+        }
+    }
+
+    /// What a node or validator daemon does at start: connects, checks the key is `operator`'s
+    /// account, starts its heartbeats and (with a staking contract) its operator set.
+    pub async fn join_as_operator(
+        &self,
+        operator: &str,
+    ) -> Result<Option<std::sync::Arc<crate::operators::StakingOperators>>, ChainError> {
+        let (client, wallet) = self.connect().await?;
+        if wallet.address().as_ref() != operator {
+            return Err(ChainError::Key(format!(
+                "[chain] key_file holds {}'s key, but this daemon's operator is {operator}",
+                wallet.address()
+            )));
+        }
+        let operators = self.operators(&client).await?;
+        self.spawn_heartbeats(&client, wallet);
+        Ok(operators)
     }
 
     /// The key in `key_file` (mode 0600).

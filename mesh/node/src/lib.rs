@@ -52,6 +52,9 @@ pub struct NodeConfig {
     pub log_json: bool,
     /// `[torch]`: the LibTorch runtime (device, threads, warm-module cache).
     pub torch: havn_runtime::TorchConfig,
+    /// `[chain]`: with a staking contract, this operator's heartbeats go to it; its key must be the operator's
+    /// account.
+    pub chain: Option<havn_chain::ChainSection>,
 }
 
 impl Default for NodeConfig {
@@ -69,6 +72,7 @@ impl Default for NodeConfig {
             metrics_listen: None,
             log_json: false,
             torch: Default::default(),
+            chain: None,
         }
     }
 }

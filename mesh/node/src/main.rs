@@ -58,6 +58,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let (chain, operator) = (cfg.chain.clone(), cfg.operator.clone());
     let node = match Node::new(cfg, key, executors) {
         Ok(n) => n,
         Err(e) => {
@@ -66,12 +67,18 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
+        if let Some(chain) = &chain {
+            if let Err(e) = chain.join_as_operator(&operator).await {
+                eprintln!("havn-node: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
         service::notify_ready();
         node.run(async {
             service::shutdown_signal().await;
             service::notify_stopping();
         })
         .await;
-    });
-    ExitCode::SUCCESS
+        ExitCode::SUCCESS
+    })
 }

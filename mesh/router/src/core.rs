@@ -12,6 +12,7 @@ use havn_mesh_proto::v1::{
     router_message, Assignment, Attestation, Cancel, JobEvent, JobOutput, JobState, RouterMessage,
     SettledJob, SettlementBatch, SubmitJobRequest, TaskAttestation, Verdict, VerifyTask,
 };
+use havn_staking::msg::DoubleSignEvidence;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tonic::Status;
 
@@ -107,6 +108,9 @@ pub struct Core {
     decided_since: Option<Instant>,
     pub draining: bool,
     settled_tx: Option<mpsc::UnboundedSender<SettlementBatch>>,
+    evidence_tx: Option<mpsc::UnboundedSender<DoubleSignEvidence>>,
+    /// (job, validator) pairs already reported for double-signing.
+    reported: BTreeSet<(u64, String)>,
 }
 
 /// What a submit returns: the job id and the commit to wait for.
@@ -136,6 +140,8 @@ impl Core {
             decided_since: None,
             draining: false,
             settled_tx: None,
+            evidence_tx: None,
+            reported: BTreeSet::new(),
         };
         let mut recovered = 0;
         for mut rec in store.jobs()? {
@@ -185,6 +191,12 @@ impl Core {
     /// Where formed batches are sent, after they are stored.
     pub fn on_settlement(&mut self, tx: mpsc::UnboundedSender<SettlementBatch>) {
         self.settled_tx = Some(tx);
+    }
+
+    /// Where proof of a validator signing two verdicts for one job goes (the staking contract's
+    /// `SubmitDoubleSign`).
+    pub fn on_double_sign(&mut self, tx: mpsc::UnboundedSender<DoubleSignEvidence>) {
+        self.evidence_tx = Some(tx);
     }
 
     fn persist(&self, id: u64) {
@@ -662,6 +674,16 @@ impl Core {
         let Some(output) = &job.rec.output else {
             return;
         };
+        if let Some(first) = job.verdicts.get(operator) {
+            if first.verdict != att.verdict
+                && output.output_hash == a.output_hash
+                && att.validator == operator
+            {
+                let first = first.clone();
+                self.double_signed(operator, id, first, att);
+            }
+            return;
+        }
         if job.state() != JobState::Result
             || output.output_hash != a.output_hash
             || att.validator != operator
@@ -739,6 +761,66 @@ impl Core {
         self.changed(id);
         if self.decided.len() >= self.cfg.settlement_batch {
             self.settle();
+        }
+    }
+
+    /// `second` contradicts `first`, both by `operator` for job `id`: if both signatures are its
+    /// key's, that is slashable evidence, handed to the evidence sink once.
+    fn double_signed(&mut self, operator: &str, id: u64, first: Attestation, second: Attestation) {
+        let Some(op) = self.operators.get(operator) else {
+            return;
+        };
+        let Some(job) = self.jobs.get(&id) else {
+            return;
+        };
+        let verdict = |a: &Attestation| match Verdict::try_from(a.verdict) {
+            Ok(Verdict::Valid) => Some(havn_types::Verdict::Valid),
+            Ok(Verdict::Invalid) => Some(havn_types::Verdict::Invalid),
+            _ => None,
+        };
+        let (Some(v1), Some(v2), Some(workflow), Some(output)) = (
+            verdict(&first),
+            verdict(&second),
+            job.rec.workflow.as_ref(),
+            job.rec.output.as_ref(),
+        ) else {
+            return;
+        };
+        let signed = |v, a: &Attestation| {
+            attestation_digest(&self.cfg, &job.rec, v)
+                .is_some_and(|d| keys::verify(&op.pubkey, &d, &a.signature))
+        };
+        if !signed(v1, &first) || !signed(v2, &second) {
+            return;
+        }
+        if !self.reported.insert((id, operator.to_string())) {
+            return;
+        }
+        tracing::warn!(
+            job = id,
+            validator = operator,
+            "validator signed two verdicts for one job: reporting double-sign"
+        );
+        let output_hash = cosmwasm_std::HexBinary::from(output.output_hash.as_slice());
+        let signed_verdict = |verdict, a: &Attestation| havn_staking::msg::SignedVerdict {
+            output_hash: output_hash.clone(),
+            verdict,
+            signature: a.signature.clone().into(),
+        };
+        let evidence = DoubleSignEvidence {
+            validator: operator.to_string(),
+            pubkey: op.pubkey.clone().into(),
+            job_id: id,
+            workflow_id: workflow.workflow_id,
+            version_hash: workflow.version_hash.clone().into(),
+            node: output.node.clone(),
+            input_hash: job.rec.input_hash.clone().into(),
+            first: signed_verdict(v1, &first),
+            second: signed_verdict(v2, &second),
+        };
+        self.metrics.double_signs.inc();
+        if let Some(tx) = &self.evidence_tx {
+            let _ = tx.send(evidence);
         }
     }
 
@@ -1284,6 +1366,95 @@ mod tests {
         assert!(
             w.core.metrics.reassigned.get() >= 1,
             "node-1's death and node-2's failure reassign"
+        );
+    }
+
+    /// A validator that signs valid and then invalid for one job is reported once, with evidence
+    /// whose two signatures are its key's over the two verdicts; a forged second signature is not.
+    #[test]
+    fn a_validator_signing_two_verdicts_is_reported_once() {
+        let mut w = world();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        w.core.on_double_sign(tx);
+        for op in [Op::Submit, Op::Connect(0), Op::Complete(0)] {
+            apply(&mut w, &op);
+        }
+        let id = w.submitted[0];
+        let rec = w.core.jobs[&id].rec.clone();
+        let output = rec.output.clone().unwrap();
+        let validator = "validator-1".to_string();
+        let attest = |verdict: Verdict, signer: &str| {
+            let v = match verdict {
+                Verdict::Valid => havn_types::Verdict::Valid,
+                _ => havn_types::Verdict::Invalid,
+            };
+            let digest = attestation_digest(&w.core.cfg, &rec, v).unwrap();
+            TaskAttestation {
+                job_id: id,
+                attempt: output.attempt,
+                output_hash: output.output_hash.clone(),
+                attestation: Some(Attestation {
+                    validator: validator.clone(),
+                    verdict: verdict as i32,
+                    signature: keys::sign(&key(signer), &digest),
+                    reason: String::new(),
+                }),
+                reexecuted: false,
+            }
+        };
+        let (valid, invalid, forged) = (
+            attest(Verdict::Valid, &validator),
+            attest(Verdict::Invalid, &validator),
+            attest(Verdict::Invalid, "someone-else"),
+        );
+        w.core.attestation(&validator, valid.clone());
+        w.core.attestation(&validator, valid);
+        w.core.attestation(&validator, forged);
+        assert!(
+            rx.try_recv().is_err(),
+            "a repeat or a forgery is no evidence"
+        );
+        w.core.attestation(&validator, invalid.clone());
+        w.core.attestation(&validator, invalid);
+        let e = rx.try_recv().expect("evidence");
+        assert!(rx.try_recv().is_err(), "reported once");
+        assert_eq!((e.validator.as_str(), e.job_id), (validator.as_str(), id));
+        assert_eq!(
+            (e.first.verdict, e.second.verdict),
+            (havn_types::Verdict::Valid, havn_types::Verdict::Invalid)
+        );
+        let digest = |v| {
+            havn_types::Attestation {
+                chain_id: &w.core.cfg.chain_id,
+                execution_log: &w.core.cfg.execution_log,
+                job_id: e.job_id,
+                workflow_id: e.workflow_id,
+                version_hash: e.version_hash.as_slice().try_into().unwrap(),
+                node: &e.node,
+                input_hash: e.input_hash.as_slice().try_into().unwrap(),
+                output_hash: e.first.output_hash.as_slice().try_into().unwrap(),
+                verdict: v,
+            }
+            .digest()
+            .0
+        };
+        let pubkey = keys::pubkey(&key(&validator));
+        assert_eq!(e.pubkey.as_slice(), pubkey.as_slice());
+        assert!(keys::verify(
+            &pubkey,
+            &digest(e.first.verdict),
+            &e.first.signature
+        ));
+        assert!(keys::verify(
+            &pubkey,
+            &digest(e.second.verdict),
+            &e.second.signature
+        ));
+        assert_eq!(w.core.metrics.double_signs.get(), 1);
+        // The first verdict still counts; the contradiction does not.
+        assert_eq!(
+            w.core.jobs[&id].verdicts[&validator].verdict,
+            Verdict::Valid as i32
         );
     }
 

@@ -90,8 +90,14 @@ impl Router {
             metrics.clone(),
         )?));
         let (settled_tx, settled_rx) = tokio::sync::mpsc::unbounded_channel();
-        core.lock().expect("fresh").on_settlement(settled_tx);
-        tokio::spawn(settlement::deliver(settlement, settled_rx));
+        let (evidence_tx, evidence_rx) = tokio::sync::mpsc::unbounded_channel();
+        {
+            let mut core = core.lock().expect("fresh");
+            core.on_settlement(settled_tx);
+            core.on_double_sign(evidence_tx);
+        }
+        tokio::spawn(settlement::deliver(settlement.clone(), settled_rx));
+        tokio::spawn(settlement::report(settlement.clone(), evidence_rx));
         let listener = TcpListener::bind(cfg.listen)
             .await
             .map_err(|source| RouterError::Bind {
@@ -124,6 +130,7 @@ impl Router {
             operators,
             artifacts: artifacts.clone(),
             store,
+            settlement,
         };
         let max = cfg.max_message_bytes;
         let (health, health_service) = tonic_health::server::health_reporter();

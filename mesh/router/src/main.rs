@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use havn_mesh_common::operators::FileOperators;
+use havn_mesh_common::operators::{FileOperators, OperatorSet};
 use havn_mesh_common::service;
 use havn_router::{Router, RouterConfig};
 
@@ -36,12 +36,16 @@ fn main() -> ExitCode {
     if !args.add_artifact.is_empty() {
         return add_artifacts(&cfg, &args.add_artifact);
     }
-    let operators = match FileOperators::load(&cfg.operators_file) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("havn-router: {e}");
-            return ExitCode::from(2);
-        }
+    // The operator set comes from the staking contract when the chain names one.
+    let file_operators = match cfg.chain.as_ref().is_some_and(|c| !c.staking.is_empty()) {
+        true => None,
+        false => match FileOperators::load(&cfg.operators_file) {
+            Ok(o) => Some(o),
+            Err(e) => {
+                eprintln!("havn-router: {e}");
+                return ExitCode::from(2);
+            }
+        },
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
@@ -51,22 +55,27 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
+        let mut operators: Option<Arc<dyn OperatorSet>> =
+            file_operators.map(|o| Arc::new(o) as Arc<dyn OperatorSet>);
         let settlement: Arc<dyn havn_router::settlement::Settlement> = match &cfg.chain {
             Some(chain) => {
-                let wallet = chain.wallet().map_err(|e| e.to_string())?;
-                let client = havn_chain::Client::connect(chain.config())
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let (client, wallet) = chain.connect().await.map_err(|e| e.to_string())?;
                 tracing::info!(chain_id = client.chain_id(), relayer = %wallet.address(), "settling on chain");
+                if let Some(set) = chain.operators(&client).await.map_err(|e| e.to_string())? {
+                    tracing::info!(staking = chain.staking, "operator set from the staking contract");
+                    operators = Some(set);
+                }
                 Arc::new(havn_router::chain::ChainSettlement::new(
                     client,
                     wallet,
                     cfg.execution_log.clone(),
+                    chain.staking.clone(),
                 ))
             }
             None => Arc::new(havn_router::settlement::StoredOnly),
         };
-        let router = Router::start_with(cfg, Arc::new(operators), settlement)
+        let operators = operators.ok_or("no operator set")?;
+        let router = Router::start_with(cfg, operators, settlement)
             .await
             .map_err(|e| e.to_string())?;
         tracing::info!(addr = %router.addr, metrics = ?router.metrics_addr, "havn-router serving");

@@ -12,6 +12,7 @@ pub struct RouterMetrics {
     pub failed: Counter,
     pub cancelled: Counter,
     pub reassigned: Counter,
+    pub double_signs: Counter,
     pub running: Gauge,
     pub waiting: Gauge,
     pub verifying: Gauge,
@@ -50,6 +51,11 @@ impl RouterMetrics {
                 "havn_router_jobs_failed_total",
                 "Jobs that failed (invalid, deadline, attempts).",
                 &self.failed,
+            )
+            .counter(
+                "havn_router_double_signs_total",
+                "Validators caught signing two verdicts for one job (evidence reported).",
+                &self.double_signs,
             )
             .counter(
                 "havn_router_jobs_cancelled_total",

@@ -36,6 +36,7 @@ pub struct Shared {
     pub operators: Arc<dyn OperatorSet>,
     pub artifacts: ArtifactDir,
     pub store: Store,
+    pub settlement: Arc<dyn crate::settlement::Settlement>,
 }
 
 impl Shared {
@@ -110,6 +111,10 @@ impl JobService for Shared {
                 ))
             }
         };
+        self.settlement
+            .check_request(&req, havn_mesh_common::sha256(&input))
+            .await
+            .map_err(Status::failed_precondition)?;
         let (job_id, durable) = self.lock().submit(req, input, pipeline)?;
         durable
             .await

@@ -1,14 +1,15 @@
-//! Where settlement batches go once formed. Every batch is in the store first (and listed by
-//! `ListSettlements`); a `Settlement` then hands it on. The chain-backed implementation (cosmrs,
-//! `RecordExecution` per batch) arrives with the chain client; until then `StoredOnly` keeps them
-//! for whoever lists them.
+//! Where settlement batches go once formed, and what the router asks of the place they settle.
+//! Every batch is in the store first (and listed by `ListSettlements`); a `Settlement` then hands
+//! it on: `StoredOnly` keeps them for whoever lists them, `chain::ChainSettlement` records each on
+//! the execution log, checks requests against it before dispatch and reports double-signs.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use havn_mesh_proto::v1::SettlementBatch;
+use havn_mesh_proto::v1::{SettlementBatch, SubmitJobRequest};
+use havn_staking::msg::DoubleSignEvidence;
 use tokio::sync::mpsc;
 
 pub type SettleFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
@@ -17,6 +18,27 @@ pub type SettleFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Se
 /// while it returns an error.
 pub trait Settlement: Send + Sync + 'static {
     fn submit<'a>(&'a self, batch: &'a SettlementBatch) -> SettleFuture<'a>;
+
+    /// Before a job is accepted: is it requested (and paid for) where it will settle, as this
+    /// request describes it? `input_hash` is the sha256 of its input. An error refuses the job
+    /// with that message.
+    fn check_request<'a>(
+        &'a self,
+        _request: &'a SubmitJobRequest,
+        _input_hash: [u8; 32],
+    ) -> SettleFuture<'a> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// A validator signed two verdicts for one job: report it where it can be slashed.
+    fn report_double_sign<'a>(&'a self, evidence: &'a DoubleSignEvidence) -> SettleFuture<'a> {
+        tracing::warn!(
+            validator = evidence.validator,
+            job = evidence.job_id,
+            "double-sign evidence kept only in the log: no chain configured"
+        );
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// Keeps batches in the router's store only.
@@ -47,6 +69,31 @@ pub async fn deliver(
                 (200u64 << attempt.min(8)).min(60_000),
             ))
             .await;
+        }
+    }
+}
+
+/// Hands each piece of double-sign evidence to `sink`, a few tries each (evidence a chain refuses,
+/// e.g. already slashed, is not worth more).
+pub async fn report(
+    sink: Arc<dyn Settlement>,
+    mut evidence: mpsc::UnboundedReceiver<DoubleSignEvidence>,
+) {
+    while let Some(e) = evidence.recv().await {
+        for attempt in 1..=3u32 {
+            match sink.report_double_sign(&e).await {
+                Ok(()) => break,
+                Err(err) => {
+                    tracing::warn!(
+                        validator = e.validator,
+                        job = e.job_id,
+                        attempt,
+                        error = err,
+                        "double-sign report failed"
+                    );
+                    tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
+                }
+            }
         }
     }
 }

@@ -53,6 +53,10 @@ pub struct ValidatorConfig {
     pub log_json: bool,
     /// `[torch]`: the LibTorch runtime re-execution uses (device, threads, warm-module cache).
     pub torch: havn_runtime::TorchConfig,
+    /// `[chain]`: with a staking contract, this operator's heartbeats go to it and the operator
+    /// set is read from it (instead of `operators_file`); its key must be the operator's
+    /// account.
+    pub chain: Option<havn_chain::ChainSection>,
 }
 
 impl Default for ValidatorConfig {
@@ -70,6 +74,7 @@ impl Default for ValidatorConfig {
             metrics_listen: None,
             log_json: false,
             torch: Default::default(),
+            chain: None,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use havn_mesh_common::operators::FileOperators;
+use havn_mesh_common::operators::{FileOperators, OperatorSet};
 use havn_mesh_common::service;
 use havn_validator::{Validator, ValidatorConfig};
 
@@ -42,27 +42,6 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let operators = match FileOperators::load(&cfg.operators_file) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("havn-validator: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let executors = match havn_runtime::executors(&cfg.cache_dir, &cfg.torch) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("havn-validator: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let validator = match Validator::new(cfg, key, Arc::new(operators), executors) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("havn-validator: {e}");
-            return ExitCode::from(2);
-        }
-    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -71,6 +50,41 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
+        // The operator set: from the staking contract when the chain names one, else the file.
+        let from_chain = match &cfg.chain {
+            Some(chain) => match chain.join_as_operator(&cfg.operator).await {
+                Ok(set) => set,
+                Err(e) => {
+                    eprintln!("havn-validator: {e}");
+                    return ExitCode::FAILURE;
+                }
+            },
+            None => None,
+        };
+        let operators: Arc<dyn OperatorSet> = match from_chain {
+            Some(set) => set,
+            None => match FileOperators::load(&cfg.operators_file) {
+                Ok(o) => Arc::new(o),
+                Err(e) => {
+                    eprintln!("havn-validator: {e}");
+                    return ExitCode::from(2);
+                }
+            },
+        };
+        let executors = match havn_runtime::executors(&cfg.cache_dir, &cfg.torch) {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("havn-validator: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let validator = match Validator::new(cfg, key, operators, executors) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("havn-validator: {e}");
+                return ExitCode::from(2);
+            }
+        };
         service::notify_ready();
         validator
             .run(async {
@@ -78,6 +92,6 @@ fn main() -> ExitCode {
                 service::notify_stopping();
             })
             .await;
-    });
-    ExitCode::SUCCESS
+        ExitCode::SUCCESS
+    })
 }

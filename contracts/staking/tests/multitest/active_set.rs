@@ -1,7 +1,7 @@
 use cosmwasm_std::Uint128;
 use havn_staking::msg::{
-    ActiveSetResponse, ExecuteMsg, PowerResponse, QueryMsg, QuorumContextResponse,
-    ValidatorsResponse,
+    ActiveSetResponse, ExecuteMsg, OperatorsResponse, PowerResponse, QueryMsg,
+    QuorumContextResponse, ValidatorsResponse,
 };
 use havn_staking::state::Role;
 
@@ -201,4 +201,42 @@ fn changing_max_validators_applies_at_once() {
         )
         .unwrap();
     assert_eq!(active(&suite).len(), 3);
+}
+
+#[test]
+fn operators_lists_nodes_and_validators_page_by_page() {
+    let mut suite = SuiteBuilder::new().fund(&["a", "b", "c"]).build();
+    suite.bond("a", Role::Node, MIN).unwrap();
+    suite.bond("b", Role::Validator, 2 * MIN).unwrap();
+    suite.bond("c", Role::Node, MIN).unwrap();
+    suite.bond("c", Role::Validator, MIN).unwrap();
+    let page = |start_after: Option<String>, limit| -> OperatorsResponse {
+        suite.query(&QueryMsg::Operators { start_after, limit })
+    };
+    let all = page(None, None).operators;
+    let mut expected: Vec<String> = ["a", "b", "c"]
+        .iter()
+        .map(|n| suite.addr(n).to_string())
+        .collect();
+    expected.sort();
+    assert_eq!(
+        all.iter()
+            .map(|o| o.address.to_string())
+            .collect::<Vec<_>>(),
+        expected
+    );
+    let c = all.iter().find(|o| o.address == suite.addr("c")).unwrap();
+    assert_eq!((c.node_stake.u128(), c.validator_stake.u128()), (MIN, MIN));
+    assert!(c.node_active && c.validator_eligible);
+    // Pages join up with no gap or repeat.
+    let first = page(None, Some(2)).operators;
+    let rest = page(Some(first[1].address.to_string()), Some(2)).operators;
+    assert_eq!((first.len(), rest.len()), (2, 1));
+    assert_eq!(rest[0].address.as_str(), expected[2]);
+    // A malformed cursor is an error, not an empty page.
+    let bad: Option<OperatorsResponse> = suite.query_opt(&QueryMsg::Operators {
+        start_after: Some("not an address".into()),
+        limit: None,
+    });
+    assert!(bad.is_none());
 }

@@ -1,0 +1,167 @@
+//! The mesh's view of the staking contract: who may take part (the operator set, refreshed on a
+//! timer) and the liveness proofs operators owe it (heartbeats).
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use havn_mesh_common::operators::{FileOperators, Operator, OperatorSet};
+use havn_staking::msg::{ExecuteMsg as StakingMsg, OperatorResponse, OperatorsResponse, QueryMsg};
+
+use crate::{ChainError, Client, Wallet};
+
+/// Every operator in the staking contract, as the mesh counts them: stake of a role that is not
+/// active (below its minimum, or jailed) counts as none, so such an operator is refused.
+pub async fn fetch_operators(client: &Client, staking: &str) -> Result<Vec<Operator>, ChainError> {
+    let mut out: Vec<Operator> = vec![];
+    loop {
+        let page: OperatorsResponse = client
+            .smart(
+                staking,
+                &QueryMsg::Operators {
+                    start_after: out.last().map(|o| o.address.clone()),
+                    limit: Some(30),
+                },
+            )
+            .await?;
+        let done = page.operators.len() < 30;
+        out.extend(page.operators.into_iter().map(mesh_operator));
+        if done {
+            return Ok(out);
+        }
+    }
+}
+
+fn mesh_operator(o: OperatorResponse) -> Operator {
+    Operator {
+        address: o.address.to_string(),
+        pubkey: o.pubkey.to_vec(),
+        node_stake: if o.node_active {
+            o.node_stake.u128()
+        } else {
+            0
+        },
+        validator_stake: if o.validator_eligible {
+            o.validator_stake.u128()
+        } else {
+            0
+        },
+    }
+}
+
+/// The operator set read from the staking contract; `refresh` (or the task `spawn_refresh`
+/// starts) replaces it whole, so a bond, unbond, slash or jail reaches the mesh within one period.
+pub struct StakingOperators {
+    current: RwLock<FileOperators>,
+}
+
+impl StakingOperators {
+    pub async fn load(client: &Client, staking: &str) -> Result<Arc<Self>, ChainError> {
+        let set = FileOperators::from_operators(fetch_operators(client, staking).await?);
+        Ok(Arc::new(StakingOperators {
+            current: RwLock::new(set),
+        }))
+    }
+
+    /// Reads the set again; returns how many operators it has.
+    pub async fn refresh(&self, client: &Client, staking: &str) -> Result<usize, ChainError> {
+        let operators = fetch_operators(client, staking).await?;
+        let n = operators.len();
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) =
+            FileOperators::from_operators(operators);
+        Ok(n)
+    }
+
+    /// Refreshes every `period` until dropped with the returned handle; a failed read keeps the
+    /// last set (and says so) rather than emptying the mesh.
+    pub fn spawn_refresh(
+        self: &Arc<Self>,
+        client: Client,
+        staking: String,
+        period: Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                match me.refresh(&client, &staking).await {
+                    Ok(n) => tracing::debug!(operators = n, "operator set refreshed"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot refresh the operator set; keeping the last one")
+                    }
+                }
+            }
+        })
+    }
+}
+
+impl OperatorSet for StakingOperators {
+    fn get(&self, address: &str) -> Option<Operator> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(address)
+    }
+
+    fn validators(&self) -> Vec<Operator> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .validators()
+    }
+}
+
+/// Sends `wallet`'s `Heartbeat` to the staking contract whenever the contract accepts one (every
+/// half downtime window), until the task is dropped; run it beside the daemon. A chain that cannot
+/// be reached is retried, never fatal: a missed heartbeat costs less than a stopped daemon.
+pub async fn heartbeats(client: Client, wallet: Wallet, staking: String) {
+    loop {
+        let wait = match heartbeat_due_in(&client, &wallet, &staking).await {
+            Ok(0) => match client
+                .execute(&wallet, &staking, &StakingMsg::Heartbeat {}, &[])
+                .await
+            {
+                Ok(tx) => {
+                    tracing::info!(tx = %tx.hash, height = tx.height, "heartbeat sent");
+                    0
+                }
+                // Block time trails the wall clock: not due on chain yet.
+                Err(e) if e.to_string().contains("heartbeat") => 1,
+                Err(e) => {
+                    tracing::warn!(error = %e, "heartbeat failed; retrying in 10 s");
+                    10
+                }
+            },
+            Ok(secs) => secs,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read this operator's heartbeat; retrying in 10 s");
+                10
+            }
+        };
+        tokio::time::sleep(Duration::from_secs(wait.min(300))).await;
+    }
+}
+
+/// Seconds until the staking contract takes this operator's next heartbeat.
+pub async fn heartbeat_due_in(
+    client: &Client,
+    wallet: &Wallet,
+    staking: &str,
+) -> Result<u64, ChainError> {
+    let op: OperatorResponse = client
+        .smart(
+            staking,
+            &QueryMsg::Operator {
+                address: wallet.address().to_string(),
+            },
+        )
+        .await?;
+    let params: havn_staking::state::Params = client.smart(staking, &QueryMsg::Params {}).await?;
+    let due = op.last_heartbeat.seconds() + params.downtime_window / 2;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    Ok(due.saturating_sub(now))
+}

@@ -14,10 +14,12 @@ MODELS := models/build/index.json
 
 .PHONY: demo test tools torch models fmt-check clippy unit wasm check gas bench-mesh bench-runtime gpu-check-pack schema schema-check fmt clean
 
-## The main job: build and check every contract, then run one workflow end to end: published,
-## requested on chain, run by the real mesh (router, node, validators over gRPC), attested,
-## recorded, split and claimed. The contracts run on cw-multi-test until the development chain lands.
+## The main job: build and check every contract, then run the whole network as processes (devnet,
+## router, node, 4 validators) and one workflow end to end: published, requested on chain, run on
+## LibTorch, attested, recorded, split and claimed. `havn network up` (no --demo) keeps it running.
+DAEMONS := -p havn-devnet -p havn-router -p havn-node -p havn-validator -p havn-sdk
 demo: tools wasm check models
+	cargo build --locked -q $(DAEMONS)
 	cargo run --locked -q -p havn-sdk --bin havn -- network up --demo
 
 ## Every check CI runs: format, lints, schema drift, wasm build + VM check, then all tests.

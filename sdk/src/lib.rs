@@ -3,6 +3,9 @@
 //! Config is `~/.config/havn/config.toml` (or `--config`), every key overridable as
 //! `HAVN_CLI_<KEY>` (`HAVN_CLI_GRPC`, `HAVN_CLI_CONTRACTS__REGISTRY`).
 
+pub mod jobs;
+pub mod network;
+
 use std::path::{Path, PathBuf};
 
 use havn_chain::{ChainConfig, ChainError, Wallet};
@@ -21,10 +24,18 @@ pub enum CliError {
     KeyExists(String, String),
     #[error("{0}")]
     Input(String),
+    #[error("interrupted")]
+    Interrupted,
     #[error(
         "no {0} contract configured: set contracts.{0} in the config or HAVN_CLI_CONTRACTS__{1}"
     )]
     NoContract(&'static str, String),
+}
+
+impl From<String> for CliError {
+    fn from(s: String) -> Self {
+        CliError::Input(s)
+    }
 }
 
 /// Addresses of the Havn deployment the CLI talks to.
@@ -36,6 +47,7 @@ pub struct Contracts {
     pub staking: String,
     pub payout: String,
     pub log: String,
+    pub governance: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -49,6 +61,8 @@ pub struct Config {
     pub gas_adjustment: f64,
     /// Where `havn keys` keeps mnemonics (one file per key, mode 0600).
     pub keys_dir: PathBuf,
+    /// The router `havn run` submits jobs to and `havn job watch` follows them on.
+    pub router: String,
     pub contracts: Contracts,
 }
 
@@ -69,6 +83,7 @@ impl Default for Config {
             gas_price: 0.0,
             gas_adjustment: 1.3,
             keys_dir: config_dir().join("keys"),
+            router: "http://127.0.0.1:7600".into(),
             contracts: Contracts::default(),
         }
     }
@@ -104,6 +119,7 @@ impl Config {
             "registry" => &c.registry,
             "staking" => &c.staking,
             "payout" => &c.payout,
+            "governance" => &c.governance,
             _ => &c.log,
         };
         if addr.is_empty() {
@@ -130,6 +146,11 @@ impl KeyStore {
 
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// The file holding `name`'s mnemonic (what a daemon's `key_file` names).
+    pub fn file(&self, name: &str) -> Result<PathBuf, CliError> {
+        self.path(name)
     }
 
     fn path(&self, name: &str) -> Result<PathBuf, CliError> {

@@ -54,13 +54,41 @@ enum Command {
     /// Workflows in the registry.
     #[command(subcommand)]
     Workflow(WorkflowCmd),
+    /// Run a workflow: request it on chain (fee escrowed), submit it to the router, follow it,
+    /// save the output, and wait for its on-chain record.
+    Run {
+        /// The workflow id.
+        workflow: u64,
+        /// The input, as text.
+        #[arg(
+            long,
+            conflicts_with = "input_file",
+            required_unless_present = "input_file"
+        )]
+        input: Option<String>,
+        /// The input, from a file.
+        #[arg(long)]
+        input_file: Option<PathBuf>,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Where the output goes (job-ID.png / .wav / .txt).
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// The caller's key (pays the fee).
+        #[arg(long)]
+        from: String,
+    },
     /// Jobs in the execution log.
     #[command(subcommand)]
     Job(JobCmd),
-    /// What an address has earned, claimed and can claim.
+    /// What an address has earned, claimed and can claim; or, with --workflow, the workflow's
+    /// proof of usage (runs, fees, and each party's share).
     Earnings {
         /// An address, or a key name from `havn keys list`.
-        who: String,
+        #[arg(required_unless_present = "workflow", conflicts_with = "workflow")]
+        who: Option<String>,
+        #[arg(long)]
+        workflow: Option<u64>,
     },
     /// Claim what a key has earned.
     Claim {
@@ -97,12 +125,28 @@ enum KeysCmd {
 
 #[derive(Subcommand)]
 enum WorkflowCmd {
+    /// One workflow: owner, versions, price, split, dependencies, flags.
     Show { id: u64 },
+    /// Every workflow, by id.
+    List {
+        /// Only this creator's (an address or a key name).
+        #[arg(long)]
+        creator: Option<String>,
+    },
+    /// Where a workflow comes from: its dependency graph, resolved upstream.
+    Lineage {
+        id: u64,
+        #[arg(long)]
+        depth: Option<u8>,
+    },
 }
 
 #[derive(Subcommand)]
 enum JobCmd {
+    /// A job as the execution log has it.
     Show { id: u64 },
+    /// Follow a job on the router until it ends (one line, or one JSON object, per event).
+    Watch { id: u64 },
 }
 
 #[derive(Subcommand)]
@@ -158,7 +202,11 @@ impl From<RoleArg> for havn_staking::state::Role {
 
 #[derive(Subcommand)]
 enum DevnetCmd {
-    /// Run the development chain in the foreground until Ctrl-C.
+    /// Height, chain id and time of the chain at `grpc`.
+    Status,
+    /// Stop the devnet `havn devnet up` started (it saves its snapshot first).
+    Down,
+    /// Run the development chain in the foreground until Ctrl-C (or `havn devnet down`).
     Up {
         #[arg(long, default_value = "mesh/devnet/genesis.example.json")]
         genesis: PathBuf,
@@ -171,14 +219,19 @@ enum DevnetCmd {
 
 #[derive(Subcommand)]
 enum NetworkCmd {
-    /// Start the devnet, deploy Havn, bond operators, run the mesh, run one job and pay everyone.
+    /// Start the devnet, router, node and validators as processes, deploy Havn, bond the
+    /// operators, publish the example workflow, run one job and show who got paid; then keep
+    /// serving until Ctrl-C (with --demo: stop after the job).
     Up {
-        /// Run the example text-to-image job end to end (the only mode for now).
+        /// Stop after the example job instead of serving until Ctrl-C.
         #[arg(long)]
         demo: bool,
         /// Where the job's output goes.
         #[arg(long, default_value = "target/demo")]
         out: PathBuf,
+        /// The network's files: genesis, keys, daemon configs, logs, and the CLI's config.toml.
+        #[arg(long, default_value = "target/network")]
+        dir: PathBuf,
     },
 }
 
@@ -247,15 +300,127 @@ async fn client(cfg: &Config) -> Result<Client, CliError> {
     Ok(Client::connect(cfg.chain()).await?)
 }
 
-fn deployment(cfg: &Config) -> havn_chain::havn::Deployment {
+fn deployment(cfg: &Config) -> Result<havn_chain::havn::Deployment, CliError> {
     let c = &cfg.contracts;
-    havn_chain::havn::Deployment {
+    for name in ["token", "registry", "log"] {
+        cfg.contract(name)?;
+    }
+    Ok(havn_chain::havn::Deployment {
         token: c.token.clone(),
         registry: c.registry.clone(),
         staking: c.staking.clone(),
         payout: c.payout.clone(),
         log: c.log.clone(),
+        governance: c.governance.clone(),
+    })
+}
+
+/// A spinner on stderr for long work (hidden when stderr is not a terminal, or for JSON).
+fn progress(out: Output) -> indicatif::ProgressBar {
+    let bar = if out == Output::Json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new_spinner()
+    };
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+/// A job event on the spinner: its state, and its steps while running.
+fn show_progress(bar: &indicatif::ProgressBar, e: &havn_mesh_proto::v1::JobEvent) {
+    let state = havn_sdk::jobs::state_name(e.state);
+    bar.set_message(if e.total_steps > 0 {
+        format!(
+            "job {}: {state} step {}/{}",
+            e.job_id, e.step, e.total_steps
+        )
+    } else {
+        format!("job {}: {state}", e.job_id)
+    });
+}
+
+/// `havn network up [--demo]`.
+async fn network_up(
+    out: Output,
+    demo: bool,
+    out_dir: &std::path::Path,
+    dir: &std::path::Path,
+) -> Result<(), CliError> {
+    use havn_sdk::network::{self, Network};
+    let started = std::time::Instant::now();
+    let bar = progress(out);
+    let say = |bar: &indicatif::ProgressBar, text: &str| {
+        let line = format!("[{:>5.1}s] {text}", started.elapsed().as_secs_f64());
+        match out {
+            Output::Json => {}
+            // A spinner on a terminal; plain lines elsewhere (indicatif drops them there).
+            Output::Text if std::io::IsTerminal::is_terminal(&std::io::stderr()) => {
+                bar.println(line)
+            }
+            Output::Text => eprintln!("{line}"),
+        }
+    };
+    bar.set_message("starting the network");
+    let interrupted = havn_mesh_common::service::shutdown_signal();
+    tokio::pin!(interrupted);
+    let mut net = tokio::select! {
+        n = Network::up(dir, |s| say(&bar, s)) => n?,
+        _ = &mut interrupted => return Err(CliError::Interrupted),
+    };
+    bar.set_message("running the example job");
+    let report = tokio::select! {
+        r = network::demo(&mut net, out_dir, |s| say(&bar, s), |e| show_progress(&bar, e)) => r?,
+        _ = &mut interrupted => return Err(CliError::Interrupted),
+    };
+    bar.finish_and_clear();
+    let mut text = vec![
+        format!("output: {} ({})", report.output.display(), report.runtime),
+        format!(
+            "execution record: job {} {} at block {}, node {}, {} signers, tx {} ({} gas)",
+            report.job_id,
+            report.outcome,
+            report.record.height,
+            report.record.node,
+            report.record.signers.len(),
+            report.record.tx,
+            report.record.gas_used
+        ),
+        format!(
+            "{:<14} {:>16} {:>16} {:>14}",
+            "party", "uhai before", "after", "received"
+        ),
+    ];
+    for e in &report.earnings {
+        text.push(format!(
+            "{:<14} {:>16} {:>16} {:>14}",
+            e.party, e.before, e.after, e.received
+        ));
     }
+    text.push(format!("done in {:.1} s", started.elapsed().as_secs_f64()));
+    let mut value = serde_json::to_value(&report).unwrap_or_default();
+    value["pids"] = json!(net.pids());
+    value["dir"] = json!(net.dir);
+    print(out, text.join("\n"), value);
+    if demo {
+        net.stop();
+        return Ok(());
+    }
+    if out == Output::Text {
+        eprintln!(
+            "the network is up: havn --config {} (keys: caller, creator, …; try `run {} --input \"…\" --from caller`). Ctrl-C stops it.",
+            net.dir.join("config.toml").display(),
+            net.workflow_id
+        );
+    }
+    loop {
+        tokio::select! {
+            _ = &mut interrupted => break,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => net.check_alive()?,
+        }
+    }
+    net.stop();
+    eprintln!("havn network: stopped");
+    Ok(())
 }
 
 /// A key name from the store, else the string itself as an address.
@@ -337,7 +502,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let registry = cfg.contract("registry")?.to_string();
             let w = keys.get(&from)?;
             let c = client(&cfg).await?;
-            let d = deployment(&cfg);
+            let d = deployment(&cfg)?;
             let id = d
                 .publish(
                     &c,
@@ -383,7 +548,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 })
                 .transpose()?;
             let c = client(&cfg).await?;
-            let tx = deployment(&cfg)
+            let tx = deployment(&cfg)?
                 .bond(&c, &w, role.into(), amount, key.as_ref())
                 .await?;
             print_tx(out, "bonded", &tx);
@@ -412,6 +577,177 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let query = havn_workflow_registry::msg::QueryMsg::Workflow { id };
             show(&cfg, out, "registry", &query).await?;
         }
+        Command::Workflow(WorkflowCmd::List { creator }) => {
+            let registry = cfg.contract("registry")?.to_string();
+            let creator = creator.map(|c| address(&keys, &c)).transpose()?;
+            let c = client(&cfg).await?;
+            let mut all: Vec<havn_workflow_registry::state::Workflow> = vec![];
+            loop {
+                use havn_workflow_registry::msg::QueryMsg as Q;
+                let start_after = all.last().map(|w| w.id);
+                let query = match &creator {
+                    Some(creator) => Q::WorkflowsByCreator {
+                        creator: creator.clone(),
+                        start_after,
+                        limit: Some(30),
+                    },
+                    None => Q::Workflows {
+                        start_after,
+                        limit: Some(30),
+                    },
+                };
+                let page: havn_workflow_registry::msg::WorkflowsResponse =
+                    c.smart(&registry, &query).await?;
+                let done = page.workflows.len() < 30;
+                all.extend(page.workflows);
+                if done {
+                    break;
+                }
+            }
+            let mut text = vec![format!(
+                "{:>4}  {:<24} {:>14}  {:>3}  creator",
+                "id", "name", "price (uhai)", "v"
+            )];
+            for w in &all {
+                text.push(format!(
+                    "{:>4}  {:<24} {:>14}  {:>3}  {}{}",
+                    w.id,
+                    w.name,
+                    w.price,
+                    w.version,
+                    w.creator,
+                    if w.flag.is_some() { "  [flagged]" } else { "" }
+                ));
+            }
+            print(
+                out,
+                text.join("\n"),
+                serde_json::to_value(&all).unwrap_or_default(),
+            );
+        }
+        Command::Workflow(WorkflowCmd::Lineage { id, depth }) => {
+            let registry = cfg.contract("registry")?.to_string();
+            let c = client(&cfg).await?;
+            let l: havn_workflow_registry::msg::LineageResponse = c
+                .smart(
+                    &registry,
+                    &havn_workflow_registry::msg::QueryMsg::Lineage { id, depth },
+                )
+                .await?;
+            let mut text = vec![format!("workflow {id}")];
+            for a in &l.ancestors {
+                text.push(format!(
+                    "{}└─ workflow {} {:?} by {}{}",
+                    "   ".repeat(a.depth.saturating_sub(1) as usize),
+                    a.id,
+                    a.name,
+                    a.creator,
+                    if a.flagged { " [flagged]" } else { "" }
+                ));
+            }
+            for d in &l.artifacts {
+                text.push(format!(
+                    "└─ artifact {} ({} bps)",
+                    serde_json::to_string(&d.target).unwrap_or_default(),
+                    d.weight_bps
+                ));
+            }
+            if l.truncated {
+                text.push("… (more ancestors: ask with a larger --depth)".into());
+            }
+            print(
+                out,
+                text.join("\n"),
+                serde_json::to_value(&l).unwrap_or_default(),
+            );
+        }
+        Command::Run {
+            workflow,
+            input,
+            input_file,
+            seed,
+            out: dir,
+            from,
+        } => {
+            let input = match (input, input_file) {
+                (Some(text), _) => text.into_bytes(),
+                (None, Some(path)) => std::fs::read(&path)
+                    .map_err(|e| CliError::Input(format!("cannot read {}: {e}", path.display())))?,
+                (None, None) => unreachable!("clap requires one"),
+            };
+            let caller = keys.get(&from)?;
+            let (c, d) = (client(&cfg).await?, deployment(&cfg)?);
+            let mut router = havn_sdk::jobs::router(&cfg.router).await?;
+            let bar = progress(out);
+            bar.set_message(format!("requesting workflow {workflow} on chain"));
+            let requested = havn_sdk::jobs::request(&c, &d, &caller, workflow, &input).await?;
+            let job_id = requested.job_id;
+            bar.set_message(format!("job {job_id}: submitting to {}", cfg.router));
+            havn_sdk::jobs::submit(&mut router, &requested, &caller, input, seed).await?;
+            let event = havn_sdk::jobs::follow(
+                &mut router,
+                job_id,
+                std::time::Duration::from_secs(600),
+                |e| show_progress(&bar, e),
+            )
+            .await?;
+            let path = havn_sdk::jobs::save_output(&dir, &event)?;
+            bar.set_message(format!("job {job_id}: waiting for the on-chain record"));
+            let job =
+                havn_sdk::jobs::wait_recorded(&c, &d, job_id, std::time::Duration::from_secs(60))
+                    .await?;
+            bar.finish_and_clear();
+            let status = format!("{:?}", job.status).to_lowercase();
+            print(
+                out,
+                format!(
+                    "job {job_id}: {status} on chain; fee {} uhai; output {} (node {}, {} attestations)",
+                    requested.terms.price,
+                    path.display(),
+                    event.output.as_ref().map(|o| o.node.as_str()).unwrap_or(""),
+                    event.attestations.len()
+                ),
+                json!({
+                    "job_id": job_id, "workflow_id": workflow, "fee": requested.terms.price,
+                    "request_tx": requested.tx.hash, "status": status, "output": path,
+                    "output_hash": hex::encode(event.output.as_ref().map(|o| o.output_hash.as_slice()).unwrap_or_default()),
+                    "node": event.output.as_ref().map(|o| o.node.clone()),
+                    "attestations": event.attestations.len(),
+                }),
+            );
+        }
+        Command::Job(JobCmd::Watch { id }) => {
+            let mut router = havn_sdk::jobs::router(&cfg.router).await?;
+            let last = havn_sdk::jobs::follow(
+                &mut router,
+                id,
+                std::time::Duration::from_secs(3600),
+                |e| {
+                    let state = havn_sdk::jobs::state_name(e.state);
+                    print(
+                        out,
+                        format!(
+                            "job {} {state}{}{}{}",
+                            e.job_id,
+                            if e.total_steps > 0 { format!(" step {}/{}", e.step, e.total_steps) } else { String::new() },
+                            if e.node.is_empty() { String::new() } else { format!(" node {}", e.node) },
+                            if e.reason.is_empty() { String::new() } else { format!(": {}", e.reason) },
+                        ),
+                        json!({"job_id": e.job_id, "state": state, "step": e.step, "total_steps": e.total_steps,
+                               "node": e.node, "attempt": e.attempt, "attestations": e.attestations.len(),
+                               "reason": e.reason, "settlement_id": e.settlement_id}),
+                    )
+                },
+            )
+            .await?;
+            if last.state != havn_mesh_proto::v1::JobState::Settled as i32 {
+                return Err(CliError::Input(format!(
+                    "job {id} ended {}: {}",
+                    havn_sdk::jobs::state_name(last.state),
+                    last.reason
+                )));
+            }
+        }
         Command::Job(JobCmd::Show { id }) => {
             show(
                 &cfg,
@@ -421,8 +757,41 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             )
             .await?;
         }
-        Command::Earnings { who } => {
-            let address = address(&keys, &who)?;
+        Command::Earnings {
+            workflow: Some(workflow_id),
+            ..
+        } => {
+            let contract = cfg.contract("payout")?.to_string();
+            let c = client(&cfg).await?;
+            let e: havn_payout::msg::WorkflowEarningsResponse = c
+                .smart(
+                    &contract,
+                    &havn_payout::msg::QueryMsg::WorkflowEarnings { workflow_id },
+                )
+                .await?;
+            let rows = [
+                ("creator", e.creator),
+                ("upstream", e.upstream),
+                ("node", e.node),
+                ("validators", e.validators),
+                ("treasury", e.treasury),
+            ];
+            let mut text = vec![format!(
+                "workflow {workflow_id}: {} runs, {} uhai in fees",
+                e.runs, e.total_fees
+            )];
+            text.extend(
+                rows.iter()
+                    .map(|(who, amount)| format!("  {who:<11} {amount:>16} uhai")),
+            );
+            print(
+                out,
+                text.join("\n"),
+                serde_json::to_value(&e).unwrap_or_default(),
+            );
+        }
+        Command::Earnings { who, .. } => {
+            let address = address(&keys, who.as_deref().unwrap_or_default())?;
             let contract = cfg.contract("payout")?.to_string();
             let c = client(&cfg).await?;
             let e: havn_payout::msg::EarningsResponse = c
@@ -474,7 +843,12 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let listener = havn_devnet::server::bind(listen)
                 .await
                 .map_err(CliError::Config)?;
-            eprintln!("havn devnet: serving {listen} (Ctrl-C stops it)");
+            let pid_file = havn_sdk::config_dir().join("devnet.pid");
+            if let Some(dir) = pid_file.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            let _ = std::fs::write(&pid_file, std::process::id().to_string());
+            eprintln!("havn devnet: serving {listen} (Ctrl-C or `havn devnet down` stops it)");
             havn_devnet::server::serve(
                 handle,
                 listener,
@@ -483,66 +857,41 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             .await
             .map_err(CliError::Config)?;
             let _ = thread.join();
+            let _ = std::fs::remove_file(&pid_file);
         }
-        Command::Network(NetworkCmd::Up { demo, out: dir }) => {
-            if !demo {
-                return Err(CliError::Input(
-                    "`havn network up` runs the demo network only for now: add --demo".into(),
-                ));
-            }
-            let r = tokio::task::spawn_blocking(move || havn_demo::run(&dir))
-                .await
-                .map_err(|e| CliError::Input(e.to_string()))?
-                .map_err(CliError::Input)?;
-            let parties: Vec<Value> = r
-                .balances
-                .iter()
-                .map(|(who, before, after)| json!({"party": who, "before": before.to_string(), "after": after.to_string(), "received": (after - before).to_string()}))
-                .collect();
-            let mut text = r
-                .steps
-                .iter()
-                .enumerate()
-                .map(|(i, s)| format!("{}. {s}", i + 1))
-                .collect::<Vec<_>>();
-            text.push(format!(
-                "output: {} ({})",
-                r.output_path.display(),
-                r.runtime
-            ));
-            text.push(format!(
-                "execution record: job {} {} at block {}, node {}, {} signers, tx {} ({} gas)",
-                r.job_id,
-                r.outcome,
-                r.record_height,
-                r.record_node,
-                r.record_signers.len(),
-                r.record_tx,
-                r.record_gas
-            ));
-            text.push(format!(
-                "{:<14} {:>16} {:>16} {:>14}",
-                "party", "uhai before", "after", "received"
-            ));
-            for (who, before, after) in &r.balances {
-                text.push(format!(
-                    "{who:<14} {before:>16} {after:>16} {:>14}",
-                    after - before
-                ));
-            }
+        Command::Devnet(DevnetCmd::Status) => {
+            let c = client(&cfg).await?;
+            let height = c.latest_height().await?;
             print(
                 out,
-                text.join("\n"),
-                json!({
-                    "chain_id": r.chain_id, "workflow_id": r.workflow_id, "job_id": r.job_id,
-                    "fee": r.fee.to_string(), "outcome": r.outcome, "output": r.output_path,
-                    "output_hash": r.output_hash, "runtime": r.runtime,
-                    "record": {"tx": r.record_tx, "height": r.record_height, "gas_used": r.record_gas,
-                               "node": r.record_node, "signers": r.record_signers},
-                    "earnings": parties,
-                }),
+                format!("chain {} at {}: height {height}", c.chain_id(), cfg.grpc),
+                json!({"chain_id": c.chain_id(), "grpc": cfg.grpc, "height": height}),
             );
         }
+        Command::Devnet(DevnetCmd::Down) => {
+            let pid_file = havn_sdk::config_dir().join("devnet.pid");
+            let pid: i32 = std::fs::read_to_string(&pid_file)
+                .ok()
+                .and_then(|p| p.trim().parse().ok())
+                .ok_or_else(|| {
+                    CliError::Input(format!(
+                        "no devnet started by `havn devnet up` is running (no {})",
+                        pid_file.display()
+                    ))
+                })?;
+            havn_sdk::network::terminate(pid, std::time::Duration::from_secs(10))?;
+            let _ = std::fs::remove_file(&pid_file);
+            print(
+                out,
+                format!("devnet (pid {pid}) stopped"),
+                json!({"stopped": pid}),
+            );
+        }
+        Command::Network(NetworkCmd::Up {
+            demo,
+            out: out_dir,
+            dir,
+        }) => network_up(out, demo, &out_dir, &dir).await?,
     }
     Ok(())
 }

@@ -24,6 +24,8 @@ pub struct Deployment {
     pub staking: String,
     pub payout: String,
     pub log: String,
+    /// $HAI holders' governance: admin of the four contracts above and the treasury.
+    pub governance: String,
 }
 
 /// What to deploy with.
@@ -46,9 +48,10 @@ fn json<T: serde::Serialize>(msg: &T) -> Result<Binary, ChainError> {
     to_json_binary(msg).map_err(|e| ChainError::Build(e.to_string()))
 }
 
-/// Stores and instantiates $HAI, the registry, staking, payout and the execution log (in the
-/// order docs/deployment.md gives), then wires the log into staking and payout. The deployer
-/// stays admin and treasury.
+/// Stores and instantiates $HAI, the registry, staking, payout, the execution log and governance
+/// (in the order docs/deployment.md gives), wires the log into staking and payout, then hands
+/// every contract's admin role and the treasury to governance, in one tx. The deployer keeps
+/// only the wasm-level admin (code migrations).
 pub async fn deploy(
     client: &Client,
     deployer: &Wallet,
@@ -63,6 +66,7 @@ pub async fn deploy(
         "staking",
         "payout",
         "execution_log",
+        "governance",
     ] {
         codes.push(
             client
@@ -154,13 +158,30 @@ pub async fn deploy(
             Some(&me),
         )
         .await?;
+    let governance = client
+        .instantiate(
+            deployer,
+            codes[5],
+            &havn_governance::msg::InstantiateMsg {
+                asset: AssetUnchecked::Cw20(token.clone()),
+                staking: staking.clone(),
+                registry: registry.clone(),
+                execution_log: log.clone(),
+                payout: payout.clone(),
+                params: None,
+            },
+            "havn-governance",
+            Some(&me),
+        )
+        .await?;
+    let gov = Some(governance.clone());
     let wire = vec![
         client.execute_msg(
             deployer,
             &staking,
             &havn_staking::msg::ExecuteMsg::UpdateConfig {
-                admin: None,
-                treasury: None,
+                admin: gov.clone(),
+                treasury: gov.clone(),
                 execution_log: Some(log.clone()),
             },
             &[],
@@ -169,9 +190,27 @@ pub async fn deploy(
             deployer,
             &payout,
             &havn_payout::msg::ExecuteMsg::UpdateConfig {
-                admin: None,
+                admin: gov.clone(),
                 execution_log: Some(log.clone()),
-                treasury: None,
+                treasury: gov.clone(),
+            },
+            &[],
+        )?,
+        client.execute_msg(
+            deployer,
+            &registry,
+            &RegistryMsg::UpdateConfig {
+                admin: gov.clone(),
+                treasury: gov.clone(),
+            },
+            &[],
+        )?,
+        client.execute_msg(
+            deployer,
+            &log,
+            &LogMsg::UpdateConfig {
+                admin: gov,
+                payout: None,
             },
             &[],
         )?,
@@ -183,6 +222,7 @@ pub async fn deploy(
         staking,
         payout,
         log,
+        governance,
     })
 }
 

@@ -1,0 +1,266 @@
+//! Running a workflow as a caller: request it on chain (the fee is escrowed by the execution
+//! log), submit it to a router with the chain's job id, follow it to settlement, save the output,
+//! and wait for the router's `RecordExecution` to land.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cosmwasm_std::HexBinary;
+use havn_chain::havn::{self, Deployment};
+use havn_chain::{Client, TxResult, Wallet};
+use havn_execution_log::state::{Job, JobStatus};
+use havn_mesh_proto::v1::{
+    job_service_client::JobServiceClient, submit_job_request, JobEvent, JobState, SubmitJobRequest,
+    WatchJobRequest, WorkflowRef,
+};
+use havn_workflow_registry::msg::RunTermsResponse;
+use tonic::transport::Channel;
+
+use crate::CliError;
+
+/// A job requested on chain.
+pub struct Requested {
+    pub job_id: u64,
+    pub terms: RunTermsResponse,
+    pub tx: TxResult,
+}
+
+/// A job the mesh finished: its last event and where its output went.
+pub struct Finished {
+    pub event: JobEvent,
+    pub output_path: PathBuf,
+}
+
+/// The router's job service.
+pub async fn router(url: &str) -> Result<JobServiceClient<Channel>, CliError> {
+    let unreachable = |e: String| {
+        CliError::Input(format!(
+            "cannot reach the router at {url}: {e} (is havn-router running? set `router` in the config)"
+        ))
+    };
+    let channel = Channel::from_shared(url.to_string())
+        .map_err(|e| unreachable(e.to_string()))?
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .map_err(|e| unreachable(e.to_string()))?;
+    Ok(JobServiceClient::new(channel).max_decoding_message_size(64 << 20))
+}
+
+/// The registry's terms for `workflow_id`, with the reasons a request would fail said first: an
+/// unknown or unrunnable workflow, a caller who cannot pay. Nothing is sent.
+pub async fn terms(
+    client: &Client,
+    d: &Deployment,
+    caller: &Wallet,
+    workflow_id: u64,
+) -> Result<RunTermsResponse, CliError> {
+    let terms: RunTermsResponse = client
+        .smart(
+            &d.registry,
+            &havn_workflow_registry::msg::QueryMsg::RunTerms { id: workflow_id },
+        )
+        .await
+        .map_err(|e| match e {
+            havn_chain::ChainError::Rpc { .. } if e.to_string().contains("not found") => {
+                CliError::Input(format!(
+                    "workflow {workflow_id} is not in the registry (see `havn workflow list`)"
+                ))
+            }
+            e => e.into(),
+        })?;
+    if !terms.runnable {
+        return Err(CliError::Input(format!(
+            "workflow {workflow_id} cannot be run: flagged {:?}",
+            terms.flag.as_ref().map(|f| &f.reason)
+        )));
+    }
+    let balance: cw20::BalanceResponse = client
+        .smart(
+            &d.token,
+            &cw20::Cw20QueryMsg::Balance {
+                address: caller.address().to_string(),
+            },
+        )
+        .await?;
+    if balance.balance < terms.price {
+        return Err(CliError::Input(format!(
+            "{} has {} uhai but workflow {workflow_id} costs {}: nothing was sent",
+            caller.address(),
+            balance.balance,
+            terms.price
+        )));
+    }
+    Ok(terms)
+}
+
+/// Requests `workflow_id` on `input` (its sha256 goes on chain), paying the registry's price.
+pub async fn request(
+    client: &Client,
+    d: &Deployment,
+    caller: &Wallet,
+    workflow_id: u64,
+    input: &[u8],
+) -> Result<Requested, CliError> {
+    let terms = terms(client, d, caller, workflow_id).await?;
+    let input_hash = HexBinary::from(havn_mesh_common::sha256(input).as_slice());
+    let msg = d.request_msg(client, caller, workflow_id, terms.price.u128(), input_hash)?;
+    let tx = client.send_tx(caller, vec![msg]).await?;
+    let job_id = havn::attributes(&tx, "job_id")
+        .next()
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| CliError::Input(format!("request tx {} carries no job id", tx.hash)))?;
+    Ok(Requested { job_id, terms, tx })
+}
+
+/// Hands a requested job to the router.
+pub async fn submit(
+    router: &mut JobServiceClient<Channel>,
+    requested: &Requested,
+    caller: &Wallet,
+    input: Vec<u8>,
+    seed: u64,
+) -> Result<(), CliError> {
+    router
+        .submit_job(SubmitJobRequest {
+            workflow: Some(WorkflowRef {
+                workflow_id: requested.terms.id,
+                version_hash: requested.terms.content_hash.to_vec(),
+            }),
+            input: Some(submit_job_request::Input::InlineInput(input)),
+            seed,
+            caller: caller.address().to_string(),
+            chain_job_id: requested.job_id,
+            ..Default::default()
+        })
+        .await
+        .map_err(|s| {
+            CliError::Input(format!(
+                "the router refused job {}: {}",
+                requested.job_id,
+                s.message()
+            ))
+        })?;
+    Ok(())
+}
+
+/// Whether a job has ended in the mesh (settled, failed or cancelled).
+pub fn is_final(e: &JobEvent) -> bool {
+    e.state >= JobState::Settled as i32
+}
+
+/// Follows `job_id` until it ends (or `timeout`), calling `on_event` for every step.
+pub async fn follow(
+    router: &mut JobServiceClient<Channel>,
+    job_id: u64,
+    timeout: Duration,
+    mut on_event: impl FnMut(&JobEvent),
+) -> Result<JobEvent, CliError> {
+    let mut events = router
+        .watch_job(WatchJobRequest { job_id })
+        .await
+        .map_err(|s| CliError::Input(format!("job {job_id}: {}", s.message())))?
+        .into_inner();
+    let watch = async {
+        while let Some(e) = events
+            .message()
+            .await
+            .map_err(|s| CliError::Input(format!("job {job_id}: {}", s.message())))?
+        {
+            on_event(&e);
+            if is_final(&e) {
+                return Ok(e);
+            }
+        }
+        Err(CliError::Input(format!(
+            "the router closed job {job_id}'s stream before it ended"
+        )))
+    };
+    tokio::time::timeout(timeout, watch).await.map_err(|_| {
+        CliError::Input(format!(
+            "job {job_id} did not end within {} s (`havn job watch {job_id}` follows it)",
+            timeout.as_secs()
+        ))
+    })?
+}
+
+/// Writes a settled job's output to `dir/job-ID.EXT` (the extension from its first bytes).
+pub fn save_output(dir: &Path, e: &JobEvent) -> Result<PathBuf, CliError> {
+    if e.state != JobState::Settled as i32 {
+        return Err(CliError::Input(format!(
+            "job {} ended {}: {}",
+            e.job_id,
+            state_name(e.state),
+            e.reason
+        )));
+    }
+    let output = e
+        .output
+        .as_ref()
+        .ok_or_else(|| CliError::Input(format!("job {} settled without an output", e.job_id)))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|err| CliError::Input(format!("cannot create {}: {err}", dir.display())))?;
+    let path = dir.join(format!("job-{}.{}", e.job_id, extension(&output.output)));
+    std::fs::write(&path, &output.output)
+        .map_err(|err| CliError::Input(format!("cannot write {}: {err}", path.display())))?;
+    Ok(path)
+}
+
+/// A file extension for an output, by its magic bytes.
+pub fn extension(bytes: &[u8]) -> &'static str {
+    if bytes.starts_with(b"\x89PNG") {
+        "png"
+    } else if bytes.starts_with(b"RIFF") && bytes.get(8..12) == Some(b"WAVE") {
+        "wav"
+    } else if std::str::from_utf8(bytes).is_ok() {
+        "txt"
+    } else {
+        "bin"
+    }
+}
+
+/// The job as the execution log has it once the router's `RecordExecution` landed.
+pub async fn wait_recorded(
+    client: &Client,
+    d: &Deployment,
+    job_id: u64,
+    timeout: Duration,
+) -> Result<Job, CliError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let job = d.job(client, job_id).await?;
+        if job.status != JobStatus::Pending {
+            return Ok(job);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(CliError::Input(format!(
+                "job {job_id} settled in the mesh but is not recorded on chain after {} s (is the router's [chain] configured?)",
+                timeout.as_secs()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// `SETTLED`, `FAILED`… for a `JobState` number.
+pub fn state_name(state: i32) -> &'static str {
+    JobState::try_from(state)
+        .map(|s| s.as_str_name().trim_start_matches("JOB_STATE_"))
+        .unwrap_or("UNKNOWN")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_get_an_extension_from_their_bytes() {
+        assert_eq!(extension(b"\x89PNG\r\n\x1a\n...."), "png");
+        assert_eq!(extension(b"RIFF\0\0\0\0WAVEfmt "), "wav");
+        assert_eq!(extension(b"RIFF\0\0\0\0AVI "), "bin");
+        assert_eq!(extension("hello, ü".as_bytes()), "txt");
+        assert_eq!(extension(&[0xff, 0xfe, 0x00]), "bin");
+        assert_eq!(state_name(JobState::Settled as i32), "SETTLED");
+        assert_eq!(state_name(99), "UNKNOWN");
+    }
+}

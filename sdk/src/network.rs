@@ -1,0 +1,896 @@
+//! `havn network up`: the whole network on this machine, every part its own process, talking
+//! only over sockets: `havn-devnet` (the chain), `havn-router`, one `havn-node` and four
+//! `havn-validator`s, configured the way an operator configures them (TOML files, 0600 key files,
+//! a `[chain]` section). This process deploys Havn through the chain's gRPC API, bonds the
+//! operators, publishes the example workflow and, for the demo, runs one job as a caller would
+//! and shows who got paid.
+//!
+//! Everything lives in one directory (default `target/network`): `genesis.json`, `keys/`,
+//! `*.toml`, `logs/*.log`, and `config.toml` for the CLI (`havn --config target/network/config.toml
+//! run 2 --input "…" --from caller`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cosmwasm_std::Uint128;
+use havn_chain::havn::{self, Deployment};
+use havn_chain::{ChainConfig, Client};
+use havn_devnet::{Genesis, GenesisAccount};
+use havn_staking::state::Role;
+use havn_workflow_registry::msg::{ArtifactKind, DependencyMsg, DependencyTarget, PublishMsg};
+use serde::Serialize;
+
+use crate::{CliError, KeyStore};
+
+/// 1 $HAI in uhai.
+pub const HAI: u128 = 1_000_000;
+/// The example workflow's price per run.
+pub const PRICE: u128 = 50 * HAI;
+pub const VALIDATORS: usize = 4;
+/// The devnet's minimum gas price, in uhavn per gas.
+const GAS_PRICE: f64 = 0.025;
+/// Short, so the demo shows heartbeats: one is due every half window.
+const DOWNTIME_WINDOW_S: u64 = 10;
+const MARKER: &str = ".havn-network";
+
+fn err(e: impl std::fmt::Display) -> CliError {
+    CliError::Input(e.to_string())
+}
+
+/// Everyone with an account; operators also have an attestation key (`NAME-operator`).
+fn accounts() -> Vec<String> {
+    [
+        "deployer",
+        "relayer",
+        "creator",
+        "upstream-a",
+        "lora-artist",
+        "caller",
+        "node",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain((0..VALIDATORS).map(|i| format!("validator-{i}")))
+    .collect()
+}
+
+fn operators() -> Vec<String> {
+    std::iter::once("node".to_string())
+        .chain((0..VALIDATORS).map(|i| format!("validator-{i}")))
+        .collect()
+}
+
+/// One daemon and its log.
+struct Proc {
+    name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+/// A running network. Dropping it stops every process (SIGTERM, then SIGKILL after 10 s).
+pub struct Network {
+    pub dir: PathBuf,
+    pub grpc: String,
+    pub router: String,
+    router_metrics: String,
+    pub client: Client,
+    pub deployment: Deployment,
+    pub keys: KeyStore,
+    /// The example text-to-image workflow, and the upstream workflow it builds on.
+    pub workflow_id: u64,
+    pub upstream_id: u64,
+    /// Each operator's last heartbeat when it bonded (unix seconds): later ones are its daemon's.
+    bonded_at: Vec<(String, u64)>,
+    procs: Procs,
+}
+
+/// Where the daemons' binaries are: next to this executable (one cargo target dir), else PATH.
+fn find_bin(bin_dir: &Path, name: &str) -> Result<PathBuf, CliError> {
+    let here = bin_dir.join(name);
+    if here.is_file() {
+        return Ok(here);
+    }
+    std::env::var_os("PATH")
+        .and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(name))
+                .find(|p| p.is_file())
+        })
+        .ok_or_else(|| {
+            CliError::Input(format!(
+                "{name} not found next to havn ({}) or on PATH: build it with `cargo build -p {name}`",
+                bin_dir.display()
+            ))
+        })
+}
+
+fn free_port() -> Result<u16, CliError> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(err)?;
+    Ok(l.local_addr().map_err(err)?.port())
+}
+
+fn write(path: &Path, text: &str) -> Result<(), CliError> {
+    std::fs::write(path, text).map_err(|e| err(format!("cannot write {}: {e}", path.display())))
+}
+
+fn toml_of<T: Serialize>(v: &T) -> Result<String, CliError> {
+    toml::to_string(v).map_err(err)
+}
+
+/// Empties `dir` if it is a network directory from an earlier run (never anything else).
+fn fresh_dir(dir: &Path) -> Result<(), CliError> {
+    if dir.exists() {
+        let empty = std::fs::read_dir(dir).map_err(err)?.next().is_none();
+        if !empty && !dir.join(MARKER).exists() {
+            return Err(err(format!(
+                "{} exists and is not a havn network directory; pick another --dir",
+                dir.display()
+            )));
+        }
+        std::fs::remove_dir_all(dir).map_err(err)?;
+    }
+    for sub in ["keys", "logs"] {
+        std::fs::create_dir_all(dir.join(sub)).map_err(err)?;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(dir.join("keys"), std::fs::Permissions::from_mode(0o700));
+    }
+    write(
+        &dir.join(MARKER),
+        "made by `havn network up`; deleted by the next one\n",
+    )
+}
+
+impl Network {
+    /// Starts everything; `step` hears what is happening.
+    pub async fn up(dir: &Path, mut step: impl FnMut(&str)) -> Result<Network, CliError> {
+        let example = havn_runtime::examples::load(&havn_runtime::examples::dir())?
+            .into_iter()
+            .find(|e| e.name == "text-to-image")
+            .ok_or_else(|| err("the text-to-image example is missing (run `make models`)"))?;
+        let bin_dir = std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .unwrap_or_default();
+        for bin in ["havn-devnet", "havn-router", "havn-node", "havn-validator"] {
+            find_bin(&bin_dir, bin)?;
+        }
+        fresh_dir(dir)?;
+        let dir = dir.canonicalize().map_err(err)?;
+        let keys = KeyStore::new(&dir.join("keys"), "havn");
+        for name in accounts() {
+            keys.add(&name, &crate::new_mnemonic())?;
+        }
+        for name in operators() {
+            keys.add(&format!("{name}-operator"), &crate::new_mnemonic())?;
+        }
+
+        // 1. The chain.
+        let genesis = Genesis {
+            chain_id: "havn-local-1".into(),
+            bech32_prefix: "havn".into(),
+            fee_denom: "uhavn".into(),
+            min_gas_price: GAS_PRICE.to_string(),
+            block_time_ms: 200,
+            genesis_time: None,
+            accounts: accounts()
+                .iter()
+                .map(|n| {
+                    Ok(GenesisAccount {
+                        address: keys.get(n)?.address().to_string(),
+                        coins: vec![cosmwasm_std::coin(1_000_000_000_000, "uhavn")],
+                    })
+                })
+                .collect::<Result<_, CliError>>()?,
+            codes: vec![],
+        };
+        write(
+            &dir.join("genesis.json"),
+            &serde_json::to_string_pretty(&genesis).map_err(err)?,
+        )?;
+        let chain_addr = format!("127.0.0.1:{}", free_port()?);
+        let grpc = format!("http://{chain_addr}");
+        let mut procs = Procs {
+            dir: dir.clone(),
+            bin_dir,
+            list: vec![],
+        };
+        procs.spawn(
+            "devnet",
+            "havn-devnet",
+            &[
+                "--genesis",
+                &dir.join("genesis.json").display().to_string(),
+                "--listen",
+                &chain_addr,
+                "--snapshot",
+                &dir.join("devnet.snapshot").display().to_string(),
+            ],
+        )?;
+        let client = procs.wait_for_chain(&grpc).await?;
+        let mut net = Network {
+            dir: dir.clone(),
+            grpc: grpc.clone(),
+            router: String::new(),
+            router_metrics: String::new(),
+            client,
+            deployment: Deployment {
+                token: String::new(),
+                registry: String::new(),
+                staking: String::new(),
+                payout: String::new(),
+                log: String::new(),
+                governance: String::new(),
+            },
+            keys,
+            workflow_id: 0,
+            upstream_id: 0,
+            bonded_at: vec![],
+            procs,
+        };
+        step(&format!(
+            "chain {} up at {grpc} (havn-devnet, pid {})",
+            net.client.chain_id(),
+            net.procs.list[0].child.id()
+        ));
+
+        // 2. Havn on it.
+        let deployer = net.keys.get("deployer")?;
+        let balances = accounts()
+            .iter()
+            .map(|n| Ok((net.keys.get(n)?.address().to_string(), 10_000 * HAI)))
+            .collect::<Result<_, CliError>>()?;
+        net.deployment = havn::deploy(
+            &net.client,
+            &deployer,
+            &artifacts_dir(),
+            havn::DeployOptions {
+                balances,
+                staking: havn_staking::state::Params {
+                    min_stake_node: Uint128::new(1_000 * HAI),
+                    min_stake_validator: Uint128::new(1_000 * HAI),
+                    downtime_window: DOWNTIME_WINDOW_S,
+                    ..Default::default()
+                },
+                log: Default::default(),
+                payout: Default::default(),
+            },
+        )
+        .await?;
+        step("deployed $HAI (cw20-base), registry, staking, payout, execution log and governance from their wasm; governance is admin and treasury");
+        for name in operators() {
+            let role = if name == "node" {
+                Role::Node
+            } else {
+                Role::Validator
+            };
+            let key =
+                havn_mesh_common::keys::load_mnemonic(&net.keys.file(&format!("{name}-operator"))?)
+                    .map_err(err)?;
+            net.deployment
+                .bond(
+                    &net.client,
+                    &net.keys.get(&name)?,
+                    role,
+                    1_000 * HAI,
+                    Some(&key),
+                )
+                .await?;
+        }
+        for name in operators() {
+            let at = net.last_heartbeat(&name).await?;
+            net.bonded_at.push((name, at));
+        }
+        step(&format!(
+            "bonded 1 node and {VALIDATORS} validators, each with its attestation key's proof of possession"
+        ));
+
+        // 3. The example workflow, built on another creator's workflow and an external LoRA.
+        let d = net.deployment.clone();
+        net.upstream_id = d
+            .publish(
+                &net.client,
+                &net.keys.get("upstream-a")?,
+                PublishMsg {
+                    name: "base-diffusion".into(),
+                    content_hash: hex_sha256(b"base-diffusion (example upstream)"),
+                    price: Uint128::new(10 * HAI),
+                    split: None,
+                    dependencies: vec![],
+                    parent: None,
+                },
+            )
+            .await?;
+        let lora = DependencyTarget::Artifact {
+            kind: ArtifactKind::Lora,
+            content_hash: hex_sha256(b"watercolor.safetensors"),
+            payee: net.keys.get("lora-artist")?.address().to_string(),
+        };
+        let (_, content_hash) = crate::check_manifest(&example.manifest)?;
+        net.workflow_id = d
+            .publish(
+                &net.client,
+                &net.keys.get("creator")?,
+                PublishMsg {
+                    name: "watercolor-portraits".into(),
+                    content_hash: content_hash.clone(),
+                    price: Uint128::new(PRICE),
+                    split: None,
+                    dependencies: vec![
+                        DependencyMsg {
+                            target: DependencyTarget::Workflow {
+                                id: net.upstream_id,
+                            },
+                            weight_bps: 5_000,
+                        },
+                        DependencyMsg {
+                            target: lora,
+                            weight_bps: 5_000,
+                        },
+                    ],
+                    parent: None,
+                },
+            )
+            .await?;
+        step(&format!(
+            "upstream-a published workflow {}; creator published workflow {} (text-to-image, manifest {}…) on it and a LoRA",
+            net.upstream_id,
+            net.workflow_id,
+            &content_hash[..16]
+        ));
+
+        // 4. The mesh, configured as operators configure it.
+        net.start_mesh(&example.manifest).await?;
+        step(&format!(
+            "havn-router at {} (operator set from the staking contract), 1 havn-node and {VALIDATORS} havn-validator processes connected; logs in {}",
+            net.router,
+            dir.join("logs").display()
+        ));
+        net.write_cli_config()?;
+        Ok(net)
+    }
+
+    fn chain_section(&self, key: &str) -> Result<toml::Value, CliError> {
+        Ok(toml::Value::Table(
+            [
+                ("grpc", toml::Value::from(self.grpc.clone())),
+                (
+                    "key_file",
+                    toml::Value::from(self.keys.file(key)?.display().to_string()),
+                ),
+                ("gas_price", toml::Value::from(GAS_PRICE)),
+                (
+                    "staking",
+                    toml::Value::from(self.deployment.staking.clone()),
+                ),
+                ("operators_refresh_ms", toml::Value::from(2_000)),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        ))
+    }
+
+    async fn start_mesh(&mut self, manifest: &[u8]) -> Result<(), CliError> {
+        let (port, metrics) = (free_port()?, free_port()?);
+        self.router = format!("http://127.0.0.1:{port}");
+        self.router_metrics = format!("127.0.0.1:{metrics}");
+        let router_dir = self.dir.join("router");
+        // The manifest and its modules, served to the node and validators by hash.
+        let store = havn_mesh_common::artifacts::ArtifactDir::open(&router_dir.join("artifacts"))
+            .map_err(err)?;
+        store.put(manifest).map_err(err)?;
+        havn_runtime::examples::publish(&havn_runtime::examples::dir(), &store)?;
+        let mut t = toml::map::Map::new();
+        t.insert("settlement_interval_ms".into(), 200.into());
+        t.insert("listen".into(), format!("127.0.0.1:{port}").into());
+        t.insert("metrics_listen".into(), self.router_metrics.clone().into());
+        t.insert("data_dir".into(), router_dir.display().to_string().into());
+        t.insert(
+            "artifacts_dir".into(),
+            router_dir.join("artifacts").display().to_string().into(),
+        );
+        t.insert("chain_id".into(), self.client.chain_id().into());
+        t.insert("execution_log".into(), self.deployment.log.clone().into());
+        t.insert("chain".into(), self.chain_section("relayer")?);
+        let path = self.dir.join("router.toml");
+        write(&path, &toml_of(&toml::Value::Table(t))?)?;
+        self.procs.spawn(
+            "router",
+            "havn-router",
+            &["--config", &path.display().to_string()],
+        )?;
+
+        for name in operators() {
+            let mut cfg = toml::map::Map::new();
+            cfg.insert("routers".into(), vec![self.router.clone()].into());
+            cfg.insert(
+                "operator".into(),
+                self.keys.get(&name)?.address().to_string().into(),
+            );
+            cfg.insert(
+                "mnemonic_file".into(),
+                self.keys
+                    .file(&format!("{name}-operator"))?
+                    .display()
+                    .to_string()
+                    .into(),
+            );
+            cfg.insert(
+                "cache_dir".into(),
+                self.dir.join(&name).display().to_string().into(),
+            );
+            if name != "node" {
+                // Every result re-executed: the demo shows the whole check.
+                cfg.insert("sample_rate".into(), 1.0.into());
+            }
+            cfg.insert("chain".into(), self.chain_section(&name)?);
+            let path = self.dir.join(format!("{name}.toml"));
+            write(&path, &toml_of(&toml::Value::Table(cfg))?)?;
+            let bin = if name == "node" {
+                "havn-node"
+            } else {
+                "havn-validator"
+            };
+            self.procs
+                .spawn(&name, bin, &["--config", &path.display().to_string()])?;
+        }
+        self.wait_for_mesh().await
+    }
+
+    /// Until the router has the node and every validator connected.
+    async fn wait_for_mesh(&mut self) -> Result<(), CliError> {
+        let start = Instant::now();
+        loop {
+            self.procs.check_alive()?;
+            if let Ok(text) = http_get(&self.router_metrics).await {
+                let gauge = |name: &str| {
+                    text.lines()
+                        .find(|l| l.starts_with(name))
+                        .and_then(|l| l.split_whitespace().last())
+                        .and_then(|v| v.parse::<f64>().ok())
+                        .unwrap_or(0.0)
+                };
+                if gauge("havn_router_nodes_connected") >= 1.0
+                    && gauge("havn_router_validators_connected") >= VALIDATORS as f64
+                {
+                    return Ok(());
+                }
+            }
+            if start.elapsed() > Duration::from_secs(120) {
+                return Err(err(format!(
+                    "the node and validators did not connect to the router within 120 s (see {})",
+                    self.dir.join("logs").display()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The CLI's config for this network: `havn --config DIR/config.toml …`.
+    fn write_cli_config(&self) -> Result<(), CliError> {
+        let cfg = crate::Config {
+            grpc: self.grpc.clone(),
+            gas_price: GAS_PRICE,
+            keys_dir: self.dir.join("keys"),
+            router: self.router.clone(),
+            contracts: crate::Contracts {
+                token: self.deployment.token.clone(),
+                registry: self.deployment.registry.clone(),
+                staking: self.deployment.staking.clone(),
+                payout: self.deployment.payout.clone(),
+                log: self.deployment.log.clone(),
+                governance: self.deployment.governance.clone(),
+            },
+            ..crate::Config::default()
+        };
+        write(&self.dir.join("config.toml"), &toml_of(&cfg)?)
+    }
+
+    async fn last_heartbeat(&self, name: &str) -> Result<u64, CliError> {
+        let o: havn_staking::msg::OperatorResponse = self
+            .client
+            .smart(
+                &self.deployment.staking,
+                &havn_staking::msg::QueryMsg::Operator {
+                    address: self.keys.get(name)?.address().to_string(),
+                },
+            )
+            .await?;
+        Ok(o.last_heartbeat.seconds())
+    }
+
+    /// The daemons' pids by name.
+    pub fn pids(&self) -> Vec<(String, u32)> {
+        self.procs
+            .list
+            .iter()
+            .map(|p| (p.name.clone(), p.child.id()))
+            .collect()
+    }
+
+    /// Stops every daemon (also done on drop).
+    pub fn stop(&mut self) {
+        self.procs.stop();
+    }
+
+    pub fn check_alive(&mut self) -> Result<(), CliError> {
+        self.procs.check_alive()
+    }
+}
+
+/// The daemons, in start order.
+struct Procs {
+    dir: PathBuf,
+    bin_dir: PathBuf,
+    list: Vec<Proc>,
+}
+
+impl Procs {
+    fn spawn(&mut self, name: &str, bin: &str, args: &[&str]) -> Result<(), CliError> {
+        let log = self.dir.join("logs").join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).map_err(err)?;
+        let mut cmd = Command::new(find_bin(&self.bin_dir, bin)?);
+        cmd.args(args)
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().map_err(err)?)
+            .stderr(file);
+        if std::env::var_os("RUST_LOG").is_none() {
+            cmd.env("RUST_LOG", "info");
+        }
+        // Its own process group: Ctrl-C reaches `havn` only, which stops the daemons in order
+        // (mesh first, chain last).
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::CommandExt;
+            cmd.process_group(0);
+        }
+        let child = cmd
+            .spawn()
+            .map_err(|e| err(format!("cannot start {bin}: {e}")))?;
+        self.list.push(Proc {
+            name: name.to_string(),
+            child,
+            log,
+        });
+        Ok(())
+    }
+
+    /// An error naming the first daemon that exited, with the last line of its log.
+    pub fn check_alive(&mut self) -> Result<(), CliError> {
+        for p in &mut self.list {
+            if let Ok(Some(status)) = p.child.try_wait() {
+                let last = std::fs::read_to_string(&p.log)
+                    .unwrap_or_default()
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+                    .to_string();
+                return Err(err(format!(
+                    "{} exited ({status}): {last} (log: {})",
+                    p.name,
+                    p.log.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn wait_for_chain(&mut self, grpc: &str) -> Result<Client, CliError> {
+        let start = Instant::now();
+        loop {
+            self.check_alive()?;
+            match Client::connect(ChainConfig {
+                gas_price: GAS_PRICE,
+                ..ChainConfig::devnet(grpc.to_string())
+            })
+            .await
+            {
+                Ok(c) => return Ok(c),
+                Err(e) if start.elapsed() > Duration::from_secs(30) => return Err(e.into()),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
+    /// Stops the daemons: SIGTERM to the mesh, then the chain (which saves its snapshot); a
+    /// daemon still running after 10 s is killed.
+    pub fn stop(&mut self) {
+        while let Some(mut p) = self.list.pop() {
+            #[cfg(unix)]
+            // SAFETY: kill(2) on a child we spawned and have not reaped.
+            unsafe {
+                libc::kill(p.child.id() as libc::pid_t, libc::SIGTERM);
+            }
+            let start = Instant::now();
+            while matches!(p.child.try_wait(), Ok(None)) {
+                if start.elapsed() > Duration::from_secs(10) {
+                    let _ = p.child.kill();
+                    let _ = p.child.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    havn_mesh_common::sha256(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The contracts' wasm: `$HAVN_ARTIFACTS`, else the workspace's `artifacts/` (`make wasm`).
+pub fn artifacts_dir() -> PathBuf {
+    std::env::var_os("HAVN_ARTIFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../artifacts"))
+}
+
+/// A plain HTTP/1.0 GET of `/metrics`.
+async fn http_get(addr: &str) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").await?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).await?;
+    Ok(body)
+}
+
+/// What the demo job did, for printing and for the test.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub chain_id: String,
+    pub workflow_id: u64,
+    pub job_id: u64,
+    pub fee: String,
+    pub outcome: String,
+    pub output: PathBuf,
+    pub output_hash: String,
+    /// Executor and device the node reported.
+    pub runtime: String,
+    /// Why each validator found it valid (the tolerance-ladder rung).
+    pub verdicts: Vec<String>,
+    pub record: Record,
+    /// Every party's $HAI before and after claiming, and what the payout contract credited it.
+    pub earnings: Vec<Earning>,
+    /// Operators whose daemon's heartbeat reached the staking contract.
+    pub heartbeats: Vec<String>,
+}
+
+/// The execution log's record of the job and the router's tx that made it.
+#[derive(Debug, Serialize)]
+pub struct Record {
+    pub height: u64,
+    pub node: String,
+    pub signers: Vec<String>,
+    pub tx: String,
+    pub gas_used: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Earning {
+    pub party: String,
+    pub address: String,
+    pub before: String,
+    pub after: String,
+    pub received: String,
+}
+
+impl Report {
+    /// What `party` received, in uhai.
+    pub fn received(&self, party: &str) -> Option<u128> {
+        self.earnings
+            .iter()
+            .find(|e| e.party == party)
+            .and_then(|e| e.received.parse().ok())
+    }
+}
+
+async fn cw20_balance(client: &Client, d: &Deployment, who: &str) -> Result<u128, CliError> {
+    let b: cw20::BalanceResponse = client
+        .smart(
+            &d.token,
+            &cw20::Cw20QueryMsg::Balance {
+                address: who.to_string(),
+            },
+        )
+        .await?;
+    Ok(b.balance.u128())
+}
+
+/// The demo job, as a caller runs one (`havn run`): request on chain, submit to the router,
+/// follow it, save the output; then the record, the heartbeats, and everyone's claim.
+pub async fn demo(
+    net: &mut Network,
+    out_dir: &Path,
+    mut step: impl FnMut(&str),
+    on_event: impl FnMut(&havn_mesh_proto::v1::JobEvent),
+) -> Result<Report, CliError> {
+    use crate::jobs;
+    let (client, d) = (net.client.clone(), net.deployment.clone());
+    let caller = net.keys.get("caller")?;
+    let input = b"ada lovelace, watercolor".to_vec();
+    let requested = jobs::request(&client, &d, &caller, net.workflow_id, &input).await?;
+    let job_id = requested.job_id;
+    step(&format!(
+        "caller requested job {job_id} on chain: {} $HAI escrowed by the execution log (tx {}…)",
+        requested.terms.price.u128() / HAI,
+        &requested.tx.hash[..12]
+    ));
+    let mut router = jobs::router(&net.router).await?;
+    jobs::submit(&mut router, &requested, &caller, input, 42).await?;
+    let event = jobs::follow(&mut router, job_id, Duration::from_secs(300), on_event).await?;
+    net.check_alive()?;
+    let output_path = jobs::save_output(out_dir, &event)?;
+    let output = event.output.clone().unwrap_or_default();
+    let runtime = output.runtime.clone().unwrap_or_default();
+    step(&format!(
+        "node ran it on {} ({}); {} validators re-executed it and signed; the router put it in settlement batch {}",
+        runtime.device,
+        runtime.executor,
+        event.attestations.len(),
+        event.settlement_id
+    ));
+
+    let job = jobs::wait_recorded(&client, &d, job_id, Duration::from_secs(30)).await?;
+    let outcome = format!("{:?}", job.status).to_lowercase();
+    let executions: havn_execution_log::msg::ExecutionsResponse = client
+        .smart(
+            &d.log,
+            &havn_execution_log::msg::QueryMsg::ExecutionsByWorkflow {
+                workflow_id: net.workflow_id,
+                start_after: None,
+                limit: None,
+            },
+        )
+        .await?;
+    let execution = executions
+        .executions
+        .into_iter()
+        .find(|x| x.job_id == job_id)
+        .ok_or_else(|| err(format!("job {job_id} has no execution record")))?;
+    let tx = client
+        .search_txs(&format!("wasm-havn_job.job_id='{job_id}'"))
+        .await?
+        .into_iter()
+        .last()
+        .ok_or_else(|| err("the RecordExecution tx was not found"))?;
+    let record = Record {
+        height: execution.height,
+        node: execution.node.to_string(),
+        signers: execution.signers.iter().map(|s| s.to_string()).collect(),
+        tx: tx.hash,
+        gas_used: tx.gas_used,
+    };
+    step(&format!(
+        "execution log: job {job_id} {outcome} at block {}, {} signers, recorded by the router's tx {}… ({} gas)",
+        record.height,
+        record.signers.len(),
+        &record.tx[..12],
+        record.gas_used
+    ));
+
+    // Liveness: each daemon's heartbeat, due half a downtime window after its bond.
+    let heartbeats = wait_heartbeats(net, Duration::from_secs(DOWNTIME_WINDOW_S + 10)).await?;
+    step(&format!(
+        "heartbeats from {} of {} operators reached the staking contract",
+        heartbeats.len(),
+        operators().len()
+    ));
+
+    // Everyone claims; the treasury share is released to governance.
+    let mut earnings = vec![];
+    let parties: Vec<String> = ["creator", "upstream-a", "lora-artist", "node"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain((0..VALIDATORS).map(|i| format!("validator-{i}")))
+        .collect();
+    for party in parties {
+        let w = net.keys.get(&party)?;
+        let address = w.address().to_string();
+        let before = cw20_balance(&client, &d, &address).await?;
+        let claimed = client
+            .execute(&w, &d.payout, &havn_payout::msg::ExecuteMsg::Claim {}, &[])
+            .await;
+        let after = cw20_balance(&client, &d, &address).await?;
+        match claimed {
+            Ok(_) => {}
+            // A validator outside the signing quorum earns nothing this time.
+            Err(e) if after == before => tracing::info!("{party}: nothing to claim ({e})"),
+            Err(e) => return Err(e.into()),
+        }
+        earnings.push(Earning {
+            party,
+            address,
+            before: before.to_string(),
+            after: after.to_string(),
+            received: (after - before).to_string(),
+        });
+    }
+    let before = cw20_balance(&client, &d, &d.governance).await?;
+    client
+        .execute(
+            &net.keys.get("relayer")?,
+            &d.payout,
+            &havn_payout::msg::ExecuteMsg::ReleaseTreasury {},
+            &[],
+        )
+        .await?;
+    let after = cw20_balance(&client, &d, &d.governance).await?;
+    earnings.push(Earning {
+        party: "treasury".into(),
+        address: d.governance.clone(),
+        before: before.to_string(),
+        after: after.to_string(),
+        received: (after - before).to_string(),
+    });
+    step("everyone claimed; the treasury share went to governance");
+    Ok(Report {
+        chain_id: client.chain_id().into(),
+        workflow_id: net.workflow_id,
+        job_id,
+        fee: requested.terms.price.to_string(),
+        outcome,
+        output: output_path,
+        output_hash: hex::encode(&output.output_hash),
+        runtime: format!("{} on {}", runtime.executor, runtime.device),
+        verdicts: event
+            .attestations
+            .iter()
+            .map(|a| a.reason.clone())
+            .collect(),
+        record,
+        earnings,
+        heartbeats,
+    })
+}
+
+/// The operators whose last heartbeat is the daemon's (after their bond), waiting up to
+/// `timeout` for all of them.
+async fn wait_heartbeats(net: &mut Network, timeout: Duration) -> Result<Vec<String>, CliError> {
+    let start = Instant::now();
+    loop {
+        net.check_alive()?;
+        let mut beat = vec![];
+        for (name, at) in net.bonded_at.clone() {
+            if net.last_heartbeat(&name).await? > at {
+                beat.push(name);
+            }
+        }
+        if beat.len() == operators().len() || start.elapsed() > timeout {
+            return Ok(beat);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// SIGTERM to `pid`, then wait up to `grace` for it to exit (SIGKILL after that).
+pub fn terminate(pid: i32, grace: Duration) -> Result<(), CliError> {
+    // SAFETY: kill(2) with a plain pid and signal; no memory is shared.
+    let alive = |sig| unsafe { libc::kill(pid as libc::pid_t, sig) == 0 };
+    if !alive(libc::SIGTERM) {
+        return Err(err(format!("no process {pid} to stop")));
+    }
+    let start = Instant::now();
+    while alive(0) {
+        if start.elapsed() > grace {
+            alive(libc::SIGKILL);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}

@@ -212,7 +212,9 @@ pub fn extension(bytes: &[u8]) -> &'static str {
         "png"
     } else if bytes.starts_with(b"RIFF") && bytes.get(8..12) == Some(b"WAVE") {
         "wav"
-    } else if std::str::from_utf8(bytes).is_ok() {
+    } else if std::str::from_utf8(bytes)
+        .is_ok_and(|t| !t.chars().any(|c| c.is_control() && !c.is_whitespace()))
+    {
         "txt"
     } else {
         "bin"

@@ -36,7 +36,8 @@ enum Command {
     Keys(KeysCmd),
     /// Check a workflow manifest, publish it, and show the royalty stack it got.
     Publish {
-        /// The manifest (JSON): its sha256 is the version hash nodes and validators check.
+        /// The manifest (JSON, mesh/runtime/manifest.schema.json; checked as a node parses it): its
+        /// sha256 is the version hash nodes and validators check.
         manifest: PathBuf,
         /// Price per run, in uhai.
         #[arg(long)]

@@ -7,7 +7,7 @@ use thiserror::Error;
 use crate::ladder::Tolerance;
 
 /// How the pipeline's output tensor becomes the job's output bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Encoding {
     /// `[1, C, H, W]` or `[C, H, W]` floats in `[-1, 1]`, C = 1 or 3 → 8-bit PNG.
@@ -32,7 +32,7 @@ impl Encoding {
 }
 
 /// The manifest's `pipeline.output`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSpec {
     /// The named tensor that is the output.

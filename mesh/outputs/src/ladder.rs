@@ -19,7 +19,7 @@ use crate::encode::{decode, Decoded, Encoding, OutputSpec, Values};
 
 /// Thresholds of the numeric and perceptual rungs, in the decoded output's own units (0–255 for
 /// pixels, PCM steps for audio, raw values for npy).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Tolerance {
     /// The largest difference of any one value.

@@ -25,7 +25,7 @@ use havn_outputs::{encode, ladder, Encoding, OutputSpec};
 use serde::Deserialize;
 use tch::{CModule, Device, Kind, Tensor};
 
-pub use spec::{Step, TorchPipeline, TORCH_KIND};
+pub use spec::{manifest_schema, Step, TorchPipeline, TORCH_KIND};
 
 /// `[torch]` in the node's and validator's config.
 #[derive(Debug, Clone, Deserialize)]

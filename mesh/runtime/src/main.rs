@@ -51,6 +51,8 @@ enum Output {
 enum Command {
     /// The runtime and device this machine would report in a node's result claim.
     Info,
+    /// The JSON Schema of a torch workflow manifest (also in mesh/runtime/manifest.schema.json).
+    Schema,
     /// Runs one workflow and writes its output.
     Run {
         /// A workflow name in the models folder (e.g. text-to-image) or a manifest file.
@@ -128,6 +130,14 @@ fn extension(m: &Manifest) -> &'static str {
 }
 
 fn run(cli: &Cli) -> Result<ExitCode, String> {
+    if let Command::Schema = cli.command {
+        let schema = havn_runtime::manifest_schema();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&schema).map_err(|e| e.to_string())?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let store = ArtifactDir::open(&cli.models.join("artifacts")).map_err(|e| e.to_string())?;
     let cfg = TorchConfig {
         device: cli.device.clone(),
@@ -140,6 +150,7 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
     let cancel = AtomicBool::new(false);
     let json = cli.output == Output::Json;
     match &cli.command {
+        Command::Schema => unreachable!("answered above"),
         Command::Info => {
             let (executor, device, versions) = exec.runtime();
             if json {

@@ -15,7 +15,7 @@ pub const MAX_STEPS: usize = 64;
 pub const MAX_LOOP: u32 = 1000;
 pub const MAX_ELEMENTS: usize = 1 << 24;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TorchPipeline {
     /// Local name → sha256 (hex) of the TorchScript file.
@@ -26,7 +26,7 @@ pub struct TorchPipeline {
 }
 
 /// The job's one input: what its bytes are, and the name steps use for it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum InputSpec {
     /// UTF-8 text of at most `max_bytes`.
@@ -44,7 +44,7 @@ impl InputSpec {
 }
 
 /// One step. Names refer to values made by the input or earlier steps.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Step {
     /// Text → token ids `[1, L]` (int64): characters of `vocab`, or bytes without one; padded
@@ -100,6 +100,34 @@ impl Step {
             _ => 1,
         }
     }
+}
+
+/// The JSON Schema of a `torch` workflow manifest, generated from the types a node parses it
+/// into (so it cannot drift from what nodes accept); committed as `mesh/runtime/manifest.schema.json`
+/// for tools in any language, and printed by `havn-torch schema`. What it cannot say (names defined
+/// before use, bounds, module hashes present) `TorchPipeline::check` adds.
+pub fn manifest_schema() -> serde_json::Value {
+    /// `Manifest` with its pipeline typed (other top-level keys are allowed, as nodes ignore them).
+    #[derive(schemars::JsonSchema)]
+    #[allow(dead_code)]
+    struct TorchManifest {
+        /// The workflow's name.
+        name: String,
+        pipeline: TorchPipeline,
+        /// The largest output a correct run produces, in bytes (default 16 MiB).
+        #[serde(default)]
+        max_output_bytes: Option<u64>,
+    }
+    let mut schema =
+        serde_json::to_value(schemars::schema_for!(TorchManifest)).expect("a schema serializes");
+    // The pipeline's `kind` is read by the manifest, the rest by `TorchPipeline`.
+    if let Some(p) = schema.pointer_mut("/definitions/TorchPipeline") {
+        p["properties"]["kind"] = serde_json::json!({"type": "string", "enum": [TORCH_KIND]});
+        if let Some(required) = p["required"].as_array_mut() {
+            required.insert(0, "kind".into());
+        }
+    }
+    schema
 }
 
 fn bad(msg: impl Into<String>) -> ExecError {
@@ -355,5 +383,51 @@ mod tests {
         let mut m = manifest(good());
         m.pipeline.kind = "builtin:digest".into();
         assert!(TorchPipeline::from_manifest(&m).is_err());
+    }
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+
+    const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/manifest.schema.json");
+
+    /// The committed schema is what the types generate (`HAVN_BLESS=1` rewrites it).
+    #[test]
+    fn the_committed_manifest_schema_is_current() {
+        let generated = serde_json::to_string_pretty(&manifest_schema()).unwrap() + "\n";
+        if std::env::var_os("HAVN_BLESS").is_some() {
+            std::fs::write(COMMITTED, &generated).unwrap();
+        }
+        let committed = std::fs::read_to_string(COMMITTED).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "mesh/runtime/manifest.schema.json is stale: HAVN_BLESS=1 cargo test -p havn-runtime schema"
+        );
+    }
+
+    /// The schema says what parsing enforces: required fields, the step ops, the encodings, and
+    /// no unknown keys.
+    #[test]
+    fn the_schema_states_the_parsers_rules() {
+        let s = manifest_schema();
+        let pipeline = &s["definitions"]["TorchPipeline"];
+        assert_eq!(pipeline["additionalProperties"], false);
+        let required: Vec<&str> = pipeline["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(required, ["kind", "input", "modules", "output", "steps"]);
+        assert_eq!(pipeline["properties"]["kind"]["enum"][0], TORCH_KIND);
+        let text = s.to_string();
+        for op in ["tokenize", "module", "noise", "ddim", "sample_tokens"] {
+            assert!(text.contains(&format!("\"{op}\"")), "step op {op}");
+        }
+        for enc in ["png", "wav", "utf8", "npy"] {
+            assert!(text.contains(&format!("\"{enc}\"")), "encoding {enc}");
+        }
+        assert_eq!(s["required"], serde_json::json!(["name", "pipeline"]));
     }
 }

@@ -18,9 +18,10 @@ MODELS := models/build/index.json
 ## router, node, 4 validators) and one workflow end to end: published, requested on chain, run on
 ## LibTorch, attested, recorded, split and claimed. `havn network up` (no --demo) keeps it running.
 DAEMONS := -p havn-devnet -p havn-router -p havn-node -p havn-validator -p havn-sdk
+# One build of all five (a `cargo run -p havn-sdk` after it would resolve features anew and rebuild).
 demo: tools wasm check models
 	cargo build --locked -q $(DAEMONS)
-	cargo run --locked -q -p havn-sdk --bin havn -- network up --demo
+	"$${CARGO_TARGET_DIR:-target}/debug/havn" network up --demo
 
 ## Every check CI runs: format, lints, schema drift, wasm build + VM check, then all tests.
 test: tools fmt-check clippy schema-check wasm check models unit

@@ -8,7 +8,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 # Same bytes from any checkout: no absolute paths in panic locations.
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--remap-path-prefix=$ROOT=/havn --remap-path-prefix=$HOME/.cargo=/cargo"
 
-mkdir -p "$ARTIFACTS/testing"
+OPT_FLAGS="-Os --llvm-memory-copy-fill-lowering --signext-lowering --llvm-nontrapping-fptoint-lowering --strip-debug --strip-producers --strip-target-features"
+OPT_CACHE=${HAVN_CACHE:-$HOME/.cache/havn}/wasm-opt
+mkdir -p "$ARTIFACTS/testing" "$OPT_CACHE"
 rm -f "$ARTIFACTS"/*.wasm "$ARTIFACTS"/checksums.txt "$ARTIFACTS"/testing/*.wasm
 for dir in $(contract_dirs) $(test_contract_dirs); do
     package=$(package_name "$dir")
@@ -21,8 +23,15 @@ for dir in $(contract_dirs) $(test_contract_dirs); do
     # (the precompiled std has them); CosmWasm 2.x refuses them, so lower them here.
     out=$ARTIFACTS/${crate#havn_}.wasm
     case $dir in */contracts/testing/*) out=$ARTIFACTS/testing/${crate#havn_}.wasm ;; esac
-    "$WASM_OPT" -Os --llvm-memory-copy-fill-lowering --signext-lowering --llvm-nontrapping-fptoint-lowering \
-        --strip-debug --strip-producers --strip-target-features "$raw" -o "$out"
+    # wasm-opt takes ~14 s a module here: its output is cached by the input's hash, the flags and
+    # the wasm-opt version, so an unchanged contract costs only cargo's no-op.
+    key=$( (sha256sum < "$raw"; echo "$OPT_FLAGS"; "$WASM_OPT" --version) | sha256sum | cut -c1-64)
+    cached=$OPT_CACHE/$key.wasm
+    if [ ! -f "$cached" ]; then
+        # shellcheck disable=SC2086
+        "$WASM_OPT" $OPT_FLAGS "$raw" -o "$cached.tmp" && mv "$cached.tmp" "$cached"
+    fi
+    cp "$cached" "$out"
     echo "built $out ($(stat -c %s "$raw") -> $(stat -c %s "$out") bytes)"
 done
 (cd "$ARTIFACTS" && sha256sum ./*.wasm testing/*.wasm | sed 's| \./| |' > checksums.txt)

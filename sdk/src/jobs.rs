@@ -75,19 +75,12 @@ pub async fn terms(
             terms.flag.as_ref().map(|f| &f.reason)
         )));
     }
-    let balance: cw20::BalanceResponse = client
-        .smart(
-            &d.token,
-            &cw20::Cw20QueryMsg::Balance {
-                address: caller.address().to_string(),
-            },
-        )
-        .await?;
-    if balance.balance < terms.price {
+    let balance = d.hai_balance(client, caller.address().as_ref()).await?;
+    if balance < terms.price.u128() {
         return Err(CliError::Input(format!(
             "{} has {} uhai but workflow {workflow_id} costs {}: nothing was sent",
             caller.address(),
-            balance.balance,
+            balance,
             terms.price
         )));
     }

@@ -50,6 +50,32 @@ pub struct Contracts {
     pub governance: String,
 }
 
+impl From<&Contracts> for havn_chain::havn::Deployment {
+    fn from(c: &Contracts) -> Self {
+        havn_chain::havn::Deployment {
+            token: c.token.clone(),
+            registry: c.registry.clone(),
+            staking: c.staking.clone(),
+            payout: c.payout.clone(),
+            log: c.log.clone(),
+            governance: c.governance.clone(),
+        }
+    }
+}
+
+impl From<&havn_chain::havn::Deployment> for Contracts {
+    fn from(d: &havn_chain::havn::Deployment) -> Self {
+        Contracts {
+            token: d.token.clone(),
+            registry: d.registry.clone(),
+            staking: d.staking.clone(),
+            payout: d.payout.clone(),
+            log: d.log.clone(),
+            governance: d.governance.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -266,7 +292,8 @@ pub fn check_manifest(bytes: &[u8]) -> Result<(String, String), CliError> {
     Ok((manifest.name, hex_sha256(bytes)))
 }
 
-fn hex_sha256(bytes: &[u8]) -> String {
+/// Lower-case hex sha256, as the registry stores content hashes.
+pub(crate) fn hex_sha256(bytes: &[u8]) -> String {
     havn_mesh_common::sha256(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))

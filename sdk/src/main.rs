@@ -302,18 +302,10 @@ async fn client(cfg: &Config) -> Result<Client, CliError> {
 }
 
 fn deployment(cfg: &Config) -> Result<havn_chain::havn::Deployment, CliError> {
-    let c = &cfg.contracts;
     for name in ["token", "registry", "log"] {
         cfg.contract(name)?;
     }
-    Ok(havn_chain::havn::Deployment {
-        token: c.token.clone(),
-        registry: c.registry.clone(),
-        staking: c.staking.clone(),
-        payout: c.payout.clone(),
-        log: c.log.clone(),
-        governance: c.governance.clone(),
-    })
+    Ok((&cfg.contracts).into())
 }
 
 /// A spinner on stderr for long work (hidden when stderr is not a terminal, or for JSON).

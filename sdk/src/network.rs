@@ -296,7 +296,7 @@ impl Network {
                 &net.keys.get("upstream-a")?,
                 PublishMsg {
                     name: "base-diffusion".into(),
-                    content_hash: hex_sha256(b"base-diffusion (example upstream)"),
+                    content_hash: crate::hex_sha256(b"base-diffusion (example upstream)"),
                     price: Uint128::new(10 * HAI),
                     split: None,
                     dependencies: vec![],
@@ -306,7 +306,7 @@ impl Network {
             .await?;
         let lora = DependencyTarget::Artifact {
             kind: ArtifactKind::Lora,
-            content_hash: hex_sha256(b"watercolor.safetensors"),
+            content_hash: crate::hex_sha256(b"watercolor.safetensors"),
             payee: net.keys.get("lora-artist")?.address().to_string(),
         };
         let (_, content_hash) = crate::check_manifest(&example.manifest)?;
@@ -477,14 +477,7 @@ impl Network {
             gas_price: GAS_PRICE,
             keys_dir: self.dir.join("keys"),
             router: self.router.clone(),
-            contracts: crate::Contracts {
-                token: self.deployment.token.clone(),
-                registry: self.deployment.registry.clone(),
-                staking: self.deployment.staking.clone(),
-                payout: self.deployment.payout.clone(),
-                log: self.deployment.log.clone(),
-                governance: self.deployment.governance.clone(),
-            },
+            contracts: (&self.deployment).into(),
             ..crate::Config::default()
         };
         write(&self.dir.join("config.toml"), &toml_of(&cfg)?)
@@ -625,13 +618,6 @@ impl Drop for Procs {
     }
 }
 
-fn hex_sha256(bytes: &[u8]) -> String {
-    havn_mesh_common::sha256(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// The contracts' wasm: `$HAVN_ARTIFACTS`, else the workspace's `artifacts/` (`make wasm`).
 pub fn artifacts_dir() -> PathBuf {
     std::env::var_os("HAVN_ARTIFACTS")
@@ -697,18 +683,6 @@ impl Report {
             .find(|e| e.party == party)
             .and_then(|e| e.received.parse().ok())
     }
-}
-
-async fn cw20_balance(client: &Client, d: &Deployment, who: &str) -> Result<u128, CliError> {
-    let b: cw20::BalanceResponse = client
-        .smart(
-            &d.token,
-            &cw20::Cw20QueryMsg::Balance {
-                address: who.to_string(),
-            },
-        )
-        .await?;
-    Ok(b.balance.u128())
 }
 
 /// The demo job, as a caller runs one (`havn run`): request on chain, submit to the router,
@@ -801,11 +775,11 @@ pub async fn demo(
     for party in parties {
         let w = net.keys.get(&party)?;
         let address = w.address().to_string();
-        let before = cw20_balance(&client, &d, &address).await?;
+        let before = d.hai_balance(&client, &address).await?;
         let claimed = client
             .execute(&w, &d.payout, &havn_payout::msg::ExecuteMsg::Claim {}, &[])
             .await;
-        let after = cw20_balance(&client, &d, &address).await?;
+        let after = d.hai_balance(&client, &address).await?;
         match claimed {
             Ok(_) => {}
             // A validator outside the signing quorum earns nothing this time.
@@ -820,7 +794,7 @@ pub async fn demo(
             received: (after - before).to_string(),
         });
     }
-    let before = cw20_balance(&client, &d, &d.governance).await?;
+    let before = d.hai_balance(&client, &d.governance).await?;
     client
         .execute(
             &net.keys.get("relayer")?,
@@ -829,7 +803,7 @@ pub async fn demo(
             &[],
         )
         .await?;
-    let after = cw20_balance(&client, &d, &d.governance).await?;
+    let after = d.hai_balance(&client, &d.governance).await?;
     earnings.push(Earning {
         party: "treasury".into(),
         address: d.governance.clone(),

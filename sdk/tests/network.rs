@@ -25,19 +25,6 @@ fn alive(pid: i64) -> bool {
     unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
 }
 
-async fn cw20_balance(client: &Client, token: &str, who: &str) -> u128 {
-    let b: cw20::BalanceResponse = client
-        .smart(
-            token,
-            &cw20::Cw20QueryMsg::Balance {
-                address: who.into(),
-            },
-        )
-        .await
-        .unwrap();
-    b.balance.u128()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn network_up_runs_the_whole_loop_serves_the_cli_and_stops_on_ctrl_c() {
     let tmp = tempfile::tempdir().unwrap();
@@ -131,6 +118,11 @@ async fn network_up_runs_the_whole_loop_serves_the_cli_and_stops_on_ctrl_c() {
     let client = Client::connect(ChainConfig::devnet(cfg.grpc.clone()))
         .await
         .unwrap();
+    let d = havn_chain::havn::Deployment::from(&cfg.contracts);
+    let hai = |who: &str| {
+        let (d, client, who) = (d.clone(), client.clone(), who.to_string());
+        async move { d.hai_balance(&client, &who).await.unwrap() }
+    };
     let caller = json(&cli(&["keys", "show", "caller", "--output", "json"]))["address"]
         .as_str()
         .unwrap()
@@ -149,7 +141,7 @@ async fn network_up_runs_the_whole_loop_serves_the_cli_and_stops_on_ctrl_c() {
     assert_eq!(lineage["artifacts"].as_array().unwrap().len(), 1);
 
     // `havn run`: requested, run, verified, saved and recorded; `job watch` sees it settled.
-    let before = cw20_balance(&client, &cfg.contracts.token, &caller).await;
+    let before = hai(&caller).await;
     let run = json(&cli(&[
         "run",
         "2",
@@ -168,10 +160,7 @@ async fn network_up_runs_the_whole_loop_serves_the_cli_and_stops_on_ctrl_c() {
     let job = run["job_id"].as_u64().unwrap();
     assert_eq!(job, 2);
     assert!(Path::new(run["output"].as_str().unwrap()).exists());
-    assert_eq!(
-        cw20_balance(&client, &cfg.contracts.token, &caller).await,
-        before - fee
-    );
+    assert_eq!(hai(&caller).await, before - fee);
     let watch = cli(&["job", "watch", &job.to_string()]);
     assert!(watch.status.success());
     assert!(String::from_utf8_lossy(&watch.stdout).contains("SETTLED"));
@@ -180,7 +169,7 @@ async fn network_up_runs_the_whole_loop_serves_the_cli_and_stops_on_ctrl_c() {
     assert_eq!(usage["total_fees"], (2 * fee).to_string());
 
     // Bad input: one clear line, and no $HAI moves.
-    let before = cw20_balance(&client, &cfg.contracts.token, &caller).await;
+    let before = hai(&caller).await;
     let e = one_line_error(&cli(&["run", "99", "--input", "x", "--from", "caller"]));
     assert!(e.contains("workflow 99 is not in the registry"), "{e}");
     json(&cli(&["keys", "add", "broke", "--output", "json"]));
@@ -188,10 +177,7 @@ async fn network_up_runs_the_whole_loop_serves_the_cli_and_stops_on_ctrl_c() {
     assert!(e.contains("has 0 uhai but workflow 2 costs"), "{e}");
     let e = one_line_error(&cli(&["run", "2", "--input", "x", "--from", "nobody"]));
     assert!(e.contains("key \"nobody\" not found"), "{e}");
-    assert_eq!(
-        cw20_balance(&client, &cfg.contracts.token, &caller).await,
-        before
-    );
+    assert_eq!(hai(&caller).await, before);
 
     // The router takes only jobs the chain has requested, as requested.
     let channel = tonic::transport::Channel::from_shared(cfg.router.clone())

@@ -341,6 +341,19 @@ impl Deployment {
             .await
     }
 
+    /// `address`'s $HAI (cw20) balance, in uhai.
+    pub async fn hai_balance(&self, client: &Client, address: &str) -> Result<u128, ChainError> {
+        let b: cw20::BalanceResponse = client
+            .smart(
+                &self.token,
+                &cw20::Cw20QueryMsg::Balance {
+                    address: address.into(),
+                },
+            )
+            .await?;
+        Ok(b.balance.u128())
+    }
+
     pub async fn job(
         &self,
         client: &Client,

@@ -21,6 +21,27 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// An example config with its commented-out `[section]` switched on (every `# ` line from
+/// `# [section]` on), parsed: how `mesh/deploy/*.example.toml`'s optional sections are tested.
+pub fn parse_with_section<T: DeserializeOwned>(
+    text: &str,
+    section: &str,
+) -> Result<T, ConfigError> {
+    let header = format!("# [{section}]");
+    let mut on = false;
+    let live: Vec<&str> = text
+        .lines()
+        .map(|l| {
+            on |= l == header;
+            match l.strip_prefix("# ") {
+                Some(live) if on => live,
+                _ => l,
+            }
+        })
+        .collect();
+    toml::from_str(&live.join("\n")).map_err(|e| ConfigError::Invalid(e.message().to_string()))
+}
+
 /// Reads `path` (if given), applies `<prefix>_*` environment overrides, and deserializes.
 pub fn load<T: DeserializeOwned>(path: Option<&Path>, prefix: &str) -> Result<T, ConfigError> {
     let mut table = match path {

@@ -37,15 +37,16 @@ fn main() -> ExitCode {
         return add_artifacts(&cfg, &args.add_artifact);
     }
     // The operator set comes from the staking contract when the chain names one.
-    let file_operators = match cfg.chain.as_ref().is_some_and(|c| !c.staking.is_empty()) {
-        true => None,
-        false => match FileOperators::load(&cfg.operators_file) {
+    let file_operators = if cfg.chain.as_ref().is_some_and(|c| !c.staking.is_empty()) {
+        None
+    } else {
+        match FileOperators::load(&cfg.operators_file) {
             Ok(o) => Some(o),
             Err(e) => {
                 eprintln!("havn-router: {e}");
                 return ExitCode::from(2);
             }
-        },
+        }
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,

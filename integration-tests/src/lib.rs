@@ -9,7 +9,7 @@
 use cosmwasm_std::{coin, coins, to_json_binary, Addr, Binary, Coin, HexBinary, Uint128, WasmMsg};
 use cw_multi_test::{App, AppResponse, ContractWrapper, Executor};
 use havn_execution_log::msg::{
-    EscrowResponse, ExecuteMsg as LogMsg, JobResult, QueryMsg as LogQuery,
+    EscrowResponse, ExecuteMsg as LogMsg, JobResult, NodeClaim, QueryMsg as LogQuery,
     ReceiveMsg as LogReceive, SignedAttestation,
 };
 use havn_execution_log::state::Job;
@@ -21,12 +21,16 @@ use havn_payout::msg::{EarningsResponse, ExecuteMsg as PayoutExec, QueryMsg as P
 use havn_staking::msg::{ExecuteMsg as StakingMsg, KeyProof, QueryMsg as StakingQuery};
 use havn_staking::state::Role;
 use havn_types::keys::possession_digest;
-use havn_types::{AssetUnchecked, Attestation, Verdict};
+use havn_types::mesh::ResultClaim;
+use havn_types::{AssetUnchecked, Attestation, Check, Verdict};
 use havn_workflow_registry::msg::{
     ExecuteMsg as RegistryMsg, PublishMsg, ReceiveMsg as RegistryReceive,
 };
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
+
+/// A re-execution decided at the ladder's second rung.
+pub const REEXECUTED: Check = Check::Reexecuted { rung: 1 };
 
 pub use havn_testing::{bytes, key, pubkey, sign, Failure};
 
@@ -616,7 +620,7 @@ impl Suite {
         job_id: u64,
         node: &Addr,
         output: &HexBinary,
-        verdict: Verdict,
+        (verdict, check): (Verdict, Check),
     ) -> [u8; 32] {
         let job = self.job(job_id);
         Attestation {
@@ -629,12 +633,63 @@ impl Suite {
             input_hash: &job.input_hash.to_array().unwrap(),
             output_hash: &output.to_array().unwrap(),
             verdict,
+            check,
         }
         .digest()
         .0
     }
 
-    /// The result `node` reports for `job_id`, signed by the validators listed (by index).
+    /// `node`'s signed claim for this output of `job_id`.
+    pub fn node_claim(&self, node: &str, job_id: u64, output: &HexBinary) -> NodeClaim {
+        let digest = ResultClaim {
+            job_id,
+            attempt: 1,
+            output_hash: &output.to_array().unwrap(),
+            executor: "builtin:digest",
+            device: "cpu",
+        }
+        .digest();
+        NodeClaim {
+            attempt: 1,
+            executor: "builtin:digest".into(),
+            device: "cpu".into(),
+            signature: bytes(&sign(&key(node), &digest)),
+        }
+    }
+
+    /// The result `node` reports (and signs) for `job_id`, with each listed validator's vote.
+    pub fn result_votes(
+        &self,
+        job_id: u64,
+        node: &str,
+        output: &str,
+        votes: &[(usize, Verdict, Check)],
+    ) -> JobResult {
+        let node_addr = self.addr(node);
+        let output = hash(output);
+        let attestations = votes
+            .iter()
+            .map(|&(i, verdict, check)| {
+                let digest = self.attestation_digest(job_id, &node_addr, &output, (verdict, check));
+                SignedAttestation {
+                    validator: self.validator(i).to_string(),
+                    verdict,
+                    check,
+                    signature: bytes(&sign(&key(&format!("validator-{i}")), &digest)),
+                }
+            })
+            .collect();
+        JobResult {
+            job_id,
+            node: node_addr.to_string(),
+            claim: self.node_claim(node, job_id, &output),
+            output_hash: output,
+            attestations,
+        }
+    }
+
+    /// The result `node` reports for `job_id`, signed by the validators listed (by index): Valid
+    /// after the structural checks, Invalid after re-executing.
     pub fn result(
         &self,
         job_id: u64,
@@ -643,29 +698,57 @@ impl Suite {
         verdict: Verdict,
         signers: &[usize],
     ) -> JobResult {
-        let node = self.addr(node);
-        let output = hash(output);
-        let digest = self.attestation_digest(job_id, &node, &output, verdict);
-        let attestations = signers
-            .iter()
-            .map(|&i| SignedAttestation {
-                validator: self.validator(i).to_string(),
-                signature: bytes(&sign(&key(&format!("validator-{i}")), &digest)),
-            })
-            .collect();
-        JobResult {
-            job_id,
-            node: node.to_string(),
-            output_hash: output,
-            verdict,
-            attestations,
-        }
+        let check = match verdict {
+            Verdict::Valid => Check::Structural,
+            Verdict::Invalid => REEXECUTED,
+        };
+        let votes: Vec<_> = signers.iter().map(|&i| (i, verdict, check)).collect();
+        self.result_votes(job_id, node, output, &votes)
     }
 
     /// The relayer records a batch.
     pub fn record(&mut self, results: Vec<JobResult>) -> Result<AppResponse, Failure> {
         let log = self.log.clone();
         self.execute("relayer", &log, &LogMsg::RecordExecution { results }, &[])
+    }
+
+    /// `sender` challenges a result (its one attestation is a signed Invalid).
+    pub fn challenge(&mut self, sender: &str, result: JobResult) -> Result<AppResponse, Failure> {
+        let log = self.log.clone();
+        self.execute(sender, &log, &LogMsg::Challenge { result }, &[])
+    }
+
+    /// Anyone finalizes these jobs.
+    pub fn finalize(&mut self, job_ids: &[u64]) -> Result<AppResponse, Failure> {
+        let log = self.log.clone();
+        let msg = LogMsg::Finalize {
+            job_ids: job_ids.to_vec(),
+        };
+        self.execute("anyone", &log, &msg, &[])
+    }
+
+    /// Blocks pass (a second each).
+    pub fn advance_blocks(&mut self, blocks: u64) {
+        self.app.update_block(|b| {
+            b.time = b.time.plus_seconds(blocks);
+            b.height += blocks;
+        });
+    }
+
+    /// The execution log's challenge window passes.
+    pub fn pass_window(&mut self) {
+        let params: havn_execution_log::state::Params = self.query(&self.log, &LogQuery::Params {});
+        self.advance_blocks(params.challenge_window);
+    }
+
+    /// Records, waits out the challenge window and finalizes: a result nobody disputes, paid.
+    /// Returns the record's response (its `havn_job` events).
+    pub fn settle(&mut self, results: Vec<JobResult>) -> Result<AppResponse, Failure> {
+        let ids: Vec<u64> = results.iter().map(|r| r.job_id).collect();
+        let res = self.record(results)?;
+        self.pass_window();
+        self.finalize(&ids)?;
+        Ok(res)
     }
 
     // ---- payout ----

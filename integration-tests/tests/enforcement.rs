@@ -5,7 +5,7 @@ use havn_integration_tests::{
     bytes, hash, key, outcomes, pubkey, sign, simple_workflow, SuiteBuilder, HAI, MIN_STAKE,
 };
 use havn_staking::msg::{DoubleSignEvidence, ExecuteMsg as StakingMsg, SignedVerdict};
-use havn_types::Verdict;
+use havn_types::{Check, Verdict};
 
 #[test]
 fn a_fraud_verdict_refunds_the_caller_and_slashes_the_node() {
@@ -19,6 +19,9 @@ fn a_fraud_verdict_refunds_the_caller_and_slashes_the_node() {
         let caller_before = s.balance_of("caller");
         let job = s.request("caller", workflow, 100 * HAI, "prompt").unwrap();
         let (relayer, governance) = (s.balance_of("relayer"), s.balance(&s.governance.clone()));
+        let provers: Vec<u128> = (0..4)
+            .map(|i| s.balance_of(&format!("validator-{i}")))
+            .collect();
         let result = s.result(job, "node", "noise", Verdict::Invalid, &[0, 1, 2, 3]);
         let res = s.record(vec![result]).unwrap();
         assert_eq!(outcomes(&res), vec![(job, "invalid".to_string())]);
@@ -26,16 +29,20 @@ fn a_fraud_verdict_refunds_the_caller_and_slashes_the_node() {
         assert_eq!(s.balance_of("caller"), caller_before);
         assert_eq!(s.payout_totals().distributed.u128(), 0);
         assert_eq!(s.escrowed(), 0);
-        // 10 % of the node's stake: 10 % of that to the relayer who reported it, the rest to the
-        // treasury; the node is jailed.
+        // 10 % of the node's stake: 10 % of that shared by the four validators who proved it
+        // (not the relayer), the rest to the treasury; the node is jailed.
         let slashed = MIN_STAKE / 10;
+        let each = slashed / 10 / 4;
         let op = s.operator("node");
         assert_eq!(op.node_stake.u128(), MIN_STAKE - slashed);
         assert!(op.jailed_until.is_some());
-        assert_eq!(s.balance_of("relayer") - relayer, slashed / 10);
+        assert_eq!(s.balance_of("relayer"), relayer);
+        for (i, before) in provers.iter().enumerate() {
+            assert_eq!(s.balance_of(&format!("validator-{i}")) - before, each);
+        }
         assert_eq!(
             s.balance(&s.governance.clone()) - governance,
-            slashed - slashed / 10
+            slashed - 4 * each
         );
         // A jailed node cannot be credited with work.
         let job = s.request("caller", workflow, 100 * HAI, "again").unwrap();
@@ -57,10 +64,16 @@ fn a_double_signing_validator_is_slashed_on_evidence_alone() {
     // validator-2 signs two different outputs for the same job.
     let signed = |output: &str| {
         let output_hash = hash(output);
-        let digest = s.attestation_digest(job_id, &node, &output_hash, Verdict::Valid);
+        let digest = s.attestation_digest(
+            job_id,
+            &node,
+            &output_hash,
+            (Verdict::Valid, Check::Structural),
+        );
         SignedVerdict {
             output_hash,
             verdict: Verdict::Valid,
+            check: Check::Structural,
             signature: bytes(&sign(&key("validator-2"), &digest)),
         }
     };
@@ -129,4 +142,48 @@ fn an_expired_job_refunds_its_caller() {
     let res = s.record(vec![result]).unwrap();
     assert_eq!(outcomes(&res), vec![(job, "rejected".to_string())]);
     assert_eq!(s.payout_totals().distributed.u128(), 0);
+}
+
+/// Verification v2 through the real payout: a recorded result challenged within its window and
+/// proven invalid by re-executions pays nobody; the validator that signed a re-executed Valid
+/// is slashed with the node.
+#[test]
+fn a_challenged_fraud_pays_nobody_and_slashes_its_valid_reexecutor() {
+    use havn_integration_tests::REEXECUTED;
+    let mut s = SuiteBuilder::new().build();
+    let workflow = s
+        .publish("creator", simple_workflow("txt2img", 100 * HAI))
+        .unwrap();
+    let caller_before = s.balance_of("caller");
+    let job = s.request("caller", workflow, 100 * HAI, "prompt").unwrap();
+    let votes = [
+        (0, Verdict::Valid, REEXECUTED),
+        (1, Verdict::Valid, Check::Structural),
+        (2, Verdict::Valid, Check::Structural),
+        (3, Verdict::Valid, Check::Structural),
+    ];
+    let res = s
+        .record(vec![s.result_votes(job, "node", "fake", &votes)])
+        .unwrap();
+    assert_eq!(outcomes(&res), vec![(job, "recorded".to_string())]);
+    let challenge = s.result_votes(job, "node", "fake", &[(4, Verdict::Invalid, REEXECUTED)]);
+    s.challenge("validator-4", challenge).unwrap();
+    let upgrades: Vec<_> = (1..4).map(|i| (i, Verdict::Invalid, REEXECUTED)).collect();
+    let res = s
+        .record(vec![s.result_votes(job, "node", "fake", &upgrades)])
+        .unwrap();
+    assert_eq!(outcomes(&res), vec![(job, "invalid".to_string())]);
+    s.pass_window();
+    assert!(s.finalize(&[job]).is_ok(), "finalize skips it");
+    assert_eq!(s.balance_of("caller"), caller_before);
+    assert_eq!(s.payout_totals().distributed.u128(), 0, "nobody was paid");
+    assert_eq!(
+        s.operator("node").node_stake.u128(),
+        MIN_STAKE - MIN_STAKE / 10
+    );
+    assert_eq!(
+        s.operator("validator-0").validator_stake.u128(),
+        MIN_STAKE - MIN_STAKE / 10
+    );
+    assert_eq!(s.operator("validator-1").validator_stake.u128(), MIN_STAKE);
 }

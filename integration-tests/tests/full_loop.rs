@@ -77,7 +77,12 @@ fn full_loop(mut s: Suite) {
     // Four of five validators sign the node's result; anyone relays it.
     let result = s.result(job, "node", "png bytes", Verdict::Valid, &[0, 1, 2, 3]);
     let res = s.record(vec![result]).unwrap();
-    assert_eq!(outcomes(&res), vec![(job, "valid".to_string())]);
+    assert_eq!(outcomes(&res), vec![(job, "recorded".to_string())]);
+    // Nothing is paid while the result can still be challenged.
+    assert_eq!(s.escrowed(), fee);
+    assert_eq!(s.balance(&s.payout.clone()), 0);
+    s.pass_window();
+    s.finalize(&[job]).unwrap();
     assert_eq!(s.escrowed(), 0);
     assert_eq!(s.balance(&s.log.clone()), 0);
     assert_eq!(s.balance(&s.payout.clone()), fee);
@@ -172,8 +177,8 @@ fn stake_weighted_validator_shares_follow_the_signers_stake() {
     let job = s.request("caller", workflow, fee, "x").unwrap();
     // 3000 + 1000 + 1000 of 6000 stake is a quorum; the pool splits 3 : 1 : 1.
     let result = s.result(job, "node", "out", Verdict::Valid, &[0, 1, 2]);
-    let res = s.record(vec![result]).unwrap();
-    assert_eq!(outcomes(&res), vec![(job, "valid".to_string())]);
+    let res = s.settle(vec![result]).unwrap();
+    assert_eq!(outcomes(&res), vec![(job, "recorded".to_string())]);
     let pool = part(fee, 500);
     assert_eq!(s.earnings(&s.validator(0)).earned.u128(), pool * 3 / 5);
     assert_eq!(s.earnings(&s.validator(1)).earned.u128(), pool / 5);
@@ -206,6 +211,8 @@ fn a_batch_of_jobs_settles_in_one_record_and_one_distribution() {
         .collect();
     let res = s.record(results).unwrap();
     assert_eq!(outcomes(&res).len(), 10);
+    s.pass_window();
+    let res = s.finalize(&jobs).unwrap();
     let distributions = res
         .events
         .iter()

@@ -74,13 +74,13 @@ fn governance_changes_the_default_split_and_a_slash_fraction() {
         .unwrap();
     let job = s.request("caller", new, 100 * HAI, "in").unwrap();
     let result = s.result(job, "node", "out", Verdict::Valid, &[0, 1, 2, 3]);
-    s.record(vec![result]).unwrap();
+    s.settle(vec![result]).unwrap();
     let node = s.addr("node");
     assert_eq!(s.earnings(&node).earned.u128(), 30 * HAI);
     // A workflow published before keeps the split it was published with (25 % to the node).
     let job = s.request("caller", old, 100 * HAI, "in").unwrap();
     let result = s.result(job, "node", "out", Verdict::Valid, &[0, 1, 2, 3]);
-    s.record(vec![result]).unwrap();
+    s.settle(vec![result]).unwrap();
     assert_eq!(s.earnings(&node).earned.u128(), 55 * HAI);
 
     // The next fraud slash takes 20 % of the node's stake.

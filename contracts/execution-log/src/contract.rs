@@ -1,4 +1,4 @@
-//! Entry points. Handlers live in `execute.rs`, `record.rs` and `query.rs`.
+//! Entry points. Handlers live in `execute.rs`, `record.rs`, `finalize.rs` and `query.rs`.
 
 #[cfg(not(feature = "library"))]
 use cosmwasm_std::entry_point;
@@ -9,7 +9,7 @@ use havn_types::asset::nonpayable;
 use crate::error::ContractError;
 use crate::msg::{ExecuteMsg, InstantiateMsg, MigrateMsg, QueryMsg, ReceiveMsg};
 use crate::state::{Config, CONFIG, NEXT_JOB_ID, PARAMS};
-use crate::{execute, query, record};
+use crate::{execute, finalize, query, record};
 
 pub const CONTRACT_NAME: &str = "crates.io:havn-execution-log";
 pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -70,15 +70,25 @@ pub fn execute(
                 } => execute::request_job(deps, &env, caller, workflow_id, input_hash, fee),
             }
         }
-        ExecuteMsg::RecordExecution { results } => {
-            record::record_execution(deps, &env, &info.sender, results)
-        }
+        ExecuteMsg::RecordExecution { results } => record::record_execution(deps, &env, results),
+        ExecuteMsg::Challenge { result } => record::challenge(deps, &env, result),
+        ExecuteMsg::Finalize { job_ids } => finalize::finalize(deps, &env, job_ids),
         ExecuteMsg::Attest {
             job_id,
             node,
             output_hash,
             verdict,
-        } => execute::attest(deps, &env, info.sender, job_id, &node, output_hash, verdict),
+            check,
+        } => execute::attest(
+            deps,
+            &env,
+            info.sender,
+            job_id,
+            &node,
+            output_hash,
+            verdict,
+            check,
+        ),
         ExecuteMsg::Refund { job_id } => execute::refund(deps, &env, &info.sender, job_id),
         ExecuteMsg::UpdateParams(update) => execute::update_params(deps, &info.sender, update),
         ExecuteMsg::UpdateConfig { admin, payout } => {

@@ -64,6 +64,30 @@ pub enum ContractError {
         total: Uint128,
     },
 
+    #[error("{node} has no staked key: bond it as a node before its results can be recorded")]
+    UnknownNode { node: String },
+
+    #[error("the result claim is not signed by {node}'s staked key")]
+    BadClaim { node: String },
+
+    #[error("job {id} already has a different result on record (another node or output)")]
+    ResultMismatch { id: u64 },
+
+    #[error("job {id}: no new vote from an active validator (unknown signer, bad signature, or already counted)")]
+    NoNewVotes { id: u64 },
+
+    #[error("job {id}'s challenge window closed at height {ends}; Finalize pays it out")]
+    WindowClosed { id: u64, ends: u64 },
+
+    #[error("job {id} is in its challenge or dispute window until height {ends}")]
+    WindowOpen { id: u64, ends: u64 },
+
+    #[error("job {id} has no result on record yet")]
+    NotRecorded { id: u64 },
+
+    #[error("a challenge carries exactly one attestation, with verdict invalid")]
+    NotAChallenge,
+
     #[error("invalid param {name}: {reason}")]
     InvalidParam { name: &'static str, reason: String },
 }

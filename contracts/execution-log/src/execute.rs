@@ -1,15 +1,15 @@
 use cosmwasm_std::{
     to_json_binary, Addr, Deps, DepsMut, Env, HexBinary, Response, StdResult, Uint128,
 };
-use havn_staking::msg::{ActiveSetResponse, QueryMsg as StakingQuery};
-use havn_types::{RoyaltyPayee, Verdict};
+use havn_types::{Check, RoyaltyPayee, Verdict};
 use havn_workflow_registry::msg::{QueryMsg as RegistryQuery, RunTermsResponse};
 
 use crate::error::ContractError;
 use crate::msg::{ParamsUpdate, RequestJobResponse};
+use crate::record::{decide, distribute, quorum_context, upgrades, Outcome};
 use crate::state::{
-    adjust_escrow, DirectAttestation, Job, JobStatus, Params, CONFIG, DIRECT_ATTESTATIONS, JOBS,
-    NEXT_JOB_ID, PARAMS,
+    adjust_escrow, DirectAttestation, Job, JobStatus, Params, Vote, CONFIG, DIRECT_ATTESTATIONS,
+    JOBS, NEXT_JOB_ID, PARAMS, VOTES,
 };
 
 /// Hard ceiling on a batch, whatever governance sets: bounds the gas of one `RecordExecution`.
@@ -32,6 +32,15 @@ pub fn validate_params(p: &Params) -> Result<(), ContractError> {
     }
     if p.min_signers == 0 {
         return invalid("min_signers", "must be at least 1".into());
+    }
+    if p.challenge_window == 0 {
+        return invalid(
+            "challenge_window",
+            "must be at least 1 block, or a fraud could be paid before anyone can prove it".into(),
+        );
+    }
+    if p.dispute_timeout == 0 {
+        return invalid("dispute_timeout", "must be at least 1 block".into());
     }
     if !(1..=MAX_BATCH_LIMIT).contains(&p.max_batch) {
         return invalid(
@@ -130,6 +139,8 @@ pub fn request_job(
         requested_height: env.block.height,
         deadline: env.block.time.plus_seconds(params.job_timeout),
         status: JobStatus::Pending,
+        result: None,
+        window_ends: None,
     };
     JOBS.save(deps.storage, id, &job)?;
     adjust_escrow(deps.storage, job.fee, true)?;
@@ -144,47 +155,117 @@ pub fn request_job(
         .add_attribute("deadline", job.deadline.to_string()))
 }
 
+/// A validator's own vote, authenticated by its transaction. On a pending job it is stored for a
+/// later `RecordExecution` (the node's claim is not on chain yet); on a recorded or disputed job
+/// it counts at once, so a validator needs no router to dispute or to settle a dispute.
+#[allow(clippy::too_many_arguments)]
 pub fn attest(
-    deps: DepsMut,
+    mut deps: DepsMut,
     env: &Env,
     validator: Addr,
     job_id: u64,
     node: &str,
     output_hash: HexBinary,
     verdict: Verdict,
+    check: Check,
 ) -> Result<Response, ContractError> {
-    open_job(deps.as_ref(), env, job_id)?;
+    let job = load_job(deps.as_ref(), job_id)?;
     hash32(&output_hash, "output_hash")?;
     let node = deps.api.addr_validate(node)?;
-    // Only active validators may store attestations, which also bounds them per job.
-    let staking = CONFIG.load(deps.storage)?.staking;
-    let set: ActiveSetResponse = deps
-        .querier
-        .query_wasm_smart(staking, &StakingQuery::ActiveSet {})?;
-    if !set.validators.iter().any(|v| v.operator == validator) {
+    let config = CONFIG.load(deps.storage)?;
+    let (_, ctx) = quorum_context(&deps, &config, &[])?;
+    // Only active validators may vote, which also bounds the votes per job.
+    let Some(active) = ctx.validators.iter().find(|v| v.operator == validator) else {
         return Err(ContractError::NotActiveValidator {
             sender: validator.to_string(),
         });
-    }
-    if DIRECT_ATTESTATIONS.has(deps.storage, (job_id, &validator)) {
-        return Err(ContractError::AlreadyAttested {
-            id: job_id,
-            validator: validator.to_string(),
-        });
-    }
-    DIRECT_ATTESTATIONS.save(
-        deps.storage,
-        (job_id, &validator),
-        &DirectAttestation {
-            node,
-            output_hash,
-            verdict,
-        },
-    )?;
-    Ok(Response::new()
+    };
+    let response = Response::new()
         .add_attribute("action", "attest")
         .add_attribute("job_id", job_id.to_string())
-        .add_attribute("validator", validator))
+        .add_attribute("validator", validator.as_str());
+    match job.status {
+        JobStatus::Pending => {
+            open_job(deps.as_ref(), env, job_id)?;
+            if DIRECT_ATTESTATIONS.has(deps.storage, (job_id, &validator)) {
+                return Err(ContractError::AlreadyAttested {
+                    id: job_id,
+                    validator: validator.to_string(),
+                });
+            }
+            DIRECT_ATTESTATIONS.save(
+                deps.storage,
+                (job_id, &validator),
+                &DirectAttestation {
+                    node,
+                    output_hash,
+                    verdict,
+                    check,
+                },
+            )?;
+            Ok(response.add_attribute("outcome", "stored"))
+        }
+        JobStatus::Recorded | JobStatus::Disputed => {
+            let claim = job
+                .result
+                .clone()
+                .ok_or(ContractError::UnknownJob { id: job_id })?;
+            if claim.node != node || claim.output_hash != output_hash {
+                return Err(ContractError::ResultMismatch { id: job_id });
+            }
+            let ends = job.window_ends.unwrap_or_default();
+            if job.status == JobStatus::Recorded && env.block.height >= ends {
+                return Err(ContractError::WindowClosed { id: job_id, ends });
+            }
+            let mut votes = VOTES.may_load(deps.storage, job_id)?.unwrap_or_default();
+            let vote = Vote {
+                validator: validator.clone(),
+                verdict,
+                check,
+                stake: active.stake,
+            };
+            match votes.iter().position(|v| v.validator == validator) {
+                Some(i) if upgrades(&votes[i], check) => votes[i] = vote,
+                Some(_) => {
+                    return Err(ContractError::AlreadyAttested {
+                        id: job_id,
+                        validator: validator.to_string(),
+                    })
+                }
+                None => votes.push(vote),
+            }
+            let params = PARAMS.load(deps.storage)?;
+            let mut job = job;
+            let outcome = decide(
+                deps.branch(),
+                env,
+                &config,
+                &params,
+                &ctx,
+                &mut job,
+                claim,
+                true,
+                votes,
+            )?;
+            let mut response = response.add_attribute("outcome", outcome.name());
+            match outcome {
+                Outcome::Recorded { window_ends } | Outcome::Disputed { window_ends } => {
+                    response = response.add_attribute("window_ends", window_ends.to_string())
+                }
+                Outcome::Invalid(msgs) => response = response.add_messages(msgs),
+                Outcome::Paid(settlement, slash) => {
+                    let fee = settlement.fee;
+                    response = response.add_messages(slash).add_messages(distribute(
+                        &config,
+                        vec![settlement],
+                        fee,
+                    )?);
+                }
+            }
+            Ok(response)
+        }
+        status => Err(ContractError::AlreadySettled { id: job_id, status }),
+    }
 }
 
 pub fn refund(
@@ -234,6 +315,8 @@ pub fn update_params(
     p.quorum_bps = update.quorum_bps.unwrap_or(p.quorum_bps);
     p.min_signers = update.min_signers.unwrap_or(p.min_signers);
     p.max_batch = update.max_batch.unwrap_or(p.max_batch);
+    p.challenge_window = update.challenge_window.unwrap_or(p.challenge_window);
+    p.dispute_timeout = update.dispute_timeout.unwrap_or(p.dispute_timeout);
     validate_params(&p)?;
     PARAMS.save(deps.storage, &p)?;
     Ok(Response::new().add_attribute("action", "update_params"))

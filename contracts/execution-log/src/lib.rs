@@ -6,6 +6,7 @@
 pub mod contract;
 mod error;
 mod execute;
+mod finalize;
 pub mod msg;
 mod query;
 mod record;

@@ -1,9 +1,9 @@
 use cosmwasm_schema::{cw_serde, QueryResponses};
 use cosmwasm_std::{Addr, Binary, HexBinary, Uint128};
 use cw20::Cw20ReceiveMsg;
-use havn_types::{Asset, AssetUnchecked, Verdict};
+use havn_types::{Asset, AssetUnchecked, Check, Verdict};
 
-pub use crate::state::{Execution, Job, JobStatus, Params, WorkflowStats};
+pub use crate::state::{ClaimedResult, Execution, Job, JobStatus, Params, Vote, WorkflowStats};
 
 #[cw_serde]
 pub struct InstantiateMsg {
@@ -28,15 +28,26 @@ pub enum ExecuteMsg {
     },
     /// Request paying with a cw20 $HAI: the token's `Send` with `ReceiveMsg` inside.
     Receive(Cw20ReceiveMsg),
-    /// Anyone: record a batch of results with the validators' signed attestations. Each job is
-    /// settled, left pending (no quorum yet) or rejected on its own; see the `havn_job` events.
+    /// Anyone: record a batch of results with the node's signed claim and the validators'
+    /// signed attestations (every verdict, dissent included). Each job is judged on its own, see
+    /// the `havn_job` events: a Valid quorum with no dissent is `recorded` (paid after the
+    /// challenge window); any Invalid vote `disputed`; a quorum of Invalid, or of re-executed
+    /// verdicts on a disputed job, decides it. Results for recorded or disputed jobs add votes.
     RecordExecution { results: Vec<JobResult> },
-    /// A validator attests directly; counts toward the quorum of a later `RecordExecution`.
+    /// Anyone (a validator, without the router): a signed Invalid attestation against a job's
+    /// result, with the node's claim. Disputes a pending job or a recorded one within its window.
+    Challenge { result: JobResult },
+    /// Anyone: pays out recorded jobs whose window passed and refunds disputed jobs that timed
+    /// out; other ids are skipped (see the `havn_finalize` events). At most twice `max_batch`.
+    Finalize { job_ids: Vec<u64> },
+    /// A validator attests directly (the tx authenticates it): counts toward the quorum of a
+    /// later `RecordExecution` of a pending job, or as a vote on a disputed one at once.
     Attest {
         job_id: u64,
         node: String,
         output_hash: HexBinary,
         verdict: Verdict,
+        check: Check,
     },
     /// The caller takes the fee back once the deadline passed without a quorum.
     Refund { job_id: u64 },
@@ -57,21 +68,32 @@ pub enum ReceiveMsg {
     },
 }
 
-/// One job's result as the validators saw it.
+/// One job's result: the node's claim and what the validators signed about it.
 #[cw_serde]
 pub struct JobResult {
     pub job_id: u64,
     pub node: String,
     pub output_hash: HexBinary,
-    pub verdict: Verdict,
+    pub claim: NodeClaim,
     pub attestations: Vec<SignedAttestation>,
 }
 
-/// A validator's 64-byte secp256k1 signature over `havn_types::Attestation::digest` for the
-/// result it accompanies.
+/// The node's 64-byte secp256k1 signature over `havn_types::mesh::ResultClaim::digest`.
+#[cw_serde]
+pub struct NodeClaim {
+    pub attempt: u32,
+    pub executor: String,
+    pub device: String,
+    pub signature: Binary,
+}
+
+/// A validator's 64-byte secp256k1 signature over `havn_types::Attestation::digest` of the
+/// result it accompanies, with this verdict and check.
 #[cw_serde]
 pub struct SignedAttestation {
     pub validator: String,
+    pub verdict: Verdict,
+    pub check: Check,
     pub signature: Binary,
 }
 
@@ -82,6 +104,8 @@ pub struct ParamsUpdate {
     pub quorum_bps: Option<u16>,
     pub min_signers: Option<u32>,
     pub max_batch: Option<u32>,
+    pub challenge_window: Option<u64>,
+    pub dispute_timeout: Option<u64>,
 }
 
 #[cw_serde]
@@ -96,6 +120,9 @@ pub enum QueryMsg {
     Params {},
     #[returns(Job)]
     Job { id: u64 },
+    /// The votes counted on a job's claimed result.
+    #[returns(VotesResponse)]
+    Votes { job_id: u64 },
     /// Valid executions of a workflow, by job id, paginated (default 10, at most 30).
     #[returns(ExecutionsResponse)]
     ExecutionsByWorkflow {
@@ -121,6 +148,11 @@ pub enum QueryMsg {
     /// Fees held for pending jobs (equal to this contract's $HAI balance).
     #[returns(EscrowResponse)]
     Escrow {},
+}
+
+#[cw_serde]
+pub struct VotesResponse {
+    pub votes: Vec<Vote>,
 }
 
 #[cw_serde]

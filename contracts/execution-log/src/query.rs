@@ -1,8 +1,8 @@
 use cosmwasm_std::{to_json_binary, Binary, Deps, Order, StdError, StdResult};
 use cw_storage_plus::Bound;
 
-use crate::msg::{ConfigResponse, EscrowResponse, ExecutionsResponse, QueryMsg};
-use crate::state::{executions, CONFIG, ESCROW, JOBS, NEXT_JOB_ID, PARAMS, STATS};
+use crate::msg::{ConfigResponse, EscrowResponse, ExecutionsResponse, QueryMsg, VotesResponse};
+use crate::state::{executions, CONFIG, ESCROW, JOBS, NEXT_JOB_ID, PARAMS, STATS, VOTES};
 
 pub const DEFAULT_LIMIT: u32 = 10;
 pub const MAX_LIMIT: u32 = 30;
@@ -24,6 +24,9 @@ pub fn dispatch(deps: Deps, msg: QueryMsg) -> StdResult<Binary> {
         QueryMsg::Params {} => to_json_binary(&PARAMS.load(deps.storage)?),
         QueryMsg::Escrow {} => to_json_binary(&EscrowResponse {
             escrowed: ESCROW.may_load(deps.storage)?.unwrap_or_default(),
+        }),
+        QueryMsg::Votes { job_id } => to_json_binary(&VotesResponse {
+            votes: VOTES.may_load(deps.storage, job_id)?.unwrap_or_default(),
         }),
         QueryMsg::Job { id } => to_json_binary(
             &JOBS

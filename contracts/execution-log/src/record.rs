@@ -1,36 +1,80 @@
-//! `RecordExecution`: the one place a job becomes proven. Every result in a batch is judged on
-//! its own; a job that fails its checks leaves no trace and does not sink the rest of the batch.
+//! `RecordExecution` and `Challenge`: the one place a job's result is judged. Every result in a
+//! batch is judged on its own; a job that fails its checks leaves no trace and does not sink the
+//! rest of the batch. The rules (docs/verification.md):
+//! - the node's signed claim is checked against its staked key and fixed by the first record;
+//! - a quorum of Invalid votes proves the result invalid;
+//! - any Invalid vote, short of that, disputes the job: from then on only re-executed verdicts
+//!   count, and a quorum of re-executed Valid overturns the challenge;
+//! - a Valid quorum with no dissent is recorded and paid only after the challenge window.
 
 use cosmwasm_std::{
-    to_json_binary, Addr, DepsMut, Env, Event, Order, Response, StdResult, Uint128, WasmMsg,
+    to_json_binary, Addr, CosmosMsg, DepsMut, Env, Event, Order, Response, StdResult, Storage,
+    Uint128, WasmMsg,
 };
 use havn_staking::msg::{
-    ExecuteMsg as StakingMsg, QueryMsg as StakingQuery, QuorumContextResponse,
+    ExecuteMsg as StakingMsg, JobSlash, NodeStatus, QueryMsg as StakingQuery, QuorumContextResponse,
 };
-use havn_staking::state::ActiveValidator;
-use havn_types::{quorum_reached, Attestation, PayoutMsg, Settlement, Verdict};
+use havn_types::mesh::ResultClaim;
+use havn_types::{quorum_reached, Attestation, Check, PayoutMsg, Settlement, Verdict};
 
 use crate::error::ContractError;
-use crate::execute::{hash32, open_job};
+use crate::execute::{hash32, load_job};
 use crate::msg::JobResult;
 use crate::state::{
-    adjust_escrow, executions, Config, Execution, JobStatus, Params, CONFIG, DIRECT_ATTESTATIONS,
-    JOBS, PARAMS, STATS,
+    adjust_escrow, executions, ClaimedResult, Config, Execution, Job, JobStatus, Params, Vote,
+    CONFIG, DIRECT_ATTESTATIONS, JOBS, PARAMS, STATS, VOTES,
 };
 
 /// Most attestations one result may carry (the active set can hold at most 100 validators).
 pub const MAX_ATTESTATIONS: usize = 100;
 
-enum Outcome {
-    Valid(Settlement),
-    /// The caller's refund and the node's fraud slash.
-    Invalid(Vec<cosmwasm_std::CosmosMsg>),
+/// What judging one result did.
+pub enum Outcome {
+    /// Valid quorum, no dissent: paid after the window (at this height).
+    Recorded { window_ends: u64 },
+    /// Frozen until a re-execution quorum, or refunded at this height.
+    Disputed { window_ends: u64 },
+    /// Proven invalid: the caller's refund and the slashes.
+    Invalid(Vec<CosmosMsg>),
+    /// Paid now (a challenge overturned), with the challengers' slash if any.
+    Paid(Settlement, Option<CosmosMsg>),
+}
+
+impl Outcome {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Recorded { .. } => "recorded",
+            Outcome::Disputed { .. } => "disputed",
+            Outcome::Invalid(_) => "invalid",
+            Outcome::Paid(..) => "valid",
+        }
+    }
+}
+
+/// One staking query for a batch: the active set (keys, stakes) and each node's status.
+pub fn quorum_context(
+    deps: &DepsMut,
+    config: &Config,
+    nodes: &[&str],
+) -> Result<(Vec<Addr>, QuorumContextResponse), ContractError> {
+    let mut nodes: Vec<Addr> = nodes
+        .iter()
+        .filter_map(|n| deps.api.addr_validate(n).ok())
+        .collect();
+    nodes.sort();
+    nodes.dedup();
+    let ctx: QuorumContextResponse = deps.querier.query_wasm_smart(
+        &config.staking,
+        &StakingQuery::QuorumContext {
+            nodes: nodes.iter().map(Addr::to_string).collect(),
+        },
+    )?;
+    Ok((nodes, ctx))
 }
 
 pub fn record_execution(
     mut deps: DepsMut,
     env: &Env,
-    relayer: &Addr,
     results: Vec<JobResult>,
 ) -> Result<Response, ContractError> {
     let config = CONFIG.load(deps.storage)?;
@@ -41,131 +85,213 @@ pub fn record_execution(
             max: params.max_batch,
         });
     }
-    // One staking query for the whole batch: the active set (keys, stakes) and the nodes' status.
-    let mut nodes: Vec<Addr> = results
-        .iter()
-        .filter_map(|r| deps.api.addr_validate(&r.node).ok())
-        .collect();
-    nodes.sort();
-    nodes.dedup();
-    let ctx: QuorumContextResponse = deps.querier.query_wasm_smart(
-        &config.staking,
-        &StakingQuery::QuorumContext {
-            nodes: nodes.iter().map(Addr::to_string).collect(),
-        },
-    )?;
-    let active_nodes: Vec<&Addr> = nodes
-        .iter()
-        .zip(&ctx.nodes_active)
-        .filter(|(_, active)| **active)
-        .map(|(n, _)| n)
-        .collect();
+    let node_names: Vec<&str> = results.iter().map(|r| r.node.as_str()).collect();
+    let (nodes, ctx) = quorum_context(&deps, &config, &node_names)?;
 
     let mut response = Response::new().add_attribute("action", "record_execution");
     let (mut settlements, mut fees) = (Vec::new(), Uint128::zero());
-    let mut counts = [0u32; 4]; // valid, invalid, no quorum, rejected
+    let mut counts = std::collections::BTreeMap::<&str, u32>::new();
     for result in results {
-        let job_id = result.job_id;
-        let event = Event::new("havn_job").add_attribute("job_id", job_id.to_string());
-        let event = match settle(
-            deps.branch(),
-            env,
-            &config,
-            &params,
-            &ctx,
-            &active_nodes,
-            relayer,
-            result,
-        ) {
-            Ok(Outcome::Valid(settlement)) => {
-                counts[0] += 1;
-                fees += settlement.fee;
-                let event = event
-                    .add_attribute("outcome", "valid")
-                    .add_attribute("signers", settlement.validators.len().to_string());
-                settlements.push(settlement);
-                event
-            }
-            Ok(Outcome::Invalid(msgs)) => {
-                counts[1] += 1;
-                response = response.add_messages(msgs);
-                event.add_attribute("outcome", "invalid")
-            }
-            Err(e @ ContractError::NoQuorum { .. }) => {
-                counts[2] += 1;
-                event
-                    .add_attribute("outcome", "no_quorum")
-                    .add_attribute("reason", e.to_string())
+        let event = Event::new("havn_job").add_attribute("job_id", result.job_id.to_string());
+        let status = node_status(&nodes, &ctx, &result.node);
+        let event = match judge(deps.branch(), env, &config, &params, &ctx, &status, result) {
+            Ok(outcome) => {
+                *counts.entry(outcome.name()).or_default() += 1;
+                let event = event.add_attribute("outcome", outcome.name());
+                match outcome {
+                    Outcome::Recorded { window_ends } | Outcome::Disputed { window_ends } => {
+                        event.add_attribute("window_ends", window_ends.to_string())
+                    }
+                    Outcome::Invalid(msgs) => {
+                        response = response.add_messages(msgs);
+                        event
+                    }
+                    Outcome::Paid(settlement, slash) => {
+                        fees += settlement.fee;
+                        response = response.add_messages(slash);
+                        settlements.push(settlement);
+                        event
+                    }
+                }
             }
             Err(e) => {
-                counts[3] += 1;
+                let outcome = match e {
+                    ContractError::NoQuorum { .. } => "no_quorum",
+                    _ => "rejected",
+                };
+                *counts.entry(outcome).or_default() += 1;
                 event
-                    .add_attribute("outcome", "rejected")
+                    .add_attribute("outcome", outcome)
                     .add_attribute("reason", e.to_string())
             }
         };
         response = response.add_event(event);
     }
-    if !settlements.is_empty() {
-        // One payout call per batch, not per job: every contract call costs ~60k gas on wasmd.
-        let distribute = to_json_binary(&PayoutMsg::Distribute { settlements })?;
-        response = response.add_message(config.asset.send_to_contract_msg(
-            &config.payout,
-            fees,
-            distribute,
-        )?);
+    if let Some(msg) = distribute(&config, settlements, fees)? {
+        response = response.add_message(msg);
     }
-    Ok(response
-        .add_attribute("valid", counts[0].to_string())
-        .add_attribute("invalid", counts[1].to_string())
-        .add_attribute("no_quorum", counts[2].to_string())
-        .add_attribute("rejected", counts[3].to_string())
-        .add_attribute("fees_to_payout", fees))
+    for outcome in [
+        "recorded",
+        "disputed",
+        "valid",
+        "invalid",
+        "no_quorum",
+        "rejected",
+    ] {
+        let n = counts.get(outcome).copied().unwrap_or(0);
+        response = response.add_attribute(outcome, n.to_string());
+    }
+    Ok(response.add_attribute("fees_to_payout", fees))
+}
+
+/// `Challenge`: one result whose only attestation is a signed Invalid. Unlike a batch, a
+/// challenge that does not count fails the transaction with its reason.
+pub fn challenge(
+    mut deps: DepsMut,
+    env: &Env,
+    result: JobResult,
+) -> Result<Response, ContractError> {
+    if result.attestations.len() != 1 || result.attestations[0].verdict != Verdict::Invalid {
+        return Err(ContractError::NotAChallenge);
+    }
+    let config = CONFIG.load(deps.storage)?;
+    let params = PARAMS.load(deps.storage)?;
+    let (nodes, ctx) = quorum_context(&deps, &config, &[result.node.as_str()])?;
+    let status = node_status(&nodes, &ctx, &result.node);
+    let job_id = result.job_id;
+    // A challenge whose one vote did not count (a bad signature, an inactive signer) says so.
+    let outcome = judge(deps.branch(), env, &config, &params, &ctx, &status, result).map_err(
+        |e| match e {
+            ContractError::NoQuorum { .. } => ContractError::NoNewVotes { id: job_id },
+            e => e,
+        },
+    )?;
+    let mut response = Response::new()
+        .add_attribute("action", "challenge")
+        .add_attribute("job_id", job_id.to_string())
+        .add_attribute("outcome", outcome.name());
+    match outcome {
+        // A counted Invalid never leaves a job recorded: the challenge's own vote did not count
+        // (the direct Valid attestations of a pending job did); the error undoes it all.
+        Outcome::Recorded { .. } => return Err(ContractError::NoNewVotes { id: job_id }),
+        Outcome::Disputed { window_ends } => {
+            response = response.add_attribute("window_ends", window_ends.to_string())
+        }
+        Outcome::Invalid(msgs) => response = response.add_messages(msgs),
+        Outcome::Paid(settlement, slash) => {
+            let fee = settlement.fee;
+            response = response.add_messages(slash).add_messages(distribute(
+                &config,
+                vec![settlement],
+                fee,
+            )?);
+        }
+    }
+    Ok(response)
+}
+
+fn node_status(nodes: &[Addr], ctx: &QuorumContextResponse, node: &str) -> NodeStatus {
+    nodes
+        .iter()
+        .position(|n| n.as_str() == node)
+        .and_then(|i| ctx.nodes.get(i).cloned())
+        .unwrap_or(NodeStatus {
+            active: false,
+            pubkey: None,
+        })
+}
+
+/// Payout's `Distribute` for what a transaction paid: one call, however many jobs (every
+/// contract call costs ~60k gas on wasmd).
+pub fn distribute(
+    config: &Config,
+    settlements: Vec<Settlement>,
+    fees: Uint128,
+) -> Result<Option<CosmosMsg>, ContractError> {
+    if settlements.is_empty() {
+        return Ok(None);
+    }
+    let msg = to_json_binary(&PayoutMsg::Distribute { settlements })?;
+    Ok(Some(config.asset.send_to_contract_msg(
+        &config.payout,
+        fees,
+        msg,
+    )?))
 }
 
 /// Judges one result. All checks come before any write, so an error leaves no state behind.
-#[allow(clippy::too_many_arguments)]
-fn settle(
+fn judge(
     deps: DepsMut,
     env: &Env,
     config: &Config,
     params: &Params,
     ctx: &QuorumContextResponse,
-    active_nodes: &[&Addr],
-    relayer: &Addr,
+    node: &NodeStatus,
     result: JobResult,
 ) -> Result<Outcome, ContractError> {
-    let mut job = open_job(deps.as_ref(), env, result.job_id)?;
-    let node = deps.api.addr_validate(&result.node)?;
-    if !active_nodes.contains(&&node) {
-        return Err(ContractError::NodeNotActive {
-            node: node.to_string(),
-        });
-    }
+    let mut job = load_job(deps.as_ref(), result.job_id)?;
+    let node_addr = deps.api.addr_validate(&result.node)?;
+    let output_hash = hash32(&result.output_hash, "output_hash")?;
     if result.attestations.len() > MAX_ATTESTATIONS {
         return Err(ContractError::BadBatchSize {
             count: result.attestations.len(),
             max: MAX_ATTESTATIONS as u32,
         });
     }
-    let output_hash = hash32(&result.output_hash, "output_hash")?;
-    // The same bytes the validators signed: this chain, this contract, this job.
-    let digest = Attestation {
-        chain_id: &env.block.chain_id,
-        execution_log: env.contract.address.as_str(),
-        job_id: job.id,
-        workflow_id: job.workflow_id,
-        version_hash: &hash32(&job.version_hash, "version_hash")?,
-        node: node.as_str(),
-        input_hash: &hash32(&job.input_hash, "input_hash")?,
-        output_hash: &output_hash,
-        verdict: result.verdict,
+    let disputes = result
+        .attestations
+        .iter()
+        .any(|a| a.verdict == Verdict::Invalid);
+    match job.status {
+        // A pending job past its deadline can still be challenged (a router that sat on the
+        // Invalid verdicts must not save the node), but no longer recorded Valid.
+        JobStatus::Pending if env.block.time > job.deadline && !disputes => {
+            return Err(ContractError::Expired {
+                id: job.id,
+                deadline: job.deadline,
+            })
+        }
+        JobStatus::Pending | JobStatus::Disputed => {}
+        JobStatus::Recorded => {
+            let ends = job.window_ends.unwrap_or_default();
+            if env.block.height >= ends {
+                return Err(ContractError::WindowClosed { id: job.id, ends });
+            }
+        }
+        status => {
+            return Err(ContractError::AlreadySettled { id: job.id, status });
+        }
     }
-    .digest();
+    let claim = match &job.result {
+        Some(claimed) => {
+            if claimed.node != node_addr || claimed.output_hash != result.output_hash {
+                return Err(ContractError::ResultMismatch { id: job.id });
+            }
+            claimed.clone()
+        }
+        None => {
+            let claim = ClaimedResult {
+                node: node_addr.clone(),
+                output_hash: result.output_hash.clone(),
+                attempt: result.claim.attempt,
+                executor: result.claim.executor,
+                device: result.claim.device,
+                signature: result.claim.signature,
+            };
+            verify_claim(&deps, job.id, &claim, &output_hash, node)?;
+            claim
+        }
+    };
 
+    // The same bytes the validators signed: this chain, this contract, this job, this verdict.
+    let version_hash = hash32(&job.version_hash, "version_hash")?;
+    let input_hash = hash32(&job.input_hash, "input_hash")?;
+    let mut votes = VOTES.may_load(deps.storage, job.id)?.unwrap_or_default();
+    let mut counted = 0;
     // A signer counts once, however many entries or signature encodings (a high-S twin verifies
-    // too) it appears with; unknown and jailed validators are not in the active set at all.
-    let mut signers: Vec<&ActiveValidator> = Vec::new();
+    // too) it appears with, except that a structural vote may be replaced once by a re-executed
+    // one (how a dispute gathers re-executions); unknown and jailed validators are not in the
+    // active set at all.
     for attestation in &result.attestations {
         let Some(validator) = ctx
             .validators
@@ -174,97 +300,314 @@ fn settle(
         else {
             continue;
         };
-        if signers.iter().any(|s| s.operator == validator.operator) {
+        let previous = votes.iter().position(|v| v.validator == validator.operator);
+        if previous.is_some_and(|i| !upgrades(&votes[i], attestation.check)) {
             continue;
         }
+        let digest = Attestation {
+            chain_id: &env.block.chain_id,
+            execution_log: env.contract.address.as_str(),
+            job_id: job.id,
+            workflow_id: job.workflow_id,
+            version_hash: &version_hash,
+            node: node_addr.as_str(),
+            input_hash: &input_hash,
+            output_hash: &output_hash,
+            verdict: attestation.verdict,
+            check: attestation.check,
+        }
+        .digest();
         if deps
             .api
             .secp256k1_verify(digest.as_bytes(), &attestation.signature, &validator.pubkey)
             .unwrap_or(false)
         {
-            signers.push(validator);
+            let vote = Vote {
+                validator: validator.operator.clone(),
+                verdict: attestation.verdict,
+                check: attestation.check,
+                stake: validator.stake,
+            };
+            match previous {
+                Some(i) => votes[i] = vote,
+                None => votes.push(vote),
+            }
+            counted += 1;
         }
     }
-    for item in DIRECT_ATTESTATIONS
-        .prefix(job.id)
-        .range(deps.storage, None, None, Order::Ascending)
-    {
-        let (validator, direct) = item?;
-        if direct.node != node
-            || direct.output_hash != result.output_hash
-            || direct.verdict != result.verdict
-            || signers.iter().any(|s| s.operator == validator)
+    if job.status == JobStatus::Pending {
+        for item in
+            DIRECT_ATTESTATIONS
+                .prefix(job.id)
+                .range(deps.storage, None, None, Order::Ascending)
         {
-            continue;
+            let (validator, direct) = item?;
+            if direct.node != node_addr
+                || direct.output_hash != result.output_hash
+                || votes.iter().any(|v| v.validator == validator)
+            {
+                continue;
+            }
+            if let Some(v) = ctx.validators.iter().find(|v| v.operator == validator) {
+                votes.push(Vote {
+                    validator,
+                    verdict: direct.verdict,
+                    check: direct.check,
+                    stake: v.stake,
+                });
+            }
         }
-        if let Some(v) = ctx.validators.iter().find(|v| v.operator == validator) {
-            signers.push(v);
-        }
+    } else if counted == 0 {
+        return Err(ContractError::NoNewVotes { id: job.id });
     }
-    let signed: Uint128 = signers.iter().map(|v| v.stake).sum();
-    if !quorum_reached(signed, ctx.total_stake, params.quorum_bps)
-        || signers.len() < params.min_signers as usize
+    decide(
+        deps,
+        env,
+        config,
+        params,
+        ctx,
+        &mut job,
+        claim,
+        node.active,
+        votes,
+    )
+}
+
+/// Whether a validator's new vote with `check` may replace `previous`: a structural vote
+/// upgraded to a re-execution.
+pub fn upgrades(previous: &Vote, check: Check) -> bool {
+    previous.check == Check::Structural && check.reexecuted()
+}
+
+fn verify_claim(
+    deps: &DepsMut,
+    job_id: u64,
+    claim: &ClaimedResult,
+    output_hash: &[u8; 32],
+    node: &NodeStatus,
+) -> Result<(), ContractError> {
+    let Some(pubkey) = &node.pubkey else {
+        return Err(ContractError::UnknownNode {
+            node: claim.node.to_string(),
+        });
+    };
+    let digest = ResultClaim {
+        job_id,
+        attempt: claim.attempt,
+        output_hash,
+        executor: &claim.executor,
+        device: &claim.device,
+    }
+    .digest();
+    match deps
+        .api
+        .secp256k1_verify(&digest, &claim.signature, pubkey)
+        .unwrap_or(false)
     {
+        true => Ok(()),
+        false => Err(ContractError::BadClaim {
+            node: claim.node.to_string(),
+        }),
+    }
+}
+
+/// Stake and count of the votes that pass `filter`.
+fn tally(votes: &[Vote], filter: impl Fn(&Vote) -> bool) -> (Uint128, usize) {
+    votes
+        .iter()
+        .filter(|v| filter(v))
+        .fold((Uint128::zero(), 0), |(s, n), v| (s + v.stake, n + 1))
+}
+
+/// Applies the rules to a job's votes (old and new) and writes the outcome.
+#[allow(clippy::too_many_arguments)]
+pub fn decide(
+    deps: DepsMut,
+    env: &Env,
+    config: &Config,
+    params: &Params,
+    ctx: &QuorumContextResponse,
+    job: &mut Job,
+    claim: ClaimedResult,
+    node_active: bool,
+    votes: Vec<Vote>,
+) -> Result<Outcome, ContractError> {
+    let quorum = |(stake, count): (Uint128, usize)| {
+        quorum_reached(stake, ctx.total_stake, params.quorum_bps)
+            && count >= params.min_signers as usize
+    };
+    let invalid = tally(&votes, |v| v.verdict == Verdict::Invalid);
+    let disputed = invalid.1 > 0 || job.status == JobStatus::Disputed;
+    if quorum(invalid) {
+        return resolve_invalid(deps, config, job, claim, votes);
+    }
+    if disputed {
+        let reexecuted_valid = tally(&votes, |v| {
+            v.verdict == Verdict::Valid && v.check.reexecuted()
+        });
+        if quorum(reexecuted_valid) {
+            return resolve_overturned(deps, env, config, job, claim, votes);
+        }
+        if job.status != JobStatus::Disputed {
+            job.status = JobStatus::Disputed;
+            job.window_ends = Some(env.block.height + params.dispute_timeout);
+        }
+        return save_open(deps.storage, job, claim, votes)
+            .map(|ends| Outcome::Disputed { window_ends: ends });
+    }
+    if job.status == JobStatus::Recorded {
+        // More Valid signers on a recorded job: they are paid with the others.
+        return save_open(deps.storage, job, claim, votes)
+            .map(|ends| Outcome::Recorded { window_ends: ends });
+    }
+    let valid = tally(&votes, |v| v.verdict == Verdict::Valid);
+    if !quorum(valid) {
         return Err(ContractError::NoQuorum {
-            signers: signers.len(),
-            signed,
+            signers: valid.1,
+            signed: valid.0,
             total: ctx.total_stake,
         });
     }
-
-    match result.verdict {
-        Verdict::Valid => {
-            job.status = JobStatus::Valid;
-            JOBS.save(deps.storage, job.id, &job)?;
-            adjust_escrow(deps.storage, job.fee, false)?;
-            let execution = Execution {
-                job_id: job.id,
-                workflow_id: job.workflow_id,
-                version: job.version,
-                caller: job.caller.clone(),
-                node: node.clone(),
-                output_hash: result.output_hash,
-                signers: signers.iter().map(|v| v.operator.clone()).collect(),
-                fee: job.fee,
-                height: env.block.height,
-                time: env.block.time,
-            };
-            executions().save(deps.storage, job.id, &execution)?;
-            STATS.update(deps.storage, job.workflow_id, |s| -> StdResult<_> {
-                let mut s = s.unwrap_or_default();
-                s.runs += 1;
-                s.total_fees += job.fee;
-                Ok(s)
-            })?;
-            Ok(Outcome::Valid(Settlement {
-                job_id: job.id,
-                workflow_id: job.workflow_id,
-                fee: job.fee,
-                split: job.split,
-                creator: job.creator,
-                royalty_stack: job.royalty_stack,
-                node,
-                validators: signers
-                    .iter()
-                    .map(|v| (v.operator.clone(), v.stake))
-                    .collect(),
-            }))
-        }
-        Verdict::Invalid => {
-            job.status = JobStatus::Invalid;
-            JOBS.save(deps.storage, job.id, &job)?;
-            adjust_escrow(deps.storage, job.fee, false)?;
-            let refund = config.asset.transfer_msg(&job.caller, job.fee)?;
-            let slash = WasmMsg::Execute {
-                contract_addr: config.staking.to_string(),
-                msg: to_json_binary(&StakingMsg::SlashFraud {
-                    node: node.to_string(),
-                    job_id: job.id,
-                    reporter: relayer.to_string(),
-                })?,
-                funds: vec![],
-            };
-            Ok(Outcome::Invalid(vec![refund, slash.into()]))
-        }
+    if !node_active {
+        return Err(ContractError::NodeNotActive {
+            node: claim.node.to_string(),
+        });
     }
+    job.status = JobStatus::Recorded;
+    job.window_ends = Some(env.block.height + params.challenge_window);
+    save_open(deps.storage, job, claim, votes).map(|ends| Outcome::Recorded { window_ends: ends })
+}
+
+fn save_open(
+    storage: &mut dyn Storage,
+    job: &mut Job,
+    claim: ClaimedResult,
+    votes: Vec<Vote>,
+) -> Result<u64, ContractError> {
+    job.result = Some(claim);
+    JOBS.save(storage, job.id, job)?;
+    VOTES.save(storage, job.id, &votes)?;
+    Ok(job.window_ends.unwrap_or_default())
+}
+
+fn voters(votes: &[Vote], filter: impl Fn(&Vote) -> bool) -> Vec<String> {
+    votes
+        .iter()
+        .filter(|v| filter(v))
+        .map(|v| v.validator.to_string())
+        .collect()
+}
+
+fn slash_msg(config: &Config, slash: JobSlash) -> StdResult<CosmosMsg> {
+    Ok(WasmMsg::Execute {
+        contract_addr: config.staking.to_string(),
+        msg: to_json_binary(&StakingMsg::SlashJob(slash))?,
+        funds: vec![],
+    }
+    .into())
+}
+
+/// Proven invalid: the caller gets the fee back; the node (whatever its status now) and every
+/// validator that signed a re-executed Valid are slashed; the Invalid voters share the reward.
+fn resolve_invalid(
+    deps: DepsMut,
+    config: &Config,
+    job: &mut Job,
+    claim: ClaimedResult,
+    votes: Vec<Vote>,
+) -> Result<Outcome, ContractError> {
+    let slash = JobSlash {
+        job_id: job.id,
+        node: Some(claim.node.to_string()),
+        false_attesters: voters(&votes, |v| {
+            v.verdict == Verdict::Valid && v.check.reexecuted()
+        }),
+        false_challengers: vec![],
+        provers: voters(&votes, |v| v.verdict == Verdict::Invalid),
+    };
+    job.status = JobStatus::Invalid;
+    job.window_ends = None;
+    save_open(deps.storage, job, claim, votes)?;
+    adjust_escrow(deps.storage, job.fee, false)?;
+    let refund = config.asset.transfer_msg(&job.caller, job.fee)?;
+    Ok(Outcome::Invalid(vec![refund, slash_msg(config, slash)?]))
+}
+
+/// A re-execution quorum upheld the result: it is paid at once and the challengers lose their
+/// bond.
+fn resolve_overturned(
+    deps: DepsMut,
+    env: &Env,
+    config: &Config,
+    job: &mut Job,
+    claim: ClaimedResult,
+    votes: Vec<Vote>,
+) -> Result<Outcome, ContractError> {
+    let challengers = voters(&votes, |v| v.verdict == Verdict::Invalid);
+    let slash = match challengers.is_empty() {
+        true => None,
+        false => Some(slash_msg(
+            config,
+            JobSlash {
+                job_id: job.id,
+                node: None,
+                false_attesters: vec![],
+                false_challengers: challengers,
+                provers: vec![],
+            },
+        )?),
+    };
+    let settlement = pay(deps, env, job, claim, votes)?;
+    Ok(Outcome::Paid(settlement, slash))
+}
+
+/// Marks a job Valid and returns what payout needs; the Valid voters are its validators.
+pub fn pay(
+    deps: DepsMut,
+    env: &Env,
+    job: &mut Job,
+    claim: ClaimedResult,
+    votes: Vec<Vote>,
+) -> Result<Settlement, ContractError> {
+    let signers: Vec<&Vote> = votes
+        .iter()
+        .filter(|v| v.verdict == Verdict::Valid)
+        .collect();
+    job.status = JobStatus::Valid;
+    job.window_ends = None;
+    let execution = Execution {
+        job_id: job.id,
+        workflow_id: job.workflow_id,
+        version: job.version,
+        caller: job.caller.clone(),
+        node: claim.node.clone(),
+        output_hash: claim.output_hash.clone(),
+        signers: signers.iter().map(|v| v.validator.clone()).collect(),
+        fee: job.fee,
+        height: env.block.height,
+        time: env.block.time,
+    };
+    let settlement = Settlement {
+        job_id: job.id,
+        workflow_id: job.workflow_id,
+        fee: job.fee,
+        split: job.split.clone(),
+        creator: job.creator.clone(),
+        royalty_stack: job.royalty_stack.clone(),
+        node: claim.node.clone(),
+        validators: signers
+            .iter()
+            .map(|v| (v.validator.clone(), v.stake))
+            .collect(),
+    };
+    save_open(deps.storage, job, claim, votes)?;
+    adjust_escrow(deps.storage, job.fee, false)?;
+    executions().save(deps.storage, job.id, &execution)?;
+    STATS.update(deps.storage, job.workflow_id, |s| -> StdResult<_> {
+        let mut s = s.unwrap_or_default();
+        s.runs += 1;
+        s.total_fees += job.fee;
+        Ok(s)
+    })?;
+    Ok(settlement)
 }

@@ -1,9 +1,10 @@
 //! Every storage namespace of the execution log, in one place.
 
 use cosmwasm_schema::cw_serde;
+use cosmwasm_std::Binary;
 use cosmwasm_std::{Addr, HexBinary, Timestamp, Uint128};
 use cw_storage_plus::{IndexList, IndexedMap, Item, Map, MultiIndex};
-use havn_types::{Asset, RoyaltyPayee, Split, Verdict};
+use havn_types::{Asset, Check, RoyaltyPayee, Split, Verdict};
 
 #[cw_serde]
 pub struct Config {
@@ -22,8 +23,26 @@ pub struct Params {
     pub quorum_bps: u16,
     /// And at least this many distinct validators.
     pub min_signers: u32,
-    /// Most results per `RecordExecution`.
+    /// Most results per `RecordExecution` (and twice this many jobs per `Finalize`).
     pub max_batch: u32,
+    /// Blocks a Valid record waits, challengeable, before `Finalize` may pay it out.
+    #[serde(default = "default_challenge_window")]
+    pub challenge_window: u64,
+    /// Blocks a disputed job waits for a re-execution quorum; then the caller is refunded and
+    /// nobody is slashed.
+    #[serde(default = "default_dispute_timeout")]
+    pub dispute_timeout: u64,
+}
+
+/// 150 blocks: 15 minutes at 6 s blocks (30 s on the devnet's 200 ms blocks). Long enough for
+/// every drawn validator to re-execute any job the default timeout allows; see docs/verification.md.
+fn default_challenge_window() -> u64 {
+    150
+}
+
+/// 600 blocks: an hour at 6 s blocks.
+fn default_dispute_timeout() -> u64 {
+    600
 }
 
 impl Default for Params {
@@ -33,16 +52,28 @@ impl Default for Params {
             quorum_bps: 6_667,
             min_signers: 2,
             max_batch: 20,
+            challenge_window: default_challenge_window(),
+            dispute_timeout: default_dispute_timeout(),
         }
     }
 }
 
+/// A job's life: `Pending` → (a Valid quorum) `Recorded` → (the window passes) `Valid`, paid;
+/// any Invalid vote → `Disputed` → `Invalid` (refund, slashes) or `Valid` (challenge overturned)
+/// or, with no re-execution quorum in time, `Refunded`. `Pending` past its deadline → `Refunded`.
 #[cw_serde]
 #[derive(Copy, Eq)]
 pub enum JobStatus {
     Pending,
+    /// A Valid quorum recorded the result; the fee waits out the challenge window.
+    Recorded,
+    /// An Invalid vote froze the job until a re-execution quorum decides.
+    Disputed,
+    /// Final: the result stood and the fee went to payout.
     Valid,
+    /// Final: proven invalid; the caller was refunded and the liars slashed.
     Invalid,
+    /// Final: the caller took the fee back (no quorum in time).
     Refunded,
 }
 
@@ -62,6 +93,35 @@ pub struct Job {
     pub requested_height: u64,
     pub deadline: Timestamp,
     pub status: JobStatus,
+    /// The node's signed claim, fixed by the first record or challenge.
+    #[serde(default)]
+    pub result: Option<ClaimedResult>,
+    /// While `Recorded`: the height from which it may be finalized. While `Disputed`: the
+    /// height from which it times out.
+    #[serde(default)]
+    pub window_ends: Option<u64>,
+}
+
+/// What the node signed about its result (`havn_types::mesh::ResultClaim`), checked against its
+/// staked key: a validator quorum can neither credit nor frame a node that did not sign.
+#[cw_serde]
+pub struct ClaimedResult {
+    pub node: Addr,
+    pub output_hash: HexBinary,
+    pub attempt: u32,
+    pub executor: String,
+    pub device: String,
+    pub signature: Binary,
+}
+
+/// One validator's verdict on a job's claimed result, counted once per validator.
+#[cw_serde]
+pub struct Vote {
+    pub validator: Addr,
+    pub verdict: Verdict,
+    pub check: Check,
+    /// Its active stake when the vote was counted.
+    pub stake: Uint128,
 }
 
 /// A direct attestation, stored until a `RecordExecution` counts it.
@@ -70,6 +130,12 @@ pub struct DirectAttestation {
     pub node: Addr,
     pub output_hash: HexBinary,
     pub verdict: Verdict,
+    #[serde(default = "structural")]
+    pub check: Check,
+}
+
+fn structural() -> Check {
+    Check::Structural
 }
 
 /// Proof that a job ran and a validator quorum accepted its result.
@@ -102,6 +168,8 @@ pub const JOBS: Map<u64, Job> = Map::new("jobs");
 pub const DIRECT_ATTESTATIONS: Map<(u64, &Addr), DirectAttestation> =
     Map::new("direct_attestations");
 pub const STATS: Map<u64, WorkflowStats> = Map::new("stats");
+/// Job id → every vote counted on its claimed result (bounded by the active set), one write.
+pub const VOTES: Map<u64, Vec<Vote>> = Map::new("votes");
 /// Fees held for pending jobs: what this contract owes, and its $HAI balance.
 pub const ESCROW: Item<Uint128> = Item::new("escrow");
 

@@ -84,11 +84,7 @@ pub fn execute(
         ExecuteMsg::SubmitDoubleSign { evidence } => {
             slashing::double_sign(deps, &env, info.sender, evidence)
         }
-        ExecuteMsg::SlashFraud {
-            node,
-            job_id,
-            reporter,
-        } => slashing::fraud(deps, &env, &info.sender, &node, job_id, &reporter),
+        ExecuteMsg::SlashJob(job) => slashing::slash_job(deps, &env, &info.sender, job),
         ExecuteMsg::Slash {
             operator,
             role,

@@ -20,6 +20,8 @@ pub fn validate_params(p: &Params) -> Result<(), ContractError> {
         ("slash_downtime", p.slash_downtime),
         ("slash_collusion", p.slash_collusion),
         ("reporter_reward", p.reporter_reward),
+        ("slash_false_attestation", p.slash_false_attestation),
+        ("slash_false_challenge", p.slash_false_challenge),
     ] {
         if fraction > cosmwasm_std::Decimal::one() {
             return invalid(
@@ -370,6 +372,8 @@ pub fn update_params(
         slash_downtime,
         slash_collusion,
         reporter_reward,
+        slash_false_attestation,
+        slash_false_challenge,
         downtime_window,
         jail_period,
         max_validators,
@@ -382,6 +386,8 @@ pub fn update_params(
     p.slash_downtime = slash_downtime.unwrap_or(p.slash_downtime);
     p.slash_collusion = slash_collusion.unwrap_or(p.slash_collusion);
     p.reporter_reward = reporter_reward.unwrap_or(p.reporter_reward);
+    p.slash_false_attestation = slash_false_attestation.unwrap_or(p.slash_false_attestation);
+    p.slash_false_challenge = slash_false_challenge.unwrap_or(p.slash_false_challenge);
     p.downtime_window = downtime_window.unwrap_or(p.downtime_window);
     p.jail_period = jail_period.unwrap_or(p.jail_period);
     p.max_validators = max_validators.unwrap_or(p.max_validators);

@@ -1,7 +1,7 @@
 use cosmwasm_schema::{cw_serde, QueryResponses};
 use cosmwasm_std::{Addr, Binary, Decimal, HexBinary, Timestamp, Uint128};
 use cw20::Cw20ReceiveMsg;
-use havn_types::{Asset, AssetUnchecked, Verdict};
+use havn_types::{Asset, AssetUnchecked, Check, Verdict};
 
 pub use crate::state::{ActiveValidator, Claim, Params, Role};
 
@@ -48,12 +48,9 @@ pub enum ExecuteMsg {
     ReportDowntime { operator: String },
     /// Anyone: two conflicting attestations signed by one validator key for one job.
     SubmitDoubleSign { evidence: DoubleSignEvidence },
-    /// The execution log only: a validator quorum proved this node's result for `job_id` invalid.
-    SlashFraud {
-        node: String,
-        job_id: u64,
-        reporter: String,
-    },
+    /// The execution log only, once per job: a job's result was proven invalid (the node and
+    /// its re-executed Valid signers are slashed) or a challenge against it overturned.
+    SlashJob(JobSlash),
     /// Admin only: slash for collusion or another reason governance decided on.
     Slash {
         operator: String,
@@ -69,6 +66,21 @@ pub enum ExecuteMsg {
         treasury: Option<String>,
         execution_log: Option<String>,
     },
+}
+
+/// Who loses stake over one job, as the execution log decided it.
+#[cw_serde]
+pub struct JobSlash {
+    pub job_id: u64,
+    /// The node whose result was proven invalid (fraud, `slash_fraud`, jailed).
+    pub node: Option<String>,
+    /// Validators that signed a re-executed Valid for it (`slash_false_attestation`, jailed).
+    pub false_attesters: Vec<String>,
+    /// Validators whose Invalid a re-execution quorum overturned (`slash_false_challenge`, not
+    /// jailed: the challenge bond).
+    pub false_challengers: Vec<String>,
+    /// The validators whose Invalid stood: they share the reporter reward.
+    pub provers: Vec<String>,
 }
 
 #[cw_serde]
@@ -95,6 +107,8 @@ pub struct DoubleSignEvidence {
 pub struct SignedVerdict {
     pub output_hash: HexBinary,
     pub verdict: Verdict,
+    /// What the validator said it checked (part of the signed bytes).
+    pub check: Check,
     pub signature: Binary,
 }
 
@@ -109,6 +123,8 @@ pub struct ParamsUpdate {
     pub slash_downtime: Option<Decimal>,
     pub slash_collusion: Option<Decimal>,
     pub reporter_reward: Option<Decimal>,
+    pub slash_false_attestation: Option<Decimal>,
+    pub slash_false_challenge: Option<Decimal>,
     pub downtime_window: Option<u64>,
     pub jail_period: Option<u64>,
     pub max_validators: Option<u32>,
@@ -217,8 +233,16 @@ pub struct ClaimsResponse {
 pub struct QuorumContextResponse {
     pub validators: Vec<ActiveValidator>,
     pub total_stake: Uint128,
-    /// In the order asked: whether each node is bonded, at its minimum and not jailed.
-    pub nodes_active: Vec<bool>,
+    /// In the order asked.
+    pub nodes: Vec<NodeStatus>,
+}
+
+#[cw_serde]
+pub struct NodeStatus {
+    /// Bonded, at its minimum and not jailed.
+    pub active: bool,
+    /// Its current key, for checking its result claims; `None` if it never bonded.
+    pub pubkey: Option<Binary>,
 }
 
 #[cw_serde]

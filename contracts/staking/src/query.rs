@@ -2,8 +2,9 @@ use cosmwasm_std::{to_json_binary, Addr, Binary, Deps, Env, Order, StdError, Std
 use cw_storage_plus::Bound;
 
 use crate::msg::{
-    ActiveSetResponse, ClaimsResponse, ConfigResponse, OperatorResponse, OperatorsResponse,
-    PowerResponse, QueryMsg, QuorumContextResponse, TotalsResponse, ValidatorsResponse,
+    ActiveSetResponse, ClaimsResponse, ConfigResponse, NodeStatus, OperatorResponse,
+    OperatorsResponse, PowerResponse, QueryMsg, QuorumContextResponse, TotalsResponse,
+    ValidatorsResponse,
 };
 use crate::state::{
     ActiveValidator, Operator, Role, ACTIVE_SET, CLAIMS, CONFIG, OPERATORS, PARAMS, POWER, TOTALS,
@@ -102,18 +103,20 @@ pub fn dispatch(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
             }
             let params = PARAMS.load(deps.storage)?;
             let (validators, total_stake) = active_set(deps)?;
-            let nodes_active = nodes
+            let nodes = nodes
                 .iter()
                 .map(|n| {
-                    Ok(OPERATORS
-                        .may_load(deps.storage, &deps.api.addr_validate(n)?)?
-                        .is_some_and(|op| op.active(Role::Node, &params)))
+                    let op = OPERATORS.may_load(deps.storage, &deps.api.addr_validate(n)?)?;
+                    Ok(NodeStatus {
+                        active: op.as_ref().is_some_and(|op| op.active(Role::Node, &params)),
+                        pubkey: op.map(|op| op.pubkey),
+                    })
                 })
                 .collect::<StdResult<_>>()?;
             to_json_binary(&QuorumContextResponse {
                 validators,
                 total_stake,
-                nodes_active,
+                nodes,
             })
         }
         QueryMsg::VotingPowerAtHeight { address, height } => {

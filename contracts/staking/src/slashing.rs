@@ -1,29 +1,41 @@
 //! Every way stake is lost. Each slash takes a fraction of the role's bonded stake *and* of its
-//! claims still unbonding (so unbonding does not dodge a slash), jails the operator, pays the
-//! reporter its reward and sends the rest to the treasury. Work per slash is bounded by
+//! claims still unbonding (so unbonding does not dodge a slash), jails the operator (all but an
+//! overturned challenge), pays the reporter (or the provers) its reward and sends the rest to the
+//! treasury. Work per slash is bounded by
 //! MAX_CLAIMS, never by the number of operators.
 
-use cosmwasm_std::{Addr, Decimal, DepsMut, Env, HexBinary, Response, StdResult, Uint128};
-use havn_types::Attestation;
+use cosmwasm_std::{
+    Addr, CosmosMsg, Decimal, DepsMut, Env, Event, HexBinary, Response, StdResult, Uint128,
+};
+use havn_types::{contradicts, Attestation};
 
 use crate::error::ContractError;
 use crate::execute::{load_operator, role_str, store_operator};
-use crate::msg::{DoubleSignEvidence, SignedVerdict};
-use crate::state::{Role, CLAIMS, CONFIG, DOUBLE_SIGNS, FRAUD_JOBS, KEY_HISTORY, PARAMS, TOTALS};
+use crate::msg::{DoubleSignEvidence, JobSlash, SignedVerdict};
+use crate::state::{
+    Role, CLAIMS, CONFIG, DOUBLE_SIGNS, FRAUD_JOBS, KEY_HISTORY, OPERATORS, PARAMS, TOTALS,
+};
 
 const BOTH_ROLES: [Role; 2] = [Role::Node, Role::Validator];
 
-fn slash(
-    deps: DepsMut,
+/// What one cut took from an operator.
+struct Cut {
+    slashed: Uint128,
+    from_unbonding: Uint128,
+    jailed_until: Option<cosmwasm_std::Timestamp>,
+}
+
+/// Takes `fraction` of `roles`' bonded stake and unbonding claims from `operator`, jailing it when
+/// `jail`. The tokens stay in this contract until the caller pays them out.
+fn cut(
+    deps: &mut DepsMut,
     env: &Env,
     operator: &Addr,
     roles: &[Role],
     fraction: Decimal,
-    reporter: Option<&Addr>,
-    reason: &str,
-) -> Result<Response, ContractError> {
+    jail: bool,
+) -> Result<Cut, ContractError> {
     let params = PARAMS.load(deps.storage)?;
-    let config = CONFIG.load(deps.storage)?;
     let old = load_operator(deps.storage, operator)?;
     let mut new = old.clone();
     let mut from_bonded = Uint128::zero();
@@ -45,17 +57,20 @@ fn slash(
         t.unbonding -= from_unbonding;
         Ok(t)
     })?;
-    let jailed_until = env.block.time.plus_seconds(params.jail_period);
-    new.jailed_until = Some(jailed_until);
+    let jailed_until = jail.then(|| env.block.time.plus_seconds(params.jail_period));
+    if jailed_until.is_some() {
+        new.jailed_until = jailed_until;
+    }
     store_operator(deps.storage, env, operator, Some(&old), &new)?;
+    Ok(Cut {
+        slashed: from_bonded + from_unbonding,
+        from_unbonding,
+        jailed_until,
+    })
+}
 
-    let slashed = from_bonded + from_unbonding;
-    let reward = reporter.map_or(Uint128::zero(), |_| {
-        slashed.mul_floor(params.reporter_reward)
-    });
-    let to_treasury = slashed - reward;
-    let mut response = Response::new()
-        .add_attribute("action", "slash")
+fn cut_event(reason: &str, operator: &Addr, roles: &[Role], cut: &Cut) -> Event {
+    let mut event = Event::new("havn_slash")
         .add_attribute("reason", reason)
         .add_attribute("operator", operator.as_str())
         .add_attribute(
@@ -66,17 +81,64 @@ fn slash(
                 .collect::<Vec<_>>()
                 .join(","),
         )
-        .add_attribute("slashed", slashed)
-        .add_attribute("slashed_unbonding", from_unbonding)
-        .add_attribute("reporter_reward", reward)
-        .add_attribute("jailed_until", jailed_until.to_string());
-    if let Some(reporter) = reporter.filter(|_| !reward.is_zero()) {
-        response = response
-            .add_message(config.asset.transfer_msg(reporter, reward)?)
-            .add_attribute("reporter", reporter.as_str());
+        .add_attribute("slashed", cut.slashed)
+        .add_attribute("slashed_unbonding", cut.from_unbonding);
+    if let Some(until) = cut.jailed_until {
+        event = event.add_attribute("jailed_until", until.to_string());
     }
+    event
+}
+
+/// Pays `reward` of `slashed` to `rewarded` in equal parts and the rest (with the rounding) to
+/// the treasury.
+fn pay_out(
+    deps: &DepsMut,
+    slashed: Uint128,
+    rewarded: &[Addr],
+) -> Result<Vec<CosmosMsg>, ContractError> {
+    let params = PARAMS.load(deps.storage)?;
+    let config = CONFIG.load(deps.storage)?;
+    let mut msgs = Vec::new();
+    let mut paid = Uint128::zero();
+    if !rewarded.is_empty() {
+        let each =
+            slashed.mul_floor(params.reporter_reward) / Uint128::from(rewarded.len() as u128);
+        if !each.is_zero() {
+            for who in rewarded {
+                msgs.push(config.asset.transfer_msg(who, each)?);
+                paid += each;
+            }
+        }
+    }
+    let to_treasury = slashed - paid;
     if !to_treasury.is_zero() {
-        response = response.add_message(config.asset.transfer_msg(&config.treasury, to_treasury)?);
+        msgs.push(config.asset.transfer_msg(&config.treasury, to_treasury)?);
+    }
+    Ok(msgs)
+}
+
+/// One slash with its reporter's reward: downtime, double-sign, governance.
+fn slash(
+    mut deps: DepsMut,
+    env: &Env,
+    operator: &Addr,
+    roles: &[Role],
+    fraction: Decimal,
+    reporter: Option<&Addr>,
+    reason: &str,
+) -> Result<Response, ContractError> {
+    let taken = cut(&mut deps, env, operator, roles, fraction, true)?;
+    let reporters: Vec<Addr> = reporter.into_iter().cloned().collect();
+    let msgs = pay_out(&deps, taken.slashed, &reporters)?;
+    let mut response = Response::new()
+        .add_attribute("action", "slash")
+        .add_attribute("reason", reason)
+        .add_attribute("operator", operator.as_str())
+        .add_attribute("slashed", taken.slashed)
+        .add_event(cut_event(reason, operator, roles, &taken))
+        .add_messages(msgs);
+    if let Some(reporter) = reporter {
+        response = response.add_attribute("reporter", reporter.as_str());
     }
     Ok(response)
 }
@@ -137,7 +199,10 @@ pub fn double_sign(
         return Err(ContractError::UnknownKey);
     }
     let (first, second) = (&evidence.first, &evidence.second);
-    if first.output_hash == second.output_hash && first.verdict == second.verdict {
+    // Another output, or verdicts that contradict (`havn_types::contradicts`).
+    if first.output_hash == second.output_hash
+        && !contradicts((first.verdict, first.check), (second.verdict, second.check))
+    {
         return Err(ContractError::NotConflicting);
     }
     if DOUBLE_SIGNS.has(deps.storage, (&validator, evidence.job_id)) {
@@ -149,6 +214,7 @@ pub fn double_sign(
         let SignedVerdict {
             output_hash,
             verdict,
+            check,
             signature,
         } = signed;
         let output_hash = hash32(output_hash, "output_hash")?;
@@ -162,6 +228,7 @@ pub fn double_sign(
             input_hash: &input_hash,
             output_hash: &output_hash,
             verdict: *verdict,
+            check: *check,
         }
         .digest();
         if !deps
@@ -186,33 +253,78 @@ pub fn double_sign(
     )
 }
 
-pub fn fraud(
-    deps: DepsMut,
+/// The execution log's verdict on a proven-invalid or overturned job: the node's fraud slash,
+/// the validators that signed a re-executed Valid for it, and the challengers a re-execution
+/// quorum overturned, all at once. The provers (the validators whose Invalid stood) share the
+/// reporter reward of the node's and the false attesters' slashes; the rest goes to the treasury.
+/// Once per job. An operator with nothing left to slash is skipped, never an error: the log's
+/// verdict must land whatever the slashed do to their stake.
+pub fn slash_job(
+    mut deps: DepsMut,
     env: &Env,
     sender: &Addr,
-    node: &str,
-    job_id: u64,
-    reporter: &str,
+    job: JobSlash,
 ) -> Result<Response, ContractError> {
     let params = PARAMS.load(deps.storage)?;
     if CONFIG.load(deps.storage)?.execution_log.as_ref() != Some(sender) {
         return Err(ContractError::NotExecutionLog);
     }
-    if FRAUD_JOBS.has(deps.storage, job_id) {
+    if FRAUD_JOBS.has(deps.storage, job.job_id) {
         return Err(ContractError::AlreadySlashed);
     }
-    FRAUD_JOBS.save(deps.storage, job_id, &())?;
-    let node = deps.api.addr_validate(node)?;
-    let reporter = deps.api.addr_validate(reporter)?;
-    slash(
-        deps,
-        env,
-        &node,
-        &[Role::Node],
-        params.slash_fraud,
-        Some(&reporter),
-        "fraud",
-    )
+    FRAUD_JOBS.save(deps.storage, job.job_id, &())?;
+    let validate = |list: &[String]| -> StdResult<Vec<Addr>> {
+        list.iter().map(|a| deps.api.addr_validate(a)).collect()
+    };
+    let provers = validate(&job.provers)?;
+    let mut targets: Vec<(Addr, Role, Decimal, bool, &str)> = Vec::new();
+    if let Some(node) = &job.node {
+        let node = deps.api.addr_validate(node)?;
+        targets.push((node, Role::Node, params.slash_fraud, true, "fraud"));
+    }
+    for v in validate(&job.false_attesters)? {
+        targets.push((
+            v,
+            Role::Validator,
+            params.slash_false_attestation,
+            true,
+            "false_attestation",
+        ));
+    }
+    for v in validate(&job.false_challengers)? {
+        targets.push((
+            v,
+            Role::Validator,
+            params.slash_false_challenge,
+            false,
+            "false_challenge",
+        ));
+    }
+    let mut response = Response::new()
+        .add_attribute("action", "slash_job")
+        .add_attribute("job_id", job.job_id.to_string());
+    let (mut rewarded_pool, mut unrewarded) = (Uint128::zero(), Uint128::zero());
+    for (operator, role, fraction, jail, reason) in targets {
+        if OPERATORS.may_load(deps.storage, &operator)?.is_none() {
+            continue;
+        }
+        let taken = cut(&mut deps, env, &operator, &[role], fraction, jail)?;
+        response = response.add_event(
+            cut_event(reason, &operator, &[role], &taken)
+                .add_attribute("job_id", job.job_id.to_string()),
+        );
+        match reason {
+            "false_challenge" => unrewarded += taken.slashed,
+            _ => rewarded_pool += taken.slashed,
+        }
+    }
+    let mut msgs = pay_out(&deps, rewarded_pool, &provers)?;
+    if !unrewarded.is_zero() {
+        msgs.extend(pay_out(&deps, unrewarded, &[])?);
+    }
+    Ok(response
+        .add_attribute("slashed", rewarded_pool + unrewarded)
+        .add_messages(msgs))
 }
 
 pub fn by_governance(

@@ -31,14 +31,28 @@ pub struct Params {
     pub slash_double_sign: Decimal,
     pub slash_downtime: Decimal,
     pub slash_collusion: Decimal,
-    /// Fraction of a slash paid to whoever reported it; the rest goes to the treasury.
+    /// Fraction of a slash paid to whoever reported or proved it; the rest goes to the treasury.
     pub reporter_reward: Decimal,
+    /// A validator that signed a re-executed Valid for a result proven invalid.
+    #[serde(default = "default_slash_false_attestation")]
+    pub slash_false_attestation: Decimal,
+    /// A validator whose Invalid a re-execution quorum overturned: the challenge bond.
+    #[serde(default = "default_slash_false_challenge")]
+    pub slash_false_challenge: Decimal,
     /// Seconds without a heartbeat after which anyone may report downtime.
     pub downtime_window: u64,
     /// Seconds a slashed operator stays jailed.
     pub jail_period: u64,
     /// Size of the active validator set.
     pub max_validators: u32,
+}
+
+fn default_slash_false_attestation() -> Decimal {
+    Decimal::percent(10)
+}
+
+fn default_slash_false_challenge() -> Decimal {
+    Decimal::percent(1)
 }
 
 impl Default for Params {
@@ -52,6 +66,8 @@ impl Default for Params {
             slash_downtime: Decimal::permille(1),
             slash_collusion: Decimal::percent(50),
             reporter_reward: Decimal::percent(10),
+            slash_false_attestation: default_slash_false_attestation(),
+            slash_false_challenge: default_slash_false_challenge(),
             downtime_window: 3600,
             jail_period: 24 * 3600,
             max_validators: 50,

@@ -96,6 +96,20 @@ fn params_and_config_are_governed() {
         ),
         (
             ParamsUpdate {
+                challenge_window: Some(0),
+                ..Default::default()
+            },
+            "challenge_window",
+        ),
+        (
+            ParamsUpdate {
+                dispute_timeout: Some(0),
+                ..Default::default()
+            },
+            "dispute_timeout",
+        ),
+        (
+            ParamsUpdate {
                 max_batch: Some(51),
                 ..Default::default()
             },

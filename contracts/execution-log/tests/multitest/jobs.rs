@@ -3,7 +3,7 @@ use cw_multi_test::Executor;
 use havn_execution_log::msg::{ExecuteMsg, QueryMsg};
 use havn_execution_log::state::{JobStatus, Params};
 use havn_execution_log::ContractError;
-use havn_types::{AssetError, Verdict};
+use havn_types::{AssetError, Check, Verdict};
 use havn_workflow_registry::msg::ExecuteMsg as RegistryMsg;
 use havn_workflow_registry::state::FlagReason;
 
@@ -67,9 +67,7 @@ fn request_snapshots_the_terms() {
             &[],
         )
         .unwrap();
-    suite
-        .record(vec![suite.result(id, 9, Verdict::Valid, &[0, 1, 2, 3])])
-        .unwrap();
+    suite.settle(vec![suite.result(id, 9, Verdict::Valid, &[0, 1, 2, 3])]);
     assert_eq!(
         suite.received()[0].settlements[0].creator,
         suite.addr("creator")
@@ -240,7 +238,7 @@ fn a_recorded_job_cannot_be_refunded() {
             .unwrap_err(),
         ContractError::AlreadySettled {
             id,
-            status: JobStatus::Valid
+            status: JobStatus::Recorded
         }
     );
 }
@@ -255,6 +253,7 @@ fn direct_attestations_count_toward_the_quorum() {
         node: node.clone(),
         output_hash: hash(output),
         verdict,
+        check: Check::Structural,
     };
     let (v2, v3, v4) = (suite.validator(2), suite.validator(3), suite.validator(4));
     suite.execute(&v2, &attest(9, Verdict::Valid)).unwrap();
@@ -282,6 +281,7 @@ fn direct_attestations_count_toward_the_quorum() {
         node: node.clone(),
         output_hash: HexBinary::from(vec![1]),
         verdict: Verdict::Valid,
+        check: Check::Structural,
     };
     assert_eq!(
         suite.execute(&v3, &short).unwrap_err(),
@@ -295,6 +295,7 @@ fn direct_attestations_count_toward_the_quorum() {
         node: node.clone(),
         output_hash: hash(9),
         verdict: Verdict::Valid,
+        check: Check::Structural,
     };
     assert_eq!(
         suite.execute(&v3, &unknown).unwrap_err(),
@@ -313,7 +314,14 @@ fn direct_attestations_count_toward_the_quorum() {
     let res = suite
         .record(vec![suite.result(id, 9, Verdict::Valid, &[0, 1])])
         .unwrap();
-    assert_eq!(outcomes(&res)[0].1, "valid");
+    assert_eq!(outcomes(&res)[0].1, "recorded");
+    // On a recorded job a direct attestation is a vote on the result on record, and no other.
+    assert_eq!(
+        suite.execute(&v4, &attest(8, Verdict::Valid)).unwrap_err(),
+        ContractError::ResultMismatch { id }
+    );
+    suite.pass_window();
+    suite.finalize(&[id]).unwrap();
     let signers = suite.received()[0].settlements[0].validators.len();
     assert_eq!(signers, 4);
     assert_eq!(

@@ -3,6 +3,7 @@
 
 mod admin;
 mod attacks;
+mod disputes;
 mod jobs;
 mod recording;
 mod suite;

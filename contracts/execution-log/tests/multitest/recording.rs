@@ -6,7 +6,7 @@ use havn_types::{Split, Verdict};
 use crate::suite::*;
 
 #[test]
-fn a_quorum_records_the_job_and_pays_out() {
+fn a_quorum_records_the_job_and_pays_out_after_the_window() {
     let mut suite = SuiteBuilder::new().build();
     let job_id = suite.request(150, 1).unwrap();
     assert_eq!(
@@ -19,8 +19,36 @@ fn a_quorum_records_the_job_and_pays_out() {
         .unwrap();
     assert_eq!(
         outcomes(&res),
-        vec![(job_id, "valid".to_string(), String::new())]
+        vec![(job_id, "recorded".to_string(), String::new())]
     );
+    let job = suite.job(job_id);
+    assert_eq!(job.status, JobStatus::Recorded);
+    let height = suite.app.block_info().height;
+    assert_eq!(
+        job.window_ends,
+        Some(height + suite.params().challenge_window)
+    );
+    assert_eq!(job.result.as_ref().unwrap().node, suite.addr("node"));
+    assert!(
+        suite.received().is_empty(),
+        "nothing is paid inside the window"
+    );
+    assert_eq!(suite.balance(&suite.log.clone()), 150, "still escrowed");
+
+    // One block short of the window: skipped, still escrowed.
+    suite.advance_blocks(suite.params().challenge_window - 1);
+    let res = suite.finalize(&[job_id]).unwrap();
+    assert!(
+        finalize_outcomes(&res)[0]
+            .2
+            .contains("in its challenge or dispute window"),
+        "{:?}",
+        finalize_outcomes(&res)
+    );
+    assert!(suite.received().is_empty());
+    suite.advance_blocks(1);
+    let res = suite.finalize(&[job_id]).unwrap();
+    assert_eq!(finalize_outcomes(&res)[0].1, "valid");
 
     let job = suite.job(job_id);
     assert_eq!(job.status, JobStatus::Valid);
@@ -77,9 +105,12 @@ fn a_batch_of_ten_with_four_of_five_signatures() {
     let out = outcomes(&res);
     assert_eq!(out.len(), 10);
     assert!(
-        out.iter().all(|(_, outcome, _)| outcome == "valid"),
+        out.iter().all(|(_, outcome, _)| outcome == "recorded"),
         "{out:?}"
     );
+    suite.pass_window();
+    let res = suite.finalize(&jobs).unwrap();
+    assert!(finalize_outcomes(&res).iter().all(|(_, o, _)| o == "valid"));
 
     // One payout message for the whole batch, carrying the sum of the fees.
     let received = suite.received();
@@ -116,7 +147,7 @@ fn a_batch_of_ten_with_four_of_five_signatures() {
 }
 
 #[test]
-fn an_invalid_quorum_refunds_the_caller_and_slashes_the_node() {
+fn an_invalid_quorum_refunds_the_caller_and_slashes_the_node_rewarding_the_provers() {
     let mut suite = SuiteBuilder::new().build();
     let (caller, relayer) = (suite.addr("caller"), suite.addr("relayer"));
     let before = suite.balance(&caller);
@@ -149,11 +180,18 @@ fn an_invalid_quorum_refunds_the_caller_and_slashes_the_node() {
     assert!(node.jailed_until.is_some());
     assert_eq!(
         suite.balance(&relayer),
-        slashed
-            .mul_floor(havn_staking::state::Params::default().reporter_reward)
-            .u128(),
-        "the relayer reported it"
+        0,
+        "relaying earns no part of a slash"
     );
+    let reward =
+        slashed.mul_floor(havn_staking::state::Params::default().reporter_reward) / Uint128::new(5);
+    for i in 0..5 {
+        assert_eq!(
+            suite.balance(&suite.validator(i)),
+            1_000 * MIN - MIN + reward.u128(),
+            "validator {i} proved it and shares the reward"
+        );
+    }
 }
 
 #[test]
@@ -163,8 +201,17 @@ fn one_bad_job_does_not_sink_the_batch() {
     let short = suite.request(PRICE, 2).unwrap();
     let unbonded_node = suite.request(PRICE, 3).unwrap();
     let bad_hash = suite.request(PRICE, 4).unwrap();
+    // node-2 holds a key but unbonded below the minimum stake: it cannot be credited.
+    suite.bond("node-2", havn_staking::state::Role::Node, MIN);
+    suite.unbond("node-2", MIN / 2);
     let mut by_stranger = suite.result(unbonded_node, 9, Verdict::Valid, &[0, 1, 2, 3]);
     by_stranger.node = suite.addr("node-2").to_string();
+    by_stranger.claim = suite.claim("node-2", unbonded_node, &hash(9));
+    let node2 = suite.addr("node-2");
+    for (i, a) in by_stranger.attestations.iter_mut().enumerate() {
+        a.signature =
+            bytes(&suite.signature(i, unbonded_node, &node2, &hash(9), (a.verdict, a.check)));
+    }
     let mut malformed = suite.result(bad_hash, 9, Verdict::Valid, &[0, 1, 2, 3]);
     malformed.output_hash = cosmwasm_std::HexBinary::from(vec![1, 2, 3]);
     let results = vec![
@@ -179,7 +226,7 @@ fn one_bad_job_does_not_sink_the_batch() {
     ];
     let res = suite.record(results).unwrap();
     let out = outcomes(&res);
-    assert_eq!(out[0], (good, "valid".into(), String::new()));
+    assert_eq!(out[0], (good, "recorded".into(), String::new()));
     assert_eq!(out[1].1, "no_quorum");
     assert!(
         out[1]
@@ -208,7 +255,6 @@ fn one_bad_job_does_not_sink_the_batch() {
         out[4],
         (999, "rejected".into(), "job 999 does not exist".into())
     );
-    assert_eq!(suite.received()[0].settlements.len(), 1);
     for id in [short, unbonded_node, bad_hash] {
         assert_eq!(
             suite.job(id).status,
@@ -220,16 +266,17 @@ fn one_bad_job_does_not_sink_the_batch() {
     let res = suite
         .record(vec![suite.result(short, 9, Verdict::Valid, &[1, 2, 3, 4])])
         .unwrap();
-    assert_eq!(outcomes(&res)[0].1, "valid");
+    assert_eq!(outcomes(&res)[0].1, "recorded");
+    suite.pass_window();
+    suite.finalize(&[good, short]).unwrap();
+    assert_eq!(suite.received()[0].settlements.len(), 2);
 }
 
 #[test]
 fn a_settled_job_cannot_be_recorded_again() {
     let mut suite = SuiteBuilder::new().build();
     let id = suite.request(PRICE, 1).unwrap();
-    suite
-        .record(vec![suite.result(id, 9, Verdict::Valid, &[0, 1, 2, 3])])
-        .unwrap();
+    suite.settle(vec![suite.result(id, 9, Verdict::Valid, &[0, 1, 2, 3])]);
     let res = suite
         .record(vec![suite.result(id, 9, Verdict::Valid, &[0, 1, 2, 3])])
         .unwrap();
@@ -269,7 +316,7 @@ fn quorum_is_exact_at_the_threshold() {
                 .unwrap()
         )[0]
         .1,
-        "valid"
+        "recorded"
     );
     let mut above = build(7_501).build();
     let id = above.request(PRICE, 1).unwrap();
@@ -296,7 +343,7 @@ fn min_signers_applies_on_top_of_stake() {
     let res = suite
         .record(vec![suite.result(id, 9, Verdict::Valid, &[0, 1])])
         .unwrap();
-    assert_eq!(outcomes(&res)[0].1, "valid");
+    assert_eq!(outcomes(&res)[0].1, "recorded");
 }
 
 #[test]
@@ -304,9 +351,7 @@ fn cw20_fees_flow_through_the_token() {
     let mut suite = SuiteBuilder::new().with_cw20().build();
     let id = suite.request(PRICE + 5, 1).unwrap();
     assert_eq!(suite.job(id).fee.u128(), PRICE + 5);
-    suite
-        .record(vec![suite.result(id, 9, Verdict::Valid, &[0, 1, 2, 3])])
-        .unwrap();
+    suite.settle(vec![suite.result(id, 9, Verdict::Valid, &[0, 1, 2, 3])]);
     let received = suite.received();
     assert_eq!(
         received[0].cw20,

@@ -9,14 +9,15 @@ use cosmwasm_std::{
 use cw_multi_test::{App, AppResponse, ContractWrapper, Executor};
 use cw_storage_plus::Item;
 use havn_execution_log::msg::{
-    ExecuteMsg, InstantiateMsg, JobResult, QueryMsg, ReceiveMsg, RequestJobResponse,
+    ExecuteMsg, InstantiateMsg, JobResult, NodeClaim, QueryMsg, ReceiveMsg, RequestJobResponse,
     SignedAttestation,
 };
 use havn_execution_log::state::{Job, Params};
 use havn_staking::msg::{ExecuteMsg as StakingMsg, KeyProof};
 use havn_staking::state::Role;
 use havn_types::keys::possession_digest;
-use havn_types::{AssetUnchecked, Attestation, Settlement, Verdict};
+use havn_types::mesh::ResultClaim;
+use havn_types::{AssetUnchecked, Attestation, Check, Settlement, Verdict};
 use havn_workflow_registry::msg::{ExecuteMsg as RegistryMsg, PublishMsg};
 use k256::ecdsa::Signature;
 use serde::de::DeserializeOwned;
@@ -301,6 +302,9 @@ pub struct Suite {
 
 pub const WORKFLOW: u64 = 1;
 
+/// A re-execution decided at the ladder's second rung.
+pub const REEXECUTED: Check = Check::Reexecuted { rung: 1 };
+
 impl Suite {
     pub fn addr(&self, name: &str) -> Addr {
         self.app.api().addr_make(name)
@@ -362,6 +366,22 @@ impl Suite {
                     .unwrap();
             }
         }
+    }
+
+    /// Starts unbonding `amount` of this operator's node stake.
+    pub fn unbond(&mut self, name: &str, amount: u128) {
+        let who = self.addr(name);
+        self.app
+            .execute_contract(
+                who,
+                self.staking.clone(),
+                &StakingMsg::Unbond {
+                    role: Role::Node,
+                    amount: Uint128::new(amount),
+                },
+                &[],
+            )
+            .unwrap();
     }
 
     pub fn execute_with_funds(
@@ -433,7 +453,7 @@ impl Suite {
         job: &Job,
         node: &Addr,
         output: &HexBinary,
-        verdict: Verdict,
+        (verdict, check): (Verdict, Check),
         (chain_id, log, job_id): (&str, &Addr, u64),
     ) -> [u8; 32] {
         Attestation {
@@ -446,6 +466,7 @@ impl Suite {
             input_hash: &job.input_hash.to_array().unwrap(),
             output_hash: &output.to_array().unwrap(),
             verdict,
+            check,
         }
         .digest()
         .0
@@ -458,20 +479,67 @@ impl Suite {
         job_id: u64,
         node: &Addr,
         output: &HexBinary,
-        verdict: Verdict,
+        vote: (Verdict, Check),
     ) -> Signature {
         let job = self.job(job_id);
         let digest = self.digest_for(
             &job,
             node,
             output,
-            verdict,
+            vote,
             (&self.app.block_info().chain_id, &self.log, job_id),
         );
         sign(&key(&format!("validator-{i}")), &digest)
     }
 
-    /// A result for `job_id` by "node" with output `hash(output)`, signed by the validators listed.
+    /// `signer`'s result claim for `job_id` with this output (attempt 1, the digest executor).
+    pub fn claim(&self, signer: &str, job_id: u64, output: &HexBinary) -> NodeClaim {
+        let digest = ResultClaim {
+            job_id,
+            attempt: 1,
+            output_hash: &output.to_array().unwrap(),
+            executor: "builtin:digest",
+            device: "cpu",
+        }
+        .digest();
+        NodeClaim {
+            attempt: 1,
+            executor: "builtin:digest".into(),
+            device: "cpu".into(),
+            signature: bytes(&sign(&key(signer), &digest)),
+        }
+    }
+
+    /// A result for `job_id` by "node" (claim signed) with output `hash(output)`, and each
+    /// listed validator's signed vote.
+    pub fn result_votes(
+        &self,
+        job_id: u64,
+        output: u8,
+        votes: &[(usize, Verdict, Check)],
+    ) -> JobResult {
+        let node = self.addr("node");
+        let output = hash(output);
+        let attestations = votes
+            .iter()
+            .map(|&(i, verdict, check)| SignedAttestation {
+                validator: self.validator(i).to_string(),
+                verdict,
+                check,
+                signature: bytes(&self.signature(i, job_id, &node, &output, (verdict, check))),
+            })
+            .collect();
+        JobResult {
+            job_id,
+            node: node.to_string(),
+            claim: self.claim("node", job_id, &output),
+            output_hash: output,
+            attestations,
+        }
+    }
+
+    /// The same verdict from every listed validator: Valid after the structural checks, Invalid
+    /// after re-executing (how validators sign each in practice).
     pub fn result(
         &self,
         job_id: u64,
@@ -479,27 +547,70 @@ impl Suite {
         verdict: Verdict,
         signers: &[usize],
     ) -> JobResult {
-        let node = self.addr("node");
-        let output = hash(output);
-        let attestations = signers
-            .iter()
-            .map(|&i| SignedAttestation {
-                validator: self.validator(i).to_string(),
-                signature: bytes(&self.signature(i, job_id, &node, &output, verdict)),
-            })
-            .collect();
-        JobResult {
-            job_id,
-            node: node.to_string(),
-            output_hash: output,
-            verdict,
-            attestations,
-        }
+        let check = match verdict {
+            Verdict::Valid => Check::Structural,
+            Verdict::Invalid => REEXECUTED,
+        };
+        let votes: Vec<_> = signers.iter().map(|&i| (i, verdict, check)).collect();
+        self.result_votes(job_id, output, &votes)
     }
 
     pub fn record(&mut self, results: Vec<JobResult>) -> Result<AppResponse, Failure> {
         let relayer = self.addr("relayer");
         self.execute(&relayer, &ExecuteMsg::RecordExecution { results })
+    }
+
+    /// Anyone finalizes these jobs.
+    pub fn finalize(&mut self, job_ids: &[u64]) -> Result<AppResponse, Failure> {
+        let anyone = self.addr("anyone");
+        self.execute(
+            &anyone,
+            &ExecuteMsg::Finalize {
+                job_ids: job_ids.to_vec(),
+            },
+        )
+    }
+
+    pub fn challenge(&mut self, sender: &str, result: JobResult) -> Result<AppResponse, Failure> {
+        let sender = self.addr(sender);
+        self.execute(&sender, &ExecuteMsg::Challenge { result })
+    }
+
+    pub fn params(&self) -> Params {
+        self.query(&QueryMsg::Params {})
+    }
+
+    /// Moves the chain past a recorded job's challenge window (and a second per block).
+    pub fn pass_window(&mut self) {
+        let blocks = self.params().challenge_window;
+        self.advance_blocks(blocks);
+    }
+
+    pub fn advance_blocks(&mut self, blocks: u64) {
+        self.app.update_block(|b| {
+            b.height += blocks;
+            b.time = b.time.plus_seconds(blocks);
+        });
+    }
+
+    /// Records, waits out the window and finalizes: the whole happy path.
+    pub fn settle(&mut self, results: Vec<JobResult>) -> AppResponse {
+        let ids: Vec<u64> = results.iter().map(|r| r.job_id).collect();
+        self.record(results).unwrap();
+        self.pass_window();
+        self.finalize(&ids).unwrap()
+    }
+
+    pub fn stake(&self, name: &str) -> havn_staking::msg::OperatorResponse {
+        self.app
+            .wrap()
+            .query_wasm_smart(
+                &self.staking,
+                &havn_staking::msg::QueryMsg::Operator {
+                    address: self.addr(name).to_string(),
+                },
+            )
+            .unwrap()
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -528,4 +639,9 @@ impl Suite {
 /// (job id, outcome, reason) from the `havn_job` events of a response.
 pub fn outcomes(res: &AppResponse) -> Vec<(u64, String, String)> {
     havn_testing::job_outcomes(res)
+}
+
+/// (job id, outcome, reason) from the `havn_finalize` events of a response.
+pub fn finalize_outcomes(res: &AppResponse) -> Vec<(u64, String, String)> {
+    havn_testing::outcomes_of(res, "wasm-havn_finalize")
 }

@@ -109,9 +109,14 @@ pub fn high_s_twin(sig: &Signature) -> Signature {
 
 /// (job id, outcome, reason) of every `havn_job` event the execution log emitted in a response.
 pub fn job_outcomes(res: &AppResponse) -> Vec<(u64, String, String)> {
+    outcomes_of(res, "wasm-havn_job")
+}
+
+/// (job id, outcome, reason) from the events of type `ty` (`wasm-havn_finalize`, …).
+pub fn outcomes_of(res: &AppResponse, ty: &str) -> Vec<(u64, String, String)> {
     res.events
         .iter()
-        .filter(|e| e.ty == "wasm-havn_job")
+        .filter(|e| e.ty == ty)
         .map(|e| {
             let get = |k: &str| {
                 e.attributes

@@ -3,11 +3,14 @@
 //!
 //! Preimage (all integers big-endian, every variable-length field prefixed by its u32 length):
 //! ```text
-//! len ‖ "havn/attest/v1" ‖ len ‖ chain_id ‖ len ‖ execution_log ‖ job_id:u64 ‖ workflow_id:u64 ‖
-//! version_hash:32 ‖ len ‖ node ‖ input_hash:32 ‖ output_hash:32 ‖ verdict:u8 (1 valid, 2 invalid)
+//! len ‖ "havn/attest/v2" ‖ len ‖ chain_id ‖ len ‖ execution_log ‖ job_id:u64 ‖ workflow_id:u64 ‖
+//! version_hash:32 ‖ len ‖ node ‖ input_hash:32 ‖ output_hash:32 ‖ verdict:u8 (1 valid, 2 invalid) ‖
+//! check:u8 (0 structural checks only, 1 + rung when re-executed and decided at that ladder rung)
 //! ```
 //! The digest is SHA-256 of the preimage; validators sign the digest with secp256k1. The chain id
-//! and contract address stop replay across chains and deployments; the job id across jobs.
+//! and contract address stop replay across chains and deployments; the job id across jobs. The
+//! check is signed so a validator cannot later deny having claimed a re-execution: a re-executed
+//! Valid on a result later proven invalid is slashable.
 //! Test vectors: `testdata/attestation_vectors.json`.
 
 use std::fmt;
@@ -16,7 +19,7 @@ use cosmwasm_schema::cw_serde;
 use sha2::{Digest, Sha256};
 
 /// Domain tag: a signature over these bytes means nothing anywhere else.
-pub const ATTESTATION_DOMAIN: &str = "havn/attest/v1";
+pub const ATTESTATION_DOMAIN: &str = "havn/attest/v2";
 
 /// What a validator concluded about a node's result.
 #[cw_serde]
@@ -35,6 +38,39 @@ impl Verdict {
     }
 }
 
+/// What a validator did before signing: only the structural checks, or a re-execution of the
+/// job judged on the tolerance ladder (`rung`: the index of the rung that decided).
+#[cw_serde]
+#[derive(Copy, Eq)]
+pub enum Check {
+    Structural,
+    Reexecuted { rung: u8 },
+}
+
+impl Check {
+    pub const fn byte(self) -> u8 {
+        match self {
+            Check::Structural => 0,
+            Check::Reexecuted { rung } => rung.saturating_add(1),
+        }
+    }
+
+    pub const fn reexecuted(self) -> bool {
+        matches!(self, Check::Reexecuted { .. })
+    }
+}
+
+/// Whether two verdicts one validator signed for the same output contradict each other (the
+/// double-sign rule, the same for the staking contract, the router and the validator's own
+/// record). Only a structural Valid followed by a re-executed Invalid does not: the re-execution
+/// found what the structural checks cannot see.
+pub fn contradicts(first: (Verdict, Check), second: (Verdict, Check)) -> bool {
+    let upgrade = |a: (Verdict, Check), b: (Verdict, Check)| {
+        a == (Verdict::Valid, Check::Structural) && b.0 == Verdict::Invalid && b.1.reexecuted()
+    };
+    first.0 != second.0 && !upgrade(first, second) && !upgrade(second, first)
+}
+
 /// The fields a validator attests to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Attestation<'a> {
@@ -51,6 +87,7 @@ pub struct Attestation<'a> {
     pub input_hash: &'a [u8; 32],
     pub output_hash: &'a [u8; 32],
     pub verdict: Verdict,
+    pub check: Check,
 }
 
 /// SHA-256 of an attestation's preimage: the 32 bytes a validator signs.
@@ -67,7 +104,7 @@ impl Attestation<'_> {
                 + self.node.len()
                 + 16
                 + 96
-                + 1,
+                + 2,
         );
         let mut field = |bytes: &[u8]| {
             out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
@@ -84,6 +121,7 @@ impl Attestation<'_> {
         out.extend_from_slice(self.input_hash);
         out.extend_from_slice(self.output_hash);
         out.push(self.verdict.byte());
+        out.push(self.check.byte());
         out
     }
 
@@ -127,6 +165,7 @@ mod tests {
         input_hash: String,
         output_hash: String,
         verdict: Verdict,
+        check: Check,
         preimage: String,
         digest: String,
     }
@@ -158,6 +197,7 @@ mod tests {
                 input_hash: &input,
                 output_hash: &output,
                 verdict: v.verdict,
+                check: v.check,
             };
             assert_eq!(
                 hex::encode(a.preimage()),
@@ -175,6 +215,29 @@ mod tests {
     }
 
     #[test]
+    fn only_real_contradictions_count() {
+        let s = Check::Structural;
+        let r = Check::Reexecuted { rung: 2 };
+        let (valid, invalid) = (Verdict::Valid, Verdict::Invalid);
+        assert!(
+            !contradicts((valid, s), (valid, r)),
+            "re-executing after a structural pass"
+        );
+        assert!(
+            !contradicts((valid, s), (invalid, r)),
+            "re-execution found a fake"
+        );
+        assert!(!contradicts((invalid, r), (valid, s)), "either order");
+        assert!(
+            contradicts((valid, r), (invalid, r)),
+            "two re-executions disagree"
+        );
+        assert!(contradicts((invalid, s), (valid, s)));
+        assert!(contradicts((invalid, s), (valid, r)));
+        assert!(contradicts((valid, s), (invalid, s)));
+    }
+
+    #[test]
     fn every_field_changes_the_digest() {
         let (h1, h2) = ([1u8; 32], [2u8; 32]);
         let base = Attestation {
@@ -187,6 +250,7 @@ mod tests {
             input_hash: &h1,
             output_hash: &h1,
             verdict: Verdict::Valid,
+            check: Check::Structural,
         };
         let variants = [
             Attestation {
@@ -220,6 +284,14 @@ mod tests {
             },
             Attestation {
                 verdict: Verdict::Invalid,
+                ..base
+            },
+            Attestation {
+                check: Check::Reexecuted { rung: 0 },
+                ..base
+            },
+            Attestation {
+                check: Check::Reexecuted { rung: 1 },
                 ..base
             },
             // Moving a byte across a field boundary must not collide (length prefixes).

@@ -21,7 +21,9 @@ pub mod settlement;
 pub mod split;
 
 pub use asset::{Asset, AssetError, AssetUnchecked};
-pub use attestation::{Attestation, AttestationDigest, Verdict, ATTESTATION_DOMAIN};
+pub use attestation::{
+    contradicts, Attestation, AttestationDigest, Check, Verdict, ATTESTATION_DOMAIN,
+};
 pub use quorum::quorum_reached;
 pub use royalty::{
     compose_levels, royalty_stack, Edge, EdgeTarget, Payee, PoolShare, RoyaltyError, StackShare,

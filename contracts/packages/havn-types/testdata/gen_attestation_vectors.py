@@ -5,8 +5,15 @@ import hashlib
 import json
 import struct
 
-DOMAIN = b"havn/attest/v1"
+DOMAIN = b"havn/attest/v2"
 VERDICT = {"valid": 1, "invalid": 2}
+
+
+def check_byte(check) -> int:
+    """0 for structural checks only; 1 + rung for a re-execution decided at that ladder rung."""
+    if check == "structural":
+        return 0
+    return 1 + check["reexecuted"]["rung"]
 
 
 def field(b: bytes) -> bytes:
@@ -23,7 +30,7 @@ def preimage(v: dict) -> bytes:
         + field(v["node"].encode())
         + bytes.fromhex(v["input_hash"])
         + bytes.fromhex(v["output_hash"])
-        + bytes([VERDICT[v["verdict"]]])
+        + bytes([VERDICT[v["verdict"]], check_byte(v["check"])])
     )
 
 
@@ -36,20 +43,20 @@ VECTORS = [
          execution_log="wasm14hj2tavq8fpesdwxxcu44rty3hh90vhujrvcmstl4zr3txmfvw9s0phg4d",
          job_id=1, workflow_id=1, version_hash=sha("manifest-v1"),
          node="wasm1qyqszqgpqyqszqgpqyqszqgpqyqszqgpjnp7du", input_hash=sha("input"),
-         output_hash=sha("output"), verdict="valid"),
+         output_hash=sha("output"), verdict="valid", check="structural"),
     dict(name="invalid-verdict", chain_id="havn-devnet-1",
          execution_log="wasm14hj2tavq8fpesdwxxcu44rty3hh90vhujrvcmstl4zr3txmfvw9s0phg4d",
          job_id=1, workflow_id=1, version_hash=sha("manifest-v1"),
          node="wasm1qyqszqgpqyqszqgpqyqszqgpqyqszqgpjnp7du", input_hash=sha("input"),
-         output_hash=sha("output"), verdict="invalid"),
+         output_hash=sha("output"), verdict="invalid", check={"reexecuted": {"rung": 2}}),
     dict(name="large-ids", chain_id="osmosis-1",
          execution_log="osmo1nc5tatafv6eyq7llkr2gv50ff9e22mnf70qgjlv737ktmt4eswrqvlx82r",
          job_id=2**64 - 1, workflow_id=2**32 + 5, version_hash="00" * 32,
          node="osmo1cyyzpxplxdzkeea7kwsydadg87357qnahakaks", input_hash="ff" * 32,
-         output_hash="ab" * 32, verdict="valid"),
+         output_hash="ab" * 32, verdict="valid", check={"reexecuted": {"rung": 0}}),
     dict(name="empty-strings", chain_id="", execution_log="", job_id=0, workflow_id=0,
          version_hash="11" * 32, node="", input_hash="22" * 32, output_hash="33" * 32,
-         verdict="invalid"),
+         verdict="invalid", check={"reexecuted": {"rung": 254}}),
 ]
 
 POSSESSION = [

@@ -82,7 +82,13 @@ fn quorum_context_in_one_query() {
         suite.addr("nobody").to_string(),
     ];
     let ctx: QuorumContextResponse = suite.query(&QueryMsg::QuorumContext { nodes });
-    assert_eq!(ctx.nodes_active, vec![true, false, false]);
+    assert_eq!(
+        ctx.nodes.iter().map(|n| n.active).collect::<Vec<_>>(),
+        vec![true, false, false]
+    );
+    // Keys for every operator that bonded, active or not: a fraud is checked against it.
+    assert!(ctx.nodes[0].pubkey.is_some() && ctx.nodes[1].pubkey.is_some());
+    assert_eq!(ctx.nodes[2].pubkey, None);
     assert_eq!(ctx.validators.len(), 2);
     assert_eq!(ctx.total_stake.u128(), 2 * MIN);
 }

@@ -191,11 +191,13 @@ fn double_sign_needs_a_configured_execution_log() {
         first: havn_staking::msg::SignedVerdict {
             output_hash: vec![0u8; 32].into(),
             verdict: havn_types::Verdict::Valid,
+            check: havn_types::Check::Structural,
             signature: vec![0u8; 64].into(),
         },
         second: havn_staking::msg::SignedVerdict {
             output_hash: vec![1u8; 32].into(),
             verdict: havn_types::Verdict::Valid,
+            check: havn_types::Check::Structural,
             signature: vec![0u8; 64].into(),
         },
     };

@@ -1,8 +1,8 @@
 use cosmwasm_std::{Addr, Decimal, HexBinary, Uint128};
-use havn_staking::msg::{DoubleSignEvidence, ExecuteMsg, KeyProof, SignedVerdict};
+use havn_staking::msg::{DoubleSignEvidence, ExecuteMsg, JobSlash, KeyProof, SignedVerdict};
 use havn_staking::state::{Params, Role};
 use havn_staking::ContractError;
-use havn_types::{Attestation, Verdict};
+use havn_types::{Attestation, Check, Verdict};
 
 use crate::suite::*;
 
@@ -10,13 +10,25 @@ const JOB: u64 = 42;
 const VERSION: [u8; 32] = [7; 32];
 const INPUT: [u8; 32] = [8; 32];
 
-/// An attestation for job 42 signed by `signer`, as the validator service would sign it.
+/// An attestation for job 42 signed by `signer` after the structural checks.
 fn signed(
     suite: &Suite,
     signer: &str,
     node: &Addr,
     output: [u8; 32],
     verdict: Verdict,
+) -> SignedVerdict {
+    signed_check(suite, signer, node, output, verdict, Check::Structural)
+}
+
+/// An attestation for job 42 signed by `signer`, as the validator service would sign it.
+fn signed_check(
+    suite: &Suite,
+    signer: &str,
+    node: &Addr,
+    output: [u8; 32],
+    verdict: Verdict,
+    check: Check,
 ) -> SignedVerdict {
     let chain = suite.chain_id();
     let digest = Attestation {
@@ -29,11 +41,13 @@ fn signed(
         input_hash: &INPUT,
         output_hash: &output,
         verdict,
+        check,
     }
     .digest();
     SignedVerdict {
         output_hash: HexBinary::from(output),
         verdict,
+        check,
         signature: sign(&key(signer), digest.as_bytes()),
     }
 }
@@ -111,6 +125,47 @@ fn conflicting_verdicts_also_count() {
         "val",
         signed(&suite, "val", &node, [1; 32], Verdict::Valid),
         signed(&suite, "val", &node, [1; 32], Verdict::Invalid),
+    );
+    suite
+        .execute(
+            &suite.addr("watcher"),
+            &ExecuteMsg::SubmitDoubleSign { evidence: ev },
+        )
+        .unwrap();
+    assert!(suite.operator("val").jailed_until.is_some());
+}
+
+/// A structural Valid and then a re-executed Invalid for the same output is how a dispute gathers
+/// re-executions, not a contradiction; re-executing the same verdict is not one either.
+#[test]
+fn upgrading_a_structural_vote_is_not_double_signing() {
+    let mut suite = SuiteBuilder::new().fund(&["val"]).build();
+    suite.bond("val", Role::Validator, MIN).unwrap();
+    let node = suite.addr("node");
+    let reexecuted = Check::Reexecuted { rung: 1 };
+    for (verdict, check) in [(Verdict::Invalid, reexecuted), (Verdict::Valid, reexecuted)] {
+        let ev = evidence(
+            &suite,
+            "val",
+            signed(&suite, "val", &node, [1; 32], Verdict::Valid),
+            signed_check(&suite, "val", &node, [1; 32], verdict, check),
+        );
+        assert_eq!(
+            suite
+                .execute(
+                    &suite.addr("watcher"),
+                    &ExecuteMsg::SubmitDoubleSign { evidence: ev },
+                )
+                .unwrap_err(),
+            ContractError::NotConflicting
+        );
+    }
+    // Two re-executions that disagree do contradict.
+    let ev = evidence(
+        &suite,
+        "val",
+        signed_check(&suite, "val", &node, [1; 32], Verdict::Valid, reexecuted),
+        signed_check(&suite, "val", &node, [1; 32], Verdict::Invalid, reexecuted),
     );
     suite
         .execute(
@@ -236,43 +291,86 @@ fn unbonding_does_not_dodge_a_slash() {
 }
 
 #[test]
-fn fraud_only_from_the_execution_log() {
-    let mut suite = SuiteBuilder::new().fund(&["node"]).build();
-    let (node, log, mallory, reporter) = (
-        suite.addr("node"),
+fn job_slashes_only_from_the_execution_log_and_the_provers_share_the_reward() {
+    let mut suite = SuiteBuilder::new()
+        .fund(&["node", "liar", "rash", "p1", "p2"])
+        .build();
+    let (log, mallory, treasury) = (
         suite.log.clone(),
         suite.addr("mallory"),
-        suite.addr("relayer"),
+        suite.treasury.clone(),
     );
     suite.bond("node", Role::Node, 10 * MIN).unwrap();
-    let fraud = ExecuteMsg::SlashFraud {
-        node: node.to_string(),
+    for v in ["liar", "rash", "p1", "p2"] {
+        suite.bond(v, Role::Validator, 10 * MIN).unwrap();
+    }
+    let treasury_before = suite.balance(&treasury);
+    let (p1_before, p2_before) = (
+        suite.balance(&suite.addr("p1")),
+        suite.balance(&suite.addr("p2")),
+    );
+    let slash = ExecuteMsg::SlashJob(JobSlash {
         job_id: 9,
-        reporter: reporter.to_string(),
-    };
+        node: Some(suite.addr("node").to_string()),
+        false_attesters: vec![suite.addr("liar").to_string()],
+        false_challengers: vec![suite.addr("rash").to_string()],
+        // One who never bonded: skipped, never an error.
+        provers: vec![suite.addr("p1").to_string(), suite.addr("p2").to_string()],
+    });
     assert_eq!(
-        suite.execute(&mallory, &fraud).unwrap_err(),
+        suite.execute(&mallory, &slash).unwrap_err(),
         ContractError::NotExecutionLog
     );
     let admin = suite.admin.clone();
     assert_eq!(
-        suite.execute(&admin, &fraud).unwrap_err(),
+        suite.execute(&admin, &slash).unwrap_err(),
         ContractError::NotExecutionLog
     );
-    suite.execute(&log, &fraud).unwrap();
-    let slashed = Uint128::new(10 * MIN).mul_floor(Params::default().slash_fraud);
+    suite.execute(&log, &slash).unwrap();
+    let p = Params::default();
+    let stake = Uint128::new(10 * MIN);
+    let fraud = stake.mul_floor(p.slash_fraud);
+    let lie = stake.mul_floor(p.slash_false_attestation);
+    let bond = stake.mul_floor(p.slash_false_challenge);
+    assert_eq!(suite.operator("node").node_stake, stake - fraud);
+    assert!(suite.operator("node").jailed_until.is_some());
+    assert_eq!(suite.operator("liar").validator_stake, stake - lie);
+    assert!(suite.operator("liar").jailed_until.is_some());
+    assert_eq!(suite.operator("rash").validator_stake, stake - bond);
+    assert!(
+        suite.operator("rash").jailed_until.is_none(),
+        "an overturned challenge costs a bond, not a jail"
+    );
+    let each = (fraud + lie).mul_floor(p.reporter_reward) / Uint128::new(2);
+    assert_eq!(suite.balance(&suite.addr("p1")), p1_before + each.u128());
+    assert_eq!(suite.balance(&suite.addr("p2")), p2_before + each.u128());
     assert_eq!(
-        suite.operator("node").node_stake,
-        Uint128::new(10 * MIN) - slashed
+        suite.balance(&treasury) - treasury_before,
+        (fraud + lie + bond - each - each).u128()
     );
     assert_eq!(
-        suite.balance(&reporter),
-        slashed.mul_floor(Params::default().reporter_reward).u128()
+        suite.execute(&log, &slash).unwrap_err(),
+        ContractError::AlreadySlashed,
+        "once per job"
     );
-    assert_eq!(
-        suite.execute(&log, &fraud).unwrap_err(),
-        ContractError::AlreadySlashed
-    );
+    suite.assert_conserved();
+}
+
+/// The log's verdict must land even if a slashed operator left: unknown operators are skipped.
+#[test]
+fn a_job_slash_skips_operators_with_nothing_to_slash() {
+    let mut suite = SuiteBuilder::new().fund(&["node"]).build();
+    let log = suite.log.clone();
+    suite.bond("node", Role::Node, MIN).unwrap();
+    let slash = ExecuteMsg::SlashJob(JobSlash {
+        job_id: 3,
+        node: Some(suite.addr("node").to_string()),
+        false_attesters: vec![suite.addr("gone").to_string()],
+        false_challengers: vec![],
+        provers: vec![],
+    });
+    suite.execute(&log, &slash).unwrap();
+    assert!(suite.operator("node").node_stake.u128() < MIN);
     suite.assert_conserved();
 }
 

@@ -1,0 +1,88 @@
+//! `Finalize`: anyone, for many jobs at once. A recorded job whose challenge window passed is
+//! paid; a disputed job whose dispute timed out goes back to its caller, and nobody is slashed
+//! (no re-execution quorum proved anything). Other ids are skipped with their reason, so one
+//! stale id never sinks a batch.
+
+use cosmwasm_std::{DepsMut, Env, Event, Response, Uint128};
+
+use crate::error::ContractError;
+use crate::execute::load_job;
+use crate::record::{distribute, pay};
+use crate::state::{adjust_escrow, JobStatus, CONFIG, JOBS, PARAMS, VOTES};
+
+pub fn finalize(
+    mut deps: DepsMut,
+    env: &Env,
+    job_ids: Vec<u64>,
+) -> Result<Response, ContractError> {
+    let config = CONFIG.load(deps.storage)?;
+    let max = PARAMS.load(deps.storage)?.max_batch * 2;
+    if job_ids.is_empty() || job_ids.len() > max as usize {
+        return Err(ContractError::BadBatchSize {
+            count: job_ids.len(),
+            max,
+        });
+    }
+    let mut response = Response::new().add_attribute("action", "finalize");
+    let (mut settlements, mut fees) = (Vec::new(), Uint128::zero());
+    let (mut paid, mut refunded, mut skipped) = (0u32, 0u32, 0u32);
+    for id in job_ids {
+        let event = Event::new("havn_finalize").add_attribute("job_id", id.to_string());
+        let mut job = match load_job(deps.as_ref(), id) {
+            Ok(job) => job,
+            Err(e) => {
+                skipped += 1;
+                response = response.add_event(
+                    event
+                        .add_attribute("outcome", "skipped")
+                        .add_attribute("reason", e.to_string()),
+                );
+                continue;
+            }
+        };
+        let ends = job.window_ends.unwrap_or(u64::MAX);
+        let event = match (job.status, job.result.clone()) {
+            (JobStatus::Recorded, Some(claim)) if env.block.height >= ends => {
+                let votes = VOTES.may_load(deps.storage, id)?.unwrap_or_default();
+                let settlement = pay(deps.branch(), env, &mut job, claim, votes)?;
+                fees += settlement.fee;
+                settlements.push(settlement);
+                paid += 1;
+                event.add_attribute("outcome", "valid")
+            }
+            (JobStatus::Disputed, _) if env.block.height >= ends => {
+                job.status = JobStatus::Refunded;
+                job.window_ends = None;
+                JOBS.save(deps.storage, id, &job)?;
+                adjust_escrow(deps.storage, job.fee, false)?;
+                response = response.add_message(config.asset.transfer_msg(&job.caller, job.fee)?);
+                refunded += 1;
+                event
+                    .add_attribute("outcome", "refunded")
+                    .add_attribute("amount", job.fee)
+            }
+            (status, _) => {
+                skipped += 1;
+                let reason = match status {
+                    JobStatus::Recorded | JobStatus::Disputed => {
+                        ContractError::WindowOpen { id, ends }.to_string()
+                    }
+                    JobStatus::Pending => ContractError::NotRecorded { id }.to_string(),
+                    status => ContractError::AlreadySettled { id, status }.to_string(),
+                };
+                event
+                    .add_attribute("outcome", "skipped")
+                    .add_attribute("reason", reason)
+            }
+        };
+        response = response.add_event(event);
+    }
+    if let Some(msg) = distribute(&config, settlements, fees)? {
+        response = response.add_message(msg);
+    }
+    Ok(response
+        .add_attribute("valid", paid.to_string())
+        .add_attribute("refunded", refunded.to_string())
+        .add_attribute("skipped", skipped.to_string())
+        .add_attribute("fees_to_payout", fees))
+}

@@ -214,24 +214,57 @@ pub fn extension(bytes: &[u8]) -> &'static str {
     }
 }
 
-/// The job as the execution log has it once the router's `RecordExecution` landed.
+/// The job as the execution log has it once the router's `RecordExecution` landed (recorded and
+/// in its challenge window, disputed, or already decided).
 pub async fn wait_recorded(
     client: &Client,
     d: &Deployment,
     job_id: u64,
     timeout: Duration,
 ) -> Result<Job, CliError> {
+    wait_until(client, d, job_id, timeout, |s| s != JobStatus::Pending, |t| {
+        format!("job {job_id} settled in the mesh but is not recorded on chain after {t} s (is the router's [chain] configured?)")
+    })
+    .await
+}
+
+/// The job once it is final: paid after its challenge window (`Valid`), proven `Invalid`, or
+/// `Refunded`. The router finalizes the jobs it recorded; anyone may (`havn finalize`).
+pub async fn wait_final(
+    client: &Client,
+    d: &Deployment,
+    job_id: u64,
+    timeout: Duration,
+) -> Result<Job, CliError> {
+    let done = |s| {
+        matches!(
+            s,
+            JobStatus::Valid | JobStatus::Invalid | JobStatus::Refunded
+        )
+    };
+    wait_until(client, d, job_id, timeout, done, |t| {
+        format!("job {job_id} is not final on chain after {t} s: once its window has passed, `havn finalize {job_id}` pays it out")
+    })
+    .await
+}
+
+/// Polls the job until `done(status)`; at the timeout, the error `late(seconds)` says.
+async fn wait_until(
+    client: &Client,
+    d: &Deployment,
+    job_id: u64,
+    timeout: Duration,
+    done: impl Fn(JobStatus) -> bool,
+    late: impl Fn(u64) -> String,
+) -> Result<Job, CliError> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let job = d.job(client, job_id).await?;
-        if job.status != JobStatus::Pending {
+        if done(job.status) {
             return Ok(job);
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(CliError::Input(format!(
-                "job {job_id} settled in the mesh but is not recorded on chain after {} s (is the router's [chain] configured?)",
-                timeout.as_secs()
-            )));
+            return Err(CliError::Input(late(timeout.as_secs())));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

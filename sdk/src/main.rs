@@ -91,6 +91,16 @@ enum Command {
         #[arg(long)]
         workflow: Option<u64>,
     },
+    /// Pay out recorded jobs whose challenge window has passed, and refund disputed jobs that
+    /// timed out (anyone may; one tx for them all).
+    Finalize {
+        /// Job ids.
+        #[arg(required = true)]
+        jobs: Vec<u64>,
+        /// The key that sends (and pays the gas).
+        #[arg(long)]
+        from: String,
+    },
     /// Claim what a key has earned.
     Claim {
         /// The key that claims.
@@ -691,10 +701,22 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                     .await?;
             bar.finish_and_clear();
             let status = format!("{:?}", job.status).to_lowercase();
+            // Recorded: the fee waits out the challenge window; disputed: re-executions decide.
+            let window = match (job.status, job.window_ends) {
+                (havn_execution_log::state::JobStatus::Recorded, Some(h)) => {
+                    format!(" (challenge window: paid out from block {h})")
+                }
+                (havn_execution_log::state::JobStatus::Disputed, Some(h)) => {
+                    format!(
+                        " (disputed: re-executions decide, or the fee is refunded at block {h})"
+                    )
+                }
+                _ => String::new(),
+            };
             print(
                 out,
                 format!(
-                    "job {job_id}: {status} on chain; fee {} uhai; output {} (node {}, {} attestations)",
+                    "job {job_id}: {status} on chain{window}; fee {} uhai; output {} (node {}, {} attestations)",
                     requested.terms.price,
                     path.display(),
                     event.output.as_ref().map(|o| o.node.as_str()).unwrap_or(""),
@@ -702,7 +724,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 ),
                 json!({
                     "job_id": job_id, "workflow_id": workflow, "fee": requested.terms.price,
-                    "request_tx": requested.tx.hash, "status": status, "output": path,
+                    "request_tx": requested.tx.hash, "status": status, "window_ends": job.window_ends, "output": path,
                     "output_hash": hex::encode(event.output.as_ref().map(|o| o.output_hash.as_slice()).unwrap_or_default()),
                     "node": event.output.as_ref().map(|o| o.node.clone()),
                     "attestations": event.attestations.len(),
@@ -802,6 +824,40 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                     e.earned, e.claimed, e.claimable
                 ),
                 json!({"address": address, "earned": e.earned, "claimed": e.claimed, "claimable": e.claimable}),
+            );
+        }
+        Command::Finalize { jobs, from } => {
+            let w = keys.get(&from)?;
+            let (c, d) = (client(&cfg).await?, deployment(&cfg)?);
+            let msg = havn_execution_log::msg::ExecuteMsg::Finalize { job_ids: jobs };
+            let tx = c.execute(&w, &d.log, &msg, &[]).await?;
+            let outcomes: Vec<String> = tx
+                .events
+                .iter()
+                .filter(|(ty, _)| ty == "wasm-havn_finalize")
+                .map(|(_, attrs)| {
+                    let get = |k: &str| {
+                        attrs
+                            .iter()
+                            .find(|(key, _)| key == k)
+                            .map_or("", |(_, v)| v.as_str())
+                    };
+                    match get("reason") {
+                        "" => format!("job {}: {}", get("job_id"), get("outcome")),
+                        why => format!("job {}: {} ({why})", get("job_id"), get("outcome")),
+                    }
+                })
+                .collect();
+            print(
+                out,
+                format!(
+                    "{}\nfinalize: tx {} at height {} ({} gas)",
+                    outcomes.join("\n"),
+                    tx.hash,
+                    tx.height,
+                    tx.gas_used
+                ),
+                json!({"tx": tx.hash, "height": tx.height, "gas_used": tx.gas_used, "jobs": outcomes}),
             );
         }
         Command::Claim { from } => {

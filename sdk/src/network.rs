@@ -367,6 +367,11 @@ impl Network {
                     toml::Value::from(self.deployment.staking.clone()),
                 ),
                 ("operators_refresh_ms", toml::Value::from(2_000)),
+                // Validators post their re-executed Invalid verdicts here themselves.
+                (
+                    "execution_log",
+                    toml::Value::from(self.deployment.log.clone()),
+                ),
             ]
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
@@ -423,10 +428,6 @@ impl Network {
                 "cache_dir".into(),
                 self.dir.join(&name).display().to_string().into(),
             );
-            if name != "node" {
-                // Every result re-executed: the demo shows the whole check.
-                cfg.insert("sample_rate".into(), 1.0.into());
-            }
             cfg.insert("chain".into(), self.chain_section(&name)?);
             let path = self.dir.join(format!("{name}.toml"));
             write(&path, &toml_of(&toml::Value::Table(cfg))?)?;
@@ -711,15 +712,30 @@ pub async fn demo(
     let output_path = jobs::save_output(out_dir, &event)?;
     let output = event.output.clone().unwrap_or_default();
     let runtime = output.runtime.clone().unwrap_or_default();
+    let reexecuted = event
+        .attestations
+        .iter()
+        .filter(|a| havn_types::Check::from_byte(a.check as u8).reexecuted())
+        .count();
     step(&format!(
-        "node ran it on {} ({}); {} validators re-executed it and signed; the router put it in settlement batch {}",
+        "node ran it on {} ({}); {} validators attested it ({} re-executed it, the rest checked its structure: the shipped sample rate); the router put it in settlement batch {}",
         runtime.device,
         runtime.executor,
         event.attestations.len(),
+        reexecuted,
         event.settlement_id
     ));
 
     let job = jobs::wait_recorded(&client, &d, job_id, Duration::from_secs(30)).await?;
+    let recorded_at = std::time::Instant::now();
+    if let Some(ends) = job.window_ends {
+        step(&format!(
+            "execution log: job {job_id} {:?} on chain; its fee waits out the challenge window until block {ends}, when the router finalizes it",
+            job.status
+        ));
+    }
+    let job = jobs::wait_final(&client, &d, job_id, Duration::from_secs(300)).await?;
+    let window_s = recorded_at.elapsed().as_secs_f64();
     let outcome = format!("{:?}", job.status).to_lowercase();
     let executions: havn_execution_log::msg::ExecutionsResponse = client
         .smart(
@@ -750,7 +766,7 @@ pub async fn demo(
         gas_used: tx.gas_used,
     };
     step(&format!(
-        "execution log: job {job_id} {outcome} at block {}, {} signers, recorded by the router's tx {}… ({} gas)",
+        "execution log: job {job_id} {outcome} at block {} ({window_s:.1} s after its record: the challenge window), {} signers paid, recorded by the router's tx {}… ({} gas)",
         record.height,
         record.signers.len(),
         &record.tx[..12],

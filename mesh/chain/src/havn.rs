@@ -341,6 +341,18 @@ impl Deployment {
             .await
     }
 
+    /// Pays out recorded jobs whose challenge window has passed (anyone may).
+    pub async fn finalize(
+        &self,
+        client: &Client,
+        sender: &Wallet,
+        job_ids: Vec<u64>,
+    ) -> Result<TxResult, ChainError> {
+        client
+            .execute(sender, &self.log, &LogMsg::Finalize { job_ids }, &[])
+            .await
+    }
+
     /// `address`'s $HAI (cw20) balance, in uhai.
     pub async fn hai_balance(&self, client: &Client, address: &str) -> Result<u128, ChainError> {
         let b: cw20::BalanceResponse = client

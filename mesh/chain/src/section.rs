@@ -32,6 +32,11 @@ pub struct ChainSection {
     pub staking: String,
     #[serde(default = "default_operators_refresh_ms")]
     pub operators_refresh_ms: u64,
+    /// The Havn execution log. Set on a validator: it posts each re-executed Invalid it signs
+    /// there itself (`Challenge`), so a router that drops the verdict cannot save a faking node.
+    /// Tasks for another log are never challenged.
+    #[serde(default)]
+    pub execution_log: String,
 }
 
 fn default_prefix() -> String {

@@ -1,6 +1,7 @@
 //! Havn's contracts deployed on the devnet over gRPC and the settlement path measured in SDK gas
-//! as a wasmd chain counts it: one `RecordExecution` with 5 validator signatures, and a batch of
-//! 32. Needs `make wasm`.
+//! as a wasmd chain counts it: one `RecordExecution` with the node's claim and 5 validator
+//! signatures, then its `Finalize` after the challenge window, alone and as a batch of 32.
+//! Needs `make wasm`.
 
 mod common;
 
@@ -9,10 +10,11 @@ use std::path::Path;
 use common::{wallet, Devnet};
 use cosmwasm_std::{HexBinary, Uint128};
 use havn_chain::havn::{self, attributes, DeployOptions};
-use havn_execution_log::msg::{JobResult, SignedAttestation};
+use havn_execution_log::msg::{JobResult, NodeClaim, SignedAttestation};
 use havn_execution_log::state::JobStatus;
 use havn_staking::state::Role;
-use havn_types::{Attestation, Verdict};
+use havn_types::mesh::ResultClaim;
+use havn_types::{Attestation, Check, Verdict};
 use k256::ecdsa::SigningKey;
 use sha2::{Digest, Sha256};
 
@@ -28,11 +30,12 @@ fn hash(seed: &str) -> HexBinary {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn record_execution_gas_at_batch_1_and_32() {
+async fn record_and_finalize_gas_at_batch_1_and_32() {
     let validators: Vec<String> = (0..VALIDATORS).map(|i| format!("validator-{i}")).collect();
     let mut names = vec!["deployer", "creator", "caller", "node"];
     names.extend(validators.iter().map(String::as_str));
-    let devnet = Devnet::start(&names, |_| {}).await;
+    // The challenge window is counted in blocks (the default, 150): 20 ms blocks pass it in 3 s.
+    let devnet = Devnet::start(&names, |g| g.block_time_ms = 20).await;
     let c = &devnet.client;
     let deployer = wallet("deployer");
     let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../artifacts");
@@ -124,18 +127,34 @@ async fn record_execution_gas_at_batch_1_and_32() {
             input_hash: &job.input_hash.to_array().unwrap(),
             output_hash: &output.to_array().unwrap(),
             verdict: Verdict::Valid,
+            check: Check::Structural,
         }
         .digest()
         .0;
+        let claim = ResultClaim {
+            job_id,
+            attempt: 1,
+            output_hash: &output.to_array().unwrap(),
+            executor: "builtin:digest",
+            device: "cpu",
+        }
+        .digest();
         results.push(JobResult {
             job_id,
             node: node.clone(),
             output_hash: output,
-            verdict: Verdict::Valid,
+            claim: NodeClaim {
+                attempt: 1,
+                executor: "builtin:digest".into(),
+                device: "cpu".into(),
+                signature: havn::sign_digest(&operator_key("node"), &claim).unwrap(),
+            },
             attestations: validators
                 .iter()
                 .map(|v| SignedAttestation {
                     validator: wallet(v).address().to_string(),
+                    verdict: Verdict::Valid,
+                    check: Check::Structural,
                     signature: havn::sign_digest(&operator_key(v), &digest).unwrap(),
                 })
                 .collect(),
@@ -145,6 +164,20 @@ async fn record_execution_gas_at_batch_1_and_32() {
     let batch = results.split_off(1);
     let one = d.record(c, &relayer, results).await.unwrap();
     let many = d.record(c, &relayer, batch).await.unwrap();
+    let mut window_ends = 0;
+    for &job_id in &jobs {
+        let job = d.job(c, job_id).await.unwrap();
+        assert_eq!(job.status, JobStatus::Recorded, "job {job_id}");
+        window_ends = window_ends.max(job.window_ends.unwrap());
+    }
+    // Finalizing inside the window pays nothing.
+    let early = d.finalize(c, &relayer, vec![jobs[0]]).await.unwrap();
+    assert_eq!(attributes(&early, "valid").next(), Some("0"));
+    while c.latest_height().await.unwrap() < window_ends {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let fin_one = d.finalize(c, &relayer, jobs[..1].to_vec()).await.unwrap();
+    let fin_many = d.finalize(c, &relayer, jobs[1..].to_vec()).await.unwrap();
     for &job_id in &jobs {
         assert_eq!(
             d.job(c, job_id).await.unwrap().status,
@@ -153,17 +186,17 @@ async fn record_execution_gas_at_batch_1_and_32() {
         );
     }
     let per_job = many.gas_used / 32;
-    println!("| RecordExecution | SDK gas used | per job |");
-    println!("|---|---:|---:|");
+    let fin_per_job = fin_many.gas_used / 32;
+    let (total_one, total_many) = (one.gas_used + fin_one.gas_used, per_job + fin_per_job);
+    println!("| settlement | RecordExecution | Finalize | per job, both |");
+    println!("|---|---:|---:|---:|");
     println!(
-        "| 1 job × 5 signatures | {} | {} |",
-        one.gas_used, one.gas_used
+        "| 1 job × 5 signatures | {} | {} | {total_one} |",
+        one.gas_used, fin_one.gas_used
     );
     println!(
-        "| 32 jobs × 5 signatures | {} | {} ({:.2}× batch 1) |",
-        many.gas_used,
-        per_job,
-        per_job as f64 / one.gas_used as f64
+        "| 32 jobs × 5 signatures, per job | {per_job} | {fin_per_job} | {total_many} ({:.2}× batch 1) |",
+        total_many as f64 / total_one as f64
     );
     println!(
         "| 33 RequestJob (cw20 Send) in one tx | {} | {} |",
@@ -181,6 +214,11 @@ async fn record_execution_gas_at_batch_1_and_32() {
         per_job < one.gas_used / 3,
         "batching must amortize the instance loads: {per_job} vs {}",
         one.gas_used
+    );
+    assert!(
+        fin_per_job < fin_one.gas_used / 3,
+        "batched finalization must amortize too: {fin_per_job} vs {}",
+        fin_one.gas_used
     );
     devnet.stop().await;
 }

@@ -1,16 +1,21 @@
 //! Settlement on chain: each batch the quorum decided becomes one `RecordExecution` tx on the
-//! execution log, signed with the router's key through cosmrs; a job is checked against its
-//! on-chain request before it is dispatched; double-sign evidence goes to the staking contract.
+//! execution log, signed with the router's key through cosmrs; recorded jobs are finalized (paid)
+//! in batches once their challenge window has passed; a job is checked against its on-chain
+//! request before it is dispatched; double-sign evidence goes to the staking contract.
 
-use havn_chain::{ChainError, Client, Wallet};
-use havn_execution_log::msg::{ExecuteMsg as LogMsg, JobResult, SignedAttestation};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use havn_chain::{ChainError, Client, TxResult, Wallet};
+use havn_execution_log::msg::{ExecuteMsg as LogMsg, JobResult, NodeClaim, SignedAttestation};
 use havn_execution_log::state::JobStatus;
-use havn_mesh_proto::v1::{SettlementBatch, SubmitJobRequest, Verdict};
+use havn_mesh_proto::v1::{SettlementBatch, SubmitJobRequest};
 use havn_staking::msg::DoubleSignEvidence;
 
 use crate::settlement::{SettleFuture, Settlement};
 
-/// The log's `JobResult`s for a batch: what the validators signed, as the contract checks it.
+/// The log's `JobResult`s for a batch: the node's claim and every verdict the validators
+/// signed (dissent included), as the contract checks them.
 pub fn job_results(batch: &SettlementBatch) -> Vec<JobResult> {
     batch
         .jobs
@@ -19,22 +24,55 @@ pub fn job_results(batch: &SettlementBatch) -> Vec<JobResult> {
             job_id: j.job_id,
             node: j.node.clone(),
             output_hash: j.output_hash.clone().into(),
-            verdict: if j.verdict == Verdict::Valid as i32 {
-                havn_types::Verdict::Valid
-            } else {
-                havn_types::Verdict::Invalid
+            claim: NodeClaim {
+                attempt: j.attempt,
+                executor: j.executor.clone(),
+                device: j.device.clone(),
+                signature: j.node_signature.clone().into(),
             },
             attestations: j
                 .attestations
                 .iter()
-                .map(|a| SignedAttestation {
-                    validator: a.validator.clone(),
-                    signature: a.signature.clone().into(),
+                .filter_map(|a| {
+                    let (verdict, check) = crate::core::vote_of(a)?;
+                    Some(SignedAttestation {
+                        validator: a.validator.clone(),
+                        verdict,
+                        check,
+                        signature: a.signature.clone().into(),
+                    })
                 })
                 .collect(),
         })
         .collect()
 }
+
+/// (job id, height from which it may be finalized) for each job a tx recorded Valid: its
+/// `havn_job` events with outcome `recorded`.
+pub fn recorded_jobs(tx: &TxResult) -> Vec<(u64, u64)> {
+    tx.events
+        .iter()
+        .filter(|(ty, _)| ty == "wasm-havn_job")
+        .filter_map(|(_, attrs)| {
+            let get = |k: &str| {
+                attrs
+                    .iter()
+                    .find(|(key, _)| key == k)
+                    .map(|(_, v)| v.as_str())
+            };
+            match get("outcome")? {
+                "recorded" => Some((
+                    get("job_id")?.parse().ok()?,
+                    get("window_ends")?.parse().ok()?,
+                )),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Most jobs per `Finalize` (the log takes twice its `max_batch`, 20 by default).
+const FINALIZE_BATCH: usize = 40;
 
 pub struct ChainSettlement {
     client: Client,
@@ -42,6 +80,10 @@ pub struct ChainSettlement {
     execution_log: String,
     /// Where double-sign evidence goes; empty: it is only logged.
     staking: String,
+    /// Recorded jobs waiting out their challenge window: (job id, finalizable from height).
+    recorded: Mutex<Vec<(u64, u64)>>,
+    /// One tx at a time from the router's account (record, finalize, evidence share a sequence).
+    sending: tokio::sync::Mutex<()>,
 }
 
 impl ChainSettlement {
@@ -51,6 +93,66 @@ impl ChainSettlement {
             wallet,
             execution_log,
             staking,
+            recorded: Mutex::default(),
+            sending: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Pays out recorded jobs once their window has passed, polling the chain's height every
+    /// `every`. Anyone may finalize; the router does it for the jobs it recorded, so nobody
+    /// waits on a third party. A failed `Finalize` is retried on the next round.
+    pub async fn finalize_loop(self: Arc<Self>, every: Duration) {
+        loop {
+            tokio::time::sleep(every).await;
+            let due: Vec<u64> = {
+                let waiting = self.recorded.lock().expect("finalize queue");
+                if waiting.is_empty() {
+                    continue;
+                }
+                let Some(min) = waiting.iter().map(|(_, h)| *h).min() else {
+                    continue;
+                };
+                drop(waiting);
+                let height = match self.client.latest_height().await {
+                    Ok(h) => h,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read the chain height to finalize");
+                        continue;
+                    }
+                };
+                if height < min {
+                    continue;
+                }
+                let waiting = self.recorded.lock().expect("finalize queue");
+                waiting
+                    .iter()
+                    .filter(|(_, h)| *h <= height)
+                    .map(|(id, _)| *id)
+                    .take(FINALIZE_BATCH)
+                    .collect()
+            };
+            if due.is_empty() {
+                continue;
+            }
+            let msg = LogMsg::Finalize {
+                job_ids: due.clone(),
+            };
+            let sent = {
+                let _one = self.sending.lock().await;
+                self.client
+                    .execute(&self.wallet, &self.execution_log, &msg, &[])
+                    .await
+            };
+            match sent {
+                Ok(tx) => {
+                    tracing::info!(jobs = due.len(), tx = %tx.hash, height = tx.height, gas_used = tx.gas_used, "finalized: fees released to payout");
+                    self.recorded
+                        .lock()
+                        .expect("finalize queue")
+                        .retain(|(id, _)| !due.contains(id));
+                }
+                Err(e) => tracing::warn!(jobs = due.len(), error = %e, "finalize failed; retrying"),
+            }
         }
     }
 
@@ -97,12 +199,18 @@ impl Settlement for ChainSettlement {
             let msg = LogMsg::RecordExecution {
                 results: job_results(batch),
             };
-            match self
-                .client
-                .execute(&self.wallet, &self.execution_log, &msg, &[])
-                .await
-            {
+            let sent = {
+                let _one = self.sending.lock().await;
+                self.client
+                    .execute(&self.wallet, &self.execution_log, &msg, &[])
+                    .await
+            };
+            match sent {
                 Ok(tx) => {
+                    self.recorded
+                        .lock()
+                        .expect("finalize queue")
+                        .extend(recorded_jobs(&tx));
                     tracing::info!(
                         batch = batch.id,
                         jobs = batch.jobs.len(),
@@ -150,11 +258,13 @@ impl ChainSettlement {
         let msg = havn_staking::msg::ExecuteMsg::SubmitDoubleSign {
             evidence: evidence.clone(),
         };
-        match self
-            .client
-            .execute(&self.wallet, &self.staking, &msg, &[])
-            .await
-        {
+        let sent = {
+            let _one = self.sending.lock().await;
+            self.client
+                .execute(&self.wallet, &self.staking, &msg, &[])
+                .await
+        };
+        match sent {
             Ok(tx) => {
                 tracing::warn!(validator = evidence.validator, job = evidence.job_id, tx = %tx.hash, "double-sign evidence recorded: validator slashed");
                 Ok(())

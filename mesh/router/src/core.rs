@@ -612,16 +612,26 @@ impl Core {
             output: job.rec.output.clone(),
             chain_id: self.cfg.chain_id.clone(),
             execution_log: self.cfg.execution_log.clone(),
+            escalated: escalated(&job.verdicts),
         })
     }
 
-    /// Sends a result to every connected validator that has not answered (or only to `only`).
+    /// Sends a result to every connected validator that has not answered (or only to `only`);
+    /// once escalated, also to those that answered without re-executing.
     fn fan_out(&mut self, id: u64, only: Option<&str>) {
         let Some(task) = self.task(id) else { return };
         let answered: HashSet<String> = self
             .jobs
             .get(&id)
-            .map(|j| j.verdicts.keys().cloned().collect())
+            .map(|j| {
+                j.verdicts
+                    .iter()
+                    .filter(|(_, a)| {
+                        !task.escalated || vote_of(a).is_some_and(|(_, c)| c.reexecuted())
+                    })
+                    .map(|(name, _)| name.clone())
+                    .collect()
+            })
             .unwrap_or_default();
         for (name, v) in &self.validators {
             if answered.contains(name) || only.is_some_and(|o| o != name) {
@@ -663,8 +673,10 @@ impl Core {
         }
     }
 
-    /// A validator's verdict. Counted once per validator; decides the job when a quorum of
-    /// validator stake agrees.
+    /// A validator's verdict, counted once per validator (a structural vote may be upgraded once
+    /// to a re-executed one). The job is decided by the execution log's own rules
+    /// (docs/verification.md): a quorum of Invalid; else, once anyone said Invalid, only a quorum
+    /// of re-executed Valid (and every validator is asked to re-execute); else a quorum of Valid.
     pub fn attestation(&mut self, operator: &str, a: TaskAttestation) {
         let id = a.job_id;
         let Some(att) = a.attestation else { return };
@@ -674,32 +686,30 @@ impl Core {
         let Some(output) = &job.rec.output else {
             return;
         };
-        if let Some(first) = job.verdicts.get(operator) {
-            if first.verdict != att.verdict
-                && output.output_hash == a.output_hash
-                && att.validator == operator
-            {
-                let first = first.clone();
-                self.double_signed(operator, id, first, att);
-            }
+        let Some(vote) = vote_of(&att) else { return };
+        if output.output_hash != a.output_hash || att.validator != operator {
             return;
         }
-        if job.state() != JobState::Result
-            || output.output_hash != a.output_hash
-            || att.validator != operator
-            || job.verdicts.contains_key(operator)
-        {
+        if let Some(first) = job.verdicts.get(operator) {
+            let Some(first_vote) = vote_of(first) else {
+                return;
+            };
+            if havn_types::contradicts(first_vote, vote) {
+                let first = first.clone();
+                self.double_signed(operator, id, first, att);
+                return;
+            }
+            if !(first_vote.1 == havn_types::Check::Structural && vote.1.reexecuted()) {
+                return;
+            }
+        }
+        if job.state() != JobState::Result {
             return;
         }
         let Some(op) = self.operators.get(operator).filter(|o| o.is_validator()) else {
             return;
         };
-        let verdict = match Verdict::try_from(att.verdict) {
-            Ok(Verdict::Valid) => havn_types::Verdict::Valid,
-            Ok(Verdict::Invalid) => havn_types::Verdict::Invalid,
-            _ => return,
-        };
-        let digest = match attestation_digest(&self.cfg, &job.rec, verdict) {
+        let digest = match attestation_digest(&self.cfg, &job.rec, vote) {
             Some(d) => d,
             None => return,
         };
@@ -711,31 +721,24 @@ impl Core {
             );
             return;
         }
+        let was_escalated = escalated(&job.verdicts);
         let job = self.jobs.get_mut(&id).expect("checked");
         job.verdicts.insert(operator.to_string(), att.clone());
-        // Tally stake per verdict.
-        let validators = self.operators.validators();
-        let total: u128 = validators.iter().map(|v| v.validator_stake).sum();
-        let stake_of = |name: &str| {
-            validators
-                .iter()
-                .find(|v| v.address == name)
-                .map_or(0, |v| v.validator_stake)
-        };
-        let agreeing: Vec<&Attestation> = job
-            .verdicts
-            .values()
-            .filter(|v| v.verdict == att.verdict)
-            .collect();
-        let signed: u128 = agreeing.iter().map(|v| stake_of(&v.validator)).sum();
-        let quorum = havn_types::quorum_reached(signed.into(), total.into(), self.cfg.quorum_bps)
-            && agreeing.len() >= self.cfg.min_signers as usize;
         job.rec.attestations = job.verdicts.values().cloned().collect();
-        if !quorum {
+        let Some(verdict) = self.decision(id) else {
             self.persist(id);
+            if !was_escalated && self.jobs.get(&id).is_some_and(|j| escalated(&j.verdicts)) {
+                tracing::warn!(
+                    job = id,
+                    validator = operator,
+                    "a validator attested the result invalid: every validator re-executes it"
+                );
+                self.metrics.escalated.inc();
+                self.fan_out(id, None);
+            }
             return;
-        }
-        job.rec.attestations = agreeing.into_iter().cloned().collect();
+        };
+        let job = self.jobs.get_mut(&id).expect("checked");
         match verdict {
             havn_types::Verdict::Valid => {
                 job.rec.state = JobState::Verified as i32;
@@ -764,6 +767,38 @@ impl Core {
         }
     }
 
+    /// The verdict the job's votes reach, if any, by the execution log's rules.
+    fn decision(&self, id: u64) -> Option<havn_types::Verdict> {
+        let job = self.jobs.get(&id)?;
+        let validators = self.operators.validators();
+        let total: u128 = validators.iter().map(|v| v.validator_stake).sum();
+        let stake_of = |name: &str| {
+            validators
+                .iter()
+                .find(|v| v.address == name)
+                .map_or(0, |v| v.validator_stake)
+        };
+        let quorum = |filter: &dyn Fn((havn_types::Verdict, havn_types::Check)) -> bool| {
+            let (signed, count) = job
+                .verdicts
+                .iter()
+                .filter(|(_, a)| vote_of(a).is_some_and(filter))
+                .fold((0u128, 0usize), |(s, n), (name, _)| {
+                    (s + stake_of(name), n + 1)
+                });
+            havn_types::quorum_reached(signed.into(), total.into(), self.cfg.quorum_bps)
+                && count >= self.cfg.min_signers as usize
+        };
+        use havn_types::Verdict::{Invalid, Valid};
+        if quorum(&|(v, _)| v == Invalid) {
+            Some(Invalid)
+        } else if escalated(&job.verdicts) {
+            quorum(&|(v, c)| v == Valid && c.reexecuted()).then_some(Valid)
+        } else {
+            quorum(&|(v, _)| v == Valid).then_some(Valid)
+        }
+    }
+
     /// `second` contradicts `first`, both by `operator` for job `id`: if both signatures are its
     /// key's, that is slashable evidence, handed to the evidence sink once.
     fn double_signed(&mut self, operator: &str, id: u64, first: Attestation, second: Attestation) {
@@ -773,14 +808,9 @@ impl Core {
         let Some(job) = self.jobs.get(&id) else {
             return;
         };
-        let verdict = |a: &Attestation| match Verdict::try_from(a.verdict) {
-            Ok(Verdict::Valid) => Some(havn_types::Verdict::Valid),
-            Ok(Verdict::Invalid) => Some(havn_types::Verdict::Invalid),
-            _ => None,
-        };
         let (Some(v1), Some(v2), Some(workflow), Some(output)) = (
-            verdict(&first),
-            verdict(&second),
+            vote_of(&first),
+            vote_of(&second),
             job.rec.workflow.as_ref(),
             job.rec.output.as_ref(),
         ) else {
@@ -802,9 +832,10 @@ impl Core {
             "validator signed two verdicts for one job: reporting double-sign"
         );
         let output_hash = cosmwasm_std::HexBinary::from(output.output_hash.as_slice());
-        let signed_verdict = |verdict, a: &Attestation| havn_staking::msg::SignedVerdict {
+        let signed_verdict = |(verdict, check), a: &Attestation| havn_staking::msg::SignedVerdict {
             output_hash: output_hash.clone(),
             verdict,
+            check,
             signature: a.signature.clone().into(),
         };
         let evidence = DoubleSignEvidence {
@@ -845,7 +876,11 @@ impl Core {
                 continue;
             };
             let output = job.rec.output.clone().unwrap_or_default();
-            let verdict = job.rec.attestations.first().map_or(0, |a| a.verdict);
+            let verdict = match job.state() {
+                JobState::Verified => Verdict::Valid,
+                _ => Verdict::Invalid,
+            } as i32;
+            let runtime = output.runtime.clone().unwrap_or_default();
             batch.jobs.push(SettledJob {
                 job_id,
                 workflow: job.rec.workflow.clone(),
@@ -854,6 +889,10 @@ impl Core {
                 verdict,
                 attestations: job.rec.attestations.clone(),
                 input_hash: job.rec.input_hash.clone(),
+                attempt: output.attempt,
+                executor: runtime.executor,
+                device: runtime.device,
+                node_signature: output.node_signature.clone(),
             });
             job.rec.settlement_id = id;
             if job.state() == JobState::Verified {
@@ -1028,11 +1067,32 @@ impl Core {
     }
 }
 
-/// The attestation digest for a job's result with `verdict`, as the execution log recomputes it.
+/// An attestation's verdict and check, as signed; `None` for an unknown verdict.
+pub fn vote_of(a: &Attestation) -> Option<(havn_types::Verdict, havn_types::Check)> {
+    let verdict = match Verdict::try_from(a.verdict) {
+        Ok(Verdict::Valid) => havn_types::Verdict::Valid,
+        Ok(Verdict::Invalid) => havn_types::Verdict::Invalid,
+        _ => return None,
+    };
+    Some((
+        verdict,
+        havn_types::Check::from_byte(u8::try_from(a.check).ok()?),
+    ))
+}
+
+/// Whether any validator said Invalid: the job is then decided by re-executions only.
+fn escalated(verdicts: &BTreeMap<String, Attestation>) -> bool {
+    verdicts
+        .values()
+        .any(|a| vote_of(a).is_some_and(|(v, _)| v == havn_types::Verdict::Invalid))
+}
+
+/// The attestation digest for a job's result with this verdict and check, as the execution log
+/// recomputes it.
 pub fn attestation_digest(
     cfg: &RouterConfig,
     rec: &JobRecord,
-    verdict: havn_types::Verdict,
+    (verdict, check): (havn_types::Verdict, havn_types::Check),
 ) -> Option<[u8; 32]> {
     let workflow = rec.workflow.as_ref()?;
     let output = rec.output.as_ref()?;
@@ -1047,6 +1107,7 @@ pub fn attestation_digest(
             input_hash: rec.input_hash.as_slice().try_into().ok()?,
             output_hash: output.output_hash.as_slice().try_into().ok()?,
             verdict,
+            check,
         }
         .digest()
         .0,
@@ -1243,7 +1304,11 @@ mod tests {
                 };
                 let (Some(output), Some(digest)) = (
                     job.rec.output.clone(),
-                    attestation_digest(&core.cfg, &job.rec, havn_types::Verdict::Valid),
+                    attestation_digest(
+                        &core.cfg,
+                        &job.rec,
+                        (havn_types::Verdict::Valid, havn_types::Check::Structural),
+                    ),
                 ) else {
                     return;
                 };
@@ -1259,6 +1324,7 @@ mod tests {
                             verdict: Verdict::Valid as i32,
                             signature: keys::sign(&key(&validator), &digest),
                             reason: String::new(),
+                            check: 0,
                         }),
                         reexecuted: false,
                     },
@@ -1388,7 +1454,8 @@ mod tests {
                 Verdict::Valid => havn_types::Verdict::Valid,
                 _ => havn_types::Verdict::Invalid,
             };
-            let digest = attestation_digest(&w.core.cfg, &rec, v).unwrap();
+            let digest =
+                attestation_digest(&w.core.cfg, &rec, (v, havn_types::Check::Structural)).unwrap();
             TaskAttestation {
                 job_id: id,
                 attempt: output.attempt,
@@ -1398,6 +1465,7 @@ mod tests {
                     verdict: verdict as i32,
                     signature: keys::sign(&key(signer), &digest),
                     reason: String::new(),
+                    check: 0,
                 }),
                 reexecuted: false,
             }
@@ -1434,6 +1502,7 @@ mod tests {
                 input_hash: e.input_hash.as_slice().try_into().unwrap(),
                 output_hash: e.first.output_hash.as_slice().try_into().unwrap(),
                 verdict: v,
+                check: havn_types::Check::Structural,
             }
             .digest()
             .0
@@ -1456,6 +1525,93 @@ mod tests {
             w.core.jobs[&id].verdicts[&validator].verdict,
             Verdict::Valid as i32
         );
+    }
+
+    /// Property 2 in the router: one re-executed Invalid escalates the job to every validator;
+    /// structural Valid votes no longer decide it; re-executions do, either way.
+    #[test]
+    fn one_dissent_escalates_and_only_reexecutions_decide() {
+        use havn_types::Check;
+        let reexecuted = Check::Reexecuted { rung: 1 };
+        for invalid_wins in [false, true] {
+            let mut w = world();
+            let mut tasks: Vec<mpsc::Receiver<Result<VerifyTask, Status>>> = (0..VALIDATORS)
+                .map(|v| {
+                    let (tx, rx) = mpsc::channel(64);
+                    w.core.validator_connected(&format!("validator-{v}"), tx);
+                    rx
+                })
+                .collect();
+            for op in [Op::Submit, Op::Connect(0), Op::Complete(0)] {
+                apply(&mut w, &op);
+            }
+            let id = w.submitted[0];
+            let rec = w.core.jobs[&id].rec.clone();
+            let output = rec.output.clone().unwrap();
+            for rx in &mut tasks {
+                assert!(!rx.try_recv().unwrap().unwrap().escalated);
+            }
+            let vote = |w: &mut World, v: usize, verdict: havn_types::Verdict, check: Check| {
+                let name = format!("validator-{v}");
+                let digest = attestation_digest(&w.core.cfg, &rec, (verdict, check)).unwrap();
+                let proto = match verdict {
+                    havn_types::Verdict::Valid => Verdict::Valid,
+                    havn_types::Verdict::Invalid => Verdict::Invalid,
+                };
+                w.core.attestation(
+                    &name,
+                    TaskAttestation {
+                        job_id: id,
+                        attempt: output.attempt,
+                        output_hash: output.output_hash.clone(),
+                        attestation: Some(Attestation {
+                            validator: name.clone(),
+                            verdict: proto as i32,
+                            signature: keys::sign(&key(&name), &digest),
+                            reason: String::new(),
+                            check: u32::from(check.byte()),
+                        }),
+                        reexecuted: check.reexecuted(),
+                    },
+                );
+            };
+            vote(&mut w, 0, havn_types::Verdict::Invalid, reexecuted);
+            assert_eq!(w.core.metrics.escalated.get(), 1);
+            // Validators 1-3 had not answered: each now gets the escalated task.
+            for rx in &mut tasks[1..] {
+                assert!(rx.try_recv().unwrap().unwrap().escalated);
+            }
+            // Three structural Valid votes: a quorum before, nothing now.
+            for v in 1..4 {
+                vote(&mut w, v, havn_types::Verdict::Valid, Check::Structural);
+            }
+            assert_eq!(w.core.jobs[&id].state(), JobState::Result);
+            // A structural answer is not a re-execution: it is asked again.
+            w.core.fan_out(id, None);
+            for rx in &mut tasks[1..] {
+                assert!(rx.try_recv().unwrap().unwrap().escalated);
+            }
+            assert!(
+                tasks[0].try_recv().is_err(),
+                "validator 0 already re-executed"
+            );
+            // Their re-executions (upgrades, not double-signs) decide.
+            let verdict = match invalid_wins {
+                true => havn_types::Verdict::Invalid,
+                false => havn_types::Verdict::Valid,
+            };
+            for v in 1..4 {
+                vote(&mut w, v, verdict, reexecuted);
+            }
+            let expected = match invalid_wins {
+                true => JobState::Failed,
+                false => JobState::Verified,
+            };
+            assert_eq!(w.core.jobs[&id].state(), expected);
+            assert_eq!(w.core.metrics.double_signs.get(), 0);
+            // Every validator's latest vote goes to the chain, the dissent included.
+            assert_eq!(w.core.jobs[&id].rec.attestations.len(), 4);
+        }
     }
 
     proptest! {

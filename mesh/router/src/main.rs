@@ -66,12 +66,18 @@ fn main() -> ExitCode {
                     tracing::info!(staking = chain.staking, "operator set from the staking contract");
                     operators = Some(set);
                 }
-                Arc::new(havn_router::chain::ChainSettlement::new(
+                let settlement = Arc::new(havn_router::chain::ChainSettlement::new(
                     client,
                     wallet,
                     cfg.execution_log.clone(),
                     chain.staking.clone(),
-                ))
+                ));
+                tokio::spawn(
+                    settlement
+                        .clone()
+                        .finalize_loop(std::time::Duration::from_millis(500)),
+                );
+                settlement
             }
             None => Arc::new(havn_router::settlement::StoredOnly),
         };

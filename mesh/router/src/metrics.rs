@@ -13,6 +13,7 @@ pub struct RouterMetrics {
     pub cancelled: Counter,
     pub reassigned: Counter,
     pub double_signs: Counter,
+    pub escalated: Counter,
     pub running: Gauge,
     pub waiting: Gauge,
     pub verifying: Gauge,
@@ -51,6 +52,11 @@ impl RouterMetrics {
                 "havn_router_jobs_failed_total",
                 "Jobs that failed (invalid, deadline, attempts).",
                 &self.failed,
+            )
+            .counter(
+                "havn_router_jobs_escalated_total",
+                "Jobs a validator attested invalid, sent to every validator to re-execute.",
+                &self.escalated,
             )
             .counter(
                 "havn_router_double_signs_total",

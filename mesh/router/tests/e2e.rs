@@ -293,6 +293,7 @@ fn attestation_verifies(
         input_hash: &havn_mesh_common::sha256(input.as_bytes()),
         output_hash: output.output_hash.as_slice().try_into().unwrap(),
         verdict,
+        check: havn_types::Check::from_byte(a.check as u8),
     }
     .digest();
     let pubkey = net.operators.get(&a.validator).unwrap().pubkey;

@@ -150,7 +150,74 @@ pub struct Validator {
     cache: ArtifactDir,
     secret: [u8; 32],
     checker: Checker,
+    challenger: Option<Arc<Challenger>>,
     pub metrics: Arc<ValidatorMetrics>,
+}
+
+/// Posts this validator's re-executed Invalid verdicts on the execution log itself
+/// (`Challenge`), so a router that drops or delays them cannot save a faking node.
+pub struct Challenger {
+    pub client: havn_chain::Client,
+    pub wallet: havn_chain::Wallet,
+    /// Only tasks bound to this log are challenged.
+    pub execution_log: String,
+}
+
+impl Challenger {
+    /// The `Challenge` for a task this validator signed Invalid: the node's claim as the task
+    /// carries it and this validator's one attestation.
+    pub fn message(
+        task: &VerifyTask,
+        attestation: &Attestation,
+    ) -> Option<havn_execution_log::msg::ExecuteMsg> {
+        use havn_execution_log::msg::{ExecuteMsg, JobResult, NodeClaim, SignedAttestation};
+        let output = task.output.as_ref()?;
+        let runtime = output.runtime.clone().unwrap_or_default();
+        Some(ExecuteMsg::Challenge {
+            result: JobResult {
+                job_id: task.job_id,
+                node: output.node.clone(),
+                output_hash: output.output_hash.clone().into(),
+                claim: NodeClaim {
+                    attempt: output.attempt,
+                    executor: runtime.executor,
+                    device: runtime.device,
+                    signature: output.node_signature.clone().into(),
+                },
+                attestations: vec![SignedAttestation {
+                    validator: attestation.validator.clone(),
+                    verdict: havn_types::Verdict::Invalid,
+                    check: havn_types::Check::from_byte(u8::try_from(attestation.check).ok()?),
+                    signature: attestation.signature.clone().into(),
+                }],
+            },
+        })
+    }
+
+    async fn challenge(&self, task: VerifyTask, attestation: Attestation) {
+        if task.execution_log != self.execution_log {
+            tracing::warn!(
+                job = task.job_id,
+                log = task.execution_log,
+                "not challenging a task for another execution log"
+            );
+            return;
+        }
+        let Some(msg) = Self::message(&task, &attestation) else {
+            return;
+        };
+        match self
+            .client
+            .execute(&self.wallet, &self.execution_log, &msg, &[])
+            .await
+        {
+            Ok(tx) => {
+                tracing::warn!(job = task.job_id, tx = %tx.hash, "challenged the result on chain")
+            }
+            // Already disputed by this vote, decided, or the window closed: nothing to add.
+            Err(e) => tracing::info!(job = task.job_id, error = %e, "challenge not taken"),
+        }
+    }
 }
 
 /// The outcome of checking one result.
@@ -161,6 +228,22 @@ pub struct Check {
     pub reexecuted: bool,
     /// The ladder rung that decided, when an executor judged the output.
     pub rung: Option<Rung>,
+}
+
+impl Check {
+    /// What the attestation says was checked: a re-execution with the rung that decided (the
+    /// structure rung when the re-execution refused the job outright), or the structural checks.
+    pub fn signed_check(&self) -> havn_types::Check {
+        match self.reexecuted {
+            false => havn_types::Check::Structural,
+            true => havn_types::Check::Reexecuted {
+                rung: self
+                    .rung
+                    .and_then(|r| Rung::ALL.iter().position(|x| *x == r))
+                    .unwrap_or(0) as u8,
+            },
+        }
+    }
 }
 
 impl Validator {
@@ -203,8 +286,15 @@ impl Validator {
             cache,
             secret,
             checker,
+            challenger: None,
             metrics: Arc::default(),
         })
+    }
+
+    /// Posts every re-executed Invalid this validator signs on chain as well.
+    pub fn with_challenger(mut self, challenger: Challenger) -> Self {
+        self.challenger = Some(Arc::new(challenger));
+        self
     }
 
     /// `sha256(secret)`, sent when connecting.
@@ -313,7 +403,7 @@ impl Validator {
                 return None;
             }
         };
-        if let (Some(m), true) = (&manifest, self.sampled(task.job_id)) {
+        if let (Some(m), true) = (&manifest, task.escalated || self.sampled(task.job_id)) {
             // Re-execution reads the pipeline's model files: fetch them (hash-checked) first.
             if let Ok(executor) = self.checker.executors.get(&m.pipeline.kind) {
                 for hash in executor.artifacts(m).unwrap_or_default() {
@@ -356,6 +446,7 @@ impl Validator {
             havn_types::Verdict::Valid => self.metrics.valid.inc(),
             havn_types::Verdict::Invalid => self.metrics.invalid.inc(),
         }
+        let checked = check.signed_check();
         let digest = havn_types::Attestation {
             chain_id: &task.chain_id,
             execution_log: &task.execution_log,
@@ -366,6 +457,7 @@ impl Validator {
             input_hash: &input_hash,
             output_hash: &output_hash,
             verdict: check.verdict,
+            check: checked,
         }
         .digest();
         let verdict = match check.verdict {
@@ -387,16 +479,25 @@ impl Validator {
                 "re-executed"
             );
         }
+        let attestation = Attestation {
+            validator: self.cfg.operator.clone(),
+            verdict: verdict as i32,
+            signature: keys::sign(&self.key, digest.as_bytes()),
+            reason: check.reason,
+            check: u32::from(checked.byte()),
+        };
+        if let (Some(challenger), havn_types::Verdict::Invalid, true) =
+            (&self.challenger, check.verdict, check.reexecuted)
+        {
+            let (challenger, task, attestation) =
+                (challenger.clone(), task.clone(), attestation.clone());
+            tokio::spawn(async move { challenger.challenge(task, attestation).await });
+        }
         Some(TaskAttestation {
             job_id: task.job_id,
             attempt: task.attempt,
             output_hash: output.output_hash.clone(),
-            attestation: Some(Attestation {
-                validator: self.cfg.operator.clone(),
-                verdict: verdict as i32,
-                signature: keys::sign(&self.key, digest.as_bytes()),
-                reason: check.reason,
-            }),
+            attestation: Some(attestation),
             reexecuted: check.reexecuted,
         })
     }
@@ -462,7 +563,8 @@ impl Checker {
                 return Ok(invalid(&format!("structure: {why}"), Some(Rung::Structure)));
             }
         }
-        if !(self.sampled)(task.job_id) {
+        // An escalated job is re-executed whatever the sample says.
+        if !task.escalated && !(self.sampled)(task.job_id) {
             return Ok(Check {
                 verdict: havn_types::Verdict::Valid,
                 reason: String::new(),
@@ -675,6 +777,64 @@ mod tests {
             refused.reason.contains("refuses the job"),
             "{}",
             refused.reason
+        );
+    }
+
+    /// What the validator signs says what it checked, and an escalated task is re-executed
+    /// whatever the sample says.
+    #[test]
+    fn escalated_tasks_are_reexecuted_and_the_check_is_signed() {
+        let wrong = task(havn_mesh_common::sha256(b"wrong").to_vec(), &node_key());
+        let c = checker(false).check(&wrong, Some(&manifest())).unwrap();
+        assert_eq!(c.signed_check(), havn_types::Check::Structural);
+        let escalated = VerifyTask {
+            escalated: true,
+            ..wrong
+        };
+        let c = checker(false).check(&escalated, Some(&manifest())).unwrap();
+        assert_eq!(c.verdict, havn_types::Verdict::Invalid);
+        assert!(c.reexecuted);
+        let mismatch = Rung::ALL.iter().position(|r| *r == Rung::Mismatch).unwrap() as u8;
+        assert_eq!(
+            c.signed_check(),
+            havn_types::Check::Reexecuted { rung: mismatch }
+        );
+    }
+
+    /// The on-chain challenge carries the node's claim exactly as the node signed it.
+    #[test]
+    fn a_challenge_carries_the_nodes_claim_and_the_signed_invalid() {
+        let t = task(havn_mesh_common::sha256(b"wrong").to_vec(), &node_key());
+        let attestation = Attestation {
+            validator: "validator".into(),
+            verdict: Verdict::Invalid as i32,
+            signature: vec![9; 64],
+            reason: String::new(),
+            check: 2,
+        };
+        let Some(havn_execution_log::msg::ExecuteMsg::Challenge { result }) =
+            Challenger::message(&t, &attestation)
+        else {
+            panic!("a challenge")
+        };
+        let output = t.output.as_ref().unwrap();
+        let claim = ResultClaim {
+            job_id: result.job_id,
+            attempt: result.claim.attempt,
+            output_hash: result.output_hash.as_slice().try_into().unwrap(),
+            executor: &result.claim.executor,
+            device: &result.claim.device,
+        };
+        assert!(keys::verify(
+            &keys::pubkey(&node_key()),
+            &claim.digest(),
+            result.claim.signature.as_slice()
+        ));
+        assert_eq!(result.node, output.node);
+        assert_eq!(result.attestations.len(), 1);
+        assert_eq!(
+            result.attestations[0].check,
+            havn_types::Check::Reexecuted { rung: 1 }
         );
     }
 

@@ -78,8 +78,25 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
+        let challenger = match cfg.chain.as_ref().filter(|c| !c.execution_log.is_empty()) {
+            Some(chain) => match chain.connect().await {
+                Ok((client, wallet)) => Some(havn_validator::Challenger {
+                    client,
+                    wallet,
+                    execution_log: chain.execution_log.clone(),
+                }),
+                Err(e) => {
+                    eprintln!("havn-validator: {e}");
+                    return ExitCode::FAILURE;
+                }
+            },
+            None => None,
+        };
         let validator = match Validator::new(cfg, key, operators, executors) {
-            Ok(v) => v,
+            Ok(v) => match challenger {
+                Some(c) => v.with_challenger(c),
+                None => v,
+            },
             Err(e) => {
                 eprintln!("havn-validator: {e}");
                 return ExitCode::from(2);

@@ -63,6 +63,11 @@ fn used(vm: &mut Vm) -> u64 {
 
 /// Instantiates, then returns the VM gas of `execute(msg)` sent by `sender` with `funds`.
 fn execute(vm: &mut Vm, sender: &str, msg: &Value, funds: u128) -> u64 {
+    execute_at(vm, &mock_env(), sender, msg, funds)
+}
+
+/// As `execute`, in the block `env` describes (to pass a challenge window).
+fn execute_at(vm: &mut Vm, env: &cosmwasm_std::Env, sender: &str, msg: &Value, funds: u128) -> u64 {
     let before = used(vm);
     let info = cosmwasm_std::MessageInfo {
         sender: addr(sender),
@@ -73,7 +78,7 @@ fn execute(vm: &mut Vm, sender: &str, msg: &Value, funds: u128) -> u64 {
         },
     };
     let res: ContractResult<Response<Empty>> =
-        call_execute(vm, &mock_env(), &info, &serde_json::to_vec(msg).unwrap()).expect("vm error");
+        call_execute(vm, env, &info, &serde_json::to_vec(msg).unwrap()).expect("vm error");
     if let ContractResult::Err(e) = res {
         panic!("{msg}: {e}");
     }
@@ -217,7 +222,8 @@ fn log_rows() -> Vec<Row> {
                 run_terms.clone()
             } else if *contract_addr == staking_s {
                 let nodes = serde_json::from_slice::<Value>(msg).unwrap()["quorum_context"]["nodes"].as_array().map_or(0, Vec::len);
-                json!({"validators": set, "total_stake": (VALIDATORS as u64 * 1_000_000).to_string(), "nodes_active": vec![true; nodes]})
+                let status = json!({"active": true, "pubkey": pubkey(&key("node"))});
+                json!({"validators": set, "total_stake": (VALIDATORS as u64 * 1_000_000).to_string(), "nodes": vec![status; nodes]})
             } else {
                 panic!("query to unknown contract {contract_addr}")
             };
@@ -244,14 +250,25 @@ fn log_rows() -> Vec<Row> {
             input_hash: &input_hash,
             output_hash: &output,
             verdict: havn_types::Verdict::Valid,
+            check: havn_types::Check::Structural,
+        }
+        .digest();
+        let claim = havn_types::mesh::ResultClaim {
+            job_id,
+            attempt: 1,
+            output_hash: &output,
+            executor: "builtin:digest",
+            device: "cpu",
         }
         .digest();
         let attestations: Vec<Value> = validators
             .iter()
             .take(signers)
-            .map(|(a, k)| json!({"validator": a, "signature": sign(k, digest.as_bytes())}))
+            .map(|(a, k)| json!({"validator": a, "verdict": "valid", "check": "structural", "signature": sign(k, digest.as_bytes())}))
             .collect();
-        json!({"job_id": job_id, "node": node, "output_hash": hex(&output), "verdict": "valid", "attestations": attestations})
+        json!({"job_id": job_id, "node": node, "output_hash": hex(&output),
+            "claim": {"attempt": 1, "executor": "builtin:digest", "device": "cpu", "signature": sign(&key("node"), &claim)},
+            "attestations": attestations})
     };
 
     let request_gas = execute(&mut vm, "caller", &request(0), 100);
@@ -280,6 +297,17 @@ fn log_rows() -> Vec<Row> {
         &json!({"record_execution": {"results": batch}}),
         0,
     );
+    // Past the default challenge window (150 blocks).
+    let mut later = mock_env();
+    later.block.height += 150;
+    let finalize_one = execute_at(&mut vm, &later, "anyone", &json!({"finalize": {"job_ids": [1]}}), 0);
+    let finalize_ten = execute_at(
+        &mut vm,
+        &later,
+        "anyone",
+        &json!({"finalize": {"job_ids": (3..13).collect::<Vec<u64>>()}}),
+        0,
+    );
     vec![
         Row {
             what: "log: RequestJob".into(),
@@ -300,6 +328,18 @@ fn log_rows() -> Vec<Row> {
         Row {
             what: "log:   … per job in the batch of 10".into(),
             gas: batch_gas / 10,
+        },
+        Row {
+            what: "log: Finalize, 1 job".into(),
+            gas: finalize_one,
+        },
+        Row {
+            what: "log: Finalize, 10 jobs".into(),
+            gas: finalize_ten,
+        },
+        Row {
+            what: "log:   … per job in the batch of 10".into(),
+            gas: finalize_ten / 10,
         },
     ]
 }

@@ -55,6 +55,14 @@ impl Check {
         }
     }
 
+    /// The inverse of [`Check::byte`] (how the mesh's protos carry it).
+    pub const fn from_byte(byte: u8) -> Check {
+        match byte {
+            0 => Check::Structural,
+            n => Check::Reexecuted { rung: n - 1 },
+        }
+    }
+
     pub const fn reexecuted(self) -> bool {
         matches!(self, Check::Reexecuted { .. })
     }
@@ -212,6 +220,15 @@ mod tests {
                 v.name
             );
         }
+    }
+
+    #[test]
+    fn check_bytes_round_trip() {
+        for byte in 0..=255u8 {
+            assert_eq!(Check::from_byte(byte).byte(), byte);
+        }
+        assert_eq!(Check::from_byte(0), Check::Structural);
+        assert_eq!(Check::from_byte(3), Check::Reexecuted { rung: 2 });
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::{json, one_line_error};
 use havn_chain::{ChainConfig, Client};
+use havn_execution_log::state::JobStatus;
 use havn_mesh_proto::v1::{
     job_service_client::JobServiceClient, submit_job_request, SubmitJobRequest, WorkflowRef,
 };
@@ -156,7 +157,9 @@ async fn network_up_runs_the_whole_loop_serves_the_cli_and_stops_on_ctrl_c() {
         "--output",
         "json",
     ]));
-    assert_eq!(run["status"], "valid");
+    // Recorded, its fee waiting out the challenge window; the router finalizes it after.
+    assert_eq!(run["status"], "recorded");
+    let window_ends = run["window_ends"].as_u64().unwrap();
     let job = run["job_id"].as_u64().unwrap();
     assert_eq!(job, 2);
     assert!(Path::new(run["output"].as_str().unwrap()).exists());
@@ -164,6 +167,22 @@ async fn network_up_runs_the_whole_loop_serves_the_cli_and_stops_on_ctrl_c() {
     let watch = cli(&["job", "watch", &job.to_string()]);
     assert!(watch.status.success());
     assert!(String::from_utf8_lossy(&watch.stdout).contains("SETTLED"));
+    let finalized = havn_sdk::jobs::wait_final(&client, &d, job, Duration::from_secs(120))
+        .await
+        .unwrap();
+    assert_eq!(finalized.status, JobStatus::Valid);
+    assert!(client.latest_height().await.unwrap() >= window_ends);
+    // Finalizing again, or an unknown job, is skipped with its reason; nothing moves.
+    let fin = json(&cli(&[
+        "finalize", "2", "77", "--from", "caller", "--output", "json",
+    ]));
+    assert_eq!(
+        fin["jobs"],
+        serde_json::json!([
+            "job 2: skipped (job 2 is already Valid)",
+            "job 77: skipped (job 77 does not exist)"
+        ])
+    );
     let usage = json(&cli(&["earnings", "--workflow", "2", "--output", "json"]));
     assert_eq!(usage["runs"], 2);
     assert_eq!(usage["total_fees"], (2 * fee).to_string());

@@ -257,7 +257,7 @@ pub fn attest(
                     let fee = settlement.fee;
                     response = response.add_messages(slash).add_messages(distribute(
                         &config,
-                        vec![settlement],
+                        vec![*settlement],
                         fee,
                     )?);
                 }

@@ -37,7 +37,7 @@ pub enum Outcome {
     /// Proven invalid: the caller's refund and the slashes.
     Invalid(Vec<CosmosMsg>),
     /// Paid now (a challenge overturned), with the challengers' slash if any.
-    Paid(Settlement, Option<CosmosMsg>),
+    Paid(Box<Settlement>, Option<CosmosMsg>),
 }
 
 impl Outcome {
@@ -109,7 +109,7 @@ pub fn record_execution(
                     Outcome::Paid(settlement, slash) => {
                         fees += settlement.fee;
                         response = response.add_messages(slash);
-                        settlements.push(settlement);
+                        settlements.push(*settlement);
                         event
                     }
                 }
@@ -182,7 +182,7 @@ pub fn challenge(
             let fee = settlement.fee;
             response = response.add_messages(slash).add_messages(distribute(
                 &config,
-                vec![settlement],
+                vec![*settlement],
                 fee,
             )?);
         }
@@ -558,7 +558,7 @@ fn resolve_overturned(
         )?),
     };
     let settlement = pay(deps, env, job, claim, votes)?;
-    Ok(Outcome::Paid(settlement, slash))
+    Ok(Outcome::Paid(Box::new(settlement), slash))
 }
 
 /// Marks a job Valid and returns what payout needs; the Valid voters are its validators.
@@ -591,7 +591,7 @@ pub fn pay(
         job_id: job.id,
         workflow_id: job.workflow_id,
         fee: job.fee,
-        split: job.split.clone(),
+        split: job.split,
         creator: job.creator.clone(),
         royalty_stack: job.royalty_stack.clone(),
         node: claim.node.clone(),

@@ -98,39 +98,41 @@ impl ChainSettlement {
         }
     }
 
+    /// The lowest height from which a waiting job may be finalized.
+    fn earliest_due(&self) -> Option<u64> {
+        let waiting = self.recorded.lock().expect("finalize queue");
+        waiting.iter().map(|(_, h)| *h).min()
+    }
+
     /// Pays out recorded jobs once their window has passed, polling the chain's height every
     /// `every`. Anyone may finalize; the router does it for the jobs it recorded, so nobody
     /// waits on a third party. A failed `Finalize` is retried on the next round.
     pub async fn finalize_loop(self: Arc<Self>, every: Duration) {
         loop {
             tokio::time::sleep(every).await;
-            let due: Vec<u64> = {
-                let waiting = self.recorded.lock().expect("finalize queue");
-                if waiting.is_empty() {
-                    continue;
-                }
-                let Some(min) = waiting.iter().map(|(_, h)| *h).min() else {
-                    continue;
-                };
-                drop(waiting);
-                let height = match self.client.latest_height().await {
-                    Ok(h) => h,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot read the chain height to finalize");
-                        continue;
-                    }
-                };
-                if height < min {
-                    continue;
-                }
-                let waiting = self.recorded.lock().expect("finalize queue");
-                waiting
-                    .iter()
-                    .filter(|(_, h)| *h <= height)
-                    .map(|(id, _)| *id)
-                    .take(FINALIZE_BATCH)
-                    .collect()
+            let earliest = self.earliest_due();
+            let Some(earliest) = earliest else {
+                continue;
             };
+            let height = match self.client.latest_height().await {
+                Ok(h) => h,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the chain height to finalize");
+                    continue;
+                }
+            };
+            if height < earliest {
+                continue;
+            }
+            let due: Vec<u64> = self
+                .recorded
+                .lock()
+                .expect("finalize queue")
+                .iter()
+                .filter(|(_, h)| *h <= height)
+                .map(|(id, _)| *id)
+                .take(FINALIZE_BATCH)
+                .collect();
             if due.is_empty() {
                 continue;
             }
@@ -284,5 +286,43 @@ fn is_contract_error(e: &ChainError) -> bool {
             codespace == "wasm" || log.contains("execute wasm contract failed")
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(job: &str, outcome: &str, ends: &str) -> (String, Vec<(String, String)>) {
+        let attrs = [("job_id", job), ("outcome", outcome), ("window_ends", ends)];
+        (
+            "wasm-havn_job".into(),
+            attrs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    /// Only the jobs a record left `recorded` wait for `Finalize`; disputed, invalid and
+    /// refused ones do not.
+    #[test]
+    fn recorded_jobs_are_read_from_the_records_events() {
+        let tx = TxResult {
+            hash: "h".into(),
+            height: 9,
+            gas_wanted: 0,
+            gas_used: 0,
+            events: vec![
+                event("1", "recorded", "159"),
+                event("2", "disputed", "609"),
+                event("3", "invalid", ""),
+                ("wasm".into(), vec![("job_id".into(), "4".into())]),
+                event("5", "recorded", "160"),
+                event("x", "recorded", "1"),
+            ],
+            msg_responses: vec![],
+        };
+        assert_eq!(recorded_jobs(&tx), vec![(1, 159), (5, 160)]);
     }
 }

@@ -6,7 +6,7 @@ use havn_workflow_registry::msg::{QueryMsg as RegistryQuery, RunTermsResponse};
 
 use crate::error::ContractError;
 use crate::msg::{ParamsUpdate, RequestJobResponse};
-use crate::record::{decide, distribute, quorum_context, upgrades, Outcome};
+use crate::record::{decide, quorum_context, upgrades};
 use crate::state::{
     adjust_escrow, DirectAttestation, Job, JobStatus, Params, Vote, CONFIG, DIRECT_ATTESTATIONS,
     JOBS, NEXT_JOB_ID, PARAMS, VOTES,
@@ -247,22 +247,7 @@ pub fn attest(
                 true,
                 votes,
             )?;
-            let mut response = response.add_attribute("outcome", outcome.name());
-            match outcome {
-                Outcome::Recorded { window_ends } | Outcome::Disputed { window_ends } => {
-                    response = response.add_attribute("window_ends", window_ends.to_string())
-                }
-                Outcome::Invalid(msgs) => response = response.add_messages(msgs),
-                Outcome::Paid(settlement, slash) => {
-                    let fee = settlement.fee;
-                    response = response.add_messages(slash).add_messages(distribute(
-                        &config,
-                        vec![*settlement],
-                        fee,
-                    )?);
-                }
-            }
-            Ok(response)
+            outcome.respond(response, &config)
         }
         status => Err(ContractError::AlreadySettled { id: job_id, status }),
     }

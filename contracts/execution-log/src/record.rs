@@ -41,6 +41,26 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// A one-job message's response (`Challenge`, `Attest`): the outcome, its window, and the
+    /// refund, slashes or payout it sends.
+    pub fn respond(self, response: Response, config: &Config) -> Result<Response, ContractError> {
+        let response = response.add_attribute("outcome", self.name());
+        Ok(match self {
+            Outcome::Recorded { window_ends } | Outcome::Disputed { window_ends } => {
+                response.add_attribute("window_ends", window_ends.to_string())
+            }
+            Outcome::Invalid(msgs) => response.add_messages(msgs),
+            Outcome::Paid(settlement, slash) => {
+                let fee = settlement.fee;
+                response.add_messages(slash).add_messages(distribute(
+                    config,
+                    vec![*settlement],
+                    fee,
+                )?)
+            }
+        })
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Outcome::Recorded { .. } => "recorded",
@@ -166,28 +186,15 @@ pub fn challenge(
             e => e,
         },
     )?;
-    let mut response = Response::new()
-        .add_attribute("action", "challenge")
-        .add_attribute("job_id", job_id.to_string())
-        .add_attribute("outcome", outcome.name());
-    match outcome {
-        // A counted Invalid never leaves a job recorded: the challenge's own vote did not count
-        // (the direct Valid attestations of a pending job did); the error undoes it all.
-        Outcome::Recorded { .. } => return Err(ContractError::NoNewVotes { id: job_id }),
-        Outcome::Disputed { window_ends } => {
-            response = response.add_attribute("window_ends", window_ends.to_string())
-        }
-        Outcome::Invalid(msgs) => response = response.add_messages(msgs),
-        Outcome::Paid(settlement, slash) => {
-            let fee = settlement.fee;
-            response = response.add_messages(slash).add_messages(distribute(
-                &config,
-                vec![*settlement],
-                fee,
-            )?);
-        }
+    // A counted Invalid never leaves a job recorded: the challenge's own vote did not count (the
+    // direct Valid attestations of a pending job did); the error undoes it all.
+    if let Outcome::Recorded { .. } = outcome {
+        return Err(ContractError::NoNewVotes { id: job_id });
     }
-    Ok(response)
+    let response = Response::new()
+        .add_attribute("action", "challenge")
+        .add_attribute("job_id", job_id.to_string());
+    outcome.respond(response, &config)
 }
 
 fn node_status(nodes: &[Addr], ctx: &QuorumContextResponse, node: &str) -> NodeStatus {

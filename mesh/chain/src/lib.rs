@@ -12,7 +12,7 @@ mod wallet;
 pub use client::{sign_tx, ChainConfig, Client, SignParams, TxResult};
 pub use error::ChainError;
 pub use section::{read_key_file, write_key_file, ChainSection};
-pub use wallet::Wallet;
+pub use wallet::{address_of, is_address_of, Wallet};
 
 /// The Cosmos HD path (`m/44'/118'/0'/0/0`): what `wasmd keys add` derives.
 pub const COSMOS_HD_PATH: &str = "m/44'/118'/0'/0/0";

@@ -93,3 +93,38 @@ mod tests {
         );
     }
 }
+
+/// The account address a compressed secp256k1 public key has under `prefix` (what the chain
+/// derives: bech32 of ripemd160(sha256(key))).
+pub fn address_of(pubkey: &[u8], prefix: &str) -> Result<AccountId, ChainError> {
+    let key = cosmrs::tendermint::PublicKey::from_raw_secp256k1(pubkey)
+        .ok_or_else(|| ChainError::Key("not a compressed secp256k1 public key".into()))?;
+    cosmrs::crypto::PublicKey::from(key)
+        .account_id(prefix)
+        .map_err(|e| ChainError::Key(format!("bech32 prefix {prefix:?}: {e}")))
+}
+
+/// Whether `address` (bech32, any prefix) is `pubkey`'s account.
+pub fn is_address_of(address: &str, pubkey: &[u8]) -> bool {
+    let Ok(account) = address.parse::<AccountId>() else {
+        return false;
+    };
+    address_of(pubkey, account.prefix()).is_ok_and(|a| a == account)
+}
+
+#[cfg(test)]
+mod address_tests {
+    use super::*;
+
+    #[test]
+    fn a_wallets_public_key_gives_its_address() {
+        let w = Wallet::from_secret(&[7u8; 32], "havn").unwrap();
+        let pubkey = w.key.public_key().to_bytes();
+        assert_eq!(&address_of(&pubkey, "havn").unwrap(), w.address());
+        assert!(address_of(&[2u8; 5], "havn").is_err());
+        assert!(is_address_of(w.address().as_ref(), &pubkey));
+        let other = Wallet::from_secret(&[8u8; 32], "havn").unwrap();
+        assert!(!is_address_of(other.address().as_ref(), &pubkey));
+        assert!(!is_address_of("not an address", &pubkey));
+    }
+}

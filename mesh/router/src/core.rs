@@ -302,15 +302,33 @@ impl Core {
         self.jobs.get(&id).map(JobEntry::event)
     }
 
-    pub fn cancel(&mut self, id: u64) -> Result<(), Status> {
+    /// Cancels a job for its caller: `signature` by `pubkey` over the cancel digest, and the key's
+    /// address must be the caller the job was submitted with. Only before a result exists: a node
+    /// that faked must not cancel its way out of the verdict.
+    pub fn cancel(&mut self, id: u64, pubkey: &[u8], signature: &[u8]) -> Result<(), Status> {
         let Some(job) = self.jobs.get_mut(&id) else {
             return Err(Status::not_found(format!(
                 "job {id} is unknown or has ended"
             )));
         };
-        if job.ended() || job.state() == JobState::Verified {
+        let digest =
+            havn_types::mesh::cancel_digest(&self.cfg.chain_id, &self.cfg.execution_log, id);
+        if job.rec.caller.is_empty() {
+            return Err(Status::permission_denied(format!(
+                "job {id} names no caller, so nobody can cancel it"
+            )));
+        }
+        if !havn_chain::is_address_of(&job.rec.caller, pubkey)
+            || !keys::verify(pubkey, &digest, signature)
+        {
+            return Err(Status::permission_denied(format!(
+                "only job {id}'s caller {} may cancel it: sign havn_types::mesh::cancel_digest with its key",
+                job.rec.caller
+            )));
+        }
+        if job.ended() || !matches!(job.state(), JobState::Queued | JobState::Assigned) {
             return Err(Status::failed_precondition(format!(
-                "job {id} is already {}",
+                "job {id} is already {}: a job with a result cannot be cancelled",
                 job.state().as_str_name()
             )));
         }
@@ -1138,6 +1156,68 @@ mod tests {
         SigningKey::from_slice(&sha256(name.as_bytes())).unwrap()
     }
 
+    /// The address of the "caller" key, which the test jobs are submitted with.
+    fn caller() -> String {
+        havn_chain::address_of(&keys::pubkey(&key("caller")), "havn")
+            .unwrap()
+            .to_string()
+    }
+
+    /// `signer`'s key and its signature cancelling job `id`.
+    fn cancel_signature(cfg: &RouterConfig, id: u64, signer: &str) -> (Vec<u8>, Vec<u8>) {
+        let digest = havn_types::mesh::cancel_digest(&cfg.chain_id, &cfg.execution_log, id);
+        (
+            keys::pubkey(&key(signer)),
+            keys::sign(&key(signer), &digest),
+        )
+    }
+
+    /// Property 8: only the caller cancels, and only before a result exists.
+    #[test]
+    fn only_the_caller_cancels_and_only_before_a_result() {
+        let mut w = world();
+        for op in [Op::Submit, Op::Submit] {
+            apply(&mut w, &op);
+        }
+        let (a, b) = (w.submitted[0], w.submitted[1]);
+        let denied = |r: Result<(), Status>| r.unwrap_err().code();
+        // Anyone else, an empty signature, or the caller's key over another job's digest.
+        let (pk, sig) = cancel_signature(&w.core.cfg, a, "mallory");
+        assert_eq!(
+            denied(w.core.cancel(a, &pk, &sig)),
+            tonic::Code::PermissionDenied
+        );
+        let (pk, _) = cancel_signature(&w.core.cfg, a, "caller");
+        assert_eq!(
+            denied(w.core.cancel(a, &pk, &[])),
+            tonic::Code::PermissionDenied
+        );
+        let (pk, other) = cancel_signature(&w.core.cfg, b, "caller");
+        assert_eq!(
+            denied(w.core.cancel(a, &pk, &other)),
+            tonic::Code::PermissionDenied
+        );
+        assert_eq!(w.core.jobs[&a].state(), JobState::Queued);
+        let (pk, sig) = cancel_signature(&w.core.cfg, a, "caller");
+        w.core.cancel(a, &pk, &sig).unwrap();
+        assert_eq!(w.core.jobs[&a].state(), JobState::Cancelled);
+        // Job b runs and returns a result: the node cannot cancel its way out, nor the caller.
+        for op in [Op::Connect(0), Op::Complete(0)] {
+            apply(&mut w, &op);
+        }
+        assert_eq!(w.core.jobs[&b].state(), JobState::Result);
+        let (pk, sig) = cancel_signature(&w.core.cfg, b, "caller");
+        let e = w.core.cancel(b, &pk, &sig).unwrap_err();
+        assert_eq!(e.code(), tonic::Code::FailedPrecondition);
+        assert!(
+            e.message()
+                .contains("a job with a result cannot be cancelled"),
+            "{}",
+            e.message()
+        );
+        assert_eq!(w.core.jobs[&b].state(), JobState::Result);
+    }
+
     #[derive(Debug, Clone)]
     enum Op {
         Submit,
@@ -1216,6 +1296,7 @@ mod tests {
                         version_hash: vec![7; 32],
                     }),
                     input: Some(submit_job_request::Input::InlineInput(vec![1])),
+                    caller: caller(),
                     ..Default::default()
                 };
                 let (id, _) = core
@@ -1332,7 +1413,8 @@ mod tests {
             }
             Op::Cancel(j) => {
                 if let Some(&id) = w.submitted.get(j % w.submitted.len().max(1)) {
-                    let _ = core.cancel(id);
+                    let (pubkey, signature) = cancel_signature(&core.cfg, id, "caller");
+                    let _ = core.cancel(id, &pubkey, &signature);
                 }
             }
             Op::Tick => core.tick(),

@@ -173,7 +173,8 @@ impl JobService for Shared {
         &self,
         request: Request<CancelJobRequest>,
     ) -> Result<Response<CancelJobResponse>, Status> {
-        self.lock().cancel(request.into_inner().job_id)?;
+        let r = request.into_inner();
+        self.lock().cancel(r.job_id, &r.pubkey, &r.signature)?;
         Ok(Response::new(CancelJobResponse {
             state: JobState::Cancelled as i32,
         }))

@@ -238,9 +238,30 @@ impl Net {
                 input.as_bytes().to_vec(),
             )),
             seed: 7,
-            caller: "caller".into(),
+            caller: caller_address(),
             ..Default::default()
         }
+    }
+}
+
+/// The key the test jobs are requested with, and its address.
+fn caller_key() -> SigningKey {
+    SigningKey::from_slice(&[42u8; 32]).unwrap()
+}
+
+fn caller_address() -> String {
+    havn_chain::address_of(&keys::pubkey(&caller_key()), "havn")
+        .unwrap()
+        .to_string()
+}
+
+/// A cancel of `job_id` signed by `key`.
+fn cancel(job_id: u64, key: &SigningKey) -> CancelJobRequest {
+    let digest = havn_types::mesh::cancel_digest(CHAIN, LOG, job_id);
+    CancelJobRequest {
+        job_id,
+        pubkey: keys::pubkey(key),
+        signature: keys::sign(key, &digest),
     }
 }
 
@@ -590,12 +611,21 @@ async fn bad_input_gets_clear_status_codes() {
     let (k, m) = code(c.submit_job(net.request("c")).await);
     assert_eq!(k, Code::ResourceExhausted);
     assert!(m.contains("queue is full"), "{m}");
-    // Cancel frees a place; cancelling twice is refused; unknown jobs are NOT_FOUND.
-    c.cancel_job(CancelJobRequest { job_id: a }).await.unwrap();
-    let again = c
-        .cancel_job(CancelJobRequest { job_id: a })
-        .await
-        .unwrap_err();
+    // Only the caller cancels: an unsigned cancel, or one by another key, is refused.
+    let unsigned = CancelJobRequest {
+        job_id: a,
+        ..Default::default()
+    };
+    let denied = |r: Result<tonic::Response<_>, tonic::Status>| r.unwrap_err().code();
+    assert_eq!(denied(c.cancel_job(unsigned).await), Code::PermissionDenied);
+    let mallory = SigningKey::from_slice(&[43u8; 32]).unwrap();
+    assert_eq!(
+        denied(c.cancel_job(cancel(a, &mallory)).await),
+        Code::PermissionDenied
+    );
+    // The caller's cancel frees a place; cancelling twice is refused; unknown jobs are NOT_FOUND.
+    c.cancel_job(cancel(a, &caller_key())).await.unwrap();
+    let again = c.cancel_job(cancel(a, &caller_key())).await.unwrap_err();
     assert_eq!(again.code(), Code::FailedPrecondition);
     c.submit_job(net.request("c")).await.unwrap();
     let missing = c.get_job(GetJobRequest { job_id: 999 }).await.unwrap_err();
@@ -670,7 +700,7 @@ fn a_router_killed_with_sigkill_loses_no_accepted_job() {
         input: Some(submit_job_request::Input::InlineInput(
             format!("in {i}").into_bytes(),
         )),
-        caller: "caller".into(),
+        caller: caller_address(),
         ..Default::default()
     };
     // No node is connected: every accepted job is still queued when the router dies.

@@ -82,6 +82,17 @@ def claim_digest(v: dict) -> str:
     return hashlib.sha256(pre).hexdigest()
 
 
+def cancel_digest(v: dict) -> str:
+    pre = (field(b"havn/cancel/v1") + field(v["chain_id"].encode()) + field(v["execution_log"].encode())
+           + struct.pack(">Q", v["job_id"]))
+    return hashlib.sha256(pre).hexdigest()
+
+
+CANCELS = [
+    dict(chain_id="havn-devnet-1", execution_log="wasm14hj2tavq8fpesdwxxcu44rty3hh90vhujrvcmstl4zr3txmfvw9s0phg4d", job_id=7),
+    dict(chain_id="", execution_log="", job_id=2**64 - 1),
+]
+
 HELLO = [
     dict(challenge="07" * 32, operator="wasm1qyqszqgpqyqszqgpqyqszqgpqyqszqgpjnp7du"),
     dict(challenge="00" * 32, operator=""),
@@ -96,7 +107,8 @@ CLAIMS = [
 if __name__ == "__main__":
     with open("mesh_vectors.json", "w") as f:
         json.dump({"hello": [{**v, "digest": hello_digest(v)} for v in HELLO],
-                   "claim": [{**v, "digest": claim_digest(v)} for v in CLAIMS]}, f, indent=2)
+                   "claim": [{**v, "digest": claim_digest(v)} for v in CLAIMS],
+                   "cancel": [{**v, "digest": cancel_digest(v)} for v in CANCELS]}, f, indent=2)
         f.write("\n")
     with open("possession_vectors.json", "w") as f:
         json.dump([{**v, "digest": possession_digest(v)} for v in POSSESSION], f, indent=2)

@@ -15,7 +15,7 @@ use havn_staking::msg::{
     ExecuteMsg as StakingMsg, JobSlash, NodeStatus, QueryMsg as StakingQuery, QuorumContextResponse,
 };
 use havn_types::mesh::ResultClaim;
-use havn_types::{quorum_reached, Attestation, Check, PayoutMsg, Settlement, Verdict};
+use havn_types::{Attestation, Ballot, Check, Decision, PayoutMsg, Settlement, Verdict};
 
 use crate::error::ContractError;
 use crate::execute::{hash32, load_job};
@@ -418,15 +418,8 @@ fn verify_claim(
     }
 }
 
-/// Stake and count of the votes that pass `filter`.
-fn tally(votes: &[Vote], filter: impl Fn(&Vote) -> bool) -> (Uint128, usize) {
-    votes
-        .iter()
-        .filter(|v| filter(v))
-        .fold((Uint128::zero(), 0), |(s, n), v| (s + v.stake, n + 1))
-}
-
-/// Applies the rules to a job's votes (old and new) and writes the outcome.
+/// Applies the rules (`havn_types::decide`) to a job's votes (old and new) and writes the
+/// outcome.
 #[allow(clippy::too_many_arguments)]
 pub fn decide(
     deps: DepsMut,
@@ -439,50 +432,49 @@ pub fn decide(
     node_active: bool,
     votes: Vec<Vote>,
 ) -> Result<Outcome, ContractError> {
-    let quorum = |(stake, count): (Uint128, usize)| {
-        quorum_reached(stake, ctx.total_stake, params.quorum_bps)
-            && count >= params.min_signers as usize
-    };
-    let invalid = tally(&votes, |v| v.verdict == Verdict::Invalid);
-    let disputed = invalid.1 > 0 || job.status == JobStatus::Disputed;
-    if quorum(invalid) {
-        return resolve_invalid(deps, config, job, claim, votes);
-    }
-    if disputed {
-        let reexecuted_valid = tally(&votes, |v| {
-            v.verdict == Verdict::Valid && v.check.reexecuted()
-        });
-        if quorum(reexecuted_valid) {
-            return resolve_overturned(deps, env, config, job, claim, votes);
+    let ballots: Vec<Ballot> = votes.iter().map(|v| (v.verdict, v.check, v.stake)).collect();
+    let disputed = job.status == JobStatus::Disputed;
+    match havn_types::decide(
+        &ballots,
+        ctx.total_stake,
+        params.quorum_bps,
+        params.min_signers,
+        disputed,
+    ) {
+        Decision::Invalid => resolve_invalid(deps, config, job, claim, votes),
+        Decision::Upheld => resolve_overturned(deps, env, config, job, claim, votes),
+        Decision::Disputed => {
+            if !disputed {
+                job.status = JobStatus::Disputed;
+                job.window_ends = Some(env.block.height + params.dispute_timeout);
+            }
+            save_open(deps.storage, job, claim, votes)
+                .map(|ends| Outcome::Disputed { window_ends: ends })
         }
-        if job.status != JobStatus::Disputed {
-            job.status = JobStatus::Disputed;
-            job.window_ends = Some(env.block.height + params.dispute_timeout);
-        }
-        return save_open(deps.storage, job, claim, votes)
-            .map(|ends| Outcome::Disputed { window_ends: ends });
-    }
-    if job.status == JobStatus::Recorded {
         // More Valid signers on a recorded job: they are paid with the others.
-        return save_open(deps.storage, job, claim, votes)
-            .map(|ends| Outcome::Recorded { window_ends: ends });
-    }
-    let valid = tally(&votes, |v| v.verdict == Verdict::Valid);
-    if !quorum(valid) {
-        return Err(ContractError::NoQuorum {
-            signers: valid.1,
-            signed: valid.0,
-            total: ctx.total_stake,
-        });
-    }
-    if !node_active {
-        return Err(ContractError::NodeNotActive {
+        _ if job.status == JobStatus::Recorded => save_open(deps.storage, job, claim, votes)
+            .map(|ends| Outcome::Recorded { window_ends: ends }),
+        Decision::Valid { .. } if node_active => {
+            job.status = JobStatus::Recorded;
+            job.window_ends = Some(env.block.height + params.challenge_window);
+            save_open(deps.storage, job, claim, votes)
+                .map(|ends| Outcome::Recorded { window_ends: ends })
+        }
+        Decision::Valid { .. } => Err(ContractError::NodeNotActive {
             node: claim.node.to_string(),
-        });
+        }),
+        Decision::Undecided => {
+            let (signed, signers) = votes
+                .iter()
+                .filter(|v| v.verdict == Verdict::Valid)
+                .fold((Uint128::zero(), 0), |(s, n), v| (s + v.stake, n + 1));
+            Err(ContractError::NoQuorum {
+                signers,
+                signed,
+                total: ctx.total_stake,
+            })
+        }
     }
-    job.status = JobStatus::Recorded;
-    job.window_ends = Some(env.block.height + params.challenge_window);
-    save_open(deps.storage, job, claim, votes).map(|ends| Outcome::Recorded { window_ends: ends })
 }
 
 fn save_open(

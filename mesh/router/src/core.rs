@@ -32,6 +32,9 @@ struct JobEntry {
     started_at: Option<Instant>,
     result_at: Option<Instant>,
     ended_at: Option<Instant>,
+    /// When its result arrived (not moved by verify retries): after `verify_retry_ms`, a Valid
+    /// quorum decides without waiting for every connected validator.
+    verifying_since: Option<Instant>,
     /// Verdicts so far, by validator.
     verdicts: BTreeMap<String, Attestation>,
 }
@@ -171,6 +174,7 @@ impl Core {
                 started_at: None,
                 result_at: (state == JobState::Result).then_some(now),
                 ended_at: None,
+                verifying_since: (state == JobState::Result).then_some(now),
                 verdicts,
                 rec,
             };
@@ -282,6 +286,7 @@ impl Core {
                 started_at: None,
                 result_at: None,
                 ended_at: None,
+                verifying_since: None,
                 verdicts: BTreeMap::new(),
             },
         );
@@ -606,6 +611,7 @@ impl Core {
         });
         job.lease_until = None;
         job.result_at = Some(Instant::now());
+        job.verifying_since = job.result_at;
         if let Some(started) = job.started_at {
             self.metrics
                 .execution_seconds
@@ -743,7 +749,7 @@ impl Core {
         let job = self.jobs.get_mut(&id).expect("checked");
         job.verdicts.insert(operator.to_string(), att.clone());
         job.rec.attestations = job.verdicts.values().cloned().collect();
-        let Some(verdict) = self.decision(id) else {
+        let Some(verdict) = self.decision(id, Instant::now()) else {
             self.persist(id);
             if !was_escalated && self.jobs.get(&id).is_some_and(|j| escalated(&j.verdicts)) {
                 tracing::warn!(
@@ -756,7 +762,14 @@ impl Core {
             }
             return;
         };
-        let job = self.jobs.get_mut(&id).expect("checked");
+        self.decide(id, verdict);
+    }
+
+    /// Ends verification with the verdict the votes reached.
+    fn decide(&mut self, id: u64, verdict: havn_types::Verdict) {
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
         match verdict {
             havn_types::Verdict::Valid => {
                 job.rec.state = JobState::Verified as i32;
@@ -785,8 +798,10 @@ impl Core {
         }
     }
 
-    /// The verdict the job's votes reach, if any, by the execution log's rules.
-    fn decision(&self, id: u64) -> Option<havn_types::Verdict> {
+    /// The verdict the job's votes reach, if any, by the execution log's rules. A Valid quorum of
+    /// structural votes also waits for every connected validator's answer (or `verify_retry_ms`),
+    /// so a drawn validator's slower re-execution is heard before the job is settled.
+    fn decision(&self, id: u64, now: Instant) -> Option<havn_types::Verdict> {
         let job = self.jobs.get(&id)?;
         let validators = self.operators.validators();
         let total: u128 = validators.iter().map(|v| v.validator_stake).sum();
@@ -796,24 +811,32 @@ impl Core {
                 .find(|v| v.address == name)
                 .map_or(0, |v| v.validator_stake)
         };
-        let quorum = |filter: &dyn Fn((havn_types::Verdict, havn_types::Check)) -> bool| {
-            let (signed, count) = job
-                .verdicts
-                .iter()
-                .filter(|(_, a)| vote_of(a).is_some_and(filter))
-                .fold((0u128, 0usize), |(s, n), (name, _)| {
-                    (s + stake_of(name), n + 1)
+        let ballots: Vec<havn_types::Ballot> = job
+            .verdicts
+            .iter()
+            .filter_map(|(name, a)| {
+                let (verdict, check) = vote_of(a)?;
+                Some((verdict, check, stake_of(name).into()))
+            })
+            .collect();
+        use havn_types::{Decision, Verdict::Invalid, Verdict::Valid};
+        match havn_types::decide(
+            &ballots,
+            total.into(),
+            self.cfg.quorum_bps,
+            self.cfg.min_signers,
+            false,
+        ) {
+            Decision::Invalid => Some(Invalid),
+            Decision::Upheld | Decision::Valid { reexecuted: true } => Some(Valid),
+            Decision::Valid { reexecuted: false } => {
+                let heard_all = self.validators.keys().all(|v| job.verdicts.contains_key(v));
+                let waited = job.verifying_since.is_some_and(|t| {
+                    now.duration_since(t) >= Duration::from_millis(self.cfg.verify_retry_ms)
                 });
-            havn_types::quorum_reached(signed.into(), total.into(), self.cfg.quorum_bps)
-                && count >= self.cfg.min_signers as usize
-        };
-        use havn_types::Verdict::{Invalid, Valid};
-        if quorum(&|(v, _)| v == Invalid) {
-            Some(Invalid)
-        } else if escalated(&job.verdicts) {
-            quorum(&|(v, c)| v == Valid && c.reexecuted()).then_some(Valid)
-        } else {
-            quorum(&|(v, _)| v == Valid).then_some(Valid)
+                (heard_all || waited).then_some(Valid)
+            }
+            Decision::Disputed | Decision::Undecided => None,
         }
     }
 
@@ -1017,6 +1040,18 @@ impl Core {
                 j.result_at = Some(now);
             }
             self.fan_out(id, None);
+        }
+        // A Valid quorum that waited for a validator which never answered.
+        let waiting: Vec<u64> = self
+            .jobs
+            .iter()
+            .filter(|(_, j)| j.state() == JobState::Result)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in waiting {
+            if let Some(verdict) = self.decision(id, now) {
+                self.decide(id, verdict);
+            }
         }
         for id in evict {
             self.jobs.remove(&id);

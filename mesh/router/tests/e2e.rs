@@ -167,12 +167,31 @@ impl Net {
 
     /// A validator (sampling every job) with the executors `make` builds on its cache dir.
     fn validator_with(&self, i: usize, make: impl FnOnce(&std::path::Path) -> Executors) -> Daemon {
+        // Every job re-executed: these tests are about what a re-execution finds; the shipped
+        // sample rate is `a_faking_node_at_the_shipped_defaults_is_caught_as_the_model_says`'s.
+        self.validator_sampling(i, make, 1.0)
+    }
+
+    /// A validator at the shipped defaults (its sample rate), with a fixed sample secret so the
+    /// draw, and the test, are the same every run.
+    fn validator_at_defaults(&self, i: usize) -> Daemon {
+        let rate = ValidatorConfig::default().sample_rate;
+        self.validator_sampling(i, |_| Executors::builtin(), rate)
+    }
+
+    fn validator_sampling(
+        &self,
+        i: usize,
+        make: impl FnOnce(&std::path::Path) -> Executors,
+        sample_rate: f64,
+    ) -> Daemon {
         let cache_dir = self.dir.path().join(format!("validator-{i}"));
         let executors = make(&cache_dir);
         let cfg = ValidatorConfig {
             routers: vec![self.url.clone()],
             operator: format!("validator-{i}"),
-            sample_rate: 1.0,
+            sample_rate,
+            sample_secret: Some(format!("{:02x}", i + 1).repeat(32)),
             cache_dir,
             ..ValidatorConfig::default()
         };
@@ -529,6 +548,86 @@ async fn a_node_returning_garbage_gets_an_invalid_verdict() {
         .find(|j| j.job_id == id)
         .unwrap();
     assert_eq!(job.verdict, Verdict::Invalid as i32);
+}
+
+/// Verification v2 at the shipped defaults (sample rate 0.05, four validators): a node faking
+/// 200 jobs with plausible bytes is caught on each job some validator re-executes, since one
+/// Invalid escalates the job to every validator: `1 − 0.95⁴` = 18.55 % of them (v1: 0.05 %).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_faking_node_at_the_shipped_defaults_is_caught_as_the_model_says() {
+    const JOBS: usize = 200;
+    let net = Net::start(1, 4, |_| {}).await;
+    let mut executors = Executors::default();
+    executors.add(Arc::new(Garbage));
+    let _node = net.node(0, executors);
+    let _validators: Vec<Daemon> = (0..4).map(|i| net.validator_at_defaults(i)).collect();
+    net.wait_for_nodes(1).await;
+    let mut c = net.client().await;
+    let mut ids = vec![];
+    for i in 0..JOBS {
+        ids.push(net.submit(&mut c, &format!("fake {i}")).await);
+    }
+    let (mut caught, mut paid) = (0usize, 0usize);
+    for (i, &id) in ids.iter().enumerate() {
+        let e = finish(&mut c, id).await;
+        match JobState::try_from(e.state).unwrap() {
+            JobState::Failed => {
+                caught += 1;
+                let invalid: Vec<_> = e
+                    .attestations
+                    .iter()
+                    .filter(|a| a.verdict == Verdict::Invalid as i32)
+                    .collect();
+                assert!(invalid.len() >= 3, "job {id}: an Invalid quorum");
+                assert!(invalid.iter().all(|a| attestation_verifies(
+                    &net,
+                    &e,
+                    &format!("fake {i}"),
+                    a
+                ) && havn_types::Check::from_byte(a.check as u8)
+                    .reexecuted()));
+            }
+            JobState::Settled => {
+                paid += 1;
+                // Nobody re-executed it: four structural Valid votes, no dissent.
+                assert!(e
+                    .attestations
+                    .iter()
+                    .all(|a| a.verdict == Verdict::Valid as i32 && a.check == 0));
+            }
+            other => panic!("job {id} ended {other:?}"),
+        }
+    }
+    // The model: caught with p = 1 − (1 − r)⁴; the count is binomial, checked at 3.29 σ (99.9 %).
+    let r = ValidatorConfig::default().sample_rate;
+    let p = 1.0 - (1.0 - r).powi(4);
+    let (mean, sd) = (JOBS as f64 * p, (JOBS as f64 * p * (1.0 - p)).sqrt());
+    println!(
+        "caught {caught} of {JOBS} faked jobs ({:.1} %), model {:.1} % (p = {p:.4}), paid {paid}",
+        100.0 * caught as f64 / JOBS as f64,
+        100.0 * p
+    );
+    assert_eq!(caught + paid, JOBS);
+    assert!(
+        (caught as f64 - mean).abs() <= 3.29 * sd,
+        "caught {caught}, model {mean:.1} ± {:.1}",
+        3.29 * sd
+    );
+    // Every caught job is in a settlement batch as Invalid, for the chain's fraud slash.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut s = SettlementServiceClient::new(net.channel().await);
+    let batches = s
+        .list_settlements(ListSettlementsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .batches;
+    let invalid = batches
+        .iter()
+        .flat_map(|b| &b.jobs)
+        .filter(|j| j.verdict == Verdict::Invalid as i32)
+        .count();
+    assert_eq!(invalid, caught);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

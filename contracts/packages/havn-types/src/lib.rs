@@ -8,7 +8,7 @@
 //! - [`attestation`]: the canonical bytes a validator signs for a job;
 //! - [`keys`]: the proof-of-possession digest an operator's key signs when it is registered;
 //! - [`mesh`]: what the compute mesh signs off-chain (connection hellos, nodes' result claims);
-//! - [`quorum`]: when attesting stake is a quorum;
+//! - [`quorum`]: when attesting stake is a quorum, and what a job's votes decide;
 //! - [`settlement`]: what the execution log hands payout for each accepted job.
 
 pub mod asset;
@@ -24,7 +24,7 @@ pub use asset::{Asset, AssetError, AssetUnchecked};
 pub use attestation::{
     contradicts, Attestation, AttestationDigest, Check, Verdict, ATTESTATION_DOMAIN,
 };
-pub use quorum::quorum_reached;
+pub use quorum::{decide, quorum_reached, Ballot, Decision};
 pub use royalty::{
     compose_levels, royalty_stack, Edge, EdgeTarget, Payee, PoolShare, RoyaltyError, StackShare,
     POOL_UNITS,

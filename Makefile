@@ -12,7 +12,7 @@ export LD_LIBRARY_PATH := $(HAVN_TORCH_VENV)/torch-lib$(if $(LD_LIBRARY_PATH),:$
 export OMP_NUM_THREADS ?= 1
 MODELS := models/build/index.json
 
-.PHONY: demo test tools torch models fmt-check clippy unit wasm check gas bench-mesh bench-runtime gpu-check-pack schema schema-check fmt clean
+.PHONY: demo test tools torch models fmt-check clippy unit wasm check gas sim bench-mesh bench-runtime gpu-check-pack schema schema-check fmt clean
 
 ## The main job: build and check every contract, then run the whole network as processes (devnet,
 ## router, node, 4 validators) and one workflow end to end: published, requested on chain, run on
@@ -59,6 +59,11 @@ check:
 ## VM gas of the hot paths, from the lowered artifacts (first build of cosmwasm-vm: ~13 minutes).
 gas: wasm
 	CARGO_TARGET_DIR=$(HAVN_CACHE)/vm-gas-target cargo run --release --manifest-path tools/vm-gas/Cargo.toml
+
+## The economic simulator: every cheating strategy against honest play at the shipped params
+## (docs/verification.md); exits 1 while any comes out ahead.
+sim:
+	cargo run --locked --profile native -q -p havn-sim
 
 ## The mesh benchmark: jobs/s and p50/p99 through router → node → validators vs tonic unary.
 bench-mesh:

@@ -432,7 +432,10 @@ pub fn decide(
     node_active: bool,
     votes: Vec<Vote>,
 ) -> Result<Outcome, ContractError> {
-    let ballots: Vec<Ballot> = votes.iter().map(|v| (v.verdict, v.check, v.stake)).collect();
+    let ballots: Vec<Ballot> = votes
+        .iter()
+        .map(|v| (v.verdict, v.check, v.stake))
+        .collect();
     let disputed = job.status == JobStatus::Disputed;
     match havn_types::decide(
         &ballots,

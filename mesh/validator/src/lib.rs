@@ -67,7 +67,7 @@ impl Default for ValidatorConfig {
             key_file: None,
             mnemonic_file: None,
             operators_file: "./operators.toml".into(),
-            sample_rate: 0.05,
+            sample_rate: havn_types::sampling::DEFAULT_SAMPLE_RATE,
             sample_secret: None,
             cache_dir: "./havn-validator-cache".into(),
             max_message_bytes: 8 << 20,
@@ -278,7 +278,7 @@ impl Validator {
         let checker = Checker {
             operators,
             executors,
-            sampled: Arc::new(move |job_id| sample(&secret, rate, job_id)),
+            sampled: Arc::new(move |job_id| havn_types::sampling::sampled(&secret, rate, job_id)),
         };
         Ok(Validator {
             cfg: Arc::new(cfg),
@@ -501,16 +501,6 @@ impl Validator {
             reexecuted: check.reexecuted,
         })
     }
-}
-
-/// `sha256(secret ‖ job_id)`, read as a number, below `rate` of the range.
-fn sample(secret: &[u8; 32], rate: f64, job_id: u64) -> bool {
-    let mut h = Sha256::new();
-    h.update(secret);
-    h.update(job_id.to_be_bytes());
-    let d: [u8; 32] = h.finalize().into();
-    let x = u64::from_be_bytes(d[..8].try_into().expect("8 bytes"));
-    (x as f64) < rate * (u64::MAX as f64)
 }
 
 /// The synchronous part of checking: everything but the network.
@@ -836,28 +826,5 @@ mod tests {
             result.attestations[0].check,
             havn_types::Check::Reexecuted { rung: 1 }
         );
-    }
-
-    #[test]
-    fn the_sample_rate_is_what_it_says() {
-        let secret = [1u8; 32];
-        let hits = (0..20_000u64)
-            .filter(|id| sample(&secret, 0.25, *id))
-            .count();
-        assert!((4_500..5_500).contains(&hits), "{hits} of 20000 at 25%");
-        assert_eq!(
-            (0..1000u64).filter(|id| sample(&secret, 0.0, *id)).count(),
-            0
-        );
-        assert_eq!(
-            (0..1000u64).filter(|id| sample(&secret, 1.0, *id)).count(),
-            1000
-        );
-        // Another secret samples other jobs.
-        let other: Vec<u64> = (0..100u64)
-            .filter(|id| sample(&[2u8; 32], 0.5, *id))
-            .collect();
-        let mine: Vec<u64> = (0..100u64).filter(|id| sample(&secret, 0.5, *id)).collect();
-        assert_ne!(other, mine);
     }
 }

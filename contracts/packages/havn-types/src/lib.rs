@@ -9,6 +9,7 @@
 //! - [`keys`]: the proof-of-possession digest an operator's key signs when it is registered;
 //! - [`mesh`]: what the compute mesh signs off-chain (connection hellos, nodes' result claims);
 //! - [`quorum`]: when attesting stake is a quorum, and what a job's votes decide;
+//! - [`sampling`]: which jobs a validator re-executes;
 //! - [`settlement`]: what the execution log hands payout for each accepted job.
 
 pub mod asset;
@@ -17,6 +18,7 @@ pub mod keys;
 pub mod mesh;
 pub mod quorum;
 pub mod royalty;
+pub mod sampling;
 pub mod settlement;
 pub mod split;
 

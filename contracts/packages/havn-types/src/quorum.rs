@@ -74,11 +74,17 @@ mod tests {
     use proptest::prelude::*;
 
     fn ballot() -> impl Strategy<Value = Ballot> {
-        (any::<bool>(), proptest::option::of(0u8..6), 1u128..1_000).prop_map(|(valid, rung, stake)| {
-            let verdict = if valid { Verdict::Valid } else { Verdict::Invalid };
-            let check = rung.map_or(Check::Structural, |rung| Check::Reexecuted { rung });
-            (verdict, check, Uint128::new(stake))
-        })
+        (any::<bool>(), proptest::option::of(0u8..6), 1u128..1_000).prop_map(
+            |(valid, rung, stake)| {
+                let verdict = if valid {
+                    Verdict::Valid
+                } else {
+                    Verdict::Invalid
+                };
+                let check = rung.map_or(Check::Structural, |rung| Check::Reexecuted { rung });
+                (verdict, check, Uint128::new(stake))
+            },
+        )
     }
 
     #[test]
@@ -88,14 +94,35 @@ mod tests {
         let valid = |c| (Verdict::Valid, c, one);
         let invalid = |c| (Verdict::Invalid, c, one);
         let d = |b: &[Ballot]| decide(b, Uint128::new(4), 6_667, 2, false);
-        assert_eq!(d(&[valid(s), valid(s), valid(s)]), Decision::Valid { reexecuted: false });
-        assert_eq!(d(&[valid(s), valid(s), valid(s), invalid(r)]), Decision::Disputed);
-        assert_eq!(d(&[valid(r), valid(r), valid(r), invalid(r)]), Decision::Upheld);
-        assert_eq!(d(&[valid(s), invalid(r), invalid(r), invalid(r)]), Decision::Invalid);
-        assert_eq!(d(&[valid(r), valid(r), valid(r)]), Decision::Valid { reexecuted: true });
+        assert_eq!(
+            d(&[valid(s), valid(s), valid(s)]),
+            Decision::Valid { reexecuted: false }
+        );
+        assert_eq!(
+            d(&[valid(s), valid(s), valid(s), invalid(r)]),
+            Decision::Disputed
+        );
+        assert_eq!(
+            d(&[valid(r), valid(r), valid(r), invalid(r)]),
+            Decision::Upheld
+        );
+        assert_eq!(
+            d(&[valid(s), invalid(r), invalid(r), invalid(r)]),
+            Decision::Invalid
+        );
+        assert_eq!(
+            d(&[valid(r), valid(r), valid(r)]),
+            Decision::Valid { reexecuted: true }
+        );
         assert_eq!(d(&[valid(s), valid(s)]), Decision::Undecided);
         assert_eq!(
-            decide(&[valid(s), valid(s), valid(s)], Uint128::new(4), 6_667, 2, true),
+            decide(
+                &[valid(s), valid(s), valid(s)],
+                Uint128::new(4),
+                6_667,
+                2,
+                true
+            ),
             Decision::Disputed,
             "an open dispute ignores structural votes"
         );

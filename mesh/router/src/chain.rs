@@ -98,6 +98,16 @@ impl ChainSettlement {
         }
     }
 
+    /// Executes `msg` on `contract` from the router's account, one tx at a time.
+    async fn send<M: serde::Serialize>(
+        &self,
+        contract: &str,
+        msg: &M,
+    ) -> Result<TxResult, ChainError> {
+        let _one = self.sending.lock().await;
+        self.client.execute(&self.wallet, contract, msg, &[]).await
+    }
+
     /// The lowest height from which a waiting job may be finalized.
     fn earliest_due(&self) -> Option<u64> {
         let waiting = self.recorded.lock().expect("finalize queue");
@@ -139,13 +149,7 @@ impl ChainSettlement {
             let msg = LogMsg::Finalize {
                 job_ids: due.clone(),
             };
-            let sent = {
-                let _one = self.sending.lock().await;
-                self.client
-                    .execute(&self.wallet, &self.execution_log, &msg, &[])
-                    .await
-            };
-            match sent {
+            match self.send(&self.execution_log, &msg).await {
                 Ok(tx) => {
                     tracing::info!(jobs = due.len(), tx = %tx.hash, height = tx.height, gas_used = tx.gas_used, "finalized: fees released to payout");
                     self.recorded
@@ -201,13 +205,7 @@ impl Settlement for ChainSettlement {
             let msg = LogMsg::RecordExecution {
                 results: job_results(batch),
             };
-            let sent = {
-                let _one = self.sending.lock().await;
-                self.client
-                    .execute(&self.wallet, &self.execution_log, &msg, &[])
-                    .await
-            };
-            match sent {
+            match self.send(&self.execution_log, &msg).await {
                 Ok(tx) => {
                     self.recorded
                         .lock()
@@ -260,13 +258,7 @@ impl ChainSettlement {
         let msg = havn_staking::msg::ExecuteMsg::SubmitDoubleSign {
             evidence: evidence.clone(),
         };
-        let sent = {
-            let _one = self.sending.lock().await;
-            self.client
-                .execute(&self.wallet, &self.staking, &msg, &[])
-                .await
-        };
-        match sent {
+        match self.send(&self.staking, &msg).await {
             Ok(tx) => {
                 tracing::warn!(validator = evidence.validator, job = evidence.job_id, tx = %tx.hash, "double-sign evidence recorded: validator slashed");
                 Ok(())

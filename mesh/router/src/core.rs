@@ -116,6 +116,17 @@ pub struct Core {
     reported: BTreeSet<(u64, String)>,
 }
 
+/// The longest deadline a request may ask for (a week): request fields never feed unbounded
+/// arithmetic.
+pub const MAX_DEADLINE_MS: u64 = 7 * 24 * 3600 * 1000;
+
+/// Locks the core. A handler that panicked while holding it must not take every later call (and
+/// the clock) down with it: the state is still the last consistent one each handler left.
+pub fn lock(core: &std::sync::Mutex<Core>) -> std::sync::MutexGuard<'_, Core> {
+    core.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// What a submit returns: the job id and the commit to wait for.
 pub type Accepted = (u64, oneshot::Receiver<Result<(), String>>);
 
@@ -239,6 +250,17 @@ impl Core {
                 self.queue.len()
             )));
         }
+        if req.deadline_ms > MAX_DEADLINE_MS {
+            return Err(Status::invalid_argument(format!(
+                "deadline_ms {} is over the router's maximum {MAX_DEADLINE_MS} (a week)",
+                req.deadline_ms
+            )));
+        }
+        if req.chain_job_id == u64::MAX {
+            return Err(Status::invalid_argument(
+                "chain_job_id must be below 18446744073709551615",
+            ));
+        }
         let id = match req.chain_job_id {
             0 => self.next_id,
             chain => {
@@ -263,7 +285,7 @@ impl Core {
             input,
             seed: req.seed,
             parameters: req.parameters.into_iter().collect(),
-            deadline_ms: now_ms() + deadline_ms,
+            deadline_ms: now_ms().saturating_add(deadline_ms),
             caller: req.caller,
             state: JobState::Queued as i32,
             attempt: 0,
@@ -1205,6 +1227,23 @@ mod tests {
             keys::pubkey(&key(signer)),
             keys::sign(&key(signer), &digest),
         )
+    }
+
+    /// One handler's panic must not take the router down (issue 16, item 1).
+    #[test]
+    fn a_panic_under_the_lock_does_not_poison_the_router() {
+        let World { core, _dir, .. } = world();
+        let core = Arc::new(std::sync::Mutex::new(core));
+        let held = core.clone();
+        let panicked = std::thread::spawn(move || {
+            let _guard = lock(&held);
+            panic!("a handler's bug");
+        })
+        .join();
+        assert!(panicked.is_err() && core.is_poisoned());
+        let mut c = lock(&core);
+        c.tick();
+        assert_eq!(c.queue_len(), 0);
     }
 
     /// Property 8: only the caller cancels, and only before a result exists.

@@ -112,7 +112,7 @@ impl Router {
             Some(m) => {
                 let (core, metrics) = (core.clone(), metrics.clone());
                 let render = Arc::new(move || {
-                    let load = core.lock().expect("poisoned").node_load();
+                    let load = crate::core::lock(&core).node_load();
                     metrics.render(&load)
                 });
                 Some(
@@ -150,10 +150,7 @@ impl Router {
             let mut interval = tokio::time::interval(tick_every);
             loop {
                 interval.tick().await;
-                match ticker.lock() {
-                    Ok(mut core) => core.tick(),
-                    Err(_) => return,
-                }
+                crate::core::lock(&ticker).tick();
             }
         });
 
@@ -191,9 +188,9 @@ impl Router {
                 health_on_drain
                     .set_not_serving::<JobServiceServer<Shared>>()
                     .await;
-                drain_core.lock().expect("poisoned").drain();
+                crate::core::lock(&drain_core).drain();
                 tokio::time::sleep(Duration::from_millis(200)).await;
-                drain_core.lock().expect("poisoned").close_streams();
+                crate::core::lock(&drain_core).close_streams();
                 let _ = closed_tx.send(());
             };
             // Accepted sockets need TCP_NODELAY set here: the builder's setting only applies when

@@ -41,7 +41,7 @@ pub struct Shared {
 
 impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, Core> {
-        self.core.lock().expect("router state poisoned")
+        crate::core::lock(&self.core)
     }
 }
 

@@ -733,6 +733,29 @@ async fn bad_input_gets_clear_status_codes() {
     assert_eq!(e.state, JobState::Cancelled as i32);
 }
 
+/// Request fields that fed unchecked arithmetic panicked the router while it held its lock, and
+/// every later call failed on the poisoned lock (issue 16, item 1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_numbers_get_invalid_argument_and_the_router_keeps_serving() {
+    let net = Net::start(1, 0, |_| {}).await;
+    let mut c = net.client().await;
+    let mut forever = net.request("x");
+    forever.deadline_ms = u64::MAX;
+    let e = c.submit_job(forever).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("deadline_ms"), "{}", e.message());
+    let mut last_id = net.request("y");
+    last_id.chain_job_id = u64::MAX;
+    let e = c.submit_job(last_id).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    // A week is allowed; the router still serves.
+    let mut week = net.request("z");
+    week.deadline_ms = havn_router::core::MAX_DEADLINE_MS;
+    c.submit_job(week).await.unwrap();
+    let id = net.submit(&mut c, "after").await;
+    c.get_job(GetJobRequest { job_id: id }).await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_reports_serving_then_not_serving_on_drain() {
     use tonic_health::pb::health_client::HealthClient;

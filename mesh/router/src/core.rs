@@ -1006,6 +1006,7 @@ impl Core {
         let mut expired_leases = Vec::new();
         let mut past_deadline = Vec::new();
         let mut verify_again = Vec::new();
+        let mut waited = Vec::new();
         let mut evict = Vec::new();
         for (id, j) in &self.jobs {
             let state = j.state();
@@ -1026,6 +1027,12 @@ impl Core {
                 && j.result_at.is_some_and(|t| now.duration_since(t) > retry)
             {
                 verify_again.push(*id);
+            }
+            if state == JobState::Result
+                && j.verifying_since
+                    .is_some_and(|t| now.duration_since(t) >= retry)
+            {
+                waited.push(*id);
             }
         }
         for id in expired_leases {
@@ -1063,16 +1070,17 @@ impl Core {
             }
             self.fan_out(id, None);
         }
-        // A Valid quorum that waited for a validator which never answered.
-        let waiting: Vec<u64> = self
-            .jobs
-            .iter()
-            .filter(|(_, j)| j.state() == JobState::Result)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in waiting {
-            if let Some(verdict) = self.decision(id, now) {
-                self.decide(id, verdict);
+        // A Valid quorum that waited `verify_retry_ms` for a validator which never answered (a
+        // job past its deadline above is no longer in RESULT).
+        for id in waited {
+            if self
+                .jobs
+                .get(&id)
+                .is_some_and(|j| j.state() == JobState::Result)
+            {
+                if let Some(verdict) = self.decision(id, now) {
+                    self.decide(id, verdict);
+                }
             }
         }
         for id in evict {

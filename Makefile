@@ -12,19 +12,25 @@ export LD_LIBRARY_PATH := $(HAVN_TORCH_VENV)/torch-lib$(if $(LD_LIBRARY_PATH),:$
 export OMP_NUM_THREADS ?= 1
 MODELS := models/build/index.json
 
-.PHONY: demo test tools torch models fmt-check clippy unit wasm check gas sim bench-mesh bench-runtime gpu-check-pack schema schema-check fmt clean
+.PHONY: havnd demo test tools torch models fmt-check clippy unit wasm check gas sim bench-mesh bench-runtime gpu-check-pack schema schema-check fmt clean
 
 ## The main job: build and check every contract, then run the whole network as processes (devnet,
 ## router, node, 4 validators) and one workflow end to end: published, requested on chain, run on
 ## LibTorch, attested, recorded, split and claimed. `havn network up` (no --demo) keeps it running.
+## `make demo CHAIN=havnd` runs the same on havnd, the CometBFT + x/wasm chain (chain/havnd).
 DAEMONS := -p havn-devnet -p havn-router -p havn-node -p havn-validator -p havn-sdk
+CHAIN ?= devnet
 # One build of all five (a `cargo run -p havn-sdk` after it would resolve features anew and rebuild).
-demo: tools wasm check models
+demo: tools wasm check models $(if $(filter havnd,$(CHAIN)),havnd)
 	cargo build --locked -q $(DAEMONS)
-	"$${CARGO_TARGET_DIR:-target}/debug/havn" network up --demo
+	"$${CARGO_TARGET_DIR:-target}/debug/havn" network up --demo --chain $(CHAIN)
+
+## havnd, Havn's real chain (Go; cached under $(HAVN_CACHE)/havnd by its sources).
+havnd:
+	@scripts/havnd-build.sh
 
 ## Every check CI runs: format, lints, schema drift, wasm build + VM check, then all tests.
-test: tools fmt-check clippy schema-check wasm check models unit
+test: tools fmt-check clippy schema-check wasm check models havnd unit
 
 tools: torch
 	@scripts/install-tools.sh

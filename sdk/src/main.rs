@@ -243,6 +243,9 @@ enum NetworkCmd {
         /// The network's files: genesis, keys, daemon configs, logs, and the CLI's config.toml.
         #[arg(long, default_value = "target/network")]
         dir: PathBuf,
+        /// The chain: the embedded devnet, or havnd (CometBFT + x/wasm; `make havnd` builds it).
+        #[arg(long, value_enum, default_value_t)]
+        chain: havn_sdk::network::ChainKind,
     },
 }
 
@@ -348,6 +351,7 @@ async fn network_up(
     demo: bool,
     out_dir: &std::path::Path,
     dir: &std::path::Path,
+    chain: havn_sdk::network::ChainKind,
 ) -> Result<(), CliError> {
     use havn_sdk::network::{self, Network};
     let started = std::time::Instant::now();
@@ -367,7 +371,7 @@ async fn network_up(
     let interrupted = havn_mesh_common::service::shutdown_signal();
     tokio::pin!(interrupted);
     let mut net = tokio::select! {
-        n = Network::up(dir, |s| say(&bar, s)) => n?,
+        n = Network::up(dir, chain, |s| say(&bar, s)) => n?,
         _ = &mut interrupted => return Err(CliError::Interrupted),
     };
     bar.set_message("running the example job");
@@ -403,6 +407,8 @@ async fn network_up(
     let mut value = serde_json::to_value(&report).unwrap_or_default();
     value["pids"] = json!(net.pids());
     value["dir"] = json!(net.dir);
+    value["chain"] = json!(net.chain);
+    value["rpc"] = json!(net.rpc);
     print(out, text.join("\n"), value);
     if demo {
         net.stop();
@@ -940,7 +946,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             demo,
             out: out_dir,
             dir,
-        }) => network_up(out, demo, &out_dir, &dir).await?,
+            chain,
+        }) => network_up(out, demo, &out_dir, &dir, chain).await?,
     }
     Ok(())
 }

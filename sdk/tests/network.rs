@@ -1,8 +1,9 @@
-//! `havn network up`: the devnet, router, node and four validators as separate processes; the
+//! `havn network up`: the chain, router, node and four validators as separate processes; the
 //! example job end to end; then the CLI against the running network (run, job watch, workflow
 //! list/lineage, earnings), bad input that must move nothing, the router refusing jobs the chain
-//! has not requested, and Ctrl-C stopping every process. Needs `make wasm models` and the
-//! workspace's binaries (`cargo test --workspace --all-targets` builds them).
+//! has not requested, and Ctrl-C stopping every process. The same test on both chains: the devnet
+//! and havnd (CometBFT + x/wasm). Needs `make wasm models havnd` and the workspace's binaries
+//! (`cargo test --workspace --all-targets` builds them).
 
 mod common;
 
@@ -27,12 +28,23 @@ fn alive(pid: i64) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn network_up_runs_the_whole_loop_serves_the_cli_and_stops_on_ctrl_c() {
+async fn network_up_on_the_devnet_runs_the_whole_loop_serves_the_cli_and_stops_on_ctrl_c() {
+    whole_loop("devnet").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn network_up_on_havnd_runs_the_whole_loop_serves_the_cli_and_stops_on_ctrl_c() {
+    whole_loop("havnd").await;
+}
+
+async fn whole_loop(chain: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let (dir, out) = (tmp.path().join("network"), tmp.path().join("out"));
     let log = std::fs::File::create(tmp.path().join("havn.log")).unwrap();
     let mut up = Command::new(BIN)
-        .args(["network", "up", "--output", "json", "--dir"])
+        .args([
+            "network", "up", "--output", "json", "--chain", chain, "--dir",
+        ])
         .arg(&dir)
         .arg("--out")
         .arg(&out)
@@ -62,6 +74,7 @@ async fn network_up_runs_the_whole_loop_serves_the_cli_and_stops_on_ctrl_c() {
 
     // The on-chain record has a valid quorum; every party's cw20 balance rose by exactly its
     // share of the fee, and the shares add up to the fee.
+    assert_eq!(report["chain"], chain);
     assert_eq!(report["outcome"], "valid");
     assert!(report["record"]["signers"].as_array().unwrap().len() >= 3);
     assert!(report["record"]["gas_used"].as_u64().unwrap() > 100_000);
@@ -105,7 +118,8 @@ async fn network_up_runs_the_whole_loop_serves_the_cli_and_stops_on_ctrl_c() {
         .iter()
         .map(|p| p[1].as_i64().unwrap())
         .collect();
-    assert_eq!(pids.len(), 7, "devnet, router, node, 4 validators");
+    assert_eq!(pids.len(), 7, "chain, router, node, 4 validators");
+    assert_eq!(report["pids"][0][0], chain);
     assert!(pids.iter().all(|p| alive(*p)));
 
     // The CLI against the running network, with the config it wrote.
@@ -226,7 +240,7 @@ async fn network_up_runs_the_whole_loop_serves_the_cli_and_stops_on_ctrl_c() {
         assert!(status.message().contains(why), "{id}: {}", status.message());
     }
 
-    // Ctrl-C: every daemon stops, the chain saves its snapshot, `havn` exits 0.
+    // Ctrl-C: every daemon stops, the chain keeps its state, `havn` exits 0.
     unsafe {
         libc::kill(up.id() as libc::pid_t, libc::SIGINT);
     }
@@ -245,7 +259,17 @@ async fn network_up_runs_the_whole_loop_serves_the_cli_and_stops_on_ctrl_c() {
     for pid in pids {
         assert!(!alive(pid), "process {pid} still running");
     }
-    assert!(dir.join("devnet.snapshot").exists());
+    if chain == "devnet" {
+        assert!(dir.join("devnet.snapshot").exists());
+    } else {
+        // CometBFT signed past genesis and left its state and WAL for a restart.
+        let state: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("havnd/data/priv_validator_state.json")).unwrap(),
+        )
+        .unwrap();
+        assert!(state["height"].as_str().unwrap().parse::<u64>().unwrap() > 10);
+        assert!(dir.join("havnd/data/cs.wal").exists());
+    }
 }
 
 /// The example workflow's manifest hash, as the registry has it.

@@ -1,5 +1,5 @@
 //! `havn network up`: the whole network on this machine, every part its own process, talking
-//! only over sockets: `havn-devnet` (the chain), `havn-router`, one `havn-node` and four
+//! only over sockets: the chain (`havn-devnet`, or `havnd` with `--chain havnd`), `havn-router`, one `havn-node` and four
 //! `havn-validator`s, configured the way an operator configures them (TOML files, 0600 key files,
 //! a `[chain]` section). This process deploys Havn through the chain's gRPC API, bonds the
 //! operators, publishes the example workflow and, for the demo, runs one job as a caller would
@@ -23,12 +23,40 @@ use serde::Serialize;
 
 use crate::{CliError, KeyStore};
 
+pub mod havnd;
+
+/// Which chain the network runs on; everything but how it starts is the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ChainKind {
+    /// `havn-devnet`: our single-process chain, the fast default.
+    #[default]
+    Devnet,
+    /// `havnd`: CometBFT + Cosmos SDK + x/wasm (chain/havnd), one validator.
+    Havnd,
+}
+
+impl ChainKind {
+    pub fn binary(self) -> &'static str {
+        match self {
+            ChainKind::Devnet => "havn-devnet",
+            ChainKind::Havnd => "havnd",
+        }
+    }
+}
+
+pub const CHAIN_ID: &str = "havn-local-1";
+/// Every genesis account's uhavn, for fees.
+const GENESIS_UHAVN: u128 = 1_000_000_000_000;
+/// Block time on both chains (havnd: CometBFT's `timeout_commit`).
+const BLOCK_TIME_MS: u64 = 200;
+
 /// 1 $HAI in uhai.
 pub const HAI: u128 = 1_000_000;
 /// The example workflow's price per run.
 pub const PRICE: u128 = 50 * HAI;
 pub const VALIDATORS: usize = 4;
-/// The devnet's minimum gas price, in uhavn per gas.
+/// Both chains' minimum gas price, in uhavn per gas.
 const GAS_PRICE: f64 = 0.025;
 /// Short, so the demo shows heartbeats: one is due every half window.
 const DOWNTIME_WINDOW_S: u64 = 10;
@@ -71,7 +99,10 @@ struct Proc {
 /// A running network. Dropping it stops every process (SIGTERM, then SIGKILL after 10 s).
 pub struct Network {
     pub dir: PathBuf,
+    pub chain: ChainKind,
     pub grpc: String,
+    /// havnd's CometBFT RPC (the devnet serves gRPC only).
+    pub rpc: Option<String>,
     pub router: String,
     router_metrics: String,
     pub client: Client,
@@ -146,7 +177,11 @@ fn fresh_dir(dir: &Path) -> Result<(), CliError> {
 
 impl Network {
     /// Starts everything; `step` hears what is happening.
-    pub async fn up(dir: &Path, mut step: impl FnMut(&str)) -> Result<Network, CliError> {
+    pub async fn up(
+        dir: &Path,
+        chain: ChainKind,
+        mut step: impl FnMut(&str),
+    ) -> Result<Network, CliError> {
         let example = havn_runtime::examples::load(&havn_runtime::examples::dir())?
             .into_iter()
             .find(|e| e.name == "text-to-image")
@@ -155,7 +190,7 @@ impl Network {
             .ok()
             .and_then(|p| p.parent().map(Path::to_path_buf))
             .unwrap_or_default();
-        for bin in ["havn-devnet", "havn-router", "havn-node", "havn-validator"] {
+        for bin in [chain.binary(), "havn-router", "havn-node", "havn-validator"] {
             find_bin(&bin_dir, bin)?;
         }
         fresh_dir(dir)?;
@@ -169,51 +204,42 @@ impl Network {
         }
 
         // 1. The chain.
-        let genesis = Genesis {
-            chain_id: "havn-local-1".into(),
-            bech32_prefix: "havn".into(),
-            fee_denom: "uhavn".into(),
-            min_gas_price: GAS_PRICE.to_string(),
-            block_time_ms: 200,
-            genesis_time: None,
-            accounts: accounts()
-                .iter()
-                .map(|n| {
-                    Ok(GenesisAccount {
-                        address: keys.get(n)?.address().to_string(),
-                        coins: vec![cosmwasm_std::coin(1_000_000_000_000, "uhavn")],
-                    })
-                })
-                .collect::<Result<_, CliError>>()?,
-            codes: vec![],
-        };
-        write(
-            &dir.join("genesis.json"),
-            &serde_json::to_string_pretty(&genesis).map_err(err)?,
-        )?;
-        let chain_addr = format!("127.0.0.1:{}", free_port()?);
-        let grpc = format!("http://{chain_addr}");
+        let addresses = accounts()
+            .iter()
+            .map(|n| Ok(keys.get(n)?.address().to_string()))
+            .collect::<Result<Vec<_>, CliError>>()?;
         let mut procs = Procs {
             dir: dir.clone(),
             bin_dir,
             list: vec![],
         };
-        procs.spawn(
-            "devnet",
-            "havn-devnet",
-            &[
-                "--genesis",
-                &dir.join("genesis.json").display().to_string(),
-                "--listen",
-                &chain_addr,
-                "--snapshot",
-                &dir.join("devnet.snapshot").display().to_string(),
-            ],
-        )?;
+        let (grpc, rpc) = match chain {
+            ChainKind::Devnet => (procs.start_devnet(&addresses)?, None),
+            ChainKind::Havnd => {
+                let home = dir.join("havnd");
+                let e = havnd::init(
+                    &find_bin(&procs.bin_dir, "havnd")?,
+                    &home,
+                    CHAIN_ID,
+                    &addresses,
+                    &format!("{GENESIS_UHAVN}uhavn"),
+                    BLOCK_TIME_MS,
+                    free_port,
+                )?;
+                procs.spawn(
+                    "havnd",
+                    "havnd",
+                    &["start", "--home", &home.display().to_string()],
+                )?;
+                (e.grpc, Some(e.rpc))
+            }
+        };
         let client = procs.wait_for_chain(&grpc).await?;
         let mut net = Network {
             dir: dir.clone(),
+            chain,
             grpc: grpc.clone(),
+            rpc: rpc.clone(),
             router: String::new(),
             router_metrics: String::new(),
             client,
@@ -232,9 +258,12 @@ impl Network {
             procs,
         };
         step(&format!(
-            "chain {} up at {grpc} (havn-devnet, pid {})",
+            "chain {} up at {grpc} ({}, pid {}{})",
             net.client.chain_id(),
-            net.procs.list[0].child.id()
+            chain.binary(),
+            net.procs.list[0].child.id(),
+            rpc.map(|r| format!("; CometBFT RPC {r}"))
+                .unwrap_or_default()
         ));
 
         // 2. Havn on it.
@@ -524,6 +553,42 @@ struct Procs {
 }
 
 impl Procs {
+    /// Writes the devnet's genesis and starts it; its gRPC endpoint.
+    fn start_devnet(&mut self, addresses: &[String]) -> Result<String, CliError> {
+        let genesis = Genesis {
+            chain_id: CHAIN_ID.into(),
+            bech32_prefix: "havn".into(),
+            fee_denom: "uhavn".into(),
+            min_gas_price: GAS_PRICE.to_string(),
+            block_time_ms: BLOCK_TIME_MS,
+            genesis_time: None,
+            accounts: addresses
+                .iter()
+                .map(|a| GenesisAccount {
+                    address: a.clone(),
+                    coins: vec![cosmwasm_std::coin(GENESIS_UHAVN, "uhavn")],
+                })
+                .collect(),
+            codes: vec![],
+        };
+        let path = self.dir.join("genesis.json");
+        write(&path, &serde_json::to_string_pretty(&genesis).map_err(err)?)?;
+        let listen = format!("127.0.0.1:{}", free_port()?);
+        self.spawn(
+            "devnet",
+            "havn-devnet",
+            &[
+                "--genesis",
+                &path.display().to_string(),
+                "--listen",
+                &listen,
+                "--snapshot",
+                &self.dir.join("devnet.snapshot").display().to_string(),
+            ],
+        )?;
+        Ok(format!("http://{listen}"))
+    }
+
     fn spawn(&mut self, name: &str, bin: &str, args: &[&str]) -> Result<(), CliError> {
         let log = self.dir.join("logs").join(format!("{name}.log"));
         let file = std::fs::File::create(&log).map_err(err)?;
@@ -584,8 +649,13 @@ impl Procs {
             })
             .await
             {
-                Ok(c) => return Ok(c),
-                Err(e) if start.elapsed() > Duration::from_secs(30) => return Err(e.into()),
+                // havnd serves gRPC before its first block; queries need one.
+                Ok(c) if c.latest_height().await.unwrap_or(0) >= 1 => return Ok(c),
+                Ok(_) if start.elapsed() <= Duration::from_secs(60) => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                Ok(_) => return Err(err("the chain made no block within 60 s")),
+                Err(e) if start.elapsed() > Duration::from_secs(60) => return Err(e.into()),
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         }

@@ -12,7 +12,7 @@ export LD_LIBRARY_PATH := $(HAVN_TORCH_VENV)/torch-lib$(if $(LD_LIBRARY_PATH),:$
 export OMP_NUM_THREADS ?= 1
 MODELS := models/build/index.json
 
-.PHONY: havnd demo test tools torch models fmt-check clippy unit wasm check gas sim bench-mesh bench-runtime gpu-check-pack schema schema-check fmt clean
+.PHONY: havnd js fidelity demo test tools torch models fmt-check clippy unit wasm check gas sim bench-mesh bench-runtime gpu-check-pack schema schema-check fmt clean
 
 ## The main job: build and check every contract, then run the whole network as processes (devnet,
 ## router, node, 4 validators) and one workflow end to end: published, requested on chain, run on
@@ -29,8 +29,17 @@ demo: tools wasm check models $(if $(filter havnd,$(CHAIN)),havnd)
 havnd:
 	@scripts/havnd-build.sh
 
+## The devnet's fidelity table: SDK gas of each hot path on the devnet and on havnd, side by side
+## (fails when they differ by more than 10 %; docs/devnet.md).
+fidelity: wasm havnd
+	cargo test --locked -q -p havn-chain --test havn_gas -- --nocapture
+
+## cosmjs, the JavaScript client the havnd network test drives (npm; sdk/tests/js).
+js:
+	npm ci --prefix sdk/tests/js --no-audit --no-fund --loglevel=error
+
 ## Every check CI runs: format, lints, schema drift, wasm build + VM check, then all tests.
-test: tools fmt-check clippy schema-check wasm check models havnd unit
+test: tools fmt-check clippy schema-check wasm check models havnd js unit
 
 tools: torch
 	@scripts/install-tools.sh

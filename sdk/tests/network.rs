@@ -37,6 +37,156 @@ async fn network_up_on_havnd_runs_the_whole_loop_serves_the_cli_and_stops_on_ctr
     whole_loop("havnd").await;
 }
 
+/// `kill -9` of havnd halfway through 20 jobs, then a restart on the same home: CometBFT
+/// resumes from its WAL and stored blocks, the router's settlement retries, and every job ends
+/// Valid, recorded once; the caller paid exactly 20 fees, the payout contract holds exactly
+/// them, and no other $HAI moved or appeared.
+#[tokio::test(flavor = "multi_thread")]
+async fn havnd_killed_mid_run_restarts_from_its_wal_and_every_job_is_recorded_once() {
+    use havn_sdk::jobs;
+    use havn_sdk::network::{ChainKind, Network};
+    const JOBS: u64 = 20;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut net = Network::up(&tmp.path().join("network"), ChainKind::Havnd, |_| {})
+        .await
+        .unwrap();
+    let (d, caller) = (net.deployment.clone(), net.keys.get("caller").unwrap());
+    let supply = total_supply(&net.client, &d.token).await;
+    let before = holdings(&net.client, &d.token).await;
+    assert_eq!(before.values().sum::<u128>(), supply);
+
+    let mut router = jobs::router(&net.router).await.unwrap();
+    let (mut ids, mut fees) = (vec![], 0u128);
+    for i in 0..JOBS {
+        let client = net.client.clone();
+        let input = format!("crash test {i}").into_bytes();
+        let requested = jobs::request(&client, &d, &caller, net.workflow_id, &input)
+            .await
+            .unwrap();
+        jobs::submit(&mut router, &requested, &caller, input, i)
+            .await
+            .unwrap();
+        ids.push(requested.job_id);
+        fees += requested.terms.price.u128();
+        if i == JOBS / 2 - 1 {
+            // Once the first job is recorded, with the rest still running or settling.
+            wait_for(&client, &d, &ids[..1], JobStatus::Recorded).await;
+            let height = client.latest_height().await.unwrap();
+            let old = net.kill_chain().unwrap();
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let new = net.restart_chain().await.unwrap();
+            assert_ne!(old, new);
+            // The same chain, resumed: no block lost or replayed from genesis.
+            assert!(net.client.latest_height().await.unwrap() >= height);
+        }
+    }
+    let client = net.client.clone();
+    wait_for(&client, &d, &ids, JobStatus::Valid).await;
+
+    let executions: havn_execution_log::msg::ExecutionsResponse = client
+        .smart(
+            &d.log,
+            &havn_execution_log::msg::QueryMsg::ExecutionsByWorkflow {
+                workflow_id: net.workflow_id,
+                start_after: None,
+                limit: Some(30),
+            },
+        )
+        .await
+        .unwrap();
+    let recorded: Vec<u64> = executions.executions.iter().map(|x| x.job_id).collect();
+    assert_eq!(recorded, ids, "each job recorded once");
+
+    let after = holdings(&client, &d.token).await;
+    assert_eq!(
+        total_supply(&client, &d.token).await,
+        supply,
+        "no $HAI created"
+    );
+    assert_eq!(after.values().sum::<u128>(), supply);
+    let caller_address = caller.address().to_string();
+    let everyone: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    for who in everyone {
+        let (was, now) = (
+            before.get(who).copied().unwrap_or(0),
+            after.get(who).copied().unwrap_or(0),
+        );
+        let expected = if *who == caller_address {
+            was - fees
+        } else if *who == d.payout {
+            was + fees
+        } else {
+            was
+        };
+        assert_eq!(now, expected, "{who}");
+    }
+    net.stop();
+}
+
+/// Until every job in `ids` has `status` (four minutes at most).
+async fn wait_for(
+    client: &Client,
+    d: &havn_chain::havn::Deployment,
+    ids: &[u64],
+    status: JobStatus,
+) {
+    let start = Instant::now();
+    loop {
+        let mut done = true;
+        for &id in ids {
+            let job: Result<havn_execution_log::state::Job, _> = client
+                .smart(&d.log, &havn_execution_log::msg::QueryMsg::Job { id })
+                .await;
+            done &= job.is_ok_and(|j| j.status == status);
+        }
+        if done {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(240),
+            "jobs {ids:?} not all {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+async fn total_supply(client: &Client, token: &str) -> u128 {
+    let info: cw20::TokenInfoResponse = client
+        .smart(token, &cw20::Cw20QueryMsg::TokenInfo {})
+        .await
+        .unwrap();
+    info.total_supply.u128()
+}
+
+/// Every $HAI holder's balance (cw20-base's enumerable accounts).
+async fn holdings(client: &Client, token: &str) -> std::collections::BTreeMap<String, u128> {
+    let mut all = std::collections::BTreeMap::new();
+    let mut start_after = None;
+    loop {
+        let page: cw20::AllAccountsResponse = client
+            .smart(
+                token,
+                &cw20::Cw20QueryMsg::AllAccounts {
+                    start_after: start_after.clone(),
+                    limit: Some(30),
+                },
+            )
+            .await
+            .unwrap();
+        if page.accounts.is_empty() {
+            return all;
+        }
+        for a in &page.accounts {
+            let b: cw20::BalanceResponse = client
+                .smart(token, &cw20::Cw20QueryMsg::Balance { address: a.clone() })
+                .await
+                .unwrap();
+            all.insert(a.clone(), b.balance.u128());
+        }
+        start_after = page.accounts.last().cloned();
+    }
+}
+
 async fn whole_loop(chain: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let (dir, out) = (tmp.path().join("network"), tmp.path().join("out"));
@@ -240,6 +390,10 @@ async fn whole_loop(chain: &str) {
         assert!(status.message().contains(why), "{id}: {}", status.message());
     }
 
+    if chain == "havnd" {
+        cosmjs_publishes_over_cometbft_rpc(&report, &dir, &cfg, &client).await;
+    }
+
     // Ctrl-C: every daemon stops, the chain keeps its state, `havn` exits 0.
     unsafe {
         libc::kill(up.id() as libc::pid_t, libc::SIGINT);
@@ -270,6 +424,66 @@ async fn whole_loop(chain: &str) {
         assert!(state["height"].as_str().unwrap().parse::<u64>().unwrap() > 10);
         assert!(dir.join("havnd/data/cs.wal").exists());
     }
+}
+
+/// An app developer's client, cosmjs (sdk/tests/js), against havnd's CometBFT RPC: it lists the
+/// registry's workflows, publishes one signed by the creator's mnemonic with "auto" fees, and
+/// reads the publish event; our gRPC client then sees the same workflow.
+async fn cosmjs_publishes_over_cometbft_rpc(
+    report: &Value,
+    dir: &Path,
+    cfg: &havn_sdk::Config,
+    client: &Client,
+) {
+    let js = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js");
+    assert!(
+        js.join("node_modules/@cosmjs/cosmwasm-stargate").is_dir(),
+        "cosmjs is not installed: run `make js` (npm ci in {})",
+        js.display()
+    );
+    let content_hash = hex::encode(havn_mesh_common::sha256(b"published by cosmjs"));
+    let out = Command::new("node")
+        .arg(js.join("publish.mjs"))
+        .env("RPC", report["rpc"].as_str().unwrap())
+        .env("REGISTRY", &cfg.contracts.registry)
+        .env("MNEMONIC_FILE", dir.join("keys/creator.mnemonic"))
+        .env("CONTENT_HASH", &content_hash)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cosmjs: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let js: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let creator = report["earnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["party"] == "creator")
+        .unwrap()["address"]
+        .clone();
+    assert_eq!(js["address"], creator, "cosmjs derives the same key");
+    assert_eq!(js["chain_id"], "havn-local-1");
+    assert_eq!(
+        js["before"],
+        serde_json::json!(["base-diffusion", "watercolor-portraits"])
+    );
+    assert_eq!(
+        js["after"],
+        serde_json::json!(["base-diffusion", "watercolor-portraits", "cosmjs-published"])
+    );
+    assert_eq!(js["workflow_id"], "3");
+    assert_eq!(js["creator"], creator);
+    assert!(js["gas_used"].as_u64().unwrap() > 50_000);
+    let w: havn_workflow_registry::state::Workflow = client
+        .smart(
+            &cfg.contracts.registry,
+            &havn_workflow_registry::msg::QueryMsg::Workflow { id: 3 },
+        )
+        .await
+        .unwrap();
+    assert_eq!(w.name, "cosmjs-published");
 }
 
 /// The example workflow's manifest hash, as the registry has it.

@@ -368,6 +368,8 @@ impl Client {
                     return TxResult::from_response(response);
                 }
                 Err(s) if s.code() == tonic::Code::NotFound => {}
+                // The node is restarting: the tx may still land (it is in its WAL or mempool).
+                Err(s) if s.code() == tonic::Code::Unavailable => {}
                 Err(s) => return Err(rpc("GetTx")(s)),
             }
             if Instant::now() >= deadline {

@@ -5,6 +5,7 @@
 mod client;
 mod error;
 pub mod havn;
+pub mod havnd;
 pub mod operators;
 mod section;
 mod wallet;

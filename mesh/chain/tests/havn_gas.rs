@@ -1,15 +1,17 @@
-//! Havn's contracts deployed on the devnet over gRPC and the settlement path measured in SDK gas
-//! as a wasmd chain counts it: one `RecordExecution` with the node's claim and 5 validator
-//! signatures, then its `Finalize` after the challenge window, alone and as a batch of 32.
-//! Needs `make wasm`.
+//! Havn's contracts deployed over gRPC and each hot path measured in SDK gas, on the devnet and
+//! on havnd (a real wasmd chain: CometBFT, the SDK's ante handler and gas meter) side by side:
+//! the devnet's fidelity table (docs/devnet.md). The settlement path is one `RecordExecution`
+//! with the node's claim and 5 validator signatures, then its `Finalize` after the challenge
+//! window, alone and as a batch of 32. Needs `make wasm havnd`; `make fidelity` prints the table.
 
 mod common;
 
 use std::path::Path;
 
-use common::{wallet, Devnet};
+use common::{wallet, Devnet, Havnd};
 use cosmwasm_std::{HexBinary, Uint128};
 use havn_chain::havn::{self, attributes, DeployOptions};
+use havn_chain::Client;
 use havn_execution_log::msg::{JobResult, NodeClaim, SignedAttestation};
 use havn_execution_log::state::JobStatus;
 use havn_staking::state::Role;
@@ -29,14 +31,52 @@ fn hash(seed: &str) -> HexBinary {
     HexBinary::from(Sha256::digest(seed).as_slice())
 }
 
+/// SDK gas of each hot path, in table order.
+type Gas = Vec<(&'static str, u64)>;
+
+fn names() -> Vec<String> {
+    ["deployer", "creator", "caller", "node"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain((0..VALIDATORS).map(|i| format!("validator-{i}")))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn record_and_finalize_gas_at_batch_1_and_32() {
-    let validators: Vec<String> = (0..VALIDATORS).map(|i| format!("validator-{i}")).collect();
-    let mut names = vec!["deployer", "creator", "caller", "node"];
-    names.extend(validators.iter().map(String::as_str));
-    // The challenge window is counted in blocks (the default, 150): 20 ms blocks pass it in 3 s.
+async fn hot_path_gas_on_the_devnet_matches_havnd() {
+    let names = names();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    // The challenge window is counted in blocks (the default, 150): fast blocks pass it sooner.
     let devnet = Devnet::start(&names, |g| g.block_time_ms = 20).await;
-    let c = &devnet.client;
+    let on_devnet = hot_paths(&devnet.client).await;
+    devnet.stop().await;
+    let havnd = Havnd::start(&names, 50).await;
+    let on_havnd = hot_paths(&havnd.client).await;
+    drop(havnd);
+
+    println!("| tx | devnet | havnd | devnet / havnd |");
+    println!("|---|---:|---:|---:|");
+    for ((path, dev), (_, real)) in on_devnet.iter().zip(&on_havnd) {
+        println!(
+            "| {path} | {dev} | {real} | {:.3} |",
+            *dev as f64 / *real as f64
+        );
+    }
+    for ((path, dev), (_, real)) in on_devnet.iter().zip(&on_havnd) {
+        let ratio = *dev as f64 / *real as f64;
+        assert!(
+            (0.9..=1.1).contains(&ratio),
+            "{path}: the devnet counts {dev} gas, havnd {real} ({ratio:.3})"
+        );
+    }
+}
+
+/// Deploys Havn on `c` and runs every hot path once: cw20 transfer, bond, publish, 33 requests
+/// in one tx, record 1 and 32, finalize 1 and 32, claim.
+async fn hot_paths(c: &Client) -> Gas {
+    let validators: Vec<String> = (0..VALIDATORS).map(|i| format!("validator-{i}")).collect();
+    let names = names();
+    let mut gas = Gas::new();
     let deployer = wallet("deployer");
     let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../artifacts");
     let d = havn::deploy(
@@ -63,16 +103,33 @@ async fn record_and_finalize_gas_at_batch_1_and_32() {
     .await
     .unwrap();
 
-    for v in &validators {
-        d.bond(
-            c,
-            &wallet(v),
-            Role::Validator,
-            1_000 * HAI,
-            Some(&operator_key(v)),
+    let transfer = c
+        .execute(
+            &wallet("caller"),
+            &d.token,
+            &cw20::Cw20ExecuteMsg::Transfer {
+                recipient: wallet("creator").address().to_string(),
+                amount: Uint128::new(HAI),
+            },
+            &[],
         )
         .await
         .unwrap();
+    gas.push(("cw20-base Transfer", transfer.gas_used));
+    for v in &validators {
+        let bonded = d
+            .bond(
+                c,
+                &wallet(v),
+                Role::Validator,
+                1_000 * HAI,
+                Some(&operator_key(v)),
+            )
+            .await
+            .unwrap();
+        if gas.len() == 1 {
+            gas.push(("Bond (cw20 Send, with key proof)", bonded.gas_used));
+        }
     }
     d.bond(
         c,
@@ -84,20 +141,29 @@ async fn record_and_finalize_gas_at_batch_1_and_32() {
     .await
     .unwrap();
     let creator = wallet("creator");
-    let workflow = d
-        .publish(
-            c,
+    let published = c
+        .execute(
             &creator,
-            havn_workflow_registry::msg::PublishMsg {
-                name: "text-to-image".into(),
-                content_hash: hash("manifest").to_hex(),
-                price: Uint128::new(1_000),
-                split: None,
-                dependencies: vec![],
-                parent: None,
-            },
+            &d.registry,
+            &havn_workflow_registry::msg::ExecuteMsg::Publish(
+                havn_workflow_registry::msg::PublishMsg {
+                    name: "text-to-image".into(),
+                    content_hash: hash("manifest").to_hex(),
+                    price: Uint128::new(1_000),
+                    split: None,
+                    dependencies: vec![],
+                    parent: None,
+                },
+            ),
+            &[],
         )
         .await
+        .unwrap();
+    gas.push(("Publish", published.gas_used));
+    let workflow: u64 = attributes(&published, "workflow_id")
+        .next()
+        .unwrap()
+        .parse()
         .unwrap();
 
     // 33 requests in one tx.
@@ -111,6 +177,7 @@ async fn record_and_finalize_gas_at_batch_1_and_32() {
         .map(|v| v.parse().unwrap())
         .collect();
     assert_eq!(jobs.len(), 33);
+    gas.push(("33 RequestJob (cw20 Send) in one tx", requested.gas_used));
 
     let node = wallet("node").address().to_string();
     let mut results = vec![];
@@ -185,23 +252,28 @@ async fn record_and_finalize_gas_at_batch_1_and_32() {
             "job {job_id}"
         );
     }
+    let claimed = c
+        .execute(
+            &wallet("node"),
+            &d.payout,
+            &havn_payout::msg::ExecuteMsg::Claim {},
+            &[],
+        )
+        .await
+        .unwrap();
+    gas.push(("RecordExecution, 1 job × 5 signatures", one.gas_used));
+    gas.push(("RecordExecution, 32 jobs × 5 signatures", many.gas_used));
+    gas.push(("Finalize, 1 job", fin_one.gas_used));
+    gas.push(("Finalize, 32 jobs", fin_many.gas_used));
+    gas.push(("Claim (payout)", claimed.gas_used));
+
     let per_job = many.gas_used / 32;
     let fin_per_job = fin_many.gas_used / 32;
     let (total_one, total_many) = (one.gas_used + fin_one.gas_used, per_job + fin_per_job);
-    println!("| settlement | RecordExecution | Finalize | per job, both |");
-    println!("|---|---:|---:|---:|");
     println!(
-        "| 1 job × 5 signatures | {} | {} | {total_one} |",
-        one.gas_used, fin_one.gas_used
-    );
-    println!(
-        "| 32 jobs × 5 signatures, per job | {per_job} | {fin_per_job} | {total_many} ({:.2}× batch 1) |",
+        "{}: settlement per job: {total_one} alone, {total_many} in a batch of 32 ({:.2}×)",
+        c.chain_id(),
         total_many as f64 / total_one as f64
-    );
-    println!(
-        "| 33 RequestJob (cw20 Send) in one tx | {} | {} |",
-        requested.gas_used,
-        requested.gas_used / 33
     );
     // Plausible: the log, staking and registry queries and the payout call each load an instance
     // (60 000), and 5 secp256k1 verifications cost 686 each.
@@ -219,5 +291,5 @@ async fn record_and_finalize_gas_at_batch_1_and_32() {
         "batched finalization must amortize too: {fin_per_job} vs {}",
         fin_one.gas_used
     );
-    devnet.stop().await;
+    gas
 }

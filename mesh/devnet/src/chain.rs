@@ -652,7 +652,7 @@ impl Chain {
         let signer = tx.signer.clone();
         let sig_count = tx.signatures.len().max(1);
         self.meter
-            .consume(gas::ante(size, sig_count), "txSize")
+            .consume(gas::ante(size, sig_count, tx.msgs.len()), "txSize")
             .map_err(|e| oog(e, wanted, self.meter.used()))?;
         let Some(account) = self.account(&signer) else {
             return Err(Abci::sdk(
@@ -780,7 +780,7 @@ impl Chain {
         // transfer, is its last fallible step and atomic itself, so only the accounts it may
         // have created need restoring.
         let before_ante = (self.accounts.clone(), self.next_account_number);
-        self.meter.begin(limit);
+        self.meter.begin_tx(limit);
         if let Err(e) = self.ante(&tx, bytes.len(), mode) {
             let (used, _) = self.meter.end();
             self.accounts = before_ante.0;

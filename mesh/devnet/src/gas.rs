@@ -10,7 +10,9 @@ pub const GAS_MULTIPLIER: u64 = 140_000;
 /// migrate, sudo and smart query, from a tx or from another contract.
 pub const INSTANCE_COST: u64 = 60_000;
 /// A reply is charged as a pinned call (`DefaultInstanceCostDiscount`): wasmd's `reply` passes
-/// `pinned = true` to `ReplyCosts`.
+/// `pinned = true` to `ReplyCosts`. So is every call in a tx of code (by checksum) that the tx
+/// already ran (wasmd v0.54 `checkDiscountEligibility`, the ante handler's `TxContracts`); never in
+/// a gRPC query, which has no `TxContracts`.
 pub const INSTANCE_COST_DISCOUNT: u64 = 2_000;
 /// Per byte of wasm stored (`DefaultCompileCost`).
 pub const COMPILE_COST_PER_BYTE: u64 = 3;
@@ -39,12 +41,15 @@ pub const CONTRACT_KEY_PREFIX: u64 = 33;
 /// The ante handler (`x/auth` default params): `TxSizeCostPerByte`, `SigVerifyCostSecp256k1`.
 pub const TX_SIZE_COST_PER_BYTE: u64 = 10;
 pub const SIG_VERIFY_COST_SECP256K1: u64 = 1_000;
-/// Estimate, not counted: the ante handler's own store reads and writes (account, params, fee
-/// deduction) on a real chain. Measured on wasmd/SDK v0.50 chains as ~20–25k for a one-signer
-/// bank send beyond the size and signature costs; we charge the reads and writes it does (account
-/// read + write, two balance reads + writes for the fee, params) at `KVGasConfig` rates.
-pub const ANTE_STORE_ESTIMATE: u64 = 3 * (READ_COST_FLAT + READ_COST_PER_BYTE * 120)
-    + 2 * (WRITE_COST_FLAT + WRITE_COST_PER_BYTE * 110);
+/// Calibrated on havnd (mesh/chain/tests/havn_gas.rs): what a real chain's ante handler and
+/// message service charge beyond tx size and signatures, none of which the devnet stores: the
+/// account read and write, params, wasmd's tx counter and `TxContracts`, the circuit breaker,
+/// fee deduction. The estimate before (3 reads of ~120 bytes and 2 writes of ~110 at
+/// `KVGasConfig` rates, 14 680) left every one-message tx ~30 000 short of havnd's count.
+pub const ANTE_STORE_ESTIMATE: u64 = 44_800;
+/// Calibrated on havnd the same way: what each further message of a tx adds besides its
+/// contract's own cost (33 `RequestJob`s in one tx were 7 100 per message short).
+pub const PER_MESSAGE_ESTIMATE: u64 = 7_100;
 /// Estimate, not counted: reading a contract's `ContractInfo` (33-byte key, ~130-byte value) and
 /// its `CodeInfo` (9-byte key, ~80-byte value) before each call.
 pub const CONTRACT_LOOKUP_ESTIMATE: u64 = READ_COST_FLAT
@@ -102,11 +107,13 @@ pub fn event_costs(attributes: &[(usize, usize)], events: &[(usize, Vec<(usize, 
     gas
 }
 
-/// The ante handler's cost of a tx: its bytes, its signatures, its store accesses.
-pub fn ante(tx_bytes: usize, signatures: usize) -> u64 {
+/// The ante handler's cost of a tx: its bytes, its signatures, its store accesses, and the
+/// bookkeeping of each message past the first.
+pub fn ante(tx_bytes: usize, signatures: usize, messages: usize) -> u64 {
     TX_SIZE_COST_PER_BYTE * tx_bytes as u64
         + SIG_VERIFY_COST_SECP256K1 * signatures as u64
         + ANTE_STORE_ESTIMATE
+        + PER_MESSAGE_ESTIMATE * messages.saturating_sub(1) as u64
 }
 
 /// Ran past the gas the tx asked for.
@@ -121,6 +128,8 @@ struct State {
     limit: Option<u64>,
     used: u64,
     out_of_gas: Option<String>,
+    /// Checksums of the code this tx has run (`None` in a query: no discount there).
+    codes_run: Option<std::collections::BTreeSet<Vec<u8>>>,
 }
 
 /// The SDK gas meter of the tx (or query) being run; shared by every contract call in it.
@@ -128,12 +137,35 @@ struct State {
 pub struct Meter(Mutex<State>);
 
 impl Meter {
-    /// Starts metering a tx or query with `limit` SDK gas.
+    /// Starts metering a query with `limit` SDK gas.
     pub fn begin(&self, limit: u64) {
         *self.0.lock().unwrap() = State {
             limit: Some(limit),
             ..State::default()
         };
+    }
+
+    /// Starts metering a tx with `limit` SDK gas: code it runs twice costs less the second time.
+    pub fn begin_tx(&self, limit: u64) {
+        *self.0.lock().unwrap() = State {
+            limit: Some(limit),
+            codes_run: Some(Default::default()),
+            ..State::default()
+        };
+    }
+
+    /// What loading an instance of code `checksum` costs for `entry`, as wasmd charges it.
+    pub fn instance_cost(&self, checksum: &[u8], entry: &str) -> u64 {
+        let mut s = self.0.lock().unwrap();
+        let ran_before = s
+            .codes_run
+            .as_mut()
+            .is_some_and(|run| !run.insert(checksum.to_vec()));
+        if entry == "reply" || ran_before {
+            INSTANCE_COST_DISCOUNT
+        } else {
+            INSTANCE_COST
+        }
     }
 
     /// Stops metering; returns the gas used and where it ran out, if it did.
@@ -219,5 +251,22 @@ mod tests {
         assert_eq!(m.consume(1, "c").unwrap_err().location, "b");
         assert_eq!(m.end(), (111, Some("b".into())));
         assert!(m.consume(1, "after").is_ok());
+    }
+
+    #[test]
+    fn code_a_tx_runs_again_costs_the_discount_but_never_in_a_query() {
+        let m = Meter::default();
+        m.begin_tx(1_000_000);
+        assert_eq!(m.instance_cost(b"cw20", "execute"), INSTANCE_COST);
+        assert_eq!(m.instance_cost(b"log", "execute"), INSTANCE_COST);
+        assert_eq!(m.instance_cost(b"cw20", "query"), INSTANCE_COST_DISCOUNT);
+        assert_eq!(m.instance_cost(b"log", "reply"), INSTANCE_COST_DISCOUNT);
+        m.end();
+        m.begin_tx(1_000_000);
+        assert_eq!(m.instance_cost(b"cw20", "execute"), INSTANCE_COST, "per tx");
+        m.begin(1_000_000);
+        assert_eq!(m.instance_cost(b"cw20", "query"), INSTANCE_COST);
+        assert_eq!(m.instance_cost(b"cw20", "query"), INSTANCE_COST);
+        assert_eq!(m.instance_cost(b"cw20", "reply"), INSTANCE_COST_DISCOUNT);
     }
 }

@@ -136,11 +136,7 @@ impl WasmContract {
         f: impl FnOnce(&mut VmInstance) -> Result<ContractResult<R>, VmError>,
     ) -> AnyResult<R> {
         let meter = &self.vm.meter;
-        let instance_cost = if entry == "reply" {
-            gas::INSTANCE_COST_DISCOUNT
-        } else {
-            gas::INSTANCE_COST
-        };
+        let instance_cost = meter.instance_cost(self.checksum.as_slice(), entry);
         meter
             .consume(instance_cost + gas::CONTRACT_LOOKUP_ESTIMATE, entry)
             .map_err(out_of_gas)?;

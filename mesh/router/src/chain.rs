@@ -71,6 +71,21 @@ pub fn recorded_jobs(tx: &TxResult) -> Vec<(u64, u64)> {
         .collect()
 }
 
+/// Jobs a tx's `RecordExecution` refused (outcome `rejected`).
+pub fn rejected_jobs(tx: &TxResult) -> Vec<u64> {
+    tx.events
+        .iter()
+        .filter(|(ty, _)| ty == "wasm-havn_job")
+        .filter(|(_, attrs)| attrs.iter().any(|(k, v)| k == "outcome" && v == "rejected"))
+        .filter_map(|(_, attrs)| {
+            attrs
+                .iter()
+                .find(|(k, _)| k == "job_id")
+                .and_then(|(_, v)| v.parse().ok())
+        })
+        .collect()
+}
+
 /// Most jobs per `Finalize` (the log takes twice its `max_batch`, 20 by default).
 const FINALIZE_BATCH: usize = 40;
 
@@ -207,10 +222,12 @@ impl Settlement for ChainSettlement {
             };
             match self.send(&self.execution_log, &msg).await {
                 Ok(tx) => {
+                    let mut recorded = recorded_jobs(&tx);
+                    recorded.extend(self.recorded_before(&rejected_jobs(&tx)).await);
                     self.recorded
                         .lock()
                         .expect("finalize queue")
-                        .extend(recorded_jobs(&tx));
+                        .extend(recorded);
                     tracing::info!(
                         batch = batch.id,
                         jobs = batch.jobs.len(),
@@ -246,6 +263,36 @@ impl Settlement for ChainSettlement {
 }
 
 impl ChainSettlement {
+    /// Of jobs the log refused, those an earlier tx of ours recorded: a retried batch whose
+    /// first tx landed unseen (the chain went down before confirming it). They still need
+    /// finalizing.
+    async fn recorded_before(&self, refused: &[u64]) -> Vec<(u64, u64)> {
+        let mut found = vec![];
+        for &id in refused {
+            let job: Result<havn_execution_log::state::Job, _> = self
+                .client
+                .smart(
+                    &self.execution_log,
+                    &havn_execution_log::msg::QueryMsg::Job { id },
+                )
+                .await;
+            match job {
+                Ok(job) if job.status == JobStatus::Recorded => {
+                    if let Some(ends) = job.window_ends {
+                        tracing::info!(
+                            job = id,
+                            "already recorded by an earlier tx; finalizing it"
+                        );
+                        found.push((id, ends));
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(job = id, error = %e, "cannot read a refused job"),
+            }
+        }
+        found
+    }
+
     async fn report(&self, evidence: &DoubleSignEvidence) -> Result<(), String> {
         if self.staking.is_empty() {
             tracing::warn!(
@@ -316,5 +363,27 @@ mod tests {
             msg_responses: vec![],
         };
         assert_eq!(recorded_jobs(&tx), vec![(1, 159), (5, 160)]);
+        assert!(rejected_jobs(&tx).is_empty());
+    }
+
+    /// The refused jobs of a batch are the ones the router looks up (an earlier tx of its own
+    /// may have recorded them).
+    #[test]
+    fn rejected_jobs_are_read_from_the_records_events() {
+        let tx = TxResult {
+            hash: "h".into(),
+            height: 9,
+            gas_wanted: 0,
+            gas_used: 0,
+            events: vec![
+                event("1", "rejected", ""),
+                event("2", "recorded", "160"),
+                event("3", "no_quorum", ""),
+                event("4", "rejected", ""),
+                ("wasm".into(), vec![("outcome".into(), "rejected".into())]),
+            ],
+            msg_responses: vec![],
+        };
+        assert_eq!(rejected_jobs(&tx), vec![1, 4]);
     }
 }

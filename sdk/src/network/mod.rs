@@ -23,8 +23,6 @@ use serde::Serialize;
 
 use crate::{CliError, KeyStore};
 
-pub mod havnd;
-
 /// Which chain the network runs on; everything but how it starts is the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -89,9 +87,11 @@ fn operators() -> Vec<String> {
         .collect()
 }
 
-/// One daemon and its log.
+/// One daemon, how it was started, and its log.
 struct Proc {
     name: String,
+    bin: String,
+    args: Vec<String>,
     child: Child,
     log: PathBuf,
 }
@@ -116,10 +116,19 @@ pub struct Network {
     procs: Procs,
 }
 
-/// Where the daemons' binaries are: next to this executable (one cargo target dir), else PATH.
+/// Where the daemons' binaries are: next to this executable (one cargo target dir; a test
+/// binary sits one level down, in `deps/`), else PATH.
 fn find_bin(bin_dir: &Path, name: &str) -> Result<PathBuf, CliError> {
-    let here = bin_dir.join(name);
-    if here.is_file() {
+    let beside = [
+        Some(bin_dir),
+        bin_dir.parent().filter(|_| bin_dir.ends_with("deps")),
+    ];
+    if let Some(here) = beside
+        .into_iter()
+        .flatten()
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+    {
         return Ok(here);
     }
     std::env::var_os("PATH")
@@ -129,8 +138,13 @@ fn find_bin(bin_dir: &Path, name: &str) -> Result<PathBuf, CliError> {
                 .find(|p| p.is_file())
         })
         .ok_or_else(|| {
+            let how = if name == "havnd" {
+                "make havnd".to_string()
+            } else {
+                format!("cargo build -p {name}")
+            };
             CliError::Input(format!(
-                "{name} not found next to havn ({}) or on PATH: build it with `cargo build -p {name}`",
+                "{name} not found next to havn ({}) or on PATH: build it with `{how}`",
                 bin_dir.display()
             ))
         })
@@ -217,15 +231,18 @@ impl Network {
             ChainKind::Devnet => (procs.start_devnet(&addresses)?, None),
             ChainKind::Havnd => {
                 let home = dir.join("havnd");
-                let e = havnd::init(
+                let e = havn_chain::havnd::init(
                     &find_bin(&procs.bin_dir, "havnd")?,
                     &home,
-                    CHAIN_ID,
+                    &havn_chain::havnd::Options {
+                        chain_id: CHAIN_ID.into(),
+                        min_gas_price: format!("{GAS_PRICE}uhavn"),
+                        block_time_ms: BLOCK_TIME_MS,
+                    },
                     &addresses,
                     &format!("{GENESIS_UHAVN}uhavn"),
-                    BLOCK_TIME_MS,
-                    free_port,
-                )?;
+                )
+                .map_err(err)?;
                 procs.spawn(
                     "havnd",
                     "havnd",
@@ -543,6 +560,42 @@ impl Network {
     pub fn check_alive(&mut self) -> Result<(), CliError> {
         self.procs.check_alive()
     }
+
+    /// Crashes the chain: SIGKILL, no shutdown (what a power cut does). Its pid.
+    pub fn kill_chain(&mut self) -> Result<u32, CliError> {
+        let chain = &mut self.procs.list[0];
+        let pid = chain.child.id();
+        chain.child.kill().map_err(err)?;
+        chain.child.wait().map_err(err)?;
+        Ok(pid)
+    }
+
+    /// Starts the chain again as it was started (same home, ports and data), once it has
+    /// been killed; returns when it serves gRPC again. Its new pid.
+    pub async fn restart_chain(&mut self) -> Result<u32, CliError> {
+        let (bin, args, log) = {
+            let p = &self.procs.list[0];
+            (p.bin.clone(), p.args.clone(), p.log.clone())
+        };
+        let child = self.procs.start(&bin, &args, &log)?;
+        let pid = child.id();
+        self.procs.list[0].child = child;
+        let client = self.procs.wait_for_chain(&self.grpc).await?;
+        // Until it commits a new block, a restarted SDK node's queries have no block time
+        // (wasmd's smart queries panic on it). CometBFT stores a block before the app commits
+        // it: wait for two.
+        let resumed = client.latest_height().await?;
+        let start = Instant::now();
+        while client.latest_height().await? < resumed + 2 {
+            self.procs.check_alive()?;
+            if start.elapsed() > Duration::from_secs(60) {
+                return Err(err("the restarted chain made no block within 60 s"));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.client = client;
+        Ok(pid)
+    }
 }
 
 /// The daemons, in start order.
@@ -591,7 +644,25 @@ impl Procs {
 
     fn spawn(&mut self, name: &str, bin: &str, args: &[&str]) -> Result<(), CliError> {
         let log = self.dir.join("logs").join(format!("{name}.log"));
-        let file = std::fs::File::create(&log).map_err(err)?;
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let child = self.start(bin, &args, &log)?;
+        self.list.push(Proc {
+            name: name.to_string(),
+            bin: bin.to_string(),
+            args,
+            child,
+            log,
+        });
+        Ok(())
+    }
+
+    /// Starts `bin`, appending to `log`.
+    fn start(&self, bin: &str, args: &[String], log: &Path) -> Result<Child, CliError> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(err)?;
         let mut cmd = Command::new(find_bin(&self.bin_dir, bin)?);
         cmd.args(args)
             .current_dir(&self.dir)
@@ -608,15 +679,8 @@ impl Procs {
             use std::os::unix::process::CommandExt;
             cmd.process_group(0);
         }
-        let child = cmd
-            .spawn()
-            .map_err(|e| err(format!("cannot start {bin}: {e}")))?;
-        self.list.push(Proc {
-            name: name.to_string(),
-            child,
-            log,
-        });
-        Ok(())
+        cmd.spawn()
+            .map_err(|e| err(format!("cannot start {bin}: {e}")))
     }
 
     /// An error naming the first daemon that exited, with the last line of its log.

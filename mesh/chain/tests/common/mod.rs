@@ -114,3 +114,76 @@ impl Devnet {
         }
     }
 }
+
+/// A havnd chain (chain/havnd, CometBFT + x/wasm) with `names` funded, as its own process in a
+/// temporary home; stopped on drop. Needs `make havnd` (the binary next to the test binaries).
+pub struct Havnd {
+    pub client: Client,
+    child: std::process::Child,
+    _home: tempfile::TempDir,
+}
+
+impl Havnd {
+    pub async fn start(names: &[&str], block_time_ms: u64) -> Havnd {
+        let exe = std::env::current_exe().unwrap();
+        let bin = exe.parent().and_then(|d| d.parent()).unwrap().join("havnd");
+        assert!(
+            bin.exists(),
+            "{} is missing: run `make havnd`",
+            bin.display()
+        );
+        let home = tempfile::tempdir().unwrap();
+        let accounts: Vec<String> = names
+            .iter()
+            .map(|n| wallet(n).address().to_string())
+            .collect();
+        let opts = havn_chain::havnd::Options {
+            chain_id: "havn-test-1".into(),
+            min_gas_price: format!("0{FEE_DENOM}"),
+            block_time_ms,
+        };
+        let endpoints = havn_chain::havnd::init(
+            &bin,
+            home.path(),
+            &opts,
+            &accounts,
+            &format!("{START_BALANCE}{FEE_DENOM}"),
+        )
+        .unwrap();
+        let log = std::fs::File::create(home.path().join("havnd.log")).unwrap();
+        let child = std::process::Command::new(&bin)
+            .args(["start", "--home"])
+            .arg(home.path())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let mut cfg = ChainConfig::devnet(endpoints.grpc);
+        cfg.inclusion_timeout = Duration::from_secs(20);
+        let start = std::time::Instant::now();
+        let client = loop {
+            if let Ok(c) = Client::connect(cfg.clone()).await {
+                if c.latest_height().await.unwrap_or(0) >= 2 {
+                    break c;
+                }
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "havnd did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        Havnd {
+            client,
+            child,
+            _home: home,
+        }
+    }
+}
+
+impl Drop for Havnd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

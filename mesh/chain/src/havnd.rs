@@ -1,17 +1,11 @@
-//! `havn network up --chain havnd`: a single-validator CometBFT chain of `havnd` (chain/havnd,
-//! wasmd's app with Havn's prefix and denom), set up the way an operator sets one up: `havnd init`,
-//! genesis accounts and a gentx through `havnd genesis`, then `config.toml` and `app.toml` edited
-//! for fast local blocks on free loopback ports. Only how the chain starts differs from the devnet;
-//! everything after (deploy, bond, publish, run, record, claim) is the same code over gRPC.
+//! A local single-validator chain of `havnd` (chain/havnd: wasmd's app with Havn's prefix and
+//! denom), set up the way an operator sets one up: `havnd init`, genesis accounts and a gentx
+//! through `havnd genesis`, then `config.toml` and `app.toml` edited for fast local blocks on
+//! free loopback ports. `havn network up --chain havnd` and the tests that compare the devnet
+//! with it start it this way; after that, the chain is only a gRPC endpoint like any other.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-use crate::CliError;
-
-fn err(e: impl std::fmt::Display) -> CliError {
-    CliError::Input(e.to_string())
-}
 
 /// What `havnd start --home HOME` serves, each on its own loopback port.
 #[derive(Debug, Clone)]
@@ -25,13 +19,13 @@ pub struct Endpoints {
 }
 
 /// Runs one `havnd` subcommand against `home`; its stderr's last line is the error.
-fn havnd(bin: &Path, home: &Path, args: &[&str]) -> Result<String, CliError> {
+fn havnd(bin: &Path, home: &Path, args: &[&str]) -> Result<String, String> {
     let out = Command::new(bin)
         .args(args)
         .arg("--home")
         .arg(home)
         .output()
-        .map_err(|e| err(format!("cannot run {}: {e}", bin.display())))?;
+        .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let last = stderr
@@ -39,7 +33,7 @@ fn havnd(bin: &Path, home: &Path, args: &[&str]) -> Result<String, CliError> {
             .rev()
             .find(|l| !l.trim().is_empty())
             .unwrap_or("");
-        return Err(err(format!("havnd {}: {last}", args.join(" "))));
+        return Err(format!("havnd {}: {last}", args.join(" ")));
     }
     // The SDK prints some results (init's genesis, keys' JSON) on stderr.
     Ok(format!(
@@ -77,27 +71,41 @@ pub fn set_toml(text: &str, section: &str, key: &str, value: &str) -> Result<Str
     Ok(lines.join("\n") + "\n")
 }
 
-fn edit(path: &Path, edits: &[(&str, &str, String)]) -> Result<(), CliError> {
+fn edit(path: &Path, edits: &[(&str, &str, String)]) -> Result<(), String> {
     let mut text = std::fs::read_to_string(path)
-        .map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     for (section, key, value) in edits {
-        text = set_toml(&text, section, key, value)
-            .map_err(|e| err(format!("{}: {e}", path.display())))?;
+        text =
+            set_toml(&text, section, key, value).map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    std::fs::write(path, text).map_err(|e| err(format!("cannot write {}: {e}", path.display())))
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-/// A chain `chain_id` in `home` whose genesis gives each of `accounts` `coins` (e.g.
-/// `1000uhavn`), with one validator bonded by a key of its own; blocks every `block_time_ms`.
+/// Where the fee denom's minimum gas price and the blocks' pace are set.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub chain_id: String,
+    /// e.g. `0.025uhavn`.
+    pub min_gas_price: String,
+    pub block_time_ms: u64,
+}
+
+/// A free loopback port.
+pub fn free_port() -> Result<u16, String> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
+}
+
+/// A chain in `home` whose genesis gives each of `accounts` `coins` (e.g. `1000uhavn`), with one
+/// validator bonded by a key of its own. Start it with `havnd start --home HOME`.
 pub fn init(
     bin: &Path,
     home: &Path,
-    chain_id: &str,
+    opts: &Options,
     accounts: &[String],
     coins: &str,
-    block_time_ms: u64,
-    free_port: impl Fn() -> Result<u16, CliError>,
-) -> Result<Endpoints, CliError> {
+) -> Result<Endpoints, String> {
+    let (chain_id, block_time_ms) = (opts.chain_id.as_str(), opts.block_time_ms);
     havnd(
         bin,
         home,
@@ -174,11 +182,7 @@ pub fn init(
     edit(
         &config.join("app.toml"),
         &[
-            (
-                "",
-                "minimum-gas-prices",
-                quoted(format!("{}uhavn", super::GAS_PRICE)),
-            ),
+            ("", "minimum-gas-prices", quoted(opts.min_gas_price.clone())),
             ("grpc", "address", quoted(format!("127.0.0.1:{grpc}"))),
             ("api", "enable", "true".into()),
             ("api", "address", quoted(format!("tcp://127.0.0.1:{rest}"))),

@@ -19,7 +19,7 @@ pub struct Endpoints {
 }
 
 /// Runs one `havnd` subcommand against `home`; its stderr's last line is the error.
-fn havnd(bin: &Path, home: &Path, args: &[&str]) -> Result<String, String> {
+fn havnd(bin: &Path, home: &Path, args: &[&str]) -> Result<(), String> {
     let out = Command::new(bin)
         .args(args)
         .arg("--home")
@@ -35,12 +35,7 @@ fn havnd(bin: &Path, home: &Path, args: &[&str]) -> Result<String, String> {
             .unwrap_or("");
         return Err(format!("havnd {}: {last}", args.join(" ")));
     }
-    // The SDK prints some results (init's genesis, keys' JSON) on stderr.
-    Ok(format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    ))
+    Ok(())
 }
 
 /// Sets `key = value` in `[section]` ("" for the keys before the first header) of a TOML file,

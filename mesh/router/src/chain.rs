@@ -343,25 +343,29 @@ mod tests {
         )
     }
 
-    /// Only the jobs a record left `recorded` wait for `Finalize`; disputed, invalid and
-    /// refused ones do not.
-    #[test]
-    fn recorded_jobs_are_read_from_the_records_events() {
-        let tx = TxResult {
+    fn tx(events: Vec<(String, Vec<(String, String)>)>) -> TxResult {
+        TxResult {
             hash: "h".into(),
             height: 9,
             gas_wanted: 0,
             gas_used: 0,
-            events: vec![
-                event("1", "recorded", "159"),
-                event("2", "disputed", "609"),
-                event("3", "invalid", ""),
-                ("wasm".into(), vec![("job_id".into(), "4".into())]),
-                event("5", "recorded", "160"),
-                event("x", "recorded", "1"),
-            ],
+            events,
             msg_responses: vec![],
-        };
+        }
+    }
+
+    /// Only the jobs a record left `recorded` wait for `Finalize`; disputed, invalid and
+    /// refused ones do not.
+    #[test]
+    fn recorded_jobs_are_read_from_the_records_events() {
+        let tx = tx(vec![
+            event("1", "recorded", "159"),
+            event("2", "disputed", "609"),
+            event("3", "invalid", ""),
+            ("wasm".into(), vec![("job_id".into(), "4".into())]),
+            event("5", "recorded", "160"),
+            event("x", "recorded", "1"),
+        ]);
         assert_eq!(recorded_jobs(&tx), vec![(1, 159), (5, 160)]);
         assert!(rejected_jobs(&tx).is_empty());
     }
@@ -370,20 +374,13 @@ mod tests {
     /// may have recorded them).
     #[test]
     fn rejected_jobs_are_read_from_the_records_events() {
-        let tx = TxResult {
-            hash: "h".into(),
-            height: 9,
-            gas_wanted: 0,
-            gas_used: 0,
-            events: vec![
-                event("1", "rejected", ""),
-                event("2", "recorded", "160"),
-                event("3", "no_quorum", ""),
-                event("4", "rejected", ""),
-                ("wasm".into(), vec![("outcome".into(), "rejected".into())]),
-            ],
-            msg_responses: vec![],
-        };
+        let tx = tx(vec![
+            event("1", "rejected", ""),
+            event("2", "recorded", "160"),
+            event("3", "no_quorum", ""),
+            event("4", "rejected", ""),
+            ("wasm".into(), vec![("outcome".into(), "rejected".into())]),
+        ]);
         assert_eq!(rejected_jobs(&tx), vec![1, 4]);
     }
 }

@@ -151,8 +151,7 @@ fn find_bin(bin_dir: &Path, name: &str) -> Result<PathBuf, CliError> {
 }
 
 fn free_port() -> Result<u16, CliError> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(err)?;
-    Ok(l.local_addr().map_err(err)?.port())
+    havn_chain::havnd::free_port().map_err(err)
 }
 
 fn write(path: &Path, text: &str) -> Result<(), CliError> {

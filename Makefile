@@ -12,7 +12,7 @@ export LD_LIBRARY_PATH := $(HAVN_TORCH_VENV)/torch-lib$(if $(LD_LIBRARY_PATH),:$
 export OMP_NUM_THREADS ?= 1
 MODELS := models/build/index.json
 
-.PHONY: havnd js fidelity demo test tools torch models fmt-check clippy unit wasm check gas sim bench-mesh bench-runtime gpu-check-pack schema schema-check fmt clean
+.PHONY: havnd js py fidelity demo test tools torch models fmt-check clippy unit wasm check gas sim bench-mesh bench-runtime gpu-check-pack schema schema-check fmt clean
 
 ## The main job: build and check every contract, then run the whole network as processes (devnet,
 ## router, node, 4 validators) and one workflow end to end: published, requested on chain, run on
@@ -38,8 +38,13 @@ fidelity: wasm havnd
 js:
 	npm ci --prefix sdk/tests/js --no-audit --no-fund --loglevel=error
 
+## cosmpy, the independent Python client mesh/chain/tests/cosmpy.rs drives against both chains
+## (a virtualenv under $(HAVN_CACHE)/cosmpy, keyed by its pinned requirements).
+py:
+	@scripts/cosmpy-setup.sh
+
 ## Every check CI runs: format, lints, schema drift, wasm build + VM check, then all tests.
-test: tools fmt-check clippy schema-check wasm check models havnd js unit
+test: tools fmt-check clippy schema-check wasm check models havnd js py unit
 
 tools: torch
 	@scripts/install-tools.sh

@@ -72,6 +72,7 @@ async fn publish_stake_and_query_through_the_cli() {
             staking: Default::default(),
             log: Default::default(),
             payout: Default::default(),
+            governance: Default::default(),
         },
     )
     .await

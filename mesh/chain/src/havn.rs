@@ -36,6 +36,7 @@ pub struct DeployOptions {
     pub staking: havn_staking::state::Params,
     pub log: havn_execution_log::state::Params,
     pub payout: havn_payout::state::Params,
+    pub governance: havn_governance::state::Params,
 }
 
 fn artifact(dir: &Path, name: &str) -> Result<Vec<u8>, ChainError> {
@@ -168,7 +169,7 @@ pub async fn deploy(
                 registry: registry.clone(),
                 execution_log: log.clone(),
                 payout: payout.clone(),
-                params: None,
+                params: Some(options.governance),
             },
             "havn-governance",
             Some(&me),

@@ -98,10 +98,45 @@ async fn hot_paths(c: &Client) -> Gas {
                 ..Default::default()
             },
             payout: Default::default(),
+            governance: Default::default(),
         },
     )
     .await
     .unwrap();
+
+    // Bank sends in the fee denom: the sender's first tx (the ante handler stores its public
+    // key), then to an account that exists, then to one the send creates.
+    let caller = wallet("caller");
+    let creator_address = wallet("creator").address().to_string();
+    let first = c
+        .bank_send(&caller, &creator_address, 1_000, "uhavn")
+        .await
+        .unwrap();
+    gas.push(("bank MsgSend, the sender's first tx", first.gas_used));
+    let again = c
+        .bank_send(&caller, &creator_address, 1_000, "uhavn")
+        .await
+        .unwrap();
+    gas.push(("bank MsgSend", again.gas_used));
+    let to_new = c
+        .bank_send(
+            &caller,
+            wallet("newcomer").address().as_ref(),
+            1_000,
+            "uhavn",
+        )
+        .await
+        .unwrap();
+    gas.push(("bank MsgSend creating the account", to_new.gas_used));
+
+    // Uploads of the cw20 module, as is and gzipped (what cosmpy and wasmd's CLI send).
+    let wasm = common::artifact("hai_token");
+    let raw = store(c, &deployer, wasm.clone()).await;
+    gas.push(("MsgStoreCode (cw20-base)", raw.gas_used));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut gz, &wasm).unwrap();
+    let zipped = store(c, &deployer, gz.finish().unwrap()).await;
+    gas.push(("MsgStoreCode (cw20-base, gzipped)", zipped.gas_used));
 
     let transfer = c
         .execute(
@@ -127,7 +162,7 @@ async fn hot_paths(c: &Client) -> Gas {
             )
             .await
             .unwrap();
-        if gas.len() == 1 {
+        if gas.len() == 6 {
             gas.push(("Bond (cw20 Send, with key proof)", bonded.gas_used));
         }
     }
@@ -167,7 +202,6 @@ async fn hot_paths(c: &Client) -> Gas {
         .unwrap();
 
     // 33 requests in one tx.
-    let caller = wallet("caller");
     let requests = (0..33)
         .map(|i| d.request_msg(c, &caller, workflow, 1_000, hash(&format!("input-{i}"))))
         .collect::<Result<Vec<_>, _>>()
@@ -266,6 +300,7 @@ async fn hot_paths(c: &Client) -> Gas {
     gas.push(("Finalize, 1 job", fin_one.gas_used));
     gas.push(("Finalize, 32 jobs", fin_many.gas_used));
     gas.push(("Claim (payout)", claimed.gas_used));
+    gas.extend(governance(c, &d, workflow).await);
 
     let per_job = many.gas_used / 32;
     let fin_per_job = fin_many.gas_used / 32;
@@ -292,4 +327,72 @@ async fn hot_paths(c: &Client) -> Gas {
         fin_one.gas_used
     );
     gas
+}
+
+/// A proposal to flag the workflow, proposed with a cw20 deposit and voted yes by 3 of the 5
+/// validators. Its `Execute` is not measured: governance refuses voting periods under an hour,
+/// and a real chain's clock cannot be moved on in a test.
+async fn governance(c: &Client, d: &havn::Deployment, workflow: u64) -> Gas {
+    use havn_governance::msg::{Action, ExecuteMsg, ProposeMsg, ReceiveMsg};
+    use havn_governance::state::{Params, VoteOption};
+    let proposal = ProposeMsg {
+        title: "flag a spam workflow".into(),
+        description: "measured by the fidelity table".into(),
+        actions: vec![Action::FlagWorkflow {
+            id: workflow,
+            reason: havn_workflow_registry::msg::FlagReason::Spam,
+            note: None,
+        }],
+    };
+    let proposed = c
+        .execute(
+            &wallet("creator"),
+            &d.token,
+            &cw20::Cw20ExecuteMsg::Send {
+                contract: d.governance.clone(),
+                amount: Params::default().min_deposit,
+                msg: cosmwasm_std::to_json_binary(&ReceiveMsg::Propose(proposal)).unwrap(),
+            },
+            &[],
+        )
+        .await
+        .unwrap();
+    let proposal_id: u64 = attributes(&proposed, "proposal_id")
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut votes = vec![];
+    for i in 0..3 {
+        let vote = ExecuteMsg::Vote {
+            proposal_id,
+            option: VoteOption::Yes,
+        };
+        let voted = c
+            .execute(
+                &wallet(&format!("validator-{i}")),
+                &d.governance,
+                &vote,
+                &[],
+            )
+            .await
+            .unwrap();
+        votes.push(voted.gas_used);
+    }
+    vec![
+        ("governance Propose (cw20 deposit)", proposed.gas_used),
+        ("governance Vote", votes[0]),
+    ]
+}
+
+async fn store(c: &Client, wallet: &havn_chain::Wallet, wasm: Vec<u8>) -> havn_chain::TxResult {
+    use cosmrs::tx::Msg;
+    let msg = cosmrs::cosmwasm::MsgStoreCode {
+        sender: wallet.address().clone(),
+        wasm_byte_code: wasm,
+        instantiate_permission: None,
+    }
+    .to_any()
+    .unwrap();
+    c.send_tx(wallet, vec![msg]).await.unwrap()
 }

@@ -43,6 +43,7 @@ async fn operator_set_follows_staking_and_heartbeats_land() {
             },
             log: Default::default(),
             payout: Default::default(),
+            governance: Default::default(),
         },
     )
     .await

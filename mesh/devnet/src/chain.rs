@@ -476,6 +476,25 @@ impl Chain {
         ))
     }
 
+    /// Up to `limit` codes from `first` on, and the next id
+    /// when more remain: a page of `cosmwasm.wasm.v1.Query/Codes`.
+    pub fn code_infos(&self, first: u64, limit: usize) -> (Vec<CodeInfo>, Option<u64>) {
+        let first = first.max(1);
+        let page: Vec<_> = (first..=self.codes.len() as u64)
+            .take(limit)
+            .filter_map(|id| {
+                self.code(id)
+                    .map(|(creator, checksum, _)| (id, creator, checksum))
+            })
+            .collect();
+        let next = first + page.len() as u64;
+        (page, (next <= self.codes.len() as u64).then_some(next))
+    }
+
+    pub fn code_count(&self) -> u64 {
+        self.codes.len() as u64
+    }
+
     pub fn contracts_by_code(&self, code_id: u64) -> Vec<String> {
         self.contracts
             .iter()
@@ -704,6 +723,11 @@ impl Chain {
                 )
             })?,
         };
+        if account.pubkey.is_none() {
+            self.meter
+                .consume(gas::NEW_PUBKEY_ESTIMATE, "SetPubKey")
+                .map_err(|e| oog(e, wanted, self.meter.used()))?;
+        }
         // CheckTx and simulations see the mempool's sequences (the SDK's check state).
         let expected = match mode {
             Mode::Check | Mode::Simulate => *self
@@ -804,7 +828,11 @@ impl Chain {
             match self.run_msg(&tx.signer, msg, mode, tx_index) {
                 Ok((response, evs)) => {
                     responses.push(response);
-                    events.extend(evs);
+                    // As the SDK since v0.50: every event a message emits names its index.
+                    events.extend(evs.into_iter().map(|(ty, mut attrs)| {
+                        attrs.push(("msg_index".into(), i.to_string()));
+                        (ty, attrs)
+                    }));
                 }
                 Err(e) => {
                     failure = Some(Abci {
@@ -905,6 +933,11 @@ impl Chain {
                             format!("{}: insufficient funds", e.root_cause()),
                         )
                     })?;
+                if !self.accounts.contains_key(&m.to_address) {
+                    self.meter
+                        .consume(gas::NEW_ACCOUNT_ESTIMATE, "new account")
+                        .map_err(|e| Abci::sdk(codes::OUT_OF_GAS, e.location))?;
+                }
                 self.ensure_account(&m.to_address);
                 Ok((
                     any(&MsgSendResponse {}),
@@ -922,17 +955,24 @@ impl Chain {
                 ))
             }
             ChainMsg::StoreCode(m) => {
-                self.meter
-                    .consume(
-                        gas::COMPILE_COST_PER_BYTE * m.wasm_byte_code.len() as u64,
-                        "compile",
-                    )
-                    .map_err(|e| Abci::sdk(codes::OUT_OF_GAS, e.location))?;
-                let wasm = refuse_gzip(&m.wasm_byte_code).map_err(|e| Abci {
+                let packed = &m.wasm_byte_code;
+                let create_failed = |e: String| Abci {
                     code: codes::WASM_CREATE_FAILED,
                     codespace: codes::WASM,
                     log: format!("{e}: create wasm contract failed"),
-                })?;
+                };
+                let wasm = if is_gzip(packed) {
+                    let cost = gas::UNCOMPRESS_COST_PER_100_BYTES * packed.len() as u64 / 100;
+                    self.meter
+                        .consume(cost, "Uncompress gzip bytecode")
+                        .map_err(|e| Abci::sdk(codes::OUT_OF_GAS, e.location))?;
+                    gunzip(packed, gas::MAX_WASM_SIZE).map_err(create_failed)?
+                } else {
+                    packed.clone()
+                };
+                self.meter
+                    .consume(gas::COMPILE_COST_PER_BYTE * wasm.len() as u64, "compile")
+                    .map_err(|e| Abci::sdk(codes::OUT_OF_GAS, e.location))?;
                 let (code_id, checksum) = if mode == Mode::Simulate {
                     let c = self.vm.contract(&wasm).map_err(|e| {
                         wasm_err(codes::WASM_CREATE_FAILED, "create wasm contract failed", e)
@@ -1275,7 +1315,18 @@ impl ChainMsg {
         Ok(match any.type_url.as_str() {
             u if u == MsgSend::type_url() => ChainMsg::Send(MsgSend::decode(v).map_err(bad)?),
             u if u == MsgStoreCode::type_url() => {
-                ChainMsg::StoreCode(MsgStoreCode::decode(v).map_err(bad)?)
+                let m = MsgStoreCode::decode(v).map_err(bad)?;
+                // wasmd's `ValidateBasic`, which the SDK runs before the ante handler.
+                if m.wasm_byte_code.is_empty() || m.wasm_byte_code.len() > gas::MAX_WASM_SIZE {
+                    return Err(Abci::sdk(
+                        codes::INVALID_REQUEST,
+                        format!(
+                            "code bytes must be 1 to {} bytes: invalid request",
+                            gas::MAX_WASM_SIZE
+                        ),
+                    ));
+                }
+                ChainMsg::StoreCode(m)
             }
             u if u == MsgInstantiateContract::type_url() => {
                 ChainMsg::Instantiate(MsgInstantiateContract::decode(v).map_err(bad)?, None)
@@ -1456,12 +1507,26 @@ fn verify(pubkey: &[u8], sign_bytes: &[u8], signature: &[u8]) -> bool {
     key.verify(sign_bytes, &sig).is_ok()
 }
 
-/// wasmd also accepts gzipped wasm in `MsgStoreCode`; the devnet says plainly that it does not.
-fn refuse_gzip(wasm: &[u8]) -> Result<Vec<u8>, String> {
-    if wasm.starts_with(&[0x1f, 0x8b]) {
-        return Err("gzipped wasm is not supported by the devnet; send the raw module".into());
+/// (code id, creator, checksum) of a stored code.
+pub type CodeInfo = (u64, String, Vec<u8>);
+
+/// wasmd's test for a gzipped upload (`ioutils.IsGzip`): the gzip magic and deflate method.
+fn is_gzip(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0x1f, 0x8b, 0x08])
+}
+
+/// One gzip member unpacked, refused past `limit` bytes (wasmd's `ioutils.Uncompress`).
+fn gunzip(packed: &[u8], limit: usize) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(packed)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("uncompress wasm archive: {e}"))?;
+    if out.len() > limit {
+        return Err(format!("uncompress wasm archive: max {limit} bytes"));
     }
-    Ok(wasm.to_vec())
+    Ok(out)
 }
 
 fn now_nanos() -> u64 {
@@ -1506,6 +1571,28 @@ mod hex_bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(bytes).unwrap();
+        gz.finish().unwrap()
+    }
+
+    #[test]
+    fn gzipped_uploads_unpack_within_wasmds_limit() {
+        let module = b"\0asm\x01\0\0\0".repeat(100);
+        let packed = gzip(&module);
+        assert!(is_gzip(&packed) && !is_gzip(&module));
+        assert_eq!(gunzip(&packed, gas::MAX_WASM_SIZE).unwrap(), module);
+        // A small archive that unpacks past the limit (a zip bomb) is refused, not allocated.
+        let bomb = gzip(&vec![0u8; gas::MAX_WASM_SIZE + 1]);
+        assert!(bomb.len() < 10_000);
+        let err = gunzip(&bomb, gas::MAX_WASM_SIZE).unwrap_err();
+        assert!(err.contains("max 819200 bytes"), "{err}");
+        let err = gunzip(&[0x1f, 0x8b, 0x08, 0, 1, 2], gas::MAX_WASM_SIZE).unwrap_err();
+        assert!(err.starts_with("uncompress wasm archive"), "{err}");
+    }
 
     #[test]
     fn decimals_parse_to_atto() {

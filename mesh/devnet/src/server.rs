@@ -157,6 +157,7 @@ pub async fn serve(
         .add_service(AuthServer::new(api.clone()))
         .add_service(BankServer::new(api.clone()))
         .add_service(TmServer::new(api.clone()))
+        .add_service(ConsensusServer)
         .add_service(WasmServer { api })
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
@@ -805,12 +806,45 @@ impl Api {
                 code_id,
                 creator,
                 data_hash: checksum,
-                instantiate_permission: Some(wasm::AccessConfig {
-                    permission: wasm::AccessType::Everybody as i32,
-                    addresses: vec![],
-                }),
+                instantiate_permission: Some(everybody()),
             }),
             data: wasm_bytes,
+        })
+    }
+
+    /// wasmd pages codes by id: `next_key` is the next id, big-endian.
+    async fn codes(&self, r: wasm::QueryCodesRequest) -> Result<wasm::QueryCodesResponse, Status> {
+        let page = r.pagination.unwrap_or_default();
+        let first = match page.key.len() {
+            0 => page.offset.saturating_add(1),
+            8 => u64::from_be_bytes(page.key[..].try_into().unwrap()),
+            _ => return Err(Status::invalid_argument("invalid pagination key")),
+        };
+        let limit = match page.limit {
+            0 => 100,
+            n => n.min(1_000) as usize,
+        };
+        let (infos, next, total) = self
+            .chain
+            .with(move |c| {
+                let (infos, next) = c.code_infos(first, limit);
+                (infos, next, c.code_count())
+            })
+            .await?;
+        Ok(wasm::QueryCodesResponse {
+            code_infos: infos
+                .into_iter()
+                .map(|(code_id, creator, data_hash)| wasm::CodeInfoResponse {
+                    code_id,
+                    creator,
+                    data_hash,
+                    instantiate_permission: Some(everybody()),
+                })
+                .collect(),
+            pagination: Some(PageResponse {
+                next_key: next.map(|n| n.to_be_bytes().to_vec()).unwrap_or_default(),
+                total: if page.count_total { total } else { 0 },
+            }),
         })
     }
 
@@ -833,8 +867,9 @@ impl Api {
     }
 }
 
-/// `cosmwasm.wasm.v1.Query` (cosmos-sdk-proto ships only its client): the four calls Havn makes,
-/// by hand, on tonic's server plumbing.
+/// `cosmwasm.wasm.v1.Query` (cosmos-sdk-proto ships only its client): the calls Havn and
+/// ordinary clients make (cosmpy looks a code up in `Codes` before storing it), by hand, on
+/// tonic's server plumbing.
 #[derive(Clone)]
 struct WasmServer {
     api: Api,
@@ -842,6 +877,85 @@ struct WasmServer {
 
 impl tonic::server::NamedService for WasmServer {
     const NAME: &'static str = "cosmwasm.wasm.v1.Query";
+}
+
+fn everybody() -> wasm::AccessConfig {
+    wasm::AccessConfig {
+        permission: wasm::AccessType::Everybody as i32,
+        addresses: vec![],
+    }
+}
+
+/// `cosmos.consensus.v1.Query` (cosmos-sdk-proto 0.27 has its messages but does not export
+/// them): `Params`, which clients read for the block gas limit before they send (cosmpy does).
+#[derive(Clone)]
+struct ConsensusServer;
+
+impl tonic::server::NamedService for ConsensusServer {
+    const NAME: &'static str = "cosmos.consensus.v1.Query";
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct ConsensusParamsRequest {}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct ConsensusParamsResponse {
+    #[prost(message, optional, tag = "1")]
+    params: Option<tm::ConsensusParams>,
+}
+
+/// CometBFT v0.38's `DefaultConsensusParams`, what `havnd init` writes to genesis: no block gas
+/// limit (the devnet enforces none either), 21 MiB blocks.
+fn consensus_params() -> tm::ConsensusParams {
+    tm::ConsensusParams {
+        block: Some(tm::BlockParams {
+            max_bytes: 22_020_096,
+            max_gas: -1,
+        }),
+        evidence: Some(tm::EvidenceParams {
+            max_age_num_blocks: 100_000,
+            max_age_duration: Some(cosmos_sdk_proto::tendermint::google::protobuf::Duration {
+                seconds: 48 * 3600,
+                nanos: 0,
+            }),
+            max_bytes: 1_048_576,
+        }),
+        validator: Some(tm::ValidatorParams {
+            pub_key_types: vec!["ed25519".into()],
+        }),
+        version: None,
+        abci: Some(tm::AbciParams {
+            vote_extensions_enable_height: 0,
+        }),
+    }
+}
+
+impl<B> tonic::codegen::Service<http::Request<B>> for ConsensusServer
+where
+    B: Body + Send + 'static,
+    B::Error: Into<StdError> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        match req.uri().path() {
+            "/cosmos.consensus.v1.Query/Params" => unary(req, |_: ConsensusParamsRequest| async {
+                Ok(ConsensusParamsResponse {
+                    params: Some(consensus_params()),
+                })
+            }),
+            path => {
+                let status = unimplemented(path);
+                Box::pin(async move { Ok(status.into_http()) })
+            }
+        }
+    }
 }
 
 /// A unary method as a one-shot closure.
@@ -904,6 +1018,9 @@ where
                 unary(req, move |r| async move { api.contract_info(r).await })
             }
             "/cosmwasm.wasm.v1.Query/Code" => unary(req, move |r| async move { api.code(r).await }),
+            "/cosmwasm.wasm.v1.Query/Codes" => {
+                unary(req, move |r| async move { api.codes(r).await })
+            }
             "/cosmwasm.wasm.v1.Query/ContractsByCode" => {
                 unary(req, move |r| async move { api.contracts_by_code(r).await })
             }

@@ -302,6 +302,7 @@ impl Network {
                 },
                 log: Default::default(),
                 payout: Default::default(),
+                governance: Default::default(),
             },
         )
         .await?;

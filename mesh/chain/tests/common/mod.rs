@@ -17,7 +17,12 @@ pub fn artifact(name: &str) -> Vec<u8> {
 }
 
 pub fn wallet(name: &str) -> Wallet {
-    Wallet::from_secret(&Sha256::digest(format!("havn-devnet-test/{name}")), "havn").unwrap()
+    Wallet::from_secret(&secret(name), "havn").unwrap()
+}
+
+/// The secp256k1 key of `wallet(name)`.
+pub fn secret(name: &str) -> [u8; 32] {
+    Sha256::digest(format!("havn-devnet-test/{name}")).into()
 }
 
 pub struct Devnet {
@@ -119,12 +124,19 @@ impl Devnet {
 /// temporary home; stopped on drop. Needs `make havnd` (the binary next to the test binaries).
 pub struct Havnd {
     pub client: Client,
+    pub grpc: String,
     child: std::process::Child,
     _home: tempfile::TempDir,
 }
 
 impl Havnd {
+    /// Gas is free (min gas price 0), as on the devnet the tests start.
     pub async fn start(names: &[&str], block_time_ms: u64) -> Havnd {
+        Self::start_priced(names, block_time_ms, "0").await
+    }
+
+    /// As `start`, with the validator's min gas price in uhavn (the shipped one is 0.025).
+    pub async fn start_priced(names: &[&str], block_time_ms: u64, min_gas_price: &str) -> Havnd {
         let exe = std::env::current_exe().unwrap();
         let bin = exe.parent().and_then(|d| d.parent()).unwrap().join("havnd");
         assert!(
@@ -139,7 +151,7 @@ impl Havnd {
             .collect();
         let opts = havn_chain::havnd::Options {
             chain_id: "havn-test-1".into(),
-            min_gas_price: format!("0{FEE_DENOM}"),
+            min_gas_price: format!("{min_gas_price}{FEE_DENOM}"),
             block_time_ms,
         };
         let endpoints = havn_chain::havnd::init(
@@ -158,7 +170,8 @@ impl Havnd {
             .stderr(log)
             .spawn()
             .unwrap();
-        let mut cfg = ChainConfig::devnet(endpoints.grpc);
+        let grpc = endpoints.grpc;
+        let mut cfg = ChainConfig::devnet(grpc.clone());
         cfg.inclusion_timeout = Duration::from_secs(20);
         let start = std::time::Instant::now();
         let client = loop {
@@ -175,6 +188,7 @@ impl Havnd {
         };
         Havnd {
             client,
+            grpc,
             child,
             _home: home,
         }

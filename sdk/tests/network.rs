@@ -361,6 +361,30 @@ async fn whole_loop(chain: &str) {
     let e = one_line_error(&cli(&["run", "2", "--input", "x", "--from", "nobody"]));
     assert!(e.contains("key \"nobody\" not found"), "{e}");
     assert_eq!(hai(&caller).await, before);
+    // Bad input the chain refuses, the same line on both chains, and no fee paid: a contract
+    // error (the caller has earned nothing), and a gas price under the validators' minimum
+    // (0.025uhavn; the node's CheckTx refuses it, code 13).
+    let creator = json(&cli(&["keys", "show", "creator", "--output", "json"]))["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let fees_before = (
+        client.balance(&caller, "uhavn").await.unwrap(),
+        client.balance(&creator, "uhavn").await.unwrap(),
+    );
+    let e = one_line_error(&cli(&["claim", "--from", "caller"]));
+    assert!(e.contains(&format!("{caller} has nothing to claim")), "{e}");
+    let mut all = vec!["--config", config.to_str().unwrap()];
+    all.extend_from_slice(&["claim", "--from", "creator"]);
+    let cheap = common::havn(tmp.path(), &all, None, &[("HAVN_CLI_GAS_PRICE", "0.001")]);
+    let e = one_line_error(&cheap);
+    assert!(e.contains("code 13 (sdk): insufficient fees; got: "), "{e}");
+    assert!(e.contains("uhavn: insufficient fee"), "{e}");
+    let fees_after = (
+        client.balance(&caller, "uhavn").await.unwrap(),
+        client.balance(&creator, "uhavn").await.unwrap(),
+    );
+    assert_eq!(fees_after, fees_before, "a refused tx paid a fee");
 
     // The router takes only jobs the chain has requested, as requested.
     let channel = tonic::transport::Channel::from_shared(cfg.router.clone())

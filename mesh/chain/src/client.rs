@@ -564,11 +564,18 @@ fn failed(r: TxResponse) -> Result<TxResponse, ChainError> {
     if r.code == 0 {
         return Ok(r);
     }
+    // The SDK answers a CometBFT mempool-cache hit with code 19 and no log: say what it means.
+    let log = match (r.code, r.codespace.as_str(), r.raw_log.is_empty()) {
+        (19, "sdk", true) => "tx already in the mempool cache: these exact bytes were broadcast \
+                              before (check the hash)"
+            .to_string(),
+        _ => r.raw_log,
+    };
     Err(ChainError::Tx {
         hash: r.txhash,
         code: r.code,
         codespace: r.codespace,
-        log: r.raw_log,
+        log,
     })
 }
 

@@ -1,12 +1,13 @@
 //! The devnet's ante checks give the codes and logs a wasmd chain gives, and a rejected or
 //! failed tx changes nothing but what the SDK keeps (fee and sequence of a tx that passed the
-//! ante). Needs `make wasm`.
+//! ante): each test runs on the devnet and on havnd (the real wasmd chain). Needs `make wasm
+//! havnd`.
 
 mod common;
 
-use common::{artifact, wallet, Devnet, FEE_DENOM};
+use common::{artifact, wallet, Devnet, Havnd, FEE_DENOM};
 use cosmwasm_std::Uint128;
-use havn_chain::{sign_tx, ChainError, SignParams, Wallet};
+use havn_chain::{sign_tx, ChainError, Client, SignParams, Wallet};
 
 /// Gas price of the test chain: 0.025 uhavn per gas.
 const MIN_GAS_PRICE: &str = "0.025";
@@ -22,22 +23,67 @@ fn log(e: &ChainError) -> &str {
     }
 }
 
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Devnet,
+    Havnd,
+}
+
+enum Chain {
+    Devnet(Devnet),
+    Havnd(Havnd),
+}
+
+impl Chain {
+    async fn start(kind: Kind) -> Chain {
+        match kind {
+            Kind::Devnet => Chain::Devnet(
+                Devnet::start(&["alice", "bob"], |g| {
+                    g.min_gas_price = MIN_GAS_PRICE.into();
+                })
+                .await,
+            ),
+            Kind::Havnd => {
+                Chain::Havnd(Havnd::start_priced(&["alice", "bob"], 100, MIN_GAS_PRICE).await)
+            }
+        }
+    }
+
+    /// A gas-price-0 client: the tests sign their own fees.
+    fn client(&self) -> &Client {
+        match self {
+            Chain::Devnet(d) => &d.client,
+            Chain::Havnd(h) => &h.client,
+        }
+    }
+
+    async fn stop(self) {
+        match self {
+            Chain::Devnet(d) => d.stop().await,
+            Chain::Havnd(h) => drop(h),
+        }
+    }
+}
+
 struct Fixture {
-    devnet: Devnet,
+    devnet: Chain,
+    chain_id: String,
     alice: Wallet,
     token: String,
 }
 
 impl Fixture {
-    async fn new() -> Fixture {
-        let devnet = Devnet::start(&["alice", "bob", "poor"], |g| {
-            g.min_gas_price = MIN_GAS_PRICE.into();
-            // "poor" can pay for almost nothing.
-            g.accounts[2].coins = vec![cosmwasm_std::coin(1_000, FEE_DENOM)];
-        })
-        .await;
+    async fn new(kind: Kind) -> Fixture {
+        let devnet = Chain::start(kind).await;
         let alice = wallet("alice");
-        let client = devnet.client_with(|c| c.gas_price = 0.025).await;
+        let mut cfg = devnet.client().config().clone();
+        cfg.gas_price = 0.025;
+        let client = Client::connect(cfg).await.unwrap();
+        // "poor" can pay for almost nothing.
+        client
+            .bank_send(&alice, wallet("poor").address().as_ref(), 1_000, FEE_DENOM)
+            .await
+            .unwrap();
         let a = alice.address().to_string();
         let code = client
             .store_code(&alice, artifact("hai_token"))
@@ -50,6 +96,7 @@ impl Fixture {
             .await
             .unwrap();
         Fixture {
+            chain_id: devnet.client().chain_id().to_string(),
             devnet,
             alice,
             token,
@@ -58,7 +105,7 @@ impl Fixture {
 
     fn transfer(&self, amount: u128) -> cosmrs::Any {
         self.devnet
-            .client
+            .client()
             .execute_msg(
                 &self.alice,
                 &self.token,
@@ -74,7 +121,7 @@ impl Fixture {
     /// What must not move when a tx is rejected: alice's sequence, fee balance, token balance.
     async fn state(&self) -> (u64, u128, u128) {
         let a = self.alice.address().to_string();
-        let c = &self.devnet.client;
+        let c = self.devnet.client();
         let (_, seq) = c.account(&a).await.unwrap();
         let fee_balance = c.balance(&a, FEE_DENOM).await.unwrap();
         let b: cw20::BalanceResponse = c
@@ -86,7 +133,7 @@ impl Fixture {
 
     async fn params(&self) -> (u64, u64) {
         self.devnet
-            .client
+            .client()
             .account(self.alice.address().as_ref())
             .await
             .unwrap()
@@ -105,10 +152,19 @@ fn params<'a>(chain_id: &'a str, number: u64, sequence: u64, gas: u64) -> SignPa
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn bad_txs_get_wasmds_codes_and_change_nothing() {
-    let f = Fixture::new().await;
-    let c = &f.devnet.client;
-    let chain_id = f.devnet.chain_id.clone();
+async fn bad_txs_get_wasmds_codes_and_change_nothing_on_the_devnet() {
+    bad_txs_get_wasmds_codes_and_change_nothing(Kind::Devnet).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_txs_get_the_same_codes_and_change_nothing_on_havnd() {
+    bad_txs_get_wasmds_codes_and_change_nothing(Kind::Havnd).await;
+}
+
+async fn bad_txs_get_wasmds_codes_and_change_nothing(kind: Kind) {
+    let f = Fixture::new(kind).await;
+    let c = f.devnet.client();
+    let chain_id = f.chain_id.clone();
     let (number, sequence) = f.params().await;
     let msg = vec![f.transfer(10)];
     let before = f.state().await;
@@ -190,7 +246,8 @@ async fn bad_txs_get_wasmds_codes_and_change_nothing() {
 
     assert_eq!(f.state().await, before, "rejected txs changed state");
 
-    // A good tx lands; the same bytes again are a replay (code 32, expected the next sequence).
+    // A good tx lands; the same bytes again are refused by the mempool cache (code 19), and a
+    // replay of its message at its old sequence is a sequence mismatch (code 32).
     let good = sign_tx(
         &f.alice,
         &msg,
@@ -200,7 +257,18 @@ async fn bad_txs_get_wasmds_codes_and_change_nothing() {
     let hash = c.broadcast(good.clone()).await.unwrap();
     c.wait_for(&hash).await.unwrap();
     let e = c.broadcast(good).await.unwrap_err();
-    assert_eq!(code(&e), 32);
+    assert_eq!(code(&e), 19, "{e}");
+    assert!(
+        log(&e).starts_with("tx already in the mempool cache"),
+        "{e}"
+    );
+    let mut replay = params(&chain_id, number, sequence, 300_000);
+    replay.fee += 1; // other bytes, same sequence
+    let e = c
+        .broadcast(sign_tx(&f.alice, &msg, &replay).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), 32, "{e}");
     assert!(log(&e).starts_with(&format!(
         "account sequence mismatch, expected {}, got {sequence}",
         sequence + 1
@@ -216,16 +284,22 @@ async fn bad_txs_get_wasmds_codes_and_change_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn out_of_gas_is_code_11_and_keeps_only_fee_and_sequence() {
-    let f = Fixture::new().await;
-    let c = &f.devnet.client;
+async fn out_of_gas_is_code_11_and_keeps_only_fee_and_sequence_on_both_chains() {
+    for kind in [Kind::Devnet, Kind::Havnd] {
+        out_of_gas_is_code_11_and_keeps_only_fee_and_sequence(kind).await;
+    }
+}
+
+async fn out_of_gas_is_code_11_and_keeps_only_fee_and_sequence(kind: Kind) {
+    let f = Fixture::new(kind).await;
+    let c = f.devnet.client();
     let (number, sequence) = f.params().await;
     let before = f.state().await;
     // Enough for the ante, not for the contract (60 000 for its instance alone).
     let tx = sign_tx(
         &f.alice,
         &[f.transfer(10)],
-        &params(&f.devnet.chain_id, number, sequence, 70_000),
+        &params(&f.chain_id, number, sequence, 70_000),
     )
     .unwrap();
     let hash = c.broadcast(tx).await.unwrap();
@@ -241,9 +315,17 @@ async fn out_of_gas_is_code_11_and_keeps_only_fee_and_sequence() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn concurrent_txs_of_one_account_retry_on_sequence_mismatch() {
-    let f = Fixture::new().await;
-    let c = f.devnet.client_with(|c| c.gas_price = 0.025).await;
+async fn concurrent_txs_of_one_account_retry_on_sequence_mismatch_on_both_chains() {
+    for kind in [Kind::Devnet, Kind::Havnd] {
+        concurrent_txs_of_one_account_retry_on_sequence_mismatch(kind).await;
+    }
+}
+
+async fn concurrent_txs_of_one_account_retry_on_sequence_mismatch(kind: Kind) {
+    let f = Fixture::new(kind).await;
+    let mut cfg = f.devnet.client().config().clone();
+    cfg.gas_price = 0.025;
+    let c = Client::connect(cfg).await.unwrap();
     let (t1, t2) = (f.transfer(1), f.transfer(2));
     let (a, b) = tokio::join!(c.send_tx(&f.alice, vec![t1]), c.send_tx(&f.alice, vec![t2]));
     a.unwrap();

@@ -157,8 +157,8 @@ pub async fn serve(
         .add_service(AuthServer::new(api.clone()))
         .add_service(BankServer::new(api.clone()))
         .add_service(TmServer::new(api.clone()))
-        .add_service(ConsensusServer)
-        .add_service(WasmServer { api })
+        .add_service(Served(ConsensusServer))
+        .add_service(Served(WasmServer { api }))
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
             shutdown,
@@ -875,8 +875,28 @@ struct WasmServer {
     api: Api,
 }
 
-impl tonic::server::NamedService for WasmServer {
+impl HandWritten for WasmServer {
     const NAME: &'static str = "cosmwasm.wasm.v1.Query";
+
+    fn route<B: GrpcBody>(&self, req: http::Request<B>) -> GrpcFuture {
+        let api = self.api.clone();
+        match req.uri().path() {
+            "/cosmwasm.wasm.v1.Query/SmartContractState" => {
+                unary(req, move |r| async move { api.smart(r).await })
+            }
+            "/cosmwasm.wasm.v1.Query/ContractInfo" => {
+                unary(req, move |r| async move { api.contract_info(r).await })
+            }
+            "/cosmwasm.wasm.v1.Query/Code" => unary(req, move |r| async move { api.code(r).await }),
+            "/cosmwasm.wasm.v1.Query/Codes" => {
+                unary(req, move |r| async move { api.codes(r).await })
+            }
+            "/cosmwasm.wasm.v1.Query/ContractsByCode" => {
+                unary(req, move |r| async move { api.contracts_by_code(r).await })
+            }
+            path => not_served(path),
+        }
+    }
 }
 
 fn everybody() -> wasm::AccessConfig {
@@ -891,8 +911,19 @@ fn everybody() -> wasm::AccessConfig {
 #[derive(Clone)]
 struct ConsensusServer;
 
-impl tonic::server::NamedService for ConsensusServer {
+impl HandWritten for ConsensusServer {
     const NAME: &'static str = "cosmos.consensus.v1.Query";
+
+    fn route<B: GrpcBody>(&self, req: http::Request<B>) -> GrpcFuture {
+        match req.uri().path() {
+            "/cosmos.consensus.v1.Query/Params" => unary(req, |_: ConsensusParamsRequest| async {
+                Ok(ConsensusParamsResponse {
+                    params: Some(consensus_params()),
+                })
+            }),
+            path => not_served(path),
+        }
+    }
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -930,32 +961,43 @@ fn consensus_params() -> tm::ConsensusParams {
     }
 }
 
-impl<B> tonic::codegen::Service<http::Request<B>> for ConsensusServer
-where
-    B: Body + Send + 'static,
-    B::Error: Into<StdError> + Send + 'static,
-{
+/// A gRPC service whose server stub cosmos-sdk-proto does not ship, routed by hand on tonic's
+/// server plumbing.
+trait HandWritten: Clone + Send + 'static {
+    const NAME: &'static str;
+    fn route<B: GrpcBody>(&self, req: http::Request<B>) -> GrpcFuture;
+}
+
+/// A request body tonic can decode.
+trait GrpcBody: Body<Error: Into<StdError> + Send + 'static> + Send + 'static {}
+impl<B: Body<Error: Into<StdError> + Send + 'static> + Send + 'static> GrpcBody for B {}
+
+type GrpcFuture = BoxFuture<http::Response<tonic::body::Body>, std::convert::Infallible>;
+
+#[derive(Clone)]
+struct Served<S>(S);
+
+impl<S: HandWritten> tonic::server::NamedService for Served<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S: HandWritten, B: GrpcBody> tonic::codegen::Service<http::Request<B>> for Served<S> {
     type Response = http::Response<tonic::body::Body>;
     type Error = std::convert::Infallible;
-    type Future = BoxFuture<Self::Response, Self::Error>;
+    type Future = GrpcFuture;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        match req.uri().path() {
-            "/cosmos.consensus.v1.Query/Params" => unary(req, |_: ConsensusParamsRequest| async {
-                Ok(ConsensusParamsResponse {
-                    params: Some(consensus_params()),
-                })
-            }),
-            path => {
-                let status = unimplemented(path);
-                Box::pin(async move { Ok(status.into_http()) })
-            }
-        }
+        self.0.route(req)
     }
+}
+
+fn not_served(path: &str) -> GrpcFuture {
+    let status = unimplemented(path);
+    Box::pin(async move { Ok(status.into_http()) })
 }
 
 /// A unary method as a one-shot closure.
@@ -977,13 +1019,9 @@ where
     }
 }
 
-fn unary<B, Req, Resp, F, Fut>(
-    req: http::Request<B>,
-    f: F,
-) -> BoxFuture<http::Response<tonic::body::Body>, std::convert::Infallible>
+fn unary<B, Req, Resp, F, Fut>(req: http::Request<B>, f: F) -> GrpcFuture
 where
-    B: Body + Send + 'static,
-    B::Error: Into<StdError> + Send + 'static,
+    B: GrpcBody,
     Req: Message + Default + Send + 'static,
     Resp: Message + Send + 'static,
     F: FnOnce(Req) -> Fut + Send + 'static,
@@ -993,41 +1031,4 @@ where
         let mut grpc = tonic::server::Grpc::new(tonic::codec::ProstCodec::<Resp, Req>::default());
         Ok(grpc.unary(Unary(Some(f)), req).await)
     })
-}
-
-impl<B> tonic::codegen::Service<http::Request<B>> for WasmServer
-where
-    B: Body + Send + 'static,
-    B::Error: Into<StdError> + Send + 'static,
-{
-    type Response = http::Response<tonic::body::Body>;
-    type Error = std::convert::Infallible;
-    type Future = BoxFuture<Self::Response, Self::Error>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        let api = self.api.clone();
-        match req.uri().path() {
-            "/cosmwasm.wasm.v1.Query/SmartContractState" => {
-                unary(req, move |r| async move { api.smart(r).await })
-            }
-            "/cosmwasm.wasm.v1.Query/ContractInfo" => {
-                unary(req, move |r| async move { api.contract_info(r).await })
-            }
-            "/cosmwasm.wasm.v1.Query/Code" => unary(req, move |r| async move { api.code(r).await }),
-            "/cosmwasm.wasm.v1.Query/Codes" => {
-                unary(req, move |r| async move { api.codes(r).await })
-            }
-            "/cosmwasm.wasm.v1.Query/ContractsByCode" => {
-                unary(req, move |r| async move { api.contracts_by_code(r).await })
-            }
-            path => {
-                let status = unimplemented(path);
-                Box::pin(async move { Ok(status.into_http()) })
-            }
-        }
-    }
 }

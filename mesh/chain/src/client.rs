@@ -294,7 +294,20 @@ impl Client {
         account_number: u64,
         sequence: u64,
     ) -> Result<u64, ChainError> {
-        let tx_bytes = self.sign(wallet, msgs, account_number, sequence, 0)?;
+        // A fee of 1 when the tx will pay one: the ante handler then deducts it in the
+        // simulation too (it skips a zero fee), so its gas is in the estimate.
+        let tx_bytes = sign_tx(
+            wallet,
+            msgs,
+            &SignParams {
+                chain_id: self.chain_id.as_str(),
+                account_number,
+                sequence,
+                gas_limit: 0,
+                fee: u128::from(self.cfg.gas_price > 0.0),
+                fee_denom: &self.cfg.fee_denom,
+            },
+        )?;
         #[allow(deprecated)] // `tx`: the old field; `tx_bytes` is the one to send
         let request = SimulateRequest { tx: None, tx_bytes };
         let answer = TxClient::new(self.channel.clone()).simulate(request).await;

@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 
 const HAI: u128 = 1_000_000;
 const VALIDATORS: usize = 5;
+const SHIPPED_MIN_GAS_PRICE: &str = "0.025";
 
 fn operator_key(name: &str) -> SigningKey {
     SigningKey::from_bytes(&Sha256::digest(format!("havn-devnet-test-operator/{name}"))).unwrap()
@@ -32,7 +33,26 @@ fn hash(seed: &str) -> HexBinary {
 }
 
 /// SDK gas of each hot path, in table order.
-type Gas = Vec<(&'static str, u64)>;
+type Gas = Vec<Row>;
+
+/// One hot path's tx: its SDK gas and the events it emitted, as (type, attribute keys).
+struct Row {
+    path: &'static str,
+    gas: u64,
+    events: Vec<(String, Vec<String>)>,
+}
+
+fn row(path: &'static str, tx: &havn_chain::TxResult) -> Row {
+    Row {
+        path,
+        gas: tx.gas_used,
+        events: tx
+            .events
+            .iter()
+            .map(|(ty, attrs)| (ty.clone(), attrs.iter().map(|(k, _)| k.clone()).collect()))
+            .collect(),
+    }
+}
 
 fn names() -> Vec<String> {
     ["deployer", "creator", "caller", "node"]
@@ -46,28 +66,54 @@ fn names() -> Vec<String> {
 async fn hot_path_gas_on_the_devnet_matches_havnd() {
     let names = names();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    // The challenge window is counted in blocks (the default, 150): fast blocks pass it sooner.
-    let devnet = Devnet::start(&names, |g| g.block_time_ms = 20).await;
-    let on_devnet = hot_paths(&devnet.client).await;
+    // Both at the shipped min gas price, so every tx pays its fee as on a live chain. The
+    // challenge window is counted in blocks (the default, 150): fast blocks pass it sooner.
+    let devnet = Devnet::start(&names, |g| {
+        g.block_time_ms = 20;
+        g.min_gas_price = SHIPPED_MIN_GAS_PRICE.into();
+    })
+    .await;
+    let client = devnet.client_with(|c| c.gas_price = 0.025).await;
+    let on_devnet = hot_paths(&client).await;
     devnet.stop().await;
-    let havnd = Havnd::start(&names, 50).await;
-    let on_havnd = hot_paths(&havnd.client).await;
+    let havnd = Havnd::start_priced(&names, 50, SHIPPED_MIN_GAS_PRICE).await;
+    let mut cfg = havnd.client.config().clone();
+    cfg.gas_price = 0.025;
+    let on_havnd = hot_paths(&Client::connect(cfg).await.unwrap()).await;
     drop(havnd);
 
     println!("| tx | devnet | havnd | devnet / havnd |");
     println!("|---|---:|---:|---:|");
-    for ((path, dev), (_, real)) in on_devnet.iter().zip(&on_havnd) {
+    for (dev, real) in on_devnet.iter().zip(&on_havnd) {
         println!(
-            "| {path} | {dev} | {real} | {:.3} |",
-            *dev as f64 / *real as f64
+            "| {} | {} | {} | {:.3} |",
+            dev.path,
+            dev.gas,
+            real.gas,
+            dev.gas as f64 / real.gas as f64
         );
     }
-    for ((path, dev), (_, real)) in on_devnet.iter().zip(&on_havnd) {
-        let ratio = *dev as f64 / *real as f64;
+    for (dev, real) in on_devnet.iter().zip(&on_havnd) {
+        let ratio = dev.gas as f64 / real.gas as f64;
         assert!(
             (0.9..=1.1).contains(&ratio),
-            "{path}: the devnet counts {dev} gas, havnd {real} ({ratio:.3})"
+            "{}: the devnet counts {} gas, havnd {} ({ratio:.3})",
+            dev.path,
+            dev.gas,
+            real.gas
         );
+    }
+    // The events clients read: the same types, in order, with the same attribute keys on both
+    // chains. Keys are compared as sets: wasmd sorts the attributes of a wasm sub-message's
+    // events by key (its dispatcher sorts them in place for the reply), the devnet keeps the
+    // contract's order; clients look attributes up by key.
+    for (dev, real) in on_devnet.iter().zip(&on_havnd) {
+        let keys = |r: &Row| -> Vec<(String, Vec<String>)> {
+            let mut events = r.events.clone();
+            events.iter_mut().for_each(|(_, keys)| keys.sort());
+            events
+        };
+        assert_eq!(keys(dev), keys(real), "{}: events differ", dev.path);
     }
 }
 
@@ -112,12 +158,12 @@ async fn hot_paths(c: &Client) -> Gas {
         .bank_send(&caller, &creator_address, 1_000, "uhavn")
         .await
         .unwrap();
-    gas.push(("bank MsgSend, the sender's first tx", first.gas_used));
+    gas.push(row("bank MsgSend, the sender's first tx", &first));
     let again = c
         .bank_send(&caller, &creator_address, 1_000, "uhavn")
         .await
         .unwrap();
-    gas.push(("bank MsgSend", again.gas_used));
+    gas.push(row("bank MsgSend", &again));
     let to_new = c
         .bank_send(
             &caller,
@@ -127,16 +173,16 @@ async fn hot_paths(c: &Client) -> Gas {
         )
         .await
         .unwrap();
-    gas.push(("bank MsgSend creating the account", to_new.gas_used));
+    gas.push(row("bank MsgSend creating the account", &to_new));
 
     // Uploads of the cw20 module, as is and gzipped (what cosmpy and wasmd's CLI send).
     let wasm = common::artifact("hai_token");
     let raw = store(c, &deployer, wasm.clone()).await;
-    gas.push(("MsgStoreCode (cw20-base)", raw.gas_used));
+    gas.push(row("MsgStoreCode (cw20-base)", &raw));
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     std::io::Write::write_all(&mut gz, &wasm).unwrap();
     let zipped = store(c, &deployer, gz.finish().unwrap()).await;
-    gas.push(("MsgStoreCode (cw20-base, gzipped)", zipped.gas_used));
+    gas.push(row("MsgStoreCode (cw20-base, gzipped)", &zipped));
 
     let transfer = c
         .execute(
@@ -150,7 +196,7 @@ async fn hot_paths(c: &Client) -> Gas {
         )
         .await
         .unwrap();
-    gas.push(("cw20-base Transfer", transfer.gas_used));
+    gas.push(row("cw20-base Transfer", &transfer));
     for v in &validators {
         let bonded = d
             .bond(
@@ -163,7 +209,7 @@ async fn hot_paths(c: &Client) -> Gas {
             .await
             .unwrap();
         if gas.len() == 6 {
-            gas.push(("Bond (cw20 Send, with key proof)", bonded.gas_used));
+            gas.push(row("Bond (cw20 Send, with key proof)", &bonded));
         }
     }
     d.bond(
@@ -194,7 +240,7 @@ async fn hot_paths(c: &Client) -> Gas {
         )
         .await
         .unwrap();
-    gas.push(("Publish", published.gas_used));
+    gas.push(row("Publish", &published));
     let workflow: u64 = attributes(&published, "workflow_id")
         .next()
         .unwrap()
@@ -211,7 +257,7 @@ async fn hot_paths(c: &Client) -> Gas {
         .map(|v| v.parse().unwrap())
         .collect();
     assert_eq!(jobs.len(), 33);
-    gas.push(("33 RequestJob (cw20 Send) in one tx", requested.gas_used));
+    gas.push(row("33 RequestJob (cw20 Send) in one tx", &requested));
 
     let node = wallet("node").address().to_string();
     let mut results = vec![];
@@ -295,11 +341,11 @@ async fn hot_paths(c: &Client) -> Gas {
         )
         .await
         .unwrap();
-    gas.push(("RecordExecution, 1 job × 5 signatures", one.gas_used));
-    gas.push(("RecordExecution, 32 jobs × 5 signatures", many.gas_used));
-    gas.push(("Finalize, 1 job", fin_one.gas_used));
-    gas.push(("Finalize, 32 jobs", fin_many.gas_used));
-    gas.push(("Claim (payout)", claimed.gas_used));
+    gas.push(row("RecordExecution, 1 job × 5 signatures", &one));
+    gas.push(row("RecordExecution, 32 jobs × 5 signatures", &many));
+    gas.push(row("Finalize, 1 job", &fin_one));
+    gas.push(row("Finalize, 32 jobs", &fin_many));
+    gas.push(row("Claim (payout)", &claimed));
     gas.extend(governance(c, &d, workflow).await);
 
     let per_job = many.gas_used / 32;
@@ -377,11 +423,11 @@ async fn governance(c: &Client, d: &havn::Deployment, workflow: u64) -> Gas {
             )
             .await
             .unwrap();
-        votes.push(voted.gas_used);
+        votes.push(voted);
     }
     vec![
-        ("governance Propose (cw20 deposit)", proposed.gas_used),
-        ("governance Vote", votes[0]),
+        row("governance Propose (cw20 deposit)", &proposed),
+        row("governance Vote", &votes[0]),
     ]
 }
 

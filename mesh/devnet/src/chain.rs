@@ -873,20 +873,32 @@ impl Chain {
             msg_responses: responses,
         }
         .encode_to_vec();
+        // The ante's events, in the SDK's order: the fee's transfer, the fee, the sequence and
+        // each signature (base64).
         let fee = fee_of(&tx.auth_info);
-        let mut all = vec![
-            ev(
-                "tx",
-                &[("fee", &coins_string(&fee)), ("fee_payer", &tx.signer)],
-            ),
-            ev(
-                "tx",
-                &[(
-                    "acc_seq",
-                    &format!("{}/{}", tx.signer, tx.auth_info.signer_infos[0].sequence),
-                )],
-            ),
-        ];
+        let mut all = vec![];
+        if !fee.is_empty() {
+            let collector = module_address(self.prefix, "fee_collector");
+            all.extend(bank_send_events(
+                &tx.signer,
+                &collector,
+                &coins_string(&fee),
+            ));
+        }
+        all.push(ev(
+            "tx",
+            &[("fee", &coins_string(&fee)), ("fee_payer", &tx.signer)],
+        ));
+        all.push(ev(
+            "tx",
+            &[(
+                "acc_seq",
+                &format!("{}/{}", tx.signer, tx.auth_info.signer_infos[0].sequence),
+            )],
+        ));
+        for signature in &tx.signatures {
+            all.push(ev("tx", &[("signature", &base64(signature))]));
+        }
         all.extend(events);
         Outcome {
             gas_wanted: limit,
@@ -947,17 +959,14 @@ impl Chain {
                 self.ensure_account(&m.to_address);
                 Ok((
                     any(&MsgSendResponse {}),
-                    vec![
-                        message_event(&MsgSend::type_url(), "bank"),
-                        ev(
-                            "transfer",
-                            &[
-                                ("recipient", &m.to_address),
-                                ("sender", signer),
-                                ("amount", &coins_string(&coins(&m.amount)?)),
-                            ],
-                        ),
-                    ],
+                    vec![message_event(&MsgSend::type_url(), "bank")]
+                        .into_iter()
+                        .chain(bank_send_events(
+                            signer,
+                            &m.to_address,
+                            &coins_string(&coins(&m.amount)?),
+                        ))
+                        .collect(),
                 ))
             }
             ChainMsg::StoreCode(m) => {
@@ -1217,6 +1226,41 @@ fn ev(ty: &str, attrs: &[(&str, &str)]) -> Evt {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
     )
+}
+
+/// The SDK bank keeper's events for one send: the coins leave, arrive, move, and who sent them.
+fn bank_send_events(from: &str, to: &str, amount: &str) -> Vec<Evt> {
+    vec![
+        ev("coin_spent", &[("spender", from), ("amount", amount)]),
+        ev("coin_received", &[("receiver", to), ("amount", amount)]),
+        ev(
+            "transfer",
+            &[("recipient", to), ("sender", from), ("amount", amount)],
+        ),
+        ev("message", &[("sender", from)]),
+    ]
+}
+
+/// Standard base64 with padding, as the SDK prints signatures in events.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 fn events_of(r: &AppResponse) -> Vec<Evt> {
@@ -1598,6 +1642,15 @@ mod tests {
         assert!(err.contains("max 819200 bytes"), "{err}");
         let err = gunzip(&[0x1f, 0x8b, 0x08, 0, 1, 2], gas::MAX_WASM_SIZE).unwrap_err();
         assert!(err.starts_with("uncompress wasm archive"), "{err}");
+    }
+
+    #[test]
+    fn base64_is_the_standard_padded_alphabet() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(&[0xfb, 0xff]), "+/8=");
     }
 
     #[test]

@@ -36,6 +36,26 @@ fn keys_are_created_recovered_listed_and_shown() {
         "havn1pkptre7fdkl6gfrzlesjjvhxhlc3r4gmuc4gty"
     );
 
+    // A 12-word mnemonic, Keplr's and Leap's default (BIP39's first published vector).
+    let twelve = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+    let recovered = havn(
+        h,
+        &["keys", "recover", "keplr", "--output", "json"],
+        Some(twelve),
+        &[],
+    );
+    assert!(
+        recovered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&recovered.stderr)
+    );
+    let keplr: serde_json::Value = serde_json::from_slice(&recovered.stdout).unwrap();
+    // Keplr shows cosmos19rl4cm2hmr8afy4kldpxz3fka4jguq0auqdal4 for it; cosmpy gives this.
+    assert_eq!(
+        keplr["address"],
+        "havn19rl4cm2hmr8afy4kldpxz3fka4jguq0amwlkyt"
+    );
+
     let list = havn(h, &["keys", "list"], None, &[]);
     let text = String::from_utf8_lossy(&list.stdout);
     assert!(

@@ -7,6 +7,8 @@ use crate::ChainError;
 /// prints only the address.
 pub struct Wallet {
     key: SigningKey,
+    /// The same key, for signing 32-byte digests (the mesh's cancel and read requests).
+    raw: k256::ecdsa::SigningKey,
     address: AccountId,
 }
 
@@ -22,11 +24,8 @@ impl Wallet {
     /// The key a BIP39 mnemonic gives at `m/44'/118'/0'/0/0` (no passphrase), as `wasmd keys add
     /// --recover` derives it (the derivation the operators' daemons use too).
     pub fn from_mnemonic(phrase: &str, prefix: &str) -> Result<Self, ChainError> {
-        let phrase = phrase.split_whitespace().collect::<Vec<_>>().join(" ");
-        let key = havn_mesh_common::keys::from_mnemonic(&phrase).map_err(|_| {
-            ChainError::Key(
-                "not a valid BIP39 English mnemonic (check the words and their count)".into(),
-            )
+        let key = havn_mesh_common::keys::from_mnemonic(phrase).map_err(|reason| {
+            ChainError::Key(format!("not a valid BIP39 English mnemonic: {reason}"))
         })?;
         Self::from_secret(&key.to_bytes(), prefix)
     }
@@ -34,15 +33,13 @@ impl Wallet {
     /// A key from its 32 secret bytes.
     pub fn from_secret(secret: &[u8], prefix: &str) -> Result<Self, ChainError> {
         let key = SigningKey::from_slice(secret).map_err(|e| ChainError::Key(e.to_string()))?;
-        Self::from_key(key, prefix)
-    }
-
-    fn from_key(key: SigningKey, prefix: &str) -> Result<Self, ChainError> {
+        let raw = k256::ecdsa::SigningKey::from_slice(secret)
+            .map_err(|e| ChainError::Key(e.to_string()))?;
         let address = key
             .public_key()
             .account_id(prefix)
             .map_err(|e| ChainError::Key(format!("bech32 prefix {prefix:?}: {e}")))?;
-        Ok(Wallet { key, address })
+        Ok(Wallet { key, raw, address })
     }
 
     pub fn address(&self) -> &AccountId {
@@ -51,6 +48,16 @@ impl Wallet {
 
     pub(crate) fn key(&self) -> &SigningKey {
         &self.key
+    }
+
+    /// The 33-byte compressed public key.
+    pub fn pubkey(&self) -> Vec<u8> {
+        self.raw.verifying_key().to_sec1_bytes().to_vec()
+    }
+
+    /// A 64-byte signature over a 32-byte digest (the mesh's cancel and read requests).
+    pub fn sign_digest(&self, digest: &[u8; 32]) -> Result<Vec<u8>, ChainError> {
+        crate::havn::sign_digest(&self.raw, digest).map(|b| b.to_vec())
     }
 }
 
@@ -78,11 +85,28 @@ mod tests {
             .starts_with("havn1"));
     }
 
+    /// Mnemonics of every standard length (12 is Keplr's and Leap's default) give the addresses
+    /// cosmpy derives (mesh/common/testdata/bip39_vectors.json).
+    #[test]
+    fn mnemonics_of_every_length_give_the_addresses_other_wallets_give() {
+        let vectors: Vec<serde_json::Value> =
+            serde_json::from_str(include_str!("../../common/testdata/bip39_vectors.json")).unwrap();
+        let ours = vectors.iter().filter(|v| v["passphrase"] == "");
+        let mut lengths = vec![];
+        for v in ours {
+            let w = Wallet::from_mnemonic(v["mnemonic"].as_str().unwrap(), "cosmos").unwrap();
+            assert_eq!(w.address().to_string(), v["address"], "{}", v["mnemonic"]);
+            lengths.push(v["words"].as_u64().unwrap());
+        }
+        assert_eq!(lengths, [12, 15, 18, 21, 24]);
+    }
+
     #[test]
     fn bad_mnemonics_are_clear_errors_and_debug_hides_the_key() {
         let e = Wallet::from_mnemonic("economy stock theory", "havn").unwrap_err();
         assert!(
-            e.to_string().contains("not a valid BIP39 English mnemonic"),
+            e.to_string()
+                .contains("not a valid BIP39 English mnemonic: 3 words; a BIP39 mnemonic has 12"),
             "{e}"
         );
         let w = Wallet::from_secret(&[7; 32], "havn").unwrap();

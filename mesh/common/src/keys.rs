@@ -84,15 +84,31 @@ pub fn load_mnemonic(path: &Path) -> Result<SigningKey, KeyError> {
     })
 }
 
-/// The key `m/44'/118'/0'/0/0` of a BIP39 mnemonic (no passphrase).
+/// The key `m/44'/118'/0'/0/0` of a BIP39 mnemonic (no passphrase), as Keplr, Leap and
+/// `wasmd keys add` derive it.
 pub fn from_mnemonic(phrase: &str) -> Result<SigningKey, String> {
-    let mnemonic =
-        bip32::Mnemonic::new(phrase, bip32::Language::English).map_err(|e| e.to_string())?;
-    let seed = mnemonic.to_seed("");
+    from_mnemonic_with_passphrase(phrase, "")
+}
+
+/// As [`from_mnemonic`], with a BIP39 passphrase. Every standard length is accepted: 12, 15,
+/// 18, 21 or 24 English words (wallets default to 12 or 24), with their checksum.
+pub fn from_mnemonic_with_passphrase(phrase: &str, passphrase: &str) -> Result<SigningKey, String> {
+    let words = phrase.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mnemonic = bip39::Mnemonic::parse_in_normalized(bip39::Language::English, &words).map_err(
+        |e| match e {
+            bip39::Error::BadWordCount(n) => {
+                format!("{n} words; a BIP39 mnemonic has 12, 15, 18, 21 or 24")
+            }
+            bip39::Error::UnknownWord(i) => format!("word {} is not a BIP39 English word", i + 1),
+            bip39::Error::InvalidChecksum => "the checksum does not match (a word is wrong)".into(),
+            other => other.to_string(),
+        },
+    )?;
+    let seed = mnemonic.to_seed_normalized(passphrase);
     let path: bip32::DerivationPath = "m/44'/118'/0'/0/0"
         .parse()
         .map_err(|e: bip32::Error| e.to_string())?;
-    let xprv = bip32::XPrv::derive_from_path(&seed, &path).map_err(|e| e.to_string())?;
+    let xprv = bip32::XPrv::derive_from_path(seed, &path).map_err(|e| e.to_string())?;
     Ok(xprv.private_key().clone())
 }
 
@@ -183,6 +199,44 @@ mod tests {
             "034f04181eeba35391b858633a765c4a0c189697b40d216354d50890d350c70290"
         );
         assert!(from_mnemonic("not a real mnemonic").is_err());
+    }
+
+    /// testdata/bip39_vectors.json (gen_bip39_vectors.py, cosmpy's own BIP39 and BIP32): BIP39's
+    /// published vectors and one of every length, each to its seed's key at m/44'/118'/0'/0/0.
+    #[test]
+    fn mnemonics_of_every_standard_length_derive_the_vectors_keys() {
+        let vectors: Vec<serde_json::Value> =
+            serde_json::from_str(include_str!("../testdata/bip39_vectors.json")).unwrap();
+        let mut lengths = std::collections::BTreeSet::new();
+        for v in &vectors {
+            let (phrase, passphrase) = (
+                v["mnemonic"].as_str().unwrap(),
+                v["passphrase"].as_str().unwrap(),
+            );
+            let key = from_mnemonic_with_passphrase(phrase, passphrase).unwrap();
+            assert_eq!(hex::encode(key.to_bytes()), v["secret"], "{phrase}");
+            if passphrase.is_empty() {
+                // Spaces as a user pastes them.
+                let messy = format!("  {}\n", phrase.replace(' ', "  "));
+                assert_eq!(from_mnemonic(&messy).unwrap(), key);
+            }
+            lengths.insert(v["words"].as_u64().unwrap());
+        }
+        assert_eq!(
+            lengths.into_iter().collect::<Vec<_>>(),
+            [12, 15, 18, 21, 24]
+        );
+    }
+
+    #[test]
+    fn bad_mnemonics_say_what_is_wrong() {
+        let twelve = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+        let e = from_mnemonic(&twelve.replace(" about", "")).unwrap_err();
+        assert_eq!(e, "11 words; a BIP39 mnemonic has 12, 15, 18, 21 or 24");
+        let e = from_mnemonic(&twelve.replace("about", "abou")).unwrap_err();
+        assert_eq!(e, "word 12 is not a BIP39 English word");
+        let e = from_mnemonic(&twelve.replace("about", "abandon")).unwrap_err();
+        assert_eq!(e, "the checksum does not match (a word is wrong)");
     }
 
     #[test]

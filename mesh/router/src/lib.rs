@@ -137,9 +137,16 @@ impl Router {
         health.set_serving::<JobServiceServer<Shared>>().await;
         health.set_serving::<NodeLinkServer<Shared>>().await;
         health.set_serving::<ValidatorLinkServer<Shared>>().await;
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(havn_mesh_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        // Reflection v1 and v1alpha: grpcurl and newer tools ask v1, many others still v1alpha.
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(havn_mesh_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        let reflection_v1alpha = reflection()
+            .build_v1alpha()
+            .map_err(|e| RouterError::Reflection(e.to_string()))?;
+        let reflection = reflection()
             .build_v1()
             .map_err(|e| RouterError::Reflection(e.to_string()))?;
 
@@ -162,6 +169,7 @@ impl Router {
             .tcp_nodelay(true)
             .add_service(health_service)
             .add_service(reflection)
+            .add_service(reflection_v1alpha)
             .add_service(
                 JobServiceServer::new(shared.clone())
                     .max_decoding_message_size(max)

@@ -142,15 +142,45 @@ pub fn is_final(e: &JobEvent) -> bool {
     e.state >= JobState::Settled as i32
 }
 
-/// Follows `job_id` until it ends (or `timeout`), calling `on_event` for every step.
+/// The caller's proof to the router that it may see a job's output: its key and signature over
+/// `havn_types::mesh::read_digest`. Without it the router sends everything but the bytes.
+#[derive(Debug, Clone, Default)]
+pub struct ReadAuth {
+    pub pubkey: Vec<u8>,
+    pub signature: Vec<u8>,
+}
+
+impl ReadAuth {
+    pub fn sign(
+        caller: &Wallet,
+        chain_id: &str,
+        execution_log: &str,
+        job_id: u64,
+    ) -> Result<Self, CliError> {
+        let digest = havn_types::mesh::read_digest(chain_id, execution_log, job_id);
+        Ok(ReadAuth {
+            pubkey: caller.pubkey(),
+            signature: caller.sign_digest(&digest)?,
+        })
+    }
+}
+
+/// Follows `job_id` until it ends (or `timeout`), calling `on_event` for every step; the output
+/// bytes come only with the caller's `auth`.
 pub async fn follow(
     router: &mut JobServiceClient<Channel>,
     job_id: u64,
+    auth: Option<&ReadAuth>,
     timeout: Duration,
     mut on_event: impl FnMut(&JobEvent),
 ) -> Result<JobEvent, CliError> {
+    let auth = auth.cloned().unwrap_or_default();
     let mut events = router
-        .watch_job(WatchJobRequest { job_id })
+        .watch_job(WatchJobRequest {
+            job_id,
+            pubkey: auth.pubkey,
+            signature: auth.signature,
+        })
         .await
         .map_err(|s| CliError::Input(format!("job {job_id}: {}", s.message())))?
         .into_inner();
@@ -191,6 +221,13 @@ pub fn save_output(dir: &Path, e: &JobEvent) -> Result<PathBuf, CliError> {
         .output
         .as_ref()
         .ok_or_else(|| CliError::Input(format!("job {} settled without an output", e.job_id)))?;
+    // The router sends the bytes to the job's caller only (its signed read).
+    if havn_mesh_common::sha256(&output.output)[..] != output.output_hash[..] {
+        return Err(CliError::Input(format!(
+            "the router did not send job {}'s output (only the key that requested it may read it)",
+            e.job_id
+        )));
+    }
     std::fs::create_dir_all(dir)
         .map_err(|err| CliError::Input(format!("cannot create {}: {err}", dir.display())))?;
     let path = dir.join(format!("job-{}.{}", e.job_id, extension(&output.output)));

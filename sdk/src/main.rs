@@ -124,7 +124,7 @@ enum KeysCmd {
     Add {
         name: String,
     },
-    /// Store a key from an existing mnemonic read from stdin.
+    /// Store a key from an existing BIP39 mnemonic (12, 15, 18, 21 or 24 words) read from stdin.
     Recover {
         name: String,
     },
@@ -693,9 +693,11 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let job_id = requested.job_id;
             bar.set_message(format!("job {job_id}: submitting to {}", cfg.router));
             havn_sdk::jobs::submit(&mut router, &requested, &caller, input, seed).await?;
+            let auth = havn_sdk::jobs::ReadAuth::sign(&caller, c.chain_id(), &d.log, job_id)?;
             let event = havn_sdk::jobs::follow(
                 &mut router,
                 job_id,
+                Some(&auth),
                 std::time::Duration::from_secs(600),
                 |e| show_progress(&bar, e),
             )
@@ -742,6 +744,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let last = havn_sdk::jobs::follow(
                 &mut router,
                 id,
+                None,
                 std::time::Duration::from_secs(3600),
                 |e| {
                     let state = havn_sdk::jobs::state_name(e.state);

@@ -217,7 +217,10 @@ async fn run(jobs: usize) {
                     .into_inner()
                     .job_id;
                 let mut events = c
-                    .watch_job(WatchJobRequest { job_id: id })
+                    .watch_job(WatchJobRequest {
+                        job_id: id,
+                        ..Default::default()
+                    })
                     .await
                     .unwrap()
                     .into_inner();

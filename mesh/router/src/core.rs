@@ -329,6 +329,21 @@ impl Core {
         self.jobs.get(&id).map(JobEntry::event)
     }
 
+    /// The caller a job in memory was submitted with.
+    pub fn caller(&self, id: u64) -> Option<String> {
+        self.jobs.get(&id).map(|j| j.rec.caller.clone())
+    }
+
+    /// Whether `signature` by `pubkey` lets a reader see job `id`'s output: the key is `caller`'s
+    /// and signed the read digest of this chain, log and job. A job without a caller (no chain:
+    /// the router assigned its id) is readable by anyone.
+    pub fn may_read(&self, id: u64, caller: &str, pubkey: &[u8], signature: &[u8]) -> bool {
+        let digest = havn_types::mesh::read_digest(&self.cfg.chain_id, &self.cfg.execution_log, id);
+        caller.is_empty()
+            || (havn_chain::is_address_of(caller, pubkey)
+                && keys::verify(pubkey, &digest, signature))
+    }
+
     /// Cancels a job for its caller: `signature` by `pubkey` over the cancel digest, and the key's
     /// address must be the caller the job was submitted with. Only before a result exists: a node
     /// that faked must not cancel its way out of the verdict.

@@ -132,21 +132,24 @@ impl JobService for Shared {
         &self,
         request: Request<WatchJobRequest>,
     ) -> Result<Response<Self::WatchJobStream>, Status> {
-        let id = request.into_inner().job_id;
+        let r = request.into_inner();
+        let id = r.job_id;
+        let readable = self.readable(id, &r.pubkey, &r.signature)?;
+        let show = move |e: JobEvent| if readable { e } else { redacted(e) };
         let watched = self.lock().watch(id);
         let (tx, rx) = mpsc::channel(16);
         match watched {
             Some((first, mut events)) => {
                 tokio::spawn(async move {
                     let done = is_terminal(first.state);
-                    if tx.send(Ok(first)).await.is_err() || done {
+                    if tx.send(Ok(show(first))).await.is_err() || done {
                         return;
                     }
                     loop {
                         match events.recv().await {
                             Ok(e) => {
                                 let done = is_terminal(e.state);
-                                if tx.send(Ok(e)).await.is_err() || done {
+                                if tx.send(Ok(show(e))).await.is_err() || done {
                                     return;
                                 }
                             }
@@ -163,7 +166,7 @@ impl JobService for Shared {
                     .job(id)
                     .map_err(|e| Status::internal(e.to_string()))?
                     .ok_or_else(|| Status::not_found(format!("job {id} is unknown")))?;
-                let _ = tx.send(Ok(event_of(&rec, (0, 0)))).await;
+                let _ = tx.send(Ok(show(event_of(&rec, (0, 0))))).await;
             }
         }
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
@@ -184,7 +187,9 @@ impl JobService for Shared {
         &self,
         request: Request<GetJobRequest>,
     ) -> Result<Response<GetJobResponse>, Status> {
-        let id = request.into_inner().job_id;
+        let r = request.into_inner();
+        let id = r.job_id;
+        let readable = self.readable(id, &r.pubkey, &r.signature)?;
         let event = match self.lock().get(id) {
             Some(e) => e,
             None => event_of(
@@ -196,8 +201,35 @@ impl JobService for Shared {
                 (0, 0),
             ),
         };
+        let event = if readable { event } else { redacted(event) };
         Ok(Response::new(GetJobResponse { job: Some(event) }))
     }
+}
+
+impl Shared {
+    /// Whether this read request may see job `id`'s output (`Core::may_read`); the caller of an
+    /// ended job comes from the store.
+    fn readable(&self, id: u64, pubkey: &[u8], signature: &[u8]) -> Result<bool, Status> {
+        let caller = self.lock().caller(id);
+        let caller = match caller {
+            Some(c) => c,
+            None => match self.store.job(id) {
+                Ok(Some(rec)) => rec.caller,
+                Ok(None) => return Err(Status::not_found(format!("job {id} is unknown"))),
+                Err(e) => return Err(Status::internal(e.to_string())),
+            },
+        };
+        Ok(self.lock().may_read(id, &caller, pubkey, signature))
+    }
+}
+
+/// The event without the output's bytes: what anyone but the caller sees (the output hash is
+/// public anyway: the validators sign it and the chain records it).
+fn redacted(mut e: JobEvent) -> JobEvent {
+    if let Some(output) = e.output.as_mut() {
+        output.output.clear();
+    }
+    e
 }
 
 // ---- handshakes ----

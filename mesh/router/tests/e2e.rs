@@ -274,6 +274,26 @@ fn caller_address() -> String {
         .to_string()
 }
 
+/// The caller's signed request to watch `job_id` (with its output).
+fn watch(job_id: u64) -> WatchJobRequest {
+    let digest = havn_types::mesh::read_digest(CHAIN, LOG, job_id);
+    WatchJobRequest {
+        job_id,
+        pubkey: keys::pubkey(&caller_key()),
+        signature: keys::sign(&caller_key(), &digest),
+    }
+}
+
+/// The caller's signed request to read `job_id` (with its output).
+fn get(job_id: u64) -> GetJobRequest {
+    let w = watch(job_id);
+    GetJobRequest {
+        job_id,
+        pubkey: w.pubkey,
+        signature: w.signature,
+    }
+}
+
 /// A cancel of `job_id` signed by `key`.
 fn cancel(job_id: u64, key: &SigningKey) -> CancelJobRequest {
     let digest = havn_types::mesh::cancel_digest(CHAIN, LOG, job_id);
@@ -295,11 +315,7 @@ async fn client(url: &str) -> JobServiceClient<Channel> {
 
 /// Watches a job until it ends; returns its last event.
 async fn finish(client: &mut JobServiceClient<Channel>, job_id: u64) -> JobEvent {
-    let mut stream = client
-        .watch_job(WatchJobRequest { job_id })
-        .await
-        .unwrap()
-        .into_inner();
+    let mut stream = client.watch_job(watch(job_id)).await.unwrap().into_inner();
     let mut last = None;
     let wait = tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(e) = stream.message().await.unwrap() {
@@ -449,7 +465,7 @@ async fn a_node_killed_mid_job_has_its_jobs_finished_elsewhere() {
     let mut assigned = false;
     for _ in 0..100 {
         let e = c
-            .get_job(GetJobRequest { job_id: ids[0] })
+            .get_job(get(ids[0]))
             .await
             .unwrap()
             .into_inner()
@@ -486,6 +502,71 @@ async fn one_validator_down_still_reaches_quorum() {
     let e = finish(&mut c, id).await;
     assert_eq!(JobState::try_from(e.state).unwrap(), JobState::Settled);
     assert_eq!(e.attestations.len(), 3);
+}
+
+/// Issue 16, item 9: anyone sees a job's state; only its caller, signing the read digest for
+/// that job, gets the output bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_caller_reads_a_jobs_output() {
+    let net = Net::start(1, 4, |_| {}).await;
+    let _node = net.node(0, Executors::builtin());
+    let _validators: Vec<Daemon> = (0..4).map(|i| net.validator(i)).collect();
+    let mut c = net.client().await;
+    let id = net.submit(&mut c, "private input").await;
+    let done = finish(&mut c, id).await;
+    assert_eq!(JobState::try_from(done.state).unwrap(), JobState::Settled);
+    let output = done.output.clone().unwrap();
+    assert!(
+        !output.output.is_empty(),
+        "the caller's watch carries the output"
+    );
+
+    let stranger = key("stranger");
+    let stranger_digest = havn_types::mesh::read_digest(CHAIN, LOG, id);
+    let mut other_job = get(id + 1);
+    other_job.job_id = id;
+    for (who, request) in [
+        (
+            "unsigned",
+            GetJobRequest {
+                job_id: id,
+                ..Default::default()
+            },
+        ),
+        (
+            "a stranger's key",
+            GetJobRequest {
+                job_id: id,
+                pubkey: keys::pubkey(&stranger),
+                signature: keys::sign(&stranger, &stranger_digest),
+            },
+        ),
+        ("the caller's signature for another job", other_job),
+    ] {
+        let e = c.get_job(request).await.unwrap().into_inner().job.unwrap();
+        assert_eq!(e.state, done.state, "{who}: the state is public");
+        let o = e.output.unwrap();
+        assert!(o.output.is_empty(), "{who} got the output");
+        assert_eq!(
+            o.output_hash, output.output_hash,
+            "{who}: the hash is public"
+        );
+    }
+    let mut stream = c
+        .watch_job(WatchJobRequest {
+            job_id: id,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let e = stream.message().await.unwrap().unwrap();
+    assert!(
+        e.output.unwrap().output.is_empty(),
+        "an unsigned watch got the output"
+    );
+    let e = c.get_job(get(id)).await.unwrap().into_inner().job.unwrap();
+    assert_eq!(e.output.unwrap().output, output.output);
 }
 
 /// Returns valid-looking but wrong bytes, signed properly.
@@ -727,7 +808,7 @@ async fn bad_input_gets_clear_status_codes() {
     let again = c.cancel_job(cancel(a, &caller_key())).await.unwrap_err();
     assert_eq!(again.code(), Code::FailedPrecondition);
     c.submit_job(net.request("c")).await.unwrap();
-    let missing = c.get_job(GetJobRequest { job_id: 999 }).await.unwrap_err();
+    let missing = c.get_job(get(999)).await.unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
     let e = finish(&mut c, a).await;
     assert_eq!(e.state, JobState::Cancelled as i32);
@@ -753,7 +834,7 @@ async fn hostile_numbers_get_invalid_argument_and_the_router_keeps_serving() {
     week.deadline_ms = havn_router::core::MAX_DEADLINE_MS;
     c.submit_job(week).await.unwrap();
     let id = net.submit(&mut c, "after").await;
-    c.get_job(GetJobRequest { job_id: id }).await.unwrap();
+    c.get_job(get(id)).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -840,7 +921,7 @@ fn a_router_killed_with_sigkill_loses_no_accepted_job() {
         let mut c = connect_retry(&url).await;
         // A watcher resumes from the job's state as stored.
         let first = c
-            .get_job(GetJobRequest { job_id: ids[0] })
+            .get_job(get(ids[0]))
             .await
             .unwrap()
             .into_inner()
@@ -977,37 +1058,59 @@ async fn settlement_batches_reach_the_settlement_sink_with_retries() {
     );
 }
 
+const REFLECTED: [&str; 6] = [
+    "havn.mesh.v1.JobService",
+    "havn.mesh.v1.NodeLink",
+    "havn.mesh.v1.ValidatorLink",
+    "havn.mesh.v1.ArtifactService",
+    "havn.mesh.v1.SettlementService",
+    "grpc.health.v1.Health",
+];
+
+/// The service names a reflection client of protocol `$pb` (tonic_reflection::pb::v1 or
+/// ::v1alpha: the same messages in two packages) lists.
+macro_rules! reflected_services {
+    ($pb:ident, $channel:expr) => {{
+        use tonic_reflection::pb::$pb::server_reflection_client::ServerReflectionClient;
+        use tonic_reflection::pb::$pb::server_reflection_request::MessageRequest;
+        use tonic_reflection::pb::$pb::server_reflection_response::MessageResponse;
+        use tonic_reflection::pb::$pb::ServerReflectionRequest;
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut stream = ServerReflectionClient::new($channel)
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .unwrap()
+            .into_inner();
+        let Some(MessageResponse::ListServicesResponse(list)) =
+            stream.message().await.unwrap().unwrap().message_response
+        else {
+            panic!("expected a service list");
+        };
+        list.service
+            .into_iter()
+            .map(|s| s.name)
+            .collect::<BTreeSet<String>>()
+    }};
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reflection_lists_the_services_for_grpcurl() {
-    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
     let net = Net::start(1, 0, |_| {}).await;
-    let channel = net.channel().await;
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut stream = ServerReflectionClient::new(channel)
-        .server_reflection_info(tokio_stream::iter([request]))
-        .await
-        .unwrap()
-        .into_inner();
-    let Some(MessageResponse::ListServicesResponse(list)) =
-        stream.message().await.unwrap().unwrap().message_response
-    else {
-        panic!("expected a service list");
-    };
-    let names: BTreeSet<String> = list.service.into_iter().map(|s| s.name).collect();
-    for s in [
-        "havn.mesh.v1.JobService",
-        "havn.mesh.v1.NodeLink",
-        "havn.mesh.v1.ValidatorLink",
-        "havn.mesh.v1.ArtifactService",
-        "havn.mesh.v1.SettlementService",
-        "grpc.health.v1.Health",
-    ] {
+    let names = reflected_services!(v1, net.channel().await);
+    for s in REFLECTED {
+        assert!(names.contains(s), "{s} missing from {names:?}");
+    }
+}
+
+/// The older protocol many tools (Postman, BloomRPC, older grpcurl and Evans) still ask.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflection_v1alpha_lists_the_services_too() {
+    let net = Net::start(1, 0, |_| {}).await;
+    let names = reflected_services!(v1alpha, net.channel().await);
+    for s in REFLECTED {
         assert!(names.contains(s), "{s} missing from {names:?}");
     }
 }
@@ -1045,13 +1148,7 @@ async fn jobs_go_only_to_nodes_that_run_their_pipeline() {
     let id = net.submit(&mut c, "k").await;
     // Only a node that cannot run builtin:digest is connected: the job waits, unassigned.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let e = c
-        .get_job(GetJobRequest { job_id: id })
-        .await
-        .unwrap()
-        .into_inner()
-        .job
-        .unwrap();
+    let e = c.get_job(get(id)).await.unwrap().into_inner().job.unwrap();
     assert_eq!(e.state, JobState::Queued as i32);
     let _right = net.node(1, Executors::builtin());
     let e = finish(&mut c, id).await;
@@ -1131,7 +1228,7 @@ async fn malformed_protobuf_gets_a_status_not_a_crash() {
     }
     // The router is still serving.
     let mut c = net.client().await;
-    let missing = c.get_job(GetJobRequest { job_id: 1 }).await.unwrap_err();
+    let missing = c.get_job(get(1)).await.unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
 }
 

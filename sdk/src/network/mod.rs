@@ -841,7 +841,9 @@ pub async fn demo(
     ));
     let mut router = jobs::router(&net.router).await?;
     jobs::submit(&mut router, &requested, &caller, input, 42).await?;
-    let event = jobs::follow(&mut router, job_id, Duration::from_secs(300), on_event).await?;
+    let auth = jobs::ReadAuth::sign(&caller, client.chain_id(), &d.log, job_id)?;
+    let timeout = Duration::from_secs(300);
+    let event = jobs::follow(&mut router, job_id, Some(&auth), timeout, on_event).await?;
     net.check_alive()?;
     let output_path = jobs::save_output(out_dir, &event)?;
     let output = event.output.clone().unwrap_or_default();

@@ -8,7 +8,8 @@
 //! - result claim: `len ‖ "havn/claim/v1" ‖ job_id (u64) ‖ attempt (u32) ‖ output_hash (32) ‖
 //!   len ‖ executor ‖ len ‖ device`: a node vouches for its output and the runtime it used;
 //! - cancel: `len ‖ "havn/cancel/v1" ‖ len ‖ chain_id ‖ len ‖ execution_log ‖ job_id (u64)`: the
-//!   caller who requested a job asks the router to cancel it.
+//!   caller who requested a job asks the router to cancel it;
+//! - read: the same under `"havn/read/v1"`: the caller asks the router for the job's output.
 //!
 //! Test vectors: `testdata/mesh_vectors.json`, from `testdata/gen_attestation_vectors.py`.
 
@@ -17,6 +18,7 @@ use sha2::{Digest, Sha256};
 pub const HELLO_DOMAIN: &str = "havn/hello/v1";
 pub const CLAIM_DOMAIN: &str = "havn/claim/v1";
 pub const CANCEL_DOMAIN: &str = "havn/cancel/v1";
+pub const READ_DOMAIN: &str = "havn/read/v1";
 
 fn field(hasher: &mut Sha256, bytes: &[u8]) {
     hasher.update((bytes.len() as u32).to_be_bytes());
@@ -35,8 +37,17 @@ pub fn hello_digest(challenge: &[u8; 32], operator: &str) -> [u8; 32] {
 /// What a job's caller signs to cancel it (bound to the chain and execution log it was requested
 /// on, so a signature cancels that job only).
 pub fn cancel_digest(chain_id: &str, execution_log: &str, job_id: u64) -> [u8; 32] {
+    caller_digest(CANCEL_DOMAIN, chain_id, execution_log, job_id)
+}
+
+/// What a job's caller signs to read its output from the router (that job's only).
+pub fn read_digest(chain_id: &str, execution_log: &str, job_id: u64) -> [u8; 32] {
+    caller_digest(READ_DOMAIN, chain_id, execution_log, job_id)
+}
+
+fn caller_digest(domain: &str, chain_id: &str, execution_log: &str, job_id: u64) -> [u8; 32] {
     let mut h = Sha256::new();
-    field(&mut h, CANCEL_DOMAIN.as_bytes());
+    field(&mut h, domain.as_bytes());
     field(&mut h, chain_id.as_bytes());
     field(&mut h, execution_log.as_bytes());
     h.update(job_id.to_be_bytes());
@@ -87,6 +98,14 @@ mod tests {
         }
         for case in v["cancel"].as_array().unwrap() {
             let digest = cancel_digest(
+                case["chain_id"].as_str().unwrap(),
+                case["execution_log"].as_str().unwrap(),
+                case["job_id"].as_u64().unwrap(),
+            );
+            assert_eq!(hex::encode(digest), case["digest"].as_str().unwrap());
+        }
+        for case in v["read"].as_array().unwrap() {
+            let digest = read_digest(
                 case["chain_id"].as_str().unwrap(),
                 case["execution_log"].as_str().unwrap(),
                 case["job_id"].as_u64().unwrap(),

@@ -82,10 +82,18 @@ def claim_digest(v: dict) -> str:
     return hashlib.sha256(pre).hexdigest()
 
 
-def cancel_digest(v: dict) -> str:
-    pre = (field(b"havn/cancel/v1") + field(v["chain_id"].encode()) + field(v["execution_log"].encode())
+def caller_digest(domain: bytes, v: dict) -> str:
+    pre = (field(domain) + field(v["chain_id"].encode()) + field(v["execution_log"].encode())
            + struct.pack(">Q", v["job_id"]))
     return hashlib.sha256(pre).hexdigest()
+
+
+def cancel_digest(v: dict) -> str:
+    return caller_digest(b"havn/cancel/v1", v)
+
+
+def read_digest(v: dict) -> str:
+    return caller_digest(b"havn/read/v1", v)
 
 
 CANCELS = [
@@ -108,7 +116,8 @@ if __name__ == "__main__":
     with open("mesh_vectors.json", "w") as f:
         json.dump({"hello": [{**v, "digest": hello_digest(v)} for v in HELLO],
                    "claim": [{**v, "digest": claim_digest(v)} for v in CLAIMS],
-                   "cancel": [{**v, "digest": cancel_digest(v)} for v in CANCELS]}, f, indent=2)
+                   "cancel": [{**v, "digest": cancel_digest(v)} for v in CANCELS],
+                   "read": [{**v, "digest": read_digest(v)} for v in CANCELS]}, f, indent=2)
         f.write("\n")
     with open("possession_vectors.json", "w") as f:
         json.dump([{**v, "digest": possession_digest(v)} for v in POSSESSION], f, indent=2)

@@ -272,6 +272,19 @@ impl Client {
         sequence: u64,
         gas_limit: u64,
     ) -> Result<Vec<u8>, ChainError> {
+        let fee = (gas_limit as f64 * self.cfg.gas_price).ceil() as u128;
+        self.sign_paying(wallet, msgs, account_number, sequence, gas_limit, fee)
+    }
+
+    fn sign_paying(
+        &self,
+        wallet: &Wallet,
+        msgs: &[Any],
+        account_number: u64,
+        sequence: u64,
+        gas_limit: u64,
+        fee: u128,
+    ) -> Result<Vec<u8>, ChainError> {
         sign_tx(
             wallet,
             msgs,
@@ -280,7 +293,7 @@ impl Client {
                 account_number,
                 sequence,
                 gas_limit,
-                fee: (gas_limit as f64 * self.cfg.gas_price).ceil() as u128,
+                fee,
                 fee_denom: &self.cfg.fee_denom,
             },
         )
@@ -296,18 +309,8 @@ impl Client {
     ) -> Result<u64, ChainError> {
         // A fee of 1 when the tx will pay one: the ante handler then deducts it in the
         // simulation too (it skips a zero fee), so its gas is in the estimate.
-        let tx_bytes = sign_tx(
-            wallet,
-            msgs,
-            &SignParams {
-                chain_id: self.chain_id.as_str(),
-                account_number,
-                sequence,
-                gas_limit: 0,
-                fee: u128::from(self.cfg.gas_price > 0.0),
-                fee_denom: &self.cfg.fee_denom,
-            },
-        )?;
+        let fee = u128::from(self.cfg.gas_price > 0.0);
+        let tx_bytes = self.sign_paying(wallet, msgs, account_number, sequence, 0, fee)?;
         #[allow(deprecated)] // `tx`: the old field; `tx_bytes` is the one to send
         let request = SimulateRequest { tx: None, tx_bytes };
         let answer = TxClient::new(self.channel.clone()).simulate(request).await;

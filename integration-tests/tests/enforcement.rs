@@ -187,3 +187,61 @@ fn a_challenged_fraud_pays_nobody_and_slashes_its_valid_reexecutor() {
     );
     assert_eq!(s.operator("validator-1").validator_stake.u128(), MIN_STAKE);
 }
+
+/// Two colluding validators sign a re-executed Valid for the node's fake, two honest ones a
+/// re-executed Invalid, one never answers: no re-execution quorum either way, so the validators
+/// alone cannot decide. The dispute times out into arbitration, and a governance vote proves the
+/// fraud: everyone who lied pays, exactly as a re-execution quorum would have made them.
+#[test]
+fn a_coalition_that_blocks_the_validators_verdict_is_overruled_by_governance() {
+    use havn_execution_log::state::JobStatus;
+    use havn_governance::msg::Action;
+    use havn_integration_tests::REEXECUTED;
+    let mut s = SuiteBuilder::new().build();
+    let workflow = s
+        .publish("creator", simple_workflow("txt2img", 100 * HAI))
+        .unwrap();
+    let caller_before = s.balance_of("caller");
+    let job = s.request("caller", workflow, 100 * HAI, "prompt").unwrap();
+    let votes = [
+        (0, Verdict::Valid, REEXECUTED),
+        (1, Verdict::Valid, REEXECUTED),
+        (2, Verdict::Invalid, REEXECUTED),
+        (3, Verdict::Invalid, REEXECUTED),
+    ];
+    let res = s
+        .record(vec![s.result_votes(job, "node", "fake", &votes)])
+        .unwrap();
+    assert_eq!(outcomes(&res), vec![(job, "disputed".to_string())]);
+    let params: havn_execution_log::state::Params = s.query(
+        &s.log.clone(),
+        &havn_execution_log::msg::QueryMsg::Params {},
+    );
+    s.advance_blocks(params.dispute_timeout);
+    s.finalize(&[job]).unwrap();
+    assert_eq!(s.job(job).status, JobStatus::Arbitration);
+    let provers = [s.balance_of("validator-2"), s.balance_of("validator-3")];
+
+    s.pass(vec![Action::ArbitrateJob {
+        job_id: job,
+        verdict: Verdict::Invalid,
+    }])
+    .unwrap();
+    assert_eq!(s.job(job).status, JobStatus::Invalid);
+    assert_eq!(s.balance_of("caller"), caller_before, "refunded");
+    assert_eq!(s.payout_totals().distributed.u128(), 0, "nobody was paid");
+    assert_eq!(s.escrowed(), 0);
+    let slash = MIN_STAKE / 10;
+    assert_eq!(s.operator("node").node_stake.u128(), MIN_STAKE - slash);
+    for colluder in ["validator-0", "validator-1"] {
+        assert_eq!(
+            s.operator(colluder).validator_stake.u128(),
+            MIN_STAKE - slash,
+            "{colluder}"
+        );
+    }
+    let each = 3 * slash / 10 / 2;
+    assert_eq!(s.balance_of("validator-2") - provers[0], each);
+    assert_eq!(s.balance_of("validator-3") - provers[1], each);
+    assert_eq!(s.operator("validator-4").validator_stake.u128(), MIN_STAKE);
+}

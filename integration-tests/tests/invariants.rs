@@ -8,6 +8,7 @@
 //! seed they are drawn from (default 0).
 
 use cosmwasm_std::{Addr, Decimal, Uint128};
+use cw_multi_test::Executor;
 use havn_governance::msg::{Action, QueryMsg as GovQuery, TreasuryResponse, VoteOption};
 use havn_integration_tests::REEXECUTED;
 use havn_integration_tests::{hash, Suite, SuiteBuilder, ACCOUNTS, HAI, VALIDATORS};
@@ -62,10 +63,16 @@ enum Op {
         validator: Option<usize>,
         valid: bool,
     },
-    /// Finalizes the newest jobs, sometimes after waiting out the challenge window.
+    /// Finalizes the newest jobs, sometimes after waiting out the challenge window (1) or an
+    /// arbitration's timeout (2).
     Finalize {
         job: usize,
-        wait: bool,
+        wait: u8,
+    },
+    /// Governance (the log's admin) decides a job, which only counts in arbitration.
+    Arbitrate {
+        job: usize,
+        valid: bool,
     },
     AdvanceBlocks {
         blocks: u64,
@@ -131,9 +138,11 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0usize..4, 0..VALIDATORS).prop_map(|(job, validator)| Op::Challenge { job, validator }),
         3 => (0usize..4, proptest::option::weighted(0.5, 0..VALIDATORS), proptest::bool::weighted(0.5))
             .prop_map(|(job, validator, valid)| Op::ReexecutedVote { job, validator, valid }),
-        3 => (0usize..6, any::<bool>()).prop_map(|(job, wait)| Op::Finalize { job, wait }),
-        3 => prop_oneof![1 => 0u64..20, 2 => Just(150u64), 1 => Just(600u64)]
+        3 => (0usize..6, prop_oneof![2 => Just(0u8), 2 => Just(1u8), 1 => Just(2u8)])
+            .prop_map(|(job, wait)| Op::Finalize { job, wait }),
+        3 => prop_oneof![1 => 0u64..20, 2 => Just(150u64), 1 => Just(600u64), 2 => Just(100_800u64)]
             .prop_map(|blocks| Op::AdvanceBlocks { blocks }),
+        2 => (0usize..6, any::<bool>()).prop_map(|(job, valid)| Op::Arbitrate { job, valid }),
         1 => idx.clone().prop_map(|job| Op::Refund { job }),
         3 => idx.clone().prop_map(|who| Op::Claim { who }),
         1 => Just(Op::ReleaseTreasury),
@@ -187,6 +196,7 @@ impl World {
             let kind = match outcome.as_str() {
                 "recorded" => "job recorded",
                 "disputed" => "job disputed",
+                "arbitration" => "job in arbitration",
                 "valid" => "job valid",
                 "invalid" => "job invalid",
                 "stored" => "vote stored",
@@ -349,8 +359,12 @@ fn apply(s: &mut Suite, w: &mut World, op: &Op) {
             }
         }
         Op::Finalize { job, wait } => {
-            if wait {
-                s.pass_window();
+            match wait {
+                1 => s.pass_window(),
+                2 => s.advance_blocks(
+                    havn_execution_log::state::Params::default().arbitration_timeout,
+                ),
+                _ => {}
             }
             let ids: Vec<u64> = (0..=job)
                 .filter_map(|j| recent(&w.jobs, j))
@@ -361,10 +375,31 @@ fn apply(s: &mut Suite, w: &mut World, op: &Op) {
                     for (_, outcome, _) in havn_testing::outcomes_of(&res, "wasm-havn_finalize") {
                         match outcome.as_str() {
                             "valid" => *w.done.entry("job finalized").or_default() += 1,
-                            "refunded" => *w.done.entry("dispute timed out").or_default() += 1,
+                            "arbitration" => {
+                                *w.done.entry("dispute to arbitration").or_default() += 1
+                            }
+                            "refunded" => *w.done.entry("arbitration timed out").or_default() += 1,
                             _ => {}
                         }
                     }
+                }
+            }
+        }
+        Op::Arbitrate { job, valid } => {
+            if let Some((job, _)) = recent(&w.jobs, job) {
+                let verdict = if valid {
+                    Verdict::Valid
+                } else {
+                    Verdict::Invalid
+                };
+                let msg = havn_execution_log::msg::ExecuteMsg::Arbitrate {
+                    job_id: job,
+                    verdict,
+                };
+                let (gov, log) = (s.governance.clone(), s.log.clone());
+                let res = s.app.execute_contract(gov, log, &msg, &[]);
+                if let Some(res) = w.count("arbitrate", res) {
+                    w.outcomes(&attributes(&res, "outcome", job));
                 }
             }
         }
@@ -617,7 +652,8 @@ fn money_is_conserved_under_random_sequences() {
         "job recorded",
         "job disputed",
         "job finalized",
-        "dispute timed out",
+        "dispute to arbitration",
+        "arbitration timed out",
         "job valid",
         "job invalid",
         "claim",

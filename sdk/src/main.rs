@@ -91,8 +91,8 @@ enum Command {
         #[arg(long)]
         workflow: Option<u64>,
     },
-    /// Pay out recorded jobs whose challenge window has passed, and refund disputed jobs that
-    /// timed out (anyone may; one tx for them all).
+    /// Pay out recorded jobs whose challenge window has passed, send disputes that timed out to
+    /// governance's arbitration, and refund arbitrations that timed out (anyone may; one tx).
     Finalize {
         /// Job ids.
         #[arg(required = true)]
@@ -715,9 +715,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                     format!(" (challenge window: paid out from block {h})")
                 }
                 (havn_execution_log::state::JobStatus::Disputed, Some(h)) => {
-                    format!(
-                        " (disputed: re-executions decide, or the fee is refunded at block {h})"
-                    )
+                    format!(" (disputed: re-executions decide, or governance arbitrates from block {h})")
+                }
+                (havn_execution_log::state::JobStatus::Arbitration, Some(h)) => {
+                    format!(" (in arbitration: governance decides, or the fee is refunded at block {h})")
                 }
                 _ => String::new(),
             };

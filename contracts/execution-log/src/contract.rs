@@ -89,6 +89,9 @@ pub fn execute(
             verdict,
             check,
         ),
+        ExecuteMsg::Arbitrate { job_id, verdict } => {
+            execute::arbitrate(deps, &env, &info.sender, job_id, verdict)
+        }
         ExecuteMsg::Refund { job_id } => execute::refund(deps, &env, &info.sender, job_id),
         ExecuteMsg::UpdateParams(update) => execute::update_params(deps, &info.sender, update),
         ExecuteMsg::UpdateConfig { admin, payout } => {

@@ -79,8 +79,15 @@ pub enum ContractError {
     #[error("job {id}'s challenge window closed at height {ends}; Finalize pays it out")]
     WindowClosed { id: u64, ends: u64 },
 
-    #[error("job {id} is in its challenge or dispute window until height {ends}")]
-    WindowOpen { id: u64, ends: u64 },
+    #[error("job {id} is in its {window} window until height {ends}")]
+    WindowOpen {
+        id: u64,
+        window: &'static str,
+        ends: u64,
+    },
+
+    #[error("job {id} is {status:?}, not in arbitration (only a dispute that timed out is)")]
+    NotInArbitration { id: u64, status: JobStatus },
 
     #[error("job {id} has no result on record yet")]
     NotRecorded { id: u64 },

@@ -42,6 +42,9 @@ pub fn validate_params(p: &Params) -> Result<(), ContractError> {
     if p.dispute_timeout == 0 {
         return invalid("dispute_timeout", "must be at least 1 block".into());
     }
+    if p.arbitration_timeout == 0 {
+        return invalid("arbitration_timeout", "must be at least 1 block".into());
+    }
     if !(1..=MAX_BATCH_LIMIT).contains(&p.max_batch) {
         return invalid(
             "max_batch",
@@ -205,7 +208,7 @@ pub fn attest(
             )?;
             Ok(response.add_attribute("outcome", "stored"))
         }
-        JobStatus::Recorded | JobStatus::Disputed => {
+        JobStatus::Recorded | JobStatus::Disputed | JobStatus::Arbitration => {
             let claim = job
                 .result
                 .clone()
@@ -289,6 +292,36 @@ pub fn refund(
         .add_attribute("amount", job.fee))
 }
 
+/// Governance (the admin) decides a job in arbitration: `Invalid` refunds the caller and
+/// slashes the node and every re-executed Valid signer; `Valid` pays the job and the Invalid
+/// voters lose their bond. The same outcomes a re-execution quorum would have had.
+pub fn arbitrate(
+    deps: DepsMut,
+    env: &Env,
+    sender: &Addr,
+    job_id: u64,
+    verdict: Verdict,
+) -> Result<Response, ContractError> {
+    ensure_admin(deps.as_ref(), sender)?;
+    let mut job = load_job(deps.as_ref(), job_id)?;
+    let claim = match (job.status, job.result.clone()) {
+        (JobStatus::Arbitration, Some(claim)) => claim,
+        (status, _) => return Err(ContractError::NotInArbitration { id: job_id, status }),
+    };
+    let votes = VOTES.may_load(deps.storage, job_id)?.unwrap_or_default();
+    let config = CONFIG.load(deps.storage)?;
+    let outcome = match verdict {
+        Verdict::Invalid => crate::record::resolve_invalid(deps, &config, &mut job, claim, votes)?,
+        Verdict::Valid => {
+            crate::record::resolve_overturned(deps, env, &config, &mut job, claim, votes)?
+        }
+    };
+    let response = Response::new()
+        .add_attribute("action", "arbitrate")
+        .add_attribute("job_id", job_id.to_string());
+    outcome.respond(response, &config)
+}
+
 pub fn update_params(
     deps: DepsMut,
     sender: &Addr,
@@ -302,6 +335,7 @@ pub fn update_params(
     p.max_batch = update.max_batch.unwrap_or(p.max_batch);
     p.challenge_window = update.challenge_window.unwrap_or(p.challenge_window);
     p.dispute_timeout = update.dispute_timeout.unwrap_or(p.dispute_timeout);
+    p.arbitration_timeout = update.arbitration_timeout.unwrap_or(p.arbitration_timeout);
     validate_params(&p)?;
     PARAMS.save(deps.storage, &p)?;
     Ok(Response::new().add_attribute("action", "update_params"))

@@ -1,7 +1,8 @@
 //! `Finalize`: anyone, for many jobs at once. A recorded job whose challenge window passed is
-//! paid; a disputed job whose dispute timed out goes back to its caller, and nobody is slashed
-//! (no re-execution quorum proved anything). Other ids are skipped with their reason, so one
-//! stale id never sinks a batch.
+//! paid; a disputed job whose dispute timed out goes to governance's arbitration (a third of the
+//! stake could block a re-execution quorum; docs/verification.md); an arbitration that timed out
+//! goes back to its caller, and nobody is slashed (nothing was proved). Other ids are skipped with
+//! their reason, so one stale id never sinks a batch.
 
 use cosmwasm_std::{DepsMut, Env, Event, Response, Uint128};
 
@@ -16,7 +17,8 @@ pub fn finalize(
     job_ids: Vec<u64>,
 ) -> Result<Response, ContractError> {
     let config = CONFIG.load(deps.storage)?;
-    let max = PARAMS.load(deps.storage)?.max_batch * 2;
+    let params = PARAMS.load(deps.storage)?;
+    let max = params.max_batch * 2;
     if job_ids.is_empty() || job_ids.len() > max as usize {
         return Err(ContractError::BadBatchSize {
             count: job_ids.len(),
@@ -25,7 +27,7 @@ pub fn finalize(
     }
     let mut response = Response::new().add_attribute("action", "finalize");
     let (mut settlements, mut fees) = (Vec::new(), Uint128::zero());
-    let (mut paid, mut refunded, mut skipped) = (0u32, 0u32, 0u32);
+    let (mut paid, mut refunded, mut arbitration, mut skipped) = (0u32, 0u32, 0u32, 0u32);
     for id in job_ids {
         let event = Event::new("havn_finalize").add_attribute("job_id", id.to_string());
         let mut job = match load_job(deps.as_ref(), id) {
@@ -51,6 +53,16 @@ pub fn finalize(
                 event.add_attribute("outcome", "valid")
             }
             (JobStatus::Disputed, _) if env.block.height >= ends => {
+                let ends = env.block.height + params.arbitration_timeout;
+                job.status = JobStatus::Arbitration;
+                job.window_ends = Some(ends);
+                JOBS.save(deps.storage, id, &job)?;
+                arbitration += 1;
+                event
+                    .add_attribute("outcome", "arbitration")
+                    .add_attribute("window_ends", ends.to_string())
+            }
+            (JobStatus::Arbitration, _) if env.block.height >= ends => {
                 job.status = JobStatus::Refunded;
                 job.window_ends = None;
                 JOBS.save(deps.storage, id, &job)?;
@@ -64,8 +76,13 @@ pub fn finalize(
             (status, _) => {
                 skipped += 1;
                 let reason = match status {
-                    JobStatus::Recorded | JobStatus::Disputed => {
-                        ContractError::WindowOpen { id, ends }.to_string()
+                    JobStatus::Recorded | JobStatus::Disputed | JobStatus::Arbitration => {
+                        let window = match status {
+                            JobStatus::Recorded => "challenge",
+                            JobStatus::Disputed => "dispute",
+                            _ => "arbitration",
+                        };
+                        ContractError::WindowOpen { id, window, ends }.to_string()
                     }
                     JobStatus::Pending => ContractError::NotRecorded { id }.to_string(),
                     status => ContractError::AlreadySettled { id, status }.to_string(),
@@ -83,6 +100,7 @@ pub fn finalize(
     Ok(response
         .add_attribute("valid", paid.to_string())
         .add_attribute("refunded", refunded.to_string())
+        .add_attribute("arbitration", arbitration.to_string())
         .add_attribute("skipped", skipped.to_string())
         .add_attribute("fees_to_payout", fees))
 }

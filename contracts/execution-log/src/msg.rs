@@ -37,8 +37,9 @@ pub enum ExecuteMsg {
     /// Anyone (a validator, without the router): a signed Invalid attestation against a job's
     /// result, with the node's claim. Disputes a pending job or a recorded one within its window.
     Challenge { result: JobResult },
-    /// Anyone: pays out recorded jobs whose window passed and refunds disputed jobs that timed
-    /// out; other ids are skipped (see the `havn_finalize` events). At most twice `max_batch`.
+    /// Anyone: pays out recorded jobs whose window passed, sends disputes that timed out to
+    /// governance's arbitration, and refunds arbitrations that timed out; other ids are skipped
+    /// (see the `havn_finalize` events). At most twice `max_batch`.
     Finalize { job_ids: Vec<u64> },
     /// A validator attests directly (the tx authenticates it): counts toward the quorum of a
     /// later `RecordExecution` of a pending job, or as a vote on a disputed one at once.
@@ -49,6 +50,9 @@ pub enum ExecuteMsg {
         verdict: Verdict,
         check: Check,
     },
+    /// Admin (governance) only: decide a job in `Arbitration` (a dispute no re-execution quorum
+    /// decided in time), as a re-execution quorum would have.
+    Arbitrate { job_id: u64, verdict: Verdict },
     /// The caller takes the fee back once the deadline passed without a quorum.
     Refund { job_id: u64 },
     /// Admin only.
@@ -106,6 +110,7 @@ pub struct ParamsUpdate {
     pub max_batch: Option<u32>,
     pub challenge_window: Option<u64>,
     pub dispute_timeout: Option<u64>,
+    pub arbitration_timeout: Option<u64>,
 }
 
 #[cw_serde]

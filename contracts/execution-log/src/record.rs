@@ -258,7 +258,7 @@ fn judge(
                 deadline: job.deadline,
             })
         }
-        JobStatus::Pending | JobStatus::Disputed => {}
+        JobStatus::Pending | JobStatus::Disputed | JobStatus::Arbitration => {}
         JobStatus::Recorded => {
             let ends = job.window_ends.unwrap_or_default();
             if env.block.height >= ends {
@@ -436,7 +436,7 @@ pub fn decide(
         .iter()
         .map(|v| (v.verdict, v.check, v.stake))
         .collect();
-    let disputed = job.status == JobStatus::Disputed;
+    let disputed = matches!(job.status, JobStatus::Disputed | JobStatus::Arbitration);
     match havn_types::decide(
         &ballots,
         ctx.total_stake,
@@ -511,7 +511,7 @@ fn slash_msg(config: &Config, slash: JobSlash) -> StdResult<CosmosMsg> {
 
 /// Proven invalid: the caller gets the fee back; the node (whatever its status now) and every
 /// validator that signed a re-executed Valid are slashed; the Invalid voters share the reward.
-fn resolve_invalid(
+pub fn resolve_invalid(
     deps: DepsMut,
     config: &Config,
     job: &mut Job,
@@ -537,7 +537,7 @@ fn resolve_invalid(
 
 /// A re-execution quorum upheld the result: it is paid at once and the challengers lose their
 /// bond.
-fn resolve_overturned(
+pub fn resolve_overturned(
     deps: DepsMut,
     env: &Env,
     config: &Config,

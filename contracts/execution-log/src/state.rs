@@ -32,6 +32,10 @@ pub struct Params {
     /// nobody is slashed.
     #[serde(default = "default_dispute_timeout")]
     pub dispute_timeout: u64,
+    /// Blocks a dispute that timed out waits for governance's `Arbitrate` (late re-executions
+    /// still count); then the caller is refunded and nobody is slashed.
+    #[serde(default = "default_arbitration_timeout")]
+    pub arbitration_timeout: u64,
 }
 
 /// 150 blocks: 15 minutes at 6 s blocks (30 s on the devnet's 200 ms blocks). Long enough for
@@ -45,6 +49,11 @@ fn default_dispute_timeout() -> u64 {
     600
 }
 
+/// 100 800 blocks: a week at 6 s blocks, time for a governance vote (3 days) to pass and run.
+fn default_arbitration_timeout() -> u64 {
+    100_800
+}
+
 impl Default for Params {
     fn default() -> Self {
         Params {
@@ -54,13 +63,15 @@ impl Default for Params {
             max_batch: 20,
             challenge_window: default_challenge_window(),
             dispute_timeout: default_dispute_timeout(),
+            arbitration_timeout: default_arbitration_timeout(),
         }
     }
 }
 
 /// A job's life: `Pending` → (a Valid quorum) `Recorded` → (the window passes) `Valid`, paid;
 /// any Invalid vote → `Disputed` → `Invalid` (refund, slashes) or `Valid` (challenge overturned)
-/// or, with no re-execution quorum in time, `Refunded`. `Pending` past its deadline → `Refunded`.
+/// or, with no re-execution quorum in time, `Arbitration` → governance decides `Invalid` or
+/// `Valid`, or nobody does in time and it is `Refunded`. `Pending` past its deadline → `Refunded`.
 #[cw_serde]
 #[derive(Copy, Eq)]
 pub enum JobStatus {
@@ -69,6 +80,9 @@ pub enum JobStatus {
     Recorded,
     /// An Invalid vote froze the job until a re-execution quorum decides.
     Disputed,
+    /// No re-execution quorum decided the dispute in time (a third of the stake can block
+    /// one): governance arbitrates; re-executed votes still count meanwhile.
+    Arbitration,
     /// Final: the result stood and the fee went to payout.
     Valid,
     /// Final: proven invalid; the caller was refunded and the liars slashed.
@@ -96,8 +110,8 @@ pub struct Job {
     /// The node's signed claim, fixed by the first record or challenge.
     #[serde(default)]
     pub result: Option<ClaimedResult>,
-    /// While `Recorded`: the height from which it may be finalized. While `Disputed`: the
-    /// height from which it times out.
+    /// While `Recorded`: the height from which it may be finalized. While `Disputed` or in
+    /// `Arbitration`: the height from which it times out.
     #[serde(default)]
     pub window_ends: Option<u64>,
 }

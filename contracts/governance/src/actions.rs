@@ -5,7 +5,7 @@ use cosmwasm_std::{
     to_json_binary, Addr, CosmosMsg, Decimal, Deps, DepsMut, Env, StdResult, Uint128, WasmMsg,
 };
 use havn_staking::state::Role;
-use havn_types::Asset;
+use havn_types::{Asset, Verdict};
 use havn_workflow_registry::state::FlagReason;
 
 use crate::error::ContractError;
@@ -80,7 +80,8 @@ pub fn validate(deps: Deps, params: &Params, actions: &[Action]) -> Result<(), C
             | Action::UpdateStakingParams(_)
             | Action::UpdateExecutionLogParams(_)
             | Action::UpdatePayoutParams(_)
-            | Action::UnflagWorkflow { .. } => {}
+            | Action::UnflagWorkflow { .. }
+            | Action::ArbitrateJob { .. } => {}
         }
     }
     Ok(())
@@ -109,6 +110,10 @@ enum TargetMsg<'a, P: serde::Serialize> {
     },
     Unflag {
         id: u64,
+    },
+    Arbitrate {
+        job_id: u64,
+        verdict: Verdict,
     },
     Slash {
         operator: &'a str,
@@ -160,6 +165,10 @@ pub fn run(
             Action::UnflagWorkflow { id } => {
                 msgs.push(execute(&config.registry, &Plain::Unflag { id })?)
             }
+            Action::ArbitrateJob { job_id, verdict } => msgs.push(execute(
+                &config.execution_log,
+                &Plain::Arbitrate { job_id, verdict },
+            )?),
             Action::SlashOperator {
                 operator,
                 role,
@@ -309,6 +318,16 @@ mod tests {
             to_json_string(&Plain::Unflag { id: 3 }).unwrap(),
             to_json_string(&havn_workflow_registry::msg::ExecuteMsg::Unflag { id: 3 }).unwrap()
         );
+        for verdict in [Verdict::Valid, Verdict::Invalid] {
+            assert_eq!(
+                to_json_string(&Plain::Arbitrate { job_id: 7, verdict }).unwrap(),
+                to_json_string(&havn_execution_log::msg::ExecuteMsg::Arbitrate {
+                    job_id: 7,
+                    verdict
+                })
+                .unwrap()
+            );
+        }
         for (role, fraction) in [(None, None), (Some(Role::Node), Some(Decimal::percent(7)))] {
             assert_eq!(
                 to_json_string(&Plain::Slash {

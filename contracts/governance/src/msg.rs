@@ -2,7 +2,7 @@ use cosmwasm_schema::{cw_serde, QueryResponses};
 use cosmwasm_std::{Addr, Binary, Decimal, Uint128};
 use cw20::Cw20ReceiveMsg;
 use havn_staking::state::Role;
-use havn_types::{Asset, AssetUnchecked};
+use havn_types::{Asset, AssetUnchecked, Verdict};
 use havn_workflow_registry::state::FlagReason;
 
 pub use crate::state::{Ballot, DerivativeRules, Params, Proposal, Status, Tally, VoteOption};
@@ -56,6 +56,14 @@ pub enum Action {
     SpendTreasury {
         recipient: String,
         amount: Uint128,
+    },
+    /// Execution log: decide a job in arbitration (a dispute the validators' re-executions did
+    /// not settle in time; voters should re-run it, e.g. `havn verify`): `invalid` refunds the
+    /// caller and slashes the node and its re-executed Valid signers, `valid` pays the job and
+    /// costs the Invalid voters their bond.
+    ArbitrateJob {
+        job_id: u64,
+        verdict: Verdict,
     },
     /// Similarity (bps) above which a workflow counts as a derivative of another.
     SetDerivativeThreshold {

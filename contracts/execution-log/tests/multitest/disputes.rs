@@ -261,11 +261,159 @@ fn the_window_closes_and_finalize_pays_many_jobs_at_once() {
     assert_eq!(suite.received().len(), 1, "paid once");
 }
 
+/// A recorded job disputed 2 re-executed Valid (validators 0, 1) against 2 re-executed Invalid
+/// (2, 4), validator 3 structural: no re-execution quorum (4 of 5), so a third of the stake
+/// blocks the validators' verdict; the dispute times out into governance's arbitration.
+fn blocked(suite: &mut Suite) -> u64 {
+    let id = recorded(suite);
+    suite
+        .challenge(
+            "validator-4",
+            suite.result_votes(id, 9, &[(4, INVALID, REEXECUTED)]),
+        )
+        .unwrap();
+    attest(suite, 1, id, VALID, REEXECUTED);
+    attest(suite, 2, id, INVALID, REEXECUTED);
+    assert_eq!(suite.job(id).status, JobStatus::Disputed);
+    suite.advance_blocks(suite.params().dispute_timeout - 1);
+    assert_eq!(
+        finalize_outcomes(&suite.finalize(&[id]).unwrap())[0].1,
+        "skipped"
+    );
+    suite.advance_blocks(1);
+    let res = suite.finalize(&[id]).unwrap();
+    assert_eq!(finalize_outcomes(&res)[0].1, "arbitration");
+    let job = suite.job(id);
+    assert_eq!(job.status, JobStatus::Arbitration);
+    assert_eq!(
+        job.window_ends,
+        Some(suite.app.block_info().height + suite.params().arbitration_timeout)
+    );
+    id
+}
+
+fn arbitrate(
+    suite: &mut Suite,
+    id: u64,
+    verdict: Verdict,
+) -> Result<cw_multi_test::AppResponse, Failure> {
+    let gov = suite.gov.clone();
+    suite.execute(
+        &gov,
+        &ExecuteMsg::Arbitrate {
+            job_id: id,
+            verdict,
+        },
+    )
+}
+
+fn stakes(suite: &Suite) -> Vec<u128> {
+    let mut all = vec![suite.stake("node").node_stake.u128()];
+    all.extend((0..5).map(|i| {
+        suite
+            .stake(&format!("validator-{i}"))
+            .validator_stake
+            .u128()
+    }));
+    all
+}
+
 #[test]
-fn a_dispute_without_a_reexecution_quorum_times_out_refunds_and_slashes_nobody() {
+fn a_blocked_dispute_goes_to_arbitration_and_governance_proves_the_fraud() {
     let mut suite = SuiteBuilder::new().build();
     let caller = suite.addr("caller");
     let before = suite.balance(&caller);
+    let id = blocked(&mut suite);
+
+    // Frozen: the caller cannot take the fee back, Finalize skips it, nobody else decides.
+    assert_eq!(
+        suite
+            .execute(&caller, &ExecuteMsg::Refund { job_id: id })
+            .unwrap_err(),
+        ContractError::AlreadySettled {
+            id,
+            status: JobStatus::Arbitration
+        }
+    );
+    assert!(finalize_outcomes(&suite.finalize(&[id]).unwrap())[0]
+        .2
+        .contains("arbitration window"));
+    let untouched = stakes(&suite);
+    for who in [caller.clone(), suite.validator(2), suite.addr("node")] {
+        assert_eq!(
+            suite
+                .execute(
+                    &who,
+                    &ExecuteMsg::Arbitrate {
+                        job_id: id,
+                        verdict: INVALID
+                    }
+                )
+                .unwrap_err(),
+            ContractError::NotAdmin
+        );
+    }
+    assert_eq!(stakes(&suite), untouched);
+    assert_eq!(suite.job(id).status, JobStatus::Arbitration);
+
+    // Governance re-ran it: a fake. Everyone who lied pays, as a re-execution quorum would.
+    let res = arbitrate(&mut suite, id, INVALID).unwrap();
+    assert!(res.events.iter().any(|e| e
+        .attributes
+        .iter()
+        .any(|a| a.key == "outcome" && a.value == "invalid")));
+    assert_eq!(suite.job(id).status, JobStatus::Invalid);
+    assert_eq!(suite.balance(&caller), before, "the caller is refunded");
+    assert!(suite.received().is_empty(), "no payout was ever made");
+    assert_eq!(suite.balance(&suite.log.clone()), 0);
+    let p = StakingParams::default();
+    let slashes = [
+        slashed(MIN, p.slash_fraud),
+        slashed(MIN, p.slash_false_attestation),
+        slashed(MIN, p.slash_false_attestation),
+        0,
+        0,
+        0,
+    ];
+    let expected: Vec<u128> = slashes.iter().map(|s| MIN - s).collect();
+    assert_eq!(stakes(&suite), expected, "node, then validators 0-4");
+    // The two provers (2 and 4) share the reward of the three slashes.
+    let each = slashed(slashes.iter().sum(), p.reporter_reward) / 2;
+    assert_eq!(suite.balance(&suite.validator(2)), FREE + each);
+    assert_eq!(suite.balance(&suite.validator(4)), FREE + each);
+    assert_eq!(suite.balance(&suite.validator(3)), FREE);
+
+    // Decided once: a second ruling is refused and moves nothing.
+    assert_eq!(
+        arbitrate(&mut suite, id, VALID).unwrap_err(),
+        ContractError::NotInArbitration {
+            id,
+            status: JobStatus::Invalid
+        }
+    );
+    assert_eq!(stakes(&suite), expected);
+}
+
+#[test]
+fn arbitration_can_uphold_the_result_and_the_challengers_lose_their_bond() {
+    let mut suite = SuiteBuilder::new().build();
+    let id = blocked(&mut suite);
+    arbitrate(&mut suite, id, VALID).unwrap();
+    assert_eq!(suite.job(id).status, JobStatus::Valid);
+    let received = suite.received();
+    assert_eq!(received.len(), 1, "paid once arbitrated");
+    assert_eq!(received[0].funds, coins(PRICE, DENOM));
+    let p = StakingParams::default();
+    let bond = slashed(MIN, p.slash_false_challenge);
+    assert_eq!(
+        stakes(&suite),
+        vec![MIN, MIN, MIN, MIN - bond, MIN, MIN - bond]
+    );
+}
+
+#[test]
+fn late_reexecutions_still_decide_a_job_in_arbitration() {
+    let mut suite = SuiteBuilder::new().build();
     let id = recorded(&mut suite);
     suite
         .challenge(
@@ -273,11 +421,35 @@ fn a_dispute_without_a_reexecution_quorum_times_out_refunds_and_slashes_nobody()
             suite.result_votes(id, 9, &[(4, INVALID, REEXECUTED)]),
         )
         .unwrap();
-    attest(&mut suite, 1, id, VALID, REEXECUTED);
     attest(&mut suite, 2, id, INVALID, REEXECUTED);
-    // 2 re-executed Valid, 2 Invalid, 1 structural: nothing decides.
-    assert_eq!(suite.job(id).status, JobStatus::Disputed);
-    suite.advance_blocks(suite.params().dispute_timeout - 1);
+    suite.advance_blocks(suite.params().dispute_timeout);
+    suite.finalize(&[id]).unwrap();
+    assert_eq!(suite.job(id).status, JobStatus::Arbitration);
+    // Validators 1 and 3 re-execute at last: four re-executed Invalid of five is a quorum.
+    attest(&mut suite, 1, id, INVALID, REEXECUTED);
+    assert_eq!(suite.job(id).status, JobStatus::Arbitration);
+    let res = suite
+        .record(vec![suite.result_votes(id, 9, &[(3, INVALID, REEXECUTED)])])
+        .unwrap();
+    assert_eq!(outcomes(&res)[0].1, "invalid");
+    assert_eq!(suite.job(id).status, JobStatus::Invalid);
+    let p = StakingParams::default();
+    assert_eq!(
+        stakes(&suite)[..2],
+        [
+            MIN - slashed(MIN, p.slash_fraud),
+            MIN - slashed(MIN, p.slash_false_attestation)
+        ]
+    );
+}
+
+#[test]
+fn an_arbitration_nobody_decides_times_out_refunds_and_slashes_nobody() {
+    let mut suite = SuiteBuilder::new().build();
+    let caller = suite.addr("caller");
+    let before = suite.balance(&caller);
+    let id = blocked(&mut suite);
+    suite.advance_blocks(suite.params().arbitration_timeout - 1);
     assert_eq!(
         finalize_outcomes(&suite.finalize(&[id]).unwrap())[0].1,
         "skipped"
@@ -288,20 +460,45 @@ fn a_dispute_without_a_reexecution_quorum_times_out_refunds_and_slashes_nobody()
     assert_eq!(suite.job(id).status, JobStatus::Refunded);
     assert_eq!(suite.balance(&caller), before);
     assert!(suite.received().is_empty());
-    for name in [
-        "node",
-        "validator-0",
-        "validator-1",
-        "validator-2",
-        "validator-4",
-    ] {
-        let op = suite.stake(name);
-        assert_eq!(
-            op.node_stake.u128() + op.validator_stake.u128(),
-            MIN,
-            "{name}"
-        );
-    }
+    assert_eq!(
+        stakes(&suite),
+        vec![MIN; 6],
+        "nothing was proved: nobody slashed"
+    );
+    assert_eq!(
+        arbitrate(&mut suite, id, INVALID).unwrap_err(),
+        ContractError::NotInArbitration {
+            id,
+            status: JobStatus::Refunded
+        }
+    );
+}
+
+#[test]
+fn only_a_job_in_arbitration_can_be_arbitrated() {
+    let mut suite = SuiteBuilder::new().build();
+    let id = recorded(&mut suite);
+    assert_eq!(
+        arbitrate(&mut suite, id, INVALID).unwrap_err(),
+        ContractError::NotInArbitration {
+            id,
+            status: JobStatus::Recorded
+        }
+    );
+    let pending = suite.request(PRICE, 2).unwrap();
+    assert_eq!(
+        arbitrate(&mut suite, pending, VALID).unwrap_err(),
+        ContractError::NotInArbitration {
+            id: pending,
+            status: JobStatus::Pending
+        }
+    );
+    assert_eq!(
+        arbitrate(&mut suite, 999, VALID).unwrap_err(),
+        ContractError::UnknownJob { id: 999 }
+    );
+    assert_eq!(suite.job(id).status, JobStatus::Recorded);
+    assert!(suite.received().is_empty());
 }
 
 /// The router is the only one holding the Invalid attestations and sits on them: the validator

@@ -41,7 +41,7 @@ fn a_quorum_records_the_job_and_pays_out_after_the_window() {
     assert!(
         finalize_outcomes(&res)[0]
             .2
-            .contains("in its challenge or dispute window"),
+            .contains("in its challenge window"),
         "{:?}",
         finalize_outcomes(&res)
     );

@@ -578,11 +578,12 @@ fn check(s: &Suite, w: &World, initial: u128, step: usize) -> Result<(), TestCas
         .chain([s.governance.clone()])
         .map(|a: Addr| s.earnings(&a).claimable.u128())
         .sum();
+    let pot = s.payout_totals().pot.u128();
     prop_assert_eq!(
-        claimable,
+        claimable + pot,
         owed,
         "{}",
-        at("payout owes exactly the claimable balances")
+        at("payout owes exactly the claimable balances and the re-execution pot")
     );
     let treasury: TreasuryResponse = s.query(&s.governance, &GovQuery::Treasury {});
     prop_assert!(

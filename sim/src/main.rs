@@ -1,7 +1,8 @@
 //! `make sim`: Monte Carlo games over Havn's verification rules at the parameters we ship. Each
-//! job is played with the real decision code: each validator's draw (`havn_types::sampling`), the
-//! escalation and verdict rules (`havn_types::decide`), the fee split (`havn_types::apportion_fee`)
-//! and the default slash, reward and split params of the contracts. Every strategy is played on
+//! job is played with the real decision code: each validator's draw and the threshold the
+//! governance floor `p_min` gives (`havn_types::sampling`), the escalation and verdict rules
+//! (`havn_types::decide`), the fee split (`havn_types::apportion_fee`) and the default slash,
+//! reward, pot and split params of the contracts. Every strategy is played on
 //! the same jobs and draws as honest play (common random numbers), and its expected profit per job
 //! is reported against honest play with a 95 % interval. Exits 1 if any cheat comes out ahead.
 //!
@@ -9,7 +10,7 @@
 //! the table.
 
 use cosmwasm_std::Uint128;
-use havn_types::sampling::{sampled, DEFAULT_SAMPLE_RATE};
+use havn_types::sampling::{draw_threshold, drawn};
 use havn_types::{apportion_fee, decide, Ballot, Check, Decision, Split, Verdict};
 
 /// How one validator behaves.
@@ -17,8 +18,17 @@ use havn_types::{apportion_fee, decide, Ballot, Check, Decision, Split, Verdict}
 enum Validator {
     /// Structural checks always; re-executes when drawn or when a job is escalated.
     Honest,
-    /// Signs Valid after the structural checks only, drawn or escalated or not.
+    /// Signs Valid after the structural checks only, drawn or escalated or not (its revealed
+    /// seed proves the drawn ones: `ReportLazy`).
     Lazy,
+    /// Never re-executes: signs nothing for a job it is drawn for (or escalated), a structural
+    /// Valid for the rest. Nothing to prove, but no pay for those jobs.
+    Abstaining,
+    /// Commits no seed, so its draws can never be checked, and signs structurally always.
+    Uncommitted,
+    /// Claims a re-executed Valid when drawn or escalated without running anything (the
+    /// verifier's dilemma): caught only when the job was a fake someone else proves.
+    Pretending,
     /// Signs a re-executed Valid for the node's fakes without running them.
     Colluding,
     /// Covers the node's fakes without a lie it can be slashed for: a structural Valid, and
@@ -44,7 +54,8 @@ struct Strategy {
 /// The shipped parameters the games are played at.
 struct Params {
     validators: usize,
-    sample_rate: f64,
+    /// Each validator's draw threshold: `draw_threshold(p_min_bps, validators)`.
+    threshold: u64,
     quorum_bps: u16,
     min_signers: u32,
     split: Split,
@@ -54,6 +65,9 @@ struct Params {
     slash_false_attestation: f64,
     slash_false_challenge: f64,
     reporter_reward: f64,
+    slash_lazy: f64,
+    /// Share of each job's validator pool that goes to the re-execution pot.
+    pot_share: f64,
     fee: u128,
     /// The node's compute cost per job, as a fraction of its share of the fee (its margin is the
     /// rest); a validator's re-execution costs the same.
@@ -66,10 +80,12 @@ impl Params {
     fn shipped(fee: u128, margin: f64) -> Self {
         let log = havn_execution_log::state::Params::default();
         let staking = havn_staking::state::Params::default();
+        let payout = havn_payout::state::Params::default();
         let f = |d: cosmwasm_std::Decimal| d.to_string().parse::<f64>().expect("decimal");
+        let validators = 4;
         Params {
-            validators: 4,
-            sample_rate: DEFAULT_SAMPLE_RATE,
+            validators,
+            threshold: draw_threshold(log.p_min_bps, validators as u32),
             quorum_bps: log.quorum_bps,
             min_signers: log.min_signers,
             split: Split::DEFAULT.without_upstream(),
@@ -79,6 +95,8 @@ impl Params {
             slash_false_attestation: f(staking.slash_false_attestation),
             slash_false_challenge: f(staking.slash_false_challenge),
             reporter_reward: f(staking.reporter_reward),
+            slash_lazy: f(staking.slash_lazy),
+            pot_share: f64::from(payout.reexecution_pot_bps) / 10_000.0,
             fee,
             cost_fraction: 1.0 - margin,
             // An assumption, not a measurement: honest cross-device runs sit 8-20x inside the
@@ -94,6 +112,23 @@ impl Params {
 
     fn cost(&self) -> f64 {
         self.cost_fraction * self.node_share()
+    }
+
+    /// Each validator's draw probability.
+    fn rate(&self) -> f64 {
+        self.threshold as f64 / 2f64.powi(64)
+    }
+
+    fn validator_pool(&self) -> f64 {
+        let shares = apportion_fee::<()>(Uint128::new(self.fee), &self.split, &[]).expect("split");
+        shares.validator.u128() as f64
+    }
+
+    /// What one proven drawn re-execution earns from the pot in steady state: what each job
+    /// puts in, over the drawn re-executions per job (`n·r`). The pot pays a fixed share of
+    /// itself per claim, so it settles where inflow and claims balance.
+    fn pot_reward(&self) -> f64 {
+        self.pot_share * self.validator_pool() / (self.validators as f64 * self.rate())
     }
 }
 
@@ -122,6 +157,13 @@ fn play(p: &Params, s: &Strategy, secrets: &[[u8; 32]], job: u64, rng: &mut Rng)
     let n = s.validators.len();
     let fake = rng.next() < s.fake;
     let cost = p.cost();
+    // The claimed output: an honest one, or the fake's own bytes (the draw depends on it).
+    let mut output = [0u8; 32];
+    output[..8].copy_from_slice(&job.to_be_bytes());
+    output[8] = u8::from(fake);
+    let drawn_now: Vec<bool> = (0..n)
+        .map(|i| drawn(&secrets[i], job, &output, p.threshold))
+        .collect();
     // Each validator's own answer to an honest re-execution (drawn the same for every strategy).
     let honest_rerun: Vec<Verdict> = (0..n)
         .map(|_| match rng.next() < p.false_negative {
@@ -134,36 +176,48 @@ fn play(p: &Params, s: &Strategy, secrets: &[[u8; 32]], job: u64, rng: &mut Rng)
         false => honest_rerun[i],
     };
     let mut reexecutions = vec![0u32; n];
-    let vote = |i: usize, escalated: bool, reexecutions: &mut Vec<u32>| -> (Verdict, Check) {
-        let reexecuted = Check::Reexecuted { rung: 1 };
-        match s.validators[i] {
-            Validator::Honest if escalated || sampled(&secrets[i], p.sample_rate, job) => {
-                reexecutions[i] += 1;
-                (rerun(i), reexecuted)
+    let reexecuted = Check::Reexecuted { rung: 1 };
+    let vote =
+        |i: usize, escalated: bool, reexecutions: &mut Vec<u32>| -> Option<(Verdict, Check)> {
+            let asked = escalated || drawn_now[i];
+            match s.validators[i] {
+                Validator::Honest if asked => {
+                    reexecutions[i] += 1;
+                    Some((rerun(i), reexecuted))
+                }
+                Validator::Abstaining if asked => None,
+                Validator::Honest
+                | Validator::Lazy
+                | Validator::Abstaining
+                | Validator::Uncommitted => Some((Verdict::Valid, Check::Structural)),
+                Validator::Colluding if fake => Some((Verdict::Valid, reexecuted)),
+                Validator::Blocking if fake => Some((Verdict::Valid, Check::Structural)),
+                Validator::Colluding | Validator::Blocking => {
+                    reexecutions[i] += 1;
+                    Some((rerun(i), reexecuted))
+                }
+                Validator::Griefing => Some((Verdict::Invalid, reexecuted)),
+                Validator::Pretending if asked => Some((Verdict::Valid, reexecuted)),
+                Validator::Pretending => Some((Verdict::Valid, Check::Structural)),
             }
-            Validator::Honest | Validator::Lazy => (Verdict::Valid, Check::Structural),
-            Validator::Colluding if fake => (Verdict::Valid, reexecuted),
-            Validator::Blocking if fake => (Verdict::Valid, Check::Structural),
-            Validator::Colluding | Validator::Blocking => {
-                reexecutions[i] += 1;
-                (rerun(i), reexecuted)
-            }
-            Validator::Griefing => (Verdict::Invalid, reexecuted),
-        }
-    };
-    let mut votes: Vec<(Verdict, Check)> =
+        };
+    let mut votes: Vec<Option<(Verdict, Check)>> =
         (0..n).map(|i| vote(i, false, &mut reexecutions)).collect();
-    let escalated = votes.iter().any(|v| v.0 == Verdict::Invalid);
+    let escalated = votes.iter().flatten().any(|v| v.0 == Verdict::Invalid);
     if escalated {
         // Every validator that answered structurally is asked to re-execute (an upgrade).
         for (i, v) in votes.iter_mut().enumerate() {
-            if v.1 == Check::Structural {
-                *v = vote(i, true, &mut reexecutions);
+            if v.is_some_and(|v| v.1 == Check::Structural) {
+                *v = vote(i, true, &mut reexecutions).or(*v);
             }
         }
     }
     let stake = Uint128::new(p.validator_stake);
-    let ballots: Vec<Ballot> = votes.iter().map(|&(v, c)| (v, c, stake)).collect();
+    let ballots: Vec<Ballot> = votes
+        .iter()
+        .flatten()
+        .map(|&(v, c)| (v, c, stake))
+        .collect();
     let total = Uint128::new(p.validator_stake * n as u128);
     // A dispute that no re-execution quorum decides goes to governance's arbitration, which
     // re-runs the job: the sim assumes the $HAI vote is honest (docs/verification.md).
@@ -180,34 +234,64 @@ fn play(p: &Params, s: &Strategy, secrets: &[[u8; 32]], job: u64, rng: &mut Rng)
     for (i, r) in reexecutions.iter().enumerate() {
         profit[i + 1] -= cost * f64::from(*r);
     }
+    let voted = |i: usize| votes[i];
     let (vs, ns) = (p.validator_stake as f64, p.node_stake as f64);
+    // A drawn validator that signed a structural Valid is proven lazy once its seed is out.
+    for i in 0..n {
+        if drawn_now[i]
+            && s.validators[i] != Validator::Uncommitted
+            && voted(i) == Some((Verdict::Valid, Check::Structural))
+        {
+            profit[i + 1] -= p.slash_lazy * vs;
+        }
+    }
+    // The pot pays each drawn re-execution that agrees with the verdict.
+    let pot = |verdict: Verdict, profit: &mut Vec<f64>| {
+        for i in 0..n {
+            if drawn_now[i]
+                && s.validators[i] != Validator::Uncommitted
+                && voted(i).is_some_and(|v| v.0 == verdict && v.1.reexecuted())
+            {
+                profit[i + 1] += p.pot_reward();
+            }
+        }
+    };
     match decision {
         Decision::Invalid => {
             let mut pool = p.slash_fraud * ns;
             profit[0] -= p.slash_fraud * ns;
-            for (i, v) in votes.iter().enumerate() {
-                if v.0 == Verdict::Valid && v.1.reexecuted() {
+            for i in 0..n {
+                if voted(i).is_some_and(|v| v.0 == Verdict::Valid && v.1.reexecuted()) {
                     profit[i + 1] -= p.slash_false_attestation * vs;
                     pool += p.slash_false_attestation * vs;
                 }
             }
-            let provers: Vec<usize> = (0..n).filter(|&i| votes[i].0 == Verdict::Invalid).collect();
+            let provers: Vec<usize> = (0..n)
+                .filter(|&i| voted(i).is_some_and(|v| v.0 == Verdict::Invalid))
+                .collect();
             for &i in &provers {
                 profit[i + 1] += p.reporter_reward * pool / provers.len() as f64;
             }
+            pot(Verdict::Invalid, &mut profit);
         }
         Decision::Upheld | Decision::Valid { .. } => {
-            let shares = apportion_fee::<()>(Uint128::new(p.fee), &p.split, &[]).expect("split");
-            profit[0] += shares.node.u128() as f64;
-            let signers: Vec<usize> = (0..n).filter(|&i| votes[i].0 == Verdict::Valid).collect();
-            for &i in &signers {
-                profit[i + 1] += shares.validator.u128() as f64 / signers.len() as f64;
+            profit[0] += p.node_share();
+            // The signers' part of the pool, to those with a seed for the epoch.
+            let paid: Vec<usize> = (0..n)
+                .filter(|&i| {
+                    voted(i).is_some_and(|v| v.0 == Verdict::Valid)
+                        && s.validators[i] != Validator::Uncommitted
+                })
+                .collect();
+            for &i in &paid {
+                profit[i + 1] += (1.0 - p.pot_share) * p.validator_pool() / paid.len() as f64;
             }
-            for (i, v) in votes.iter().enumerate() {
-                if v.0 == Verdict::Invalid {
+            for i in 0..n {
+                if voted(i).is_some_and(|v| v.0 == Verdict::Invalid) {
                     profit[i + 1] -= p.slash_false_challenge * vs;
                 }
             }
+            pot(Verdict::Valid, &mut profit);
         }
         // No quorum at all: the caller takes the fee back, nobody is slashed.
         Decision::Disputed | Decision::Undecided => {}
@@ -324,7 +408,39 @@ fn strategies(n: usize) -> Vec<Strategy> {
             validators: with(0, Validator::Lazy),
             node_counts: false,
             counted: vec![0],
-            note: "signs without re-executing",
+            note: "signs structurally when drawn: its revealed seed proves it (slash_lazy)",
+        },
+        Strategy {
+            name: "validator abstaining when drawn",
+            fake: 0.0,
+            validators: with(0, Validator::Abstaining),
+            node_counts: false,
+            counted: vec![0],
+            note: "nothing to prove, but it forgoes the pot's reward for the re-execution",
+        },
+        Strategy {
+            name: "validator pretending to re-execute",
+            fake: 0.0,
+            validators: with(0, Validator::Pretending),
+            node_counts: false,
+            counted: vec![0],
+            note: "among honest nodes nothing catches it: the verifier's dilemma (see docs)",
+        },
+        Strategy {
+            name: "pretending, 5 % of jobs faked",
+            fake: 0.05,
+            validators: with(0, Validator::Pretending),
+            node_counts: false,
+            counted: vec![0],
+            note: "each fake another validator proves slashes it (slash_false_attestation)",
+        },
+        Strategy {
+            name: "validator without a seed",
+            fake: 0.0,
+            validators: with(0, Validator::Uncommitted),
+            node_counts: false,
+            counted: vec![0],
+            note: "its draws cannot be checked, so it is paid nothing",
         },
         Strategy {
             name: "griefing challenger",
@@ -346,9 +462,10 @@ fn compare(p: &Params, s: &Strategy, jobs: u64, seed: u64) -> Row {
             k
         })
         .collect();
+    // A validator's strategy is compared with an honest validator among the same nodes.
     let baseline = Strategy {
         name: "honest",
-        fake: 0.0,
+        fake: if s.node_counts { 0.0 } else { s.fake },
         validators: honest(s.validators.len()),
         node_counts: s.node_counts,
         counted: s.counted.clone(),
@@ -424,14 +541,16 @@ fn main() -> std::process::ExitCode {
         }
     };
     let p = Params::shipped(fee, margin);
-    let model = 1.0 - (1.0 - p.sample_rate).powi(p.validators as i32);
+    let model = 1.0 - (1.0 - p.rate()).powi(p.validators as i32);
     println!(
-        "{} validators, sample rate {}, fee {} uhai (node share {}, compute cost {:.0}), node stake {} uhai, {jobs} jobs per strategy\n",
+        "{} validators, each drawn with r = {:.4} (p_min {} %), fee {} uhai (node share {}, compute cost {:.0}, pot reward per drawn re-execution {:.0}), node stake {} uhai, {jobs} jobs per strategy\n",
         p.validators,
-        p.sample_rate,
+        p.rate(),
+        havn_execution_log::state::Params::default().p_min_bps / 100,
         p.fee,
         p.node_share(),
         p.cost(),
+        p.pot_reward(),
         p.node_stake
     );
     println!(
@@ -496,7 +615,7 @@ mod tests {
         compare(&p, &s, 4_000, 7)
     }
 
-    /// The fixed attacks lose at the shipped defaults; the fraction caught matches the model.
+    /// Every attack loses at the shipped defaults; the fraction caught matches the floor p_min.
     #[test]
     fn faking_and_its_dodges_lose_at_the_shipped_defaults() {
         for name in [
@@ -508,6 +627,9 @@ mod tests {
             "fake + 2 colluding validators",
             "fake + 2 validators blocking silently",
             "griefing challenger",
+            "lazy validator",
+            "validator abstaining when drawn",
+            "validator without a seed",
         ] {
             let r = row(name);
             assert!(
@@ -518,7 +640,7 @@ mod tests {
             );
         }
         let caught = row("fake every job").caught.unwrap();
-        let model = 1.0 - 0.95f64.powi(4);
+        let model = f64::from(havn_execution_log::state::Params::default().p_min_bps) / 10_000.0;
         // 4000 jobs: binomial sd 0.6 %; 3.29 sd.
         assert!(
             (caught - model).abs() < 0.02,

@@ -9,7 +9,7 @@ use havn_types::asset::nonpayable;
 use crate::error::ContractError;
 use crate::msg::{ExecuteMsg, InstantiateMsg, MigrateMsg, QueryMsg, ReceiveMsg};
 use crate::state::{Config, CONFIG, NEXT_JOB_ID, PARAMS};
-use crate::{execute, finalize, query, record};
+use crate::{execute, finalize, query, record, seeds};
 
 pub const CONTRACT_NAME: &str = "crates.io:havn-execution-log";
 pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -92,6 +92,21 @@ pub fn execute(
         ExecuteMsg::Arbitrate { job_id, verdict } => {
             execute::arbitrate(deps, &env, &info.sender, job_id, verdict)
         }
+        ExecuteMsg::CommitSeed { epoch, commitment } => {
+            seeds::commit(deps, &env, info.sender, epoch, commitment)
+        }
+        ExecuteMsg::RevealSeed { epoch, secret } => {
+            seeds::reveal(deps, &env, info.sender, epoch, secret)
+        }
+        ExecuteMsg::ReportLazy { job_id, validator } => {
+            seeds::report_lazy(deps, info.sender, job_id, validator)
+        }
+        ExecuteMsg::ReportUnrevealed { epoch, validator } => {
+            seeds::report_unrevealed(deps, &env, info.sender, epoch, validator)
+        }
+        ExecuteMsg::ClaimReexecutions { job_ids } => {
+            seeds::claim_reexecutions(deps, info.sender, job_ids)
+        }
         ExecuteMsg::Refund { job_id } => execute::refund(deps, &env, &info.sender, job_id),
         ExecuteMsg::UpdateParams(update) => execute::update_params(deps, &info.sender, update),
         ExecuteMsg::UpdateConfig { admin, payout } => {
@@ -101,8 +116,8 @@ pub fn execute(
 }
 
 #[cfg_attr(not(feature = "library"), entry_point)]
-pub fn query(deps: Deps, _env: Env, msg: QueryMsg) -> StdResult<Binary> {
-    query::dispatch(deps, msg)
+pub fn query(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
+    query::dispatch(deps, &env, msg)
 }
 
 #[cfg_attr(not(feature = "library"), entry_point)]

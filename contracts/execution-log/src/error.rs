@@ -95,6 +95,37 @@ pub enum ContractError {
     #[error("a challenge carries exactly one attestation, with verdict invalid")]
     NotAChallenge,
 
+    #[error("epoch {epoch}: {reason}")]
+    BadEpoch { epoch: u64, reason: String },
+
+    #[error("a seed for epoch {epoch} is already committed")]
+    AlreadyCommitted { epoch: u64 },
+
+    #[error("{validator} committed no seed for epoch {epoch}")]
+    NoSeed { epoch: u64, validator: String },
+
+    #[error("the seed for epoch {epoch} is already revealed")]
+    AlreadyRevealed { epoch: u64 },
+
+    #[error("the secret does not hash to the commitment for epoch {epoch}")]
+    BadReveal { epoch: u64 },
+
+    #[error("{validator} has not revealed its seed for epoch {epoch} yet")]
+    SeedNotRevealed { epoch: u64, validator: String },
+
+    #[error("{validator} is not lazy on job {id}: {reason}")]
+    NotLazy {
+        id: u64,
+        validator: String,
+        reason: String,
+    },
+
+    #[error("{validator} was not drawn to re-execute job {id}")]
+    NotDrawn { id: u64, validator: String },
+
+    #[error("already reported")]
+    AlreadyReported,
+
     #[error("invalid param {name}: {reason}")]
     InvalidParam { name: &'static str, reason: String },
 }

@@ -12,6 +12,9 @@ use crate::state::{
     JOBS, NEXT_JOB_ID, PARAMS, VOTES,
 };
 
+/// The lowest re-execution floor governance may set: 1 % of jobs.
+pub const MIN_P_MIN_BPS: u16 = 100;
+
 /// Hard ceiling on a batch, whatever governance sets: bounds the gas of one `RecordExecution`.
 pub const MAX_BATCH_LIMIT: u32 = 50;
 
@@ -41,6 +44,18 @@ pub fn validate_params(p: &Params) -> Result<(), ContractError> {
     }
     if p.dispute_timeout == 0 {
         return invalid("dispute_timeout", "must be at least 1 block".into());
+    }
+    if !(MIN_P_MIN_BPS..=10_000).contains(&p.p_min_bps) {
+        return invalid(
+            "p_min_bps",
+            format!(
+                "must be {MIN_P_MIN_BPS}..=10000 (a floor governance cannot remove), got {}",
+                p.p_min_bps
+            ),
+        );
+    }
+    if p.epoch_blocks == 0 {
+        return invalid("epoch_blocks", "must be at least 1 block".into());
     }
     if p.arbitration_timeout == 0 {
         return invalid("arbitration_timeout", "must be at least 1 block".into());
@@ -335,6 +350,8 @@ pub fn update_params(
     p.max_batch = update.max_batch.unwrap_or(p.max_batch);
     p.challenge_window = update.challenge_window.unwrap_or(p.challenge_window);
     p.dispute_timeout = update.dispute_timeout.unwrap_or(p.dispute_timeout);
+    p.p_min_bps = update.p_min_bps.unwrap_or(p.p_min_bps);
+    p.epoch_blocks = update.epoch_blocks.unwrap_or(p.epoch_blocks);
     p.arbitration_timeout = update.arbitration_timeout.unwrap_or(p.arbitration_timeout);
     validate_params(&p)?;
     PARAMS.save(deps.storage, &p)?;

@@ -11,6 +11,18 @@ use crate::execute::load_job;
 use crate::record::{distribute, pay};
 use crate::state::{adjust_escrow, JobStatus, CONFIG, JOBS, PARAMS, VOTES};
 
+/// A list of job ids for one message: 1 to twice `max_batch`.
+pub fn check_ids(params: &crate::state::Params, job_ids: &[u64]) -> Result<(), ContractError> {
+    let max = params.max_batch * 2;
+    match job_ids.is_empty() || job_ids.len() > max as usize {
+        true => Err(ContractError::BadBatchSize {
+            count: job_ids.len(),
+            max,
+        }),
+        false => Ok(()),
+    }
+}
+
 pub fn finalize(
     mut deps: DepsMut,
     env: &Env,
@@ -18,13 +30,7 @@ pub fn finalize(
 ) -> Result<Response, ContractError> {
     let config = CONFIG.load(deps.storage)?;
     let params = PARAMS.load(deps.storage)?;
-    let max = params.max_batch * 2;
-    if job_ids.is_empty() || job_ids.len() > max as usize {
-        return Err(ContractError::BadBatchSize {
-            count: job_ids.len(),
-            max,
-        });
-    }
+    check_ids(&params, &job_ids)?;
     let mut response = Response::new().add_attribute("action", "finalize");
     let (mut settlements, mut fees) = (Vec::new(), Uint128::zero());
     let (mut paid, mut refunded, mut arbitration, mut skipped) = (0u32, 0u32, 0u32, 0u32);

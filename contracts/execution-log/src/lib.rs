@@ -10,6 +10,7 @@ mod finalize;
 pub mod msg;
 mod query;
 mod record;
+mod seeds;
 pub mod state;
 
 pub use crate::error::ContractError;

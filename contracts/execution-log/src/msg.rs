@@ -1,9 +1,11 @@
 use cosmwasm_schema::{cw_serde, QueryResponses};
-use cosmwasm_std::{Addr, Binary, HexBinary, Uint128};
+use cosmwasm_std::{Addr, Binary, HexBinary, Uint128, Uint64};
 use cw20::Cw20ReceiveMsg;
 use havn_types::{Asset, AssetUnchecked, Check, Verdict};
 
-pub use crate::state::{ClaimedResult, Execution, Job, JobStatus, Params, Vote, WorkflowStats};
+pub use crate::state::{
+    ClaimedResult, Execution, Job, JobStatus, Params, Seed, Vote, WorkflowStats,
+};
 
 #[cw_serde]
 pub struct InstantiateMsg {
@@ -53,6 +55,22 @@ pub enum ExecuteMsg {
     /// Admin (governance) only: decide a job in `Arbitration` (a dispute no re-execution quorum
     /// decided in time), as a re-execution quorum would have.
     Arbitrate { job_id: u64, verdict: Verdict },
+    /// An active validator: `sha256(secret)` of its sample seed for one of the next two epochs
+    /// (`havn_types::sampling`); it draws the epoch's jobs with the secret.
+    CommitSeed { epoch: u64, commitment: HexBinary },
+    /// The validator, once the epoch is over (by the end of the next one): the secret itself.
+    RevealSeed { epoch: u64, secret: HexBinary },
+    /// Anyone: `validator` was drawn for the job by its revealed seed and signed a structural
+    /// Valid anyway. Staking slashes it `slash_lazy` and pays the reporter its reward.
+    ReportLazy { job_id: u64, validator: String },
+    /// Anyone: `validator` committed a seed for `epoch` and did not reveal it by the end of the
+    /// next epoch. Staking slashes it `slash_unrevealed`.
+    ReportUnrevealed { epoch: u64, validator: String },
+    /// A validator, once its seed for the jobs' epochs is revealed: the re-executions it was
+    /// drawn for and got right (its vote agrees with the final verdict), each paid from payout's
+    /// re-execution pot. Other ids are skipped with their reason (`havn_reexecution` events).
+    /// At most twice `max_batch`.
+    ClaimReexecutions { job_ids: Vec<u64> },
     /// The caller takes the fee back once the deadline passed without a quorum.
     Refund { job_id: u64 },
     /// Admin only.
@@ -111,6 +129,8 @@ pub struct ParamsUpdate {
     pub challenge_window: Option<u64>,
     pub dispute_timeout: Option<u64>,
     pub arbitration_timeout: Option<u64>,
+    pub p_min_bps: Option<u16>,
+    pub epoch_blocks: Option<u64>,
 }
 
 #[cw_serde]
@@ -150,9 +170,31 @@ pub enum QueryMsg {
     /// "This workflow earned X across Y runs."
     #[returns(WorkflowStats)]
     WorkflowStats { workflow_id: u64 },
+    /// A sampling epoch (default: the current one): its heights, how many validators committed a
+    /// seed for it, and the draw threshold they use.
+    #[returns(EpochResponse)]
+    Epoch { epoch: Option<u64> },
+    /// A validator's seed for an epoch, if it committed one.
+    #[returns(Option<Seed>)]
+    Seed { epoch: u64, validator: String },
     /// Fees held for pending jobs (equal to this contract's $HAI balance).
     #[returns(EscrowResponse)]
     Escrow {},
+}
+
+#[cw_serde]
+pub struct EpochResponse {
+    pub epoch: u64,
+    /// The epoch at this height.
+    pub current: u64,
+    pub start_height: u64,
+    /// The first height after it.
+    pub end_height: u64,
+    pub committed: u32,
+    /// The floor fixed at the epoch's first commitment.
+    pub p_min_bps: u16,
+    /// A validator is drawn for a job when its draw is below this (out of 2⁶⁴).
+    pub threshold: Uint64,
 }
 
 #[cw_serde]

@@ -1,4 +1,4 @@
-use cosmwasm_std::{to_json_binary, Binary, Deps, Order, StdError, StdResult};
+use cosmwasm_std::{to_json_binary, Binary, Deps, Env, Order, StdError, StdResult};
 use cw_storage_plus::Bound;
 
 use crate::msg::{ConfigResponse, EscrowResponse, ExecutionsResponse, QueryMsg, VotesResponse};
@@ -7,7 +7,7 @@ use crate::state::{executions, CONFIG, ESCROW, JOBS, NEXT_JOB_ID, PARAMS, STATS,
 pub const DEFAULT_LIMIT: u32 = 10;
 pub const MAX_LIMIT: u32 = 30;
 
-pub fn dispatch(deps: Deps, msg: QueryMsg) -> StdResult<Binary> {
+pub fn dispatch(deps: Deps, env: &Env, msg: QueryMsg) -> StdResult<Binary> {
     let limit = |l: Option<u32>| l.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT) as usize;
     match msg {
         QueryMsg::Config {} => {
@@ -22,6 +22,11 @@ pub fn dispatch(deps: Deps, msg: QueryMsg) -> StdResult<Binary> {
             })
         }
         QueryMsg::Params {} => to_json_binary(&PARAMS.load(deps.storage)?),
+        QueryMsg::Epoch { epoch } => to_json_binary(&crate::seeds::query_epoch(deps, env, epoch)?),
+        QueryMsg::Seed { epoch, validator } => {
+            let validator = deps.api.addr_validate(&validator)?;
+            to_json_binary(&crate::state::SEEDS.may_load(deps.storage, (epoch, &validator))?)
+        }
         QueryMsg::Escrow {} => to_json_binary(&EscrowResponse {
             escrowed: ESCROW.may_load(deps.storage)?.unwrap_or_default(),
         }),

@@ -575,6 +575,9 @@ pub fn pay(
         .iter()
         .filter(|v| v.verdict == Verdict::Valid)
         .collect();
+    let params = PARAMS.load(deps.storage)?;
+    let paid =
+        crate::seeds::paid_voters(deps.storage, &params, job.requested_height, signers.clone())?;
     job.status = JobStatus::Valid;
     job.window_ends = None;
     let execution = Execution {
@@ -597,7 +600,7 @@ pub fn pay(
         creator: job.creator.clone(),
         royalty_stack: job.royalty_stack.clone(),
         node: claim.node.clone(),
-        validators: signers
+        validators: paid
             .iter()
             .map(|v| (v.validator.clone(), v.stake))
             .collect(),

@@ -36,6 +36,23 @@ pub struct Params {
     /// still count); then the caller is refunded and nobody is slashed.
     #[serde(default = "default_arbitration_timeout")]
     pub arbitration_timeout: u64,
+    /// The floor on the probability that a job is re-executed at least once, in bps: each
+    /// validator that committed a seed for the epoch is drawn so that `1 − (1 − r)ⁿ ≥ p_min`.
+    #[serde(default = "default_p_min_bps")]
+    pub p_min_bps: u16,
+    /// Blocks per sampling epoch: seeds are committed before an epoch and revealed after it.
+    #[serde(default = "default_epoch_blocks")]
+    pub epoch_blocks: u64,
+}
+
+/// 20 %: docs/verification.md derives it from the default stakes and fees.
+fn default_p_min_bps() -> u16 {
+    2_000
+}
+
+/// 600 blocks: an hour at 6 s blocks (2 minutes on the devnet).
+fn default_epoch_blocks() -> u64 {
+    600
 }
 
 /// 150 blocks: 15 minutes at 6 s blocks (30 s on the devnet's 200 ms blocks). Long enough for
@@ -64,6 +81,8 @@ impl Default for Params {
             challenge_window: default_challenge_window(),
             dispute_timeout: default_dispute_timeout(),
             arbitration_timeout: default_arbitration_timeout(),
+            p_min_bps: default_p_min_bps(),
+            epoch_blocks: default_epoch_blocks(),
         }
     }
 }
@@ -174,7 +193,33 @@ pub struct WorkflowStats {
     pub total_fees: Uint128,
 }
 
+/// A validator's sample seed for one epoch: `sha256(secret)` before it, the secret after.
+#[cw_serde]
+pub struct Seed {
+    pub commitment: HexBinary,
+    pub secret: Option<HexBinary>,
+    /// Reported unrevealed (and slashed) once the reveal window closed.
+    #[serde(default)]
+    pub reported: bool,
+}
+
+/// What an epoch's draws depend on, fixed before it starts: how many validators committed, and
+/// the floor in force at the first commitment.
+#[cw_serde]
+#[derive(Default)]
+pub struct EpochInfo {
+    pub committed: u32,
+    pub p_min_bps: u16,
+}
+
 pub const CONFIG: Item<Config> = Item::new("config");
+/// (epoch, validator) → its seed.
+pub const SEEDS: Map<(u64, &Addr), Seed> = Map::new("seeds");
+pub const EPOCHS: Map<u64, EpochInfo> = Map::new("epochs");
+/// (job id, validator) → reported lazy (once).
+pub const LAZY_REPORTED: Map<(u64, &Addr), ()> = Map::new("lazy_reported");
+/// (job id, validator) → its drawn re-execution was paid from the pot (once).
+pub const REEXECUTIONS_PAID: Map<(u64, &Addr), ()> = Map::new("reexecutions_paid");
 pub const PARAMS: Item<Params> = Item::new("params");
 pub const NEXT_JOB_ID: Item<u64> = Item::new("next_job_id");
 pub const JOBS: Map<u64, Job> = Map::new("jobs");

@@ -22,6 +22,9 @@ pub struct InstantiateMsg {
 }
 
 /// What a passed proposal does. The targets must have this contract as their admin.
+// A proposal is parsed once and holds a handful of actions: the big params variants cost nothing
+// worth boxing (and boxing would change every caller's code, not the JSON).
+#[allow(clippy::large_enum_variant)]
 #[cw_serde]
 pub enum Action {
     /// Registry: default split, dependency and royalty limits, publish deposit.

@@ -69,6 +69,9 @@ pub fn execute(
                 }
             }
         }
+        ExecuteMsg::PayReexecutions { validator, count } => {
+            execute::pay_reexecutions(deps, &info.sender, &validator, count)
+        }
         ExecuteMsg::Claim {} => execute::claim(deps, info.sender),
         ExecuteMsg::ReleaseTreasury {} => {
             let treasury = CONFIG.load(deps.storage)?.treasury;

@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
 use cosmwasm_std::{Addr, Deps, DepsMut, Event, Response, StdResult, Uint128};
-use havn_types::{apportion_fee, divide_pool, Settlement};
+use havn_types::{apportion_fee, divide_pool, Settlement, BPS_TOTAL};
 
 use crate::error::ContractError;
 use crate::msg::ParamsUpdate;
@@ -37,6 +37,7 @@ pub fn distribute(
     }
 
     let mut credits: BTreeMap<Addr, Uint128> = BTreeMap::new();
+    let mut to_pot = Uint128::zero();
     let mut workflows: BTreeMap<u64, WorkflowEarnings> = BTreeMap::new();
     let mut events = Vec::with_capacity(settlements.len());
     for s in settlements {
@@ -50,6 +51,7 @@ pub fn distribute(
             &s,
             &mut credits,
             &mut workflows,
+            &mut to_pot,
         )?);
     }
 
@@ -83,6 +85,7 @@ pub fn distribute(
     TOTALS.update(deps.storage, |mut t| -> StdResult<_> {
         t.distributed += total;
         t.jobs_paid += jobs;
+        t.pot += to_pot;
         Ok(t)
     })?;
     Ok(Response::new()
@@ -90,6 +93,7 @@ pub fn distribute(
         .add_attribute("action", "distribute")
         .add_attribute("jobs", jobs.to_string())
         .add_attribute("amount", total)
+        .add_attribute("to_pot", to_pot)
         .add_attribute("recipients", credits.len().to_string()))
 }
 
@@ -100,6 +104,7 @@ fn credit_job(
     s: &Settlement,
     credits: &mut BTreeMap<Addr, Uint128>,
     workflows: &mut BTreeMap<u64, WorkflowEarnings>,
+    to_pot: &mut Uint128,
 ) -> Result<Event, ContractError> {
     let too_long = |what, count: usize, max: u32| ContractError::ListTooLong {
         job_id: s.job_id,
@@ -130,8 +135,13 @@ fn credit_job(
         ValidatorShares::Equal => vec![Uint128::one(); s.validators.len()],
         ValidatorShares::StakeWeighted => s.validators.iter().map(|(_, stake)| *stake).collect(),
     };
-    // No signers (or no stake) leaves the whole validator pool to the treasury.
-    let (validator_shares, left) = divide_pool(shares.validator, &weights);
+    // Part of the pool waits in the pot for the drawn re-executions; no signers (or no stake)
+    // leaves the rest to the treasury.
+    let pot = shares
+        .validator
+        .multiply_ratio(params.reexecution_pot_bps, BPS_TOTAL);
+    *to_pot += pot;
+    let (validator_shares, left) = divide_pool(shares.validator - pot, &weights);
 
     let mut credit = |who: &Addr, amount: Uint128| {
         *credits.entry(who.clone()).or_default() += amount;
@@ -166,7 +176,56 @@ fn credit_job(
         .add_attribute("upstream", upstream)
         .add_attribute("node", shares.node)
         .add_attribute("validators", validators)
+        .add_attribute("to_pot", pot)
         .add_attribute("treasury", treasury_amount))
+}
+
+/// The execution log proved `count` re-executions `validator` was drawn for: each takes
+/// `pot_payout_bps` of what the pot holds then (so the pot never runs dry, and what a
+/// re-execution earns follows what jobs put in: docs/verification.md).
+pub fn pay_reexecutions(
+    deps: DepsMut,
+    sender: &Addr,
+    validator: &str,
+    count: u32,
+) -> Result<Response, ContractError> {
+    let config = CONFIG.load(deps.storage)?;
+    if config.execution_log.as_ref() != Some(sender) {
+        return Err(ContractError::NotExecutionLog {
+            sender: sender.to_string(),
+        });
+    }
+    if count == 0 || count > MAX_SETTLEMENTS_CEILING {
+        return Err(ContractError::BadBatchSize {
+            count: count as usize,
+            max: MAX_SETTLEMENTS_CEILING,
+        });
+    }
+    let validator = deps.api.addr_validate(validator)?;
+    let params = PARAMS.load(deps.storage)?;
+    let mut totals = TOTALS.load(deps.storage)?;
+    let mut paid = Uint128::zero();
+    for _ in 0..count {
+        let each = totals.pot.multiply_ratio(params.pot_payout_bps, BPS_TOTAL);
+        totals.pot -= each;
+        paid += each;
+    }
+    totals.distributed += paid;
+    TOTALS.save(deps.storage, &totals)?;
+    if !paid.is_zero() {
+        ACCOUNTS.update(deps.storage, &validator, |a| -> StdResult<_> {
+            let mut a = a.unwrap_or_default();
+            a.claimable += paid;
+            a.earned += paid;
+            Ok(a)
+        })?;
+    }
+    Ok(Response::new()
+        .add_attribute("action", "pay_reexecutions")
+        .add_attribute("validator", validator.as_str())
+        .add_attribute("count", count.to_string())
+        .add_attribute("amount", paid)
+        .add_attribute("pot", totals.pot))
 }
 
 /// Sends `address` its whole claimable balance.
@@ -218,7 +277,14 @@ pub fn validate_params(p: &Params) -> Result<(), ContractError> {
         "max_settlements",
         p.max_settlements,
         MAX_SETTLEMENTS_CEILING,
-    )
+    )?;
+    if p.reexecution_pot_bps > 10_000 {
+        return Err(ContractError::InvalidParam {
+            name: "reexecution_pot_bps",
+            reason: format!("must be 0 to 10000, got {}", p.reexecution_pot_bps),
+        });
+    }
+    check("pot_payout_bps", p.pot_payout_bps.into(), 10_000)
 }
 
 fn ensure_admin(deps: Deps, sender: &Addr) -> Result<(), ContractError> {
@@ -239,6 +305,8 @@ pub fn update_params(
     p.max_royalty_payees = update.max_royalty_payees.unwrap_or(p.max_royalty_payees);
     p.max_signers = update.max_signers.unwrap_or(p.max_signers);
     p.max_settlements = update.max_settlements.unwrap_or(p.max_settlements);
+    p.reexecution_pot_bps = update.reexecution_pot_bps.unwrap_or(p.reexecution_pot_bps);
+    p.pot_payout_bps = update.pot_payout_bps.unwrap_or(p.pot_payout_bps);
     validate_params(&p)?;
     PARAMS.save(deps.storage, &p)?;
     Ok(Response::new().add_attribute("action", "update_params"))

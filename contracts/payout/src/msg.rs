@@ -28,6 +28,9 @@ pub enum ExecuteMsg {
     Distribute { settlements: Vec<Settlement> },
     /// A cw20 $HAI `Send` from the execution log carrying `Distribute`.
     Receive(Cw20ReceiveMsg),
+    /// The execution log only: `validator` proved `count` re-executions it was drawn for; each
+    /// is paid `pot_payout_bps` of the re-execution pot.
+    PayReexecutions { validator: String, count: u32 },
     /// Send the caller its whole claimable balance.
     Claim {},
     /// Anyone: send the treasury's claimable balance to the treasury (useful when the treasury
@@ -50,6 +53,8 @@ pub struct ParamsUpdate {
     pub max_royalty_payees: Option<u32>,
     pub max_signers: Option<u32>,
     pub max_settlements: Option<u32>,
+    pub reexecution_pot_bps: Option<u16>,
+    pub pot_payout_bps: Option<u16>,
 }
 
 #[cw_serde]
@@ -74,7 +79,7 @@ pub enum QueryMsg {
     /// Whether a job's fee has been distributed.
     #[returns(PaidResponse)]
     Paid { job_id: u64 },
-    /// Contract-wide sums; `distributed - claimed` equals the contract's balance.
+    /// Contract-wide sums; `distributed - claimed + pot` equals the contract's balance.
     #[returns(TotalsResponse)]
     Totals {},
 }
@@ -123,7 +128,9 @@ pub struct PaidResponse {
 pub struct TotalsResponse {
     pub distributed: Uint128,
     pub claimed: Uint128,
-    /// `distributed - claimed`: what the contract holds for its recipients.
+    /// `distributed - claimed + pot`: what the contract holds for its recipients.
     pub owed: Uint128,
     pub jobs_paid: u64,
+    /// The re-execution pot.
+    pub pot: Uint128,
 }

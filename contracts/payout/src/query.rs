@@ -64,8 +64,9 @@ pub fn dispatch(deps: Deps, msg: QueryMsg) -> StdResult<Binary> {
             to_json_binary(&TotalsResponse {
                 distributed: t.distributed,
                 claimed: t.claimed,
-                owed: t.distributed - t.claimed,
+                owed: t.distributed - t.claimed + t.pot,
                 jobs_paid: t.jobs_paid,
+                pot: t.pot,
             })
         }
     }

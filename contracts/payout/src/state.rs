@@ -35,6 +35,25 @@ pub struct Params {
     pub max_signers: u32,
     /// Most settlements in one `Distribute` (the execution log's batches are at most 50).
     pub max_settlements: u32,
+    /// Share (bps) of each job's validator pool that goes to the re-execution pot instead of
+    /// its signers: re-executing costs what the node's run costs, more than one job's pool, so
+    /// the pot pools it across jobs for the validators drawn to re-execute
+    /// (docs/verification.md, "Checking pays").
+    #[serde(default = "default_reexecution_pot_bps")]
+    pub reexecution_pot_bps: u16,
+    /// Share (bps) of the pot each proven re-execution (`PayReexecutions`) is paid.
+    #[serde(default = "default_pot_payout_bps")]
+    pub pot_payout_bps: u16,
+}
+
+/// 80 %: a drawn re-execution then earns about 0.8 × pool / p_min (docs/verification.md),
+/// above its cost for any node margin over about 20 % at the default split.
+fn default_reexecution_pot_bps() -> u16 {
+    8_000
+}
+
+fn default_pot_payout_bps() -> u16 {
+    100
 }
 
 impl Default for Params {
@@ -44,6 +63,8 @@ impl Default for Params {
             max_royalty_payees: 64,
             max_signers: 100,
             max_settlements: 50,
+            reexecution_pot_bps: default_reexecution_pot_bps(),
+            pot_payout_bps: default_pot_payout_bps(),
         }
     }
 }
@@ -79,13 +100,16 @@ pub struct WorkflowEarnings {
     pub treasury: Uint128,
 }
 
-/// Contract-wide sums: `distributed - claimed` is what the contract owes, and its balance.
+/// Contract-wide sums: `distributed - claimed + pot` is what the contract owes, and its balance.
 #[cw_serde]
 #[derive(Default)]
 pub struct Totals {
     pub distributed: Uint128,
     pub claimed: Uint128,
     pub jobs_paid: u64,
+    /// Held for re-executions not yet proven.
+    #[serde(default)]
+    pub pot: Uint128,
 }
 
 pub const CONFIG: Item<Config> = Item::new("config");

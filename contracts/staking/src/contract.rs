@@ -85,6 +85,20 @@ pub fn execute(
             slashing::double_sign(deps, &env, info.sender, evidence)
         }
         ExecuteMsg::SlashJob(job) => slashing::slash_job(deps, &env, &info.sender, job),
+        ExecuteMsg::SlashLazy {
+            validator,
+            reporter,
+            job_id,
+            epoch,
+        } => slashing::slash_lazy(
+            deps,
+            &env,
+            &info.sender,
+            &validator,
+            &reporter,
+            job_id,
+            epoch,
+        ),
         ExecuteMsg::Slash {
             operator,
             role,

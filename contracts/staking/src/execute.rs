@@ -22,6 +22,8 @@ pub fn validate_params(p: &Params) -> Result<(), ContractError> {
         ("reporter_reward", p.reporter_reward),
         ("slash_false_attestation", p.slash_false_attestation),
         ("slash_false_challenge", p.slash_false_challenge),
+        ("slash_lazy", p.slash_lazy),
+        ("slash_unrevealed", p.slash_unrevealed),
     ] {
         if fraction > cosmwasm_std::Decimal::one() {
             return invalid(
@@ -374,6 +376,8 @@ pub fn update_params(
         reporter_reward,
         slash_false_attestation,
         slash_false_challenge,
+        slash_lazy,
+        slash_unrevealed,
         downtime_window,
         jail_period,
         max_validators,
@@ -388,6 +392,8 @@ pub fn update_params(
     p.reporter_reward = reporter_reward.unwrap_or(p.reporter_reward);
     p.slash_false_attestation = slash_false_attestation.unwrap_or(p.slash_false_attestation);
     p.slash_false_challenge = slash_false_challenge.unwrap_or(p.slash_false_challenge);
+    p.slash_lazy = slash_lazy.unwrap_or(p.slash_lazy);
+    p.slash_unrevealed = slash_unrevealed.unwrap_or(p.slash_unrevealed);
     p.downtime_window = downtime_window.unwrap_or(p.downtime_window);
     p.jail_period = jail_period.unwrap_or(p.jail_period);
     p.max_validators = max_validators.unwrap_or(p.max_validators);

@@ -51,6 +51,15 @@ pub enum ExecuteMsg {
     /// The execution log only, once per job: a job's result was proven invalid (the node and
     /// its re-executed Valid signers are slashed) or a challenge against it overturned.
     SlashJob(JobSlash),
+    /// The execution log only: a validator proven lazy by its revealed seed (`job_id`: drawn
+    /// for that job, signed a structural Valid; `slash_lazy`), or one that never revealed the
+    /// epoch's seed (no `job_id`; `slash_unrevealed`). The reporter takes the reward.
+    SlashLazy {
+        validator: String,
+        reporter: String,
+        job_id: Option<u64>,
+        epoch: u64,
+    },
     /// Admin only: slash for collusion or another reason governance decided on.
     Slash {
         operator: String,
@@ -125,6 +134,8 @@ pub struct ParamsUpdate {
     pub reporter_reward: Option<Decimal>,
     pub slash_false_attestation: Option<Decimal>,
     pub slash_false_challenge: Option<Decimal>,
+    pub slash_lazy: Option<Decimal>,
+    pub slash_unrevealed: Option<Decimal>,
     pub downtime_window: Option<u64>,
     pub jail_period: Option<u64>,
     pub max_validators: Option<u32>,

@@ -327,6 +327,46 @@ pub fn slash_job(
         .add_messages(msgs))
 }
 
+/// The execution log proved a validator lazy (or hiding its seed). Like every slash, an operator
+/// with nothing bonded left is skipped, never an error.
+pub fn slash_lazy(
+    deps: DepsMut,
+    env: &Env,
+    sender: &Addr,
+    validator: &str,
+    reporter: &str,
+    job_id: Option<u64>,
+    epoch: u64,
+) -> Result<Response, ContractError> {
+    if CONFIG.load(deps.storage)?.execution_log.as_ref() != Some(sender) {
+        return Err(ContractError::NotExecutionLog);
+    }
+    let params = PARAMS.load(deps.storage)?;
+    let (validator, reporter) = (
+        deps.api.addr_validate(validator)?,
+        deps.api.addr_validate(reporter)?,
+    );
+    if OPERATORS.may_load(deps.storage, &validator)?.is_none() {
+        return Ok(Response::new().add_attribute("action", "slash_lazy_skipped"));
+    }
+    let (fraction, reason) = match job_id {
+        Some(_) => (params.slash_lazy, "lazy"),
+        None => (params.slash_unrevealed, "unrevealed_seed"),
+    };
+    let response = slash(
+        deps,
+        env,
+        &validator,
+        &[Role::Validator],
+        fraction,
+        Some(&reporter),
+        reason,
+    )?;
+    Ok(response
+        .add_attribute("epoch", epoch.to_string())
+        .add_attribute("job_id", job_id.map_or(String::new(), |j| j.to_string())))
+}
+
 pub fn by_governance(
     deps: DepsMut,
     env: &Env,

@@ -39,6 +39,13 @@ pub struct Params {
     /// A validator whose Invalid a re-execution quorum overturned: the challenge bond.
     #[serde(default = "default_slash_false_challenge")]
     pub slash_false_challenge: Decimal,
+    /// A validator drawn to re-execute a job (by its revealed seed) that signed a structural
+    /// Valid instead.
+    #[serde(default = "default_slash_lazy")]
+    pub slash_lazy: Decimal,
+    /// A validator that never revealed an epoch's seed (hiding every draw of the epoch).
+    #[serde(default = "default_slash_unrevealed")]
+    pub slash_unrevealed: Decimal,
     /// Seconds without a heartbeat after which anyone may report downtime.
     pub downtime_window: u64,
     /// Seconds a slashed operator stays jailed.
@@ -55,6 +62,14 @@ fn default_slash_false_challenge() -> Decimal {
     Decimal::percent(1)
 }
 
+fn default_slash_lazy() -> Decimal {
+    Decimal::percent(1)
+}
+
+fn default_slash_unrevealed() -> Decimal {
+    Decimal::percent(10)
+}
+
 impl Default for Params {
     fn default() -> Self {
         Params {
@@ -68,6 +83,8 @@ impl Default for Params {
             reporter_reward: Decimal::percent(10),
             slash_false_attestation: default_slash_false_attestation(),
             slash_false_challenge: default_slash_false_challenge(),
+            slash_lazy: default_slash_lazy(),
+            slash_unrevealed: default_slash_unrevealed(),
             downtime_window: 3600,
             jail_period: 24 * 3600,
             max_validators: 50,

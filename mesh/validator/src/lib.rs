@@ -2,11 +2,15 @@
 //! result it is sent:
 //! 1. checks the output against its hash, and the node's signature over its result claim;
 //! 2. runs structural checks (not empty, within the manifest's size limit, not one repeated byte);
-//! 3. re-executes a sampled fraction of jobs and compares outputs. The sample is
-//!    `sha256(secret ‖ job_id) < rate`: the node cannot predict it, and the validator committed to
-//!    `sha256(secret)` when it connected, so it cannot pick the sample after seeing a result;
+//! 3. re-executes the jobs it is drawn for and compares outputs. The draw is
+//!    `sha256(secret ‖ job_id ‖ output_hash)` below a threshold (`havn_types::sampling`): the
+//!    node cannot predict it, and with a chain the secret is the epoch's seed committed on the
+//!    execution log beforehand and revealed after (`seeds`), so the validator can neither pick
+//!    its draws nor skip one unprovably; without a chain it is a local secret and `sample_rate`;
 //! 4. signs the attestation (`havn_types::Attestation`, the bytes the execution log verifies) with
 //!    verdict valid or invalid.
+
+pub mod seeds;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -149,8 +153,11 @@ pub struct Validator {
     key: Arc<SigningKey>,
     cache: ArtifactDir,
     secret: [u8; 32],
+    /// The local draw's threshold (`sample_rate`), used without an on-chain seed.
+    local_threshold: u64,
     checker: Checker,
     challenger: Option<Arc<Challenger>>,
+    seeds: Option<Arc<seeds::Seeds>>,
     pub metrics: Arc<ValidatorMetrics>,
 }
 
@@ -274,21 +281,44 @@ impl Validator {
             }
         };
         let cache = ArtifactDir::open(&cfg.cache_dir).map_err(|e| e.to_string())?;
-        let rate = cfg.sample_rate;
         let checker = Checker {
             operators,
             executors,
-            sampled: Arc::new(move |job_id| havn_types::sampling::sampled(&secret, rate, job_id)),
         };
         Ok(Validator {
+            local_threshold: havn_types::sampling::rate_threshold(cfg.sample_rate),
             cfg: Arc::new(cfg),
             key: Arc::new(key),
             cache,
             secret,
             checker,
             challenger: None,
+            seeds: None,
             metrics: Arc::default(),
         })
+    }
+
+    /// The master secret the epoch seeds derive from: `sample_secret` when set, else one derived
+    /// from the validator's key (so a restart reveals what it committed).
+    pub fn seed_master(cfg: &ValidatorConfig, key: &SigningKey) -> [u8; 32] {
+        match &cfg.sample_secret {
+            Some(hex_secret) => hex::decode(hex_secret)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .unwrap_or_default(),
+            None => {
+                let mut h = Sha256::new();
+                h.update(b"havn/seed-master/v1");
+                h.update(key.to_bytes());
+                h.finalize().into()
+            }
+        }
+    }
+
+    /// Draws with the epoch seeds it commits on the execution log.
+    pub fn with_seeds(mut self, seeds: seeds::Seeds) -> Self {
+        self.seeds = Some(Arc::new(seeds));
+        self
     }
 
     /// Posts every re-executed Invalid this validator signs on chain as well.
@@ -302,9 +332,17 @@ impl Validator {
         Sha256::digest(self.secret).into()
     }
 
-    /// Whether this validator re-executes `job_id`.
-    pub fn sampled(&self, job_id: u64) -> bool {
-        (self.checker.sampled)(job_id)
+    /// Whether this validator is drawn to re-execute a job's claimed output: by its committed
+    /// seed for the job's epoch when it has one, else by its local secret and rate.
+    pub async fn draw(&self, job_id: u64, output_hash: &[u8; 32]) -> (bool, Option<seeds::Draw>) {
+        if let Some(seeds) = &self.seeds {
+            if let Some(draw) = seeds.draw(job_id, output_hash).await {
+                return (draw.drawn, Some(draw));
+            }
+        }
+        let local =
+            havn_types::sampling::drawn(&self.secret, job_id, output_hash, self.local_threshold);
+        (local, None)
     }
 
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
@@ -317,12 +355,15 @@ impl Validator {
                 tracing::error!(%addr, error = %e, "cannot serve metrics");
             }
         }
-        let tasks: Vec<_> = this
+        let mut tasks: Vec<_> = this
             .cfg
             .routers
             .iter()
             .map(|url| tokio::spawn(this.clone().serve_router(url.clone())))
             .collect();
+        if let Some(seeds) = &this.seeds {
+            tasks.push(tokio::spawn(seeds.clone().keep()));
+        }
         stop.await;
         for t in tasks {
             t.abort();
@@ -403,7 +444,9 @@ impl Validator {
                 return None;
             }
         };
-        if let (Some(m), true) = (&manifest, task.escalated || self.sampled(task.job_id)) {
+        let (drawn, draw) = self.draw(task.job_id, &output_hash).await;
+        let reexecute = reexecutes(&task, drawn);
+        if let (Some(m), true) = (&manifest, reexecute) {
             // Re-execution reads the pipeline's model files: fetch them (hash-checked) first.
             if let Ok(executor) = self.checker.executors.get(&m.pipeline.kind) {
                 for hash in executor.artifacts(m).unwrap_or_default() {
@@ -418,7 +461,7 @@ impl Validator {
         let check = {
             let checker = self.checker.clone();
             let task = task.clone();
-            tokio::task::spawn_blocking(move || checker.check(&task, manifest.as_ref()))
+            tokio::task::spawn_blocking(move || checker.check(&task, manifest.as_ref(), reexecute))
                 .await
                 .ok()?
         };
@@ -437,6 +480,9 @@ impl Validator {
             .observe(started.elapsed().as_secs_f64());
         if check.reexecuted {
             self.metrics.reexecuted.inc();
+            if let (Some(seeds), Some(draw)) = (&self.seeds, draw) {
+                seeds.reexecuted(draw, task.job_id);
+            }
         }
         if let Some(rung) = check.rung {
             let i = Rung::ALL.iter().position(|r| *r == rung).unwrap_or(0);
@@ -503,20 +549,29 @@ impl Validator {
     }
 }
 
+/// Whether a task is re-executed: when drawn, and always when escalated (a dispute).
+pub fn reexecutes(task: &VerifyTask, drawn: bool) -> bool {
+    task.escalated || drawn
+}
+
 /// The synchronous part of checking: everything but the network.
 #[derive(Clone)]
 pub struct Checker {
     pub operators: Arc<dyn OperatorSet>,
     pub executors: Executors,
-    /// Whether a job is in the re-execution sample.
-    pub sampled: Arc<dyn Fn(u64) -> bool + Send + Sync>,
 }
 
 impl Checker {
-    /// Judges a result. `Err(why)` when this validator cannot judge it (its own re-execution
-    /// failed for a reason of its own: a runtime error, out of memory): it must abstain, never
-    /// call an honest node's result invalid.
-    pub fn check(&self, task: &VerifyTask, manifest: Option<&Manifest>) -> Result<Check, String> {
+    /// Judges a result, re-executing it when `reexecute` (drawn, or escalated). `Err(why)` when
+    /// this validator cannot judge it (its own re-execution failed for a reason of its own: a
+    /// runtime error, out of memory): it must abstain, never call an honest node's result
+    /// invalid.
+    pub fn check(
+        &self,
+        task: &VerifyTask,
+        manifest: Option<&Manifest>,
+        reexecute: bool,
+    ) -> Result<Check, String> {
         let invalid = |reason: &str, rung: Option<Rung>| Check {
             verdict: havn_types::Verdict::Invalid,
             reason: reason.to_string(),
@@ -553,8 +608,7 @@ impl Checker {
                 return Ok(invalid(&format!("structure: {why}"), Some(Rung::Structure)));
             }
         }
-        // An escalated job is re-executed whatever the sample says.
-        if !task.escalated && !(self.sampled)(task.job_id) {
+        if !reexecute {
             return Ok(Check {
                 verdict: havn_types::Verdict::Valid,
                 reason: String::new(),
@@ -615,7 +669,7 @@ mod tests {
         SigningKey::from_slice(&[5u8; 32]).unwrap()
     }
 
-    fn checker(sample_all: bool) -> Checker {
+    fn checker() -> Checker {
         let ops = FileOperators::from_operators([Operator {
             address: "node".into(),
             pubkey: keys::pubkey(&node_key()),
@@ -625,7 +679,6 @@ mod tests {
         Checker {
             operators: Arc::new(ops),
             executors: Executors::builtin(),
-            sampled: Arc::new(move |_| sample_all),
         }
     }
 
@@ -687,8 +740,12 @@ mod tests {
     #[test]
     fn honest_results_pass_with_and_without_reexecution() {
         for sample in [false, true] {
-            let check = checker(sample)
-                .check(&task(honest_output(), &node_key()), Some(&manifest()))
+            let check = checker()
+                .check(
+                    &task(honest_output(), &node_key()),
+                    Some(&manifest()),
+                    sample,
+                )
                 .unwrap();
             assert_eq!(check.verdict, havn_types::Verdict::Valid, "{check:?}");
             assert_eq!(check.reexecuted, sample);
@@ -699,7 +756,7 @@ mod tests {
     fn each_check_catches_its_fault() {
         let m = manifest();
         let invalid = |t: &VerifyTask, sample: bool| {
-            let c = checker(sample).check(t, Some(&m)).unwrap();
+            let c = checker().check(t, Some(&m), sample).unwrap();
             assert_eq!(c.verdict, havn_types::Verdict::Invalid);
             c.reason
         };
@@ -719,7 +776,7 @@ mod tests {
         // Plausible but wrong bytes pass the cheap checks; only re-execution catches them.
         let wrong = task(havn_mesh_common::sha256(b"wrong").to_vec(), &node_key());
         assert_eq!(
-            checker(false).check(&wrong, Some(&m)).unwrap().verdict,
+            checker().check(&wrong, Some(&m), false).unwrap().verdict,
             havn_types::Verdict::Valid
         );
         assert_eq!(
@@ -752,10 +809,10 @@ mod tests {
     #[test]
     fn a_validator_that_cannot_rerun_abstains_instead_of_blaming_the_node() {
         let with = |error: ExecError| {
-            let mut c = checker(true);
+            let mut c = checker();
             c.executors = Executors::default();
             c.executors.add(Arc::new(Failing(error)));
-            c.check(&task(honest_output(), &node_key()), Some(&manifest()))
+            c.check(&task(honest_output(), &node_key()), Some(&manifest()), true)
         };
         let why = with(ExecError::Failed("CUDA out of memory".into())).unwrap_err();
         assert!(why.contains("CUDA out of memory"), "{why}");
@@ -775,13 +832,18 @@ mod tests {
     #[test]
     fn escalated_tasks_are_reexecuted_and_the_check_is_signed() {
         let wrong = task(havn_mesh_common::sha256(b"wrong").to_vec(), &node_key());
-        let c = checker(false).check(&wrong, Some(&manifest())).unwrap();
+        let c = checker()
+            .check(&wrong, Some(&manifest()), reexecutes(&wrong, false))
+            .unwrap();
         assert_eq!(c.signed_check(), havn_types::Check::Structural);
         let escalated = VerifyTask {
             escalated: true,
             ..wrong
         };
-        let c = checker(false).check(&escalated, Some(&manifest())).unwrap();
+        assert!(reexecutes(&escalated, false));
+        let c = checker()
+            .check(&escalated, Some(&manifest()), reexecutes(&escalated, false))
+            .unwrap();
         assert_eq!(c.verdict, havn_types::Verdict::Invalid);
         assert!(c.reexecuted);
         let mismatch = Rung::ALL.iter().position(|r| *r == Rung::Mismatch).unwrap() as u8;

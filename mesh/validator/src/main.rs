@@ -78,14 +78,24 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
+        // With an execution log: challenge on chain, and draw with seeds committed there.
+        let master = Validator::seed_master(&cfg, &key);
         let challenger = match cfg.chain.as_ref().filter(|c| !c.execution_log.is_empty()) {
-            Some(chain) => match chain.connect().await {
-                Ok((client, wallet)) => Some(havn_validator::Challenger {
-                    client,
-                    wallet,
-                    execution_log: chain.execution_log.clone(),
-                }),
-                Err(e) => {
+            Some(chain) => match (chain.connect().await, chain.connect().await) {
+                (Ok((client, wallet)), Ok((seed_client, seed_wallet))) => Some((
+                    havn_validator::Challenger {
+                        client,
+                        wallet,
+                        execution_log: chain.execution_log.clone(),
+                    },
+                    havn_validator::seeds::Seeds::new(
+                        seed_client,
+                        seed_wallet,
+                        chain.execution_log.clone(),
+                        master,
+                    ),
+                )),
+                (Err(e), _) | (_, Err(e)) => {
                     eprintln!("havn-validator: {e}");
                     return ExitCode::FAILURE;
                 }
@@ -94,7 +104,7 @@ fn main() -> ExitCode {
         };
         let validator = match Validator::new(cfg, key, operators, executors) {
             Ok(v) => match challenger {
-                Some(c) => v.with_challenger(c),
+                Some((c, seeds)) => v.with_challenger(c).with_seeds(seeds),
                 None => v,
             },
             Err(e) => {

@@ -6,4 +6,5 @@ mod attacks;
 mod disputes;
 mod jobs;
 mod recording;
+mod seeds;
 mod suite;

@@ -47,9 +47,11 @@ pub struct Received {
 enum PayoutExec {
     Distribute { settlements: Vec<Settlement> },
     Receive(cw20::Cw20ReceiveMsg),
+    PayReexecutions { validator: String, count: u32 },
 }
 
 const RECEIVED: Item<Vec<Received>> = Item::new("received");
+const POT_CLAIMS: Item<Vec<(String, u32)>> = Item::new("pot_claims");
 
 fn payout_execute(
     deps: DepsMut,
@@ -58,6 +60,12 @@ fn payout_execute(
     msg: PayoutExec,
 ) -> StdResult<Response> {
     let received = match msg {
+        PayoutExec::PayReexecutions { validator, count } => {
+            let mut all = POT_CLAIMS.may_load(deps.storage)?.unwrap_or_default();
+            all.push((validator, count));
+            POT_CLAIMS.save(deps.storage, &all)?;
+            return Ok(Response::new());
+        }
         PayoutExec::Distribute { settlements } => Received {
             settlements,
             funds: info.funds,
@@ -69,7 +77,7 @@ fn payout_execute(
                 funds: info.funds,
                 cw20: Some((info.sender, wrapper.amount)),
             },
-            PayoutExec::Receive(_) => unreachable!("nested receive"),
+            _ => unreachable!("only Distribute comes with a cw20 Send"),
         },
     };
     let mut all = RECEIVED.may_load(deps.storage)?.unwrap_or_default();
@@ -78,8 +86,17 @@ fn payout_execute(
     Ok(Response::new())
 }
 
-fn payout_query(deps: Deps, _env: Env, _msg: Empty) -> StdResult<Binary> {
-    to_json_binary(&RECEIVED.may_load(deps.storage)?.unwrap_or_default())
+/// `{}`: every `Distribute` received; `{"pot_claims": true}`: every `PayReexecutions`.
+#[cw_serde]
+struct PayoutQuery {
+    pot_claims: Option<bool>,
+}
+
+fn payout_query(deps: Deps, _env: Env, msg: PayoutQuery) -> StdResult<Binary> {
+    match msg.pot_claims {
+        Some(true) => to_json_binary(&POT_CLAIMS.may_load(deps.storage)?.unwrap_or_default()),
+        _ => to_json_binary(&RECEIVED.may_load(deps.storage)?.unwrap_or_default()),
+    }
 }
 
 fn payout_instantiate(_: DepsMut, _: Env, _: MessageInfo, _: Empty) -> StdResult<Response> {
@@ -608,6 +625,19 @@ impl Suite {
                 &self.staking,
                 &havn_staking::msg::QueryMsg::Operator {
                     address: self.addr(name).to_string(),
+                },
+            )
+            .unwrap()
+    }
+
+    /// Every `PayReexecutions` the stand-in payout received: (validator, count).
+    pub fn pot_claims(&self) -> Vec<(String, u32)> {
+        self.app
+            .wrap()
+            .query_wasm_smart(
+                &self.payout,
+                &PayoutQuery {
+                    pot_claims: Some(true),
                 },
             )
             .unwrap()

@@ -7,8 +7,8 @@ use havn_types::{AssetError, Split, SplitError};
 use crate::suite::{cw20_suite, suite, suite_with, Suite, DENOM};
 
 /// 10 000 at 45/20/25/5/5 %, upstream 12 % + 8 %, three equal validators:
-/// creator 4500, lora 1200, upstream 800, node 2500, validators 166 each (500 − 2 left over),
-/// treasury 500 + 2.
+/// creator 4500, lora 1200, upstream 800, node 2500; of the validators' 500, 80 % (400) to the
+/// re-execution pot and 33 each to the signers (100 − 1 left over); treasury 500 + 1.
 fn check_reference_job(s: &mut Suite) {
     let settlement = s.settlement(
         1,
@@ -22,10 +22,10 @@ fn check_reference_job(s: &mut Suite) {
         ("lora", 1200),
         ("upstream", 800),
         ("node", 2500),
-        ("v0", 166),
-        ("v1", 166),
-        ("v2", 166),
-        ("treasury", 502),
+        ("v0", 33),
+        ("v1", 33),
+        ("v2", 33),
+        ("treasury", 501),
     ] {
         let e = s.earnings(who);
         assert_eq!(
@@ -45,12 +45,17 @@ fn check_reference_job(s: &mut Suite) {
     );
     assert_eq!(
         (w.node.u128(), w.validators.u128(), w.treasury.u128()),
-        (2500, 498, 502)
+        (2500, 499, 501)
     );
     let t = s.totals();
     assert_eq!(
-        (t.distributed.u128(), t.owed.u128(), t.jobs_paid),
-        (10_000, 10_000, 1)
+        (
+            t.distributed.u128(),
+            t.pot.u128(),
+            t.owed.u128(),
+            t.jobs_paid
+        ),
+        (9_600, 400, 10_000, 1)
     );
     assert_eq!(s.balance(&s.payout.clone()), 10_000);
     let ev = res
@@ -71,9 +76,16 @@ fn check_reference_job(s: &mut Suite) {
             attr("job_id"),
             attr("fee"),
             attr("validators"),
+            attr("to_pot"),
             attr("treasury")
         ),
-        ("1".into(), "10000".into(), "498".into(), "502".into())
+        (
+            "1".into(),
+            "10000".into(),
+            "499".into(),
+            "400".into(),
+            "501".into()
+        )
     );
 }
 
@@ -95,9 +107,9 @@ fn stake_weighted_validator_shares_follow_stake() {
     });
     let settlement = s.settlement(1, 10_000, &[], &[("v0", 3), ("v1", 1), ("v2", 0)]);
     s.distribute(vec![settlement]).unwrap();
-    // Pool 500: 375 and 125; the zero-stake signer gets nothing; nothing is left over.
-    assert_eq!(s.earnings("v0").earned.u128(), 375);
-    assert_eq!(s.earnings("v1").earned.u128(), 125);
+    // Pool 500, 400 to the pot: 75 and 25; the zero-stake signer gets nothing; nothing is left.
+    assert_eq!(s.earnings("v0").earned.u128(), 75);
+    assert_eq!(s.earnings("v1").earned.u128(), 25);
     assert_eq!(s.earnings("v2").earned.u128(), 0);
     // No dependencies: creator 65 %.
     assert_eq!(s.earnings("creator").earned.u128(), 6500);
@@ -110,8 +122,8 @@ fn one_address_in_several_roles_is_credited_for_each() {
     let mut settlement = s.settlement(1, 1_000, &[("creator", 2000)], &[("creator", 1)]);
     settlement.node = s.addr("creator");
     s.distribute(vec![settlement]).unwrap();
-    // Creator 450 + upstream 200 + node 250 + the one validator's 50.
-    assert_eq!(s.earnings("creator").earned.u128(), 950);
+    // Creator 450 + upstream 200 + node 250 + the one validator's 10 (40 to the pot).
+    assert_eq!(s.earnings("creator").earned.u128(), 910);
     assert_eq!(s.earnings("treasury").earned.u128(), 50);
 }
 
@@ -125,9 +137,9 @@ fn a_batch_adds_up_across_jobs_and_workflows() {
     s.distribute(vec![a, b, c]).unwrap();
     // Creator: 650 + 1950 + floor(7 × 0.65) = 4.
     assert_eq!(s.earnings("creator").earned.u128(), 2604);
-    // v0: 50 + 75; v1: 75 + 0.
-    assert_eq!(s.earnings("v0").earned.u128(), 125);
-    assert_eq!(s.earnings("v1").earned.u128(), 75);
+    // Pools 50, 150, 0, each 80 % to the pot: v0 10 + 15; v1 15 + 0.
+    assert_eq!(s.earnings("v0").earned.u128(), 25);
+    assert_eq!(s.earnings("v1").earned.u128(), 15);
     assert_eq!(
         (s.workflow(7).runs, s.workflow(7).total_fees.u128()),
         (2, 4_000)
@@ -137,7 +149,10 @@ fn a_batch_adds_up_across_jobs_and_workflows() {
         (1, 7)
     );
     let t = s.totals();
-    assert_eq!((t.distributed.u128(), t.jobs_paid), (4_007, 3));
+    assert_eq!(
+        (t.distributed.u128(), t.pot.u128(), t.jobs_paid),
+        (3_847, 160, 3)
+    );
 }
 
 #[test]
@@ -145,7 +160,9 @@ fn no_signers_leave_the_validator_pool_to_the_treasury() {
     let mut s = suite();
     let settlement = s.settlement(1, 10_000, &[], &[]);
     s.distribute(vec![settlement]).unwrap();
-    assert_eq!(s.earnings("treasury").earned.u128(), 1_000);
+    // The pot still takes its 400: it pays re-executions, whoever signed.
+    assert_eq!(s.earnings("treasury").earned.u128(), 600);
+    assert_eq!(s.totals().pot.u128(), 400);
 }
 
 #[test]
@@ -180,7 +197,7 @@ fn never_pays_a_job_twice() {
     let paid = |s: &Suite, job_id| s.query::<PaidResponse>(&QueryMsg::Paid { job_id }).paid;
     assert!(paid(&s, 1));
     assert!(!paid(&s, 2));
-    assert_eq!(s.totals().distributed.u128(), 1_000);
+    assert_eq!(s.totals().distributed.u128(), 960);
     assert_eq!(s.earnings("creator").earned.u128(), 650);
 }
 
@@ -324,4 +341,54 @@ fn a_malformed_split_is_refused() {
             source: SplitError::NotWhole { total: 9_500 }
         }
     );
+}
+
+/// Each proven re-execution takes `pot_payout_bps` (1 %) of what the pot holds then; only the
+/// execution log may pay them, and a count out of range moves nothing.
+#[test]
+fn proven_reexecutions_are_paid_from_the_pot_by_the_log_only() {
+    use havn_payout::msg::ExecuteMsg;
+    let mut s = suite();
+    let settlement = s.settlement(1, 1_000_000, &[], &[("v0", 1)]);
+    s.distribute(vec![settlement]).unwrap();
+    // Pool 50 000, 40 000 to the pot.
+    assert_eq!(s.totals().pot.u128(), 40_000);
+    let drawn = s.addr("drawn").to_string();
+    let pay = |count| ExecuteMsg::PayReexecutions {
+        validator: drawn.clone(),
+        count,
+    };
+    let stranger = s.addr("stranger");
+    let admin = s.admin.clone();
+    for sender in [stranger.clone(), admin] {
+        assert_eq!(
+            s.execute(&sender, &pay(1), &[]).unwrap_err(),
+            ContractError::NotExecutionLog {
+                sender: sender.to_string()
+            }
+        );
+    }
+    let log = s.log.clone();
+    for count in [0, 101] {
+        assert_eq!(
+            s.execute(&log, &pay(count), &[]).unwrap_err(),
+            ContractError::BadBatchSize {
+                count: count as usize,
+                max: 100
+            }
+        );
+    }
+    assert_eq!(s.totals().pot.u128(), 40_000);
+    s.execute(&log, &pay(2), &[]).unwrap();
+    // 400, then 1 % of the 39 600 left: 396.
+    assert_eq!(s.earnings("drawn").claimable.u128(), 796);
+    let t = s.totals();
+    assert_eq!(t.pot.u128(), 40_000 - 796);
+    assert_eq!(
+        t.owed.u128(),
+        s.balance(&s.payout.clone()),
+        "owed is what it holds"
+    );
+    s.claim("drawn").unwrap();
+    assert_eq!(s.balance(&s.addr("drawn")), 796);
 }

@@ -494,3 +494,53 @@ fn governance_slash() {
     );
     suite.assert_conserved();
 }
+
+#[test]
+fn lazy_slashes_only_from_the_execution_log_and_pay_the_reporter() {
+    let mut suite = SuiteBuilder::new().fund(&["lazy", "hider"]).build();
+    let (log, mallory, treasury) = (
+        suite.log.clone(),
+        suite.addr("mallory"),
+        suite.treasury.clone(),
+    );
+    for v in ["lazy", "hider"] {
+        suite.bond(v, Role::Validator, 10 * MIN).unwrap();
+    }
+    let treasury_before = suite.balance(&treasury);
+    let lazy = |suite: &Suite, who: &str, job_id| ExecuteMsg::SlashLazy {
+        validator: suite.addr(who).to_string(),
+        reporter: suite.addr("reporter").to_string(),
+        job_id,
+        epoch: 4,
+    };
+    let msg = lazy(&suite, "lazy", Some(9));
+    for sender in [mallory, suite.admin.clone()] {
+        assert_eq!(
+            suite.execute(&sender, &msg).unwrap_err(),
+            ContractError::NotExecutionLog
+        );
+    }
+    assert_eq!(suite.operator("lazy").validator_stake.u128(), 10 * MIN);
+    suite.execute(&log, &msg).unwrap();
+    let hide = lazy(&suite, "hider", None);
+    suite.execute(&log, &hide).unwrap();
+    let p = Params::default();
+    let stake = Uint128::new(10 * MIN);
+    let (skipped, hidden) = (
+        stake.mul_floor(p.slash_lazy),
+        stake.mul_floor(p.slash_unrevealed),
+    );
+    assert_eq!(suite.operator("lazy").validator_stake, stake - skipped);
+    assert_eq!(suite.operator("hider").validator_stake, stake - hidden);
+    let rewards = skipped.mul_floor(p.reporter_reward) + hidden.mul_floor(p.reporter_reward);
+    assert_eq!(suite.balance(&suite.addr("reporter")), rewards.u128());
+    assert_eq!(
+        suite.balance(&treasury) - treasury_before,
+        (skipped + hidden - rewards).u128()
+    );
+    // Someone never bonded: skipped, never an error.
+    suite
+        .execute(&log, &lazy(&suite, "nobody", Some(9)))
+        .unwrap();
+    suite.assert_conserved();
+}

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes attestation_vectors.json, possession_vectors.json and mesh_vectors.json: fixed inputs -> preimage and digest, computed here in Python,
+"""Writes attestation_vectors.json, possession_vectors.json, mesh_vectors.json and draw_vectors.json: fixed inputs -> preimage and digest, computed here in Python,
 independently of the Rust code, from the layout documented in havn-types/src/attestation.rs."""
 import hashlib
 import json
@@ -112,7 +112,56 @@ CLAIMS = [
 ]
 
 
+# Provable draws (havn-types/src/sampling.rs): per-epoch secrets, their commitments, the draw of a
+# job's output, and the smallest threshold t meeting the floor, found here by exact integer
+# arithmetic: (2^64 - t)^n * 10000 <= (10000 - p) * 2^(64 n).
+SEED_DOMAIN = b"havn/seed/v1"
+
+
+def epoch_secret(master: bytes, epoch: int) -> bytes:
+    return hashlib.sha256(SEED_DOMAIN + master + struct.pack(">Q", epoch)).digest()
+
+
+def draw(secret: bytes, job_id: int, output_hash: bytes) -> int:
+    return int.from_bytes(hashlib.sha256(secret + struct.pack(">Q", job_id) + output_hash).digest()[:8], "big")
+
+
+def exact_threshold(p_bps: int, n: int) -> int:
+    if p_bps == 0:
+        return 0
+    if p_bps >= 10000 or n == 0:
+        return 2**64 - 1
+    lo, hi = 1, 2**64 - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if (2**64 - mid) ** n * 10000 <= (10000 - p_bps) * 2 ** (64 * n):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+DRAWS = [
+    dict(master="01" * 32, epoch=0, job_id=1, output_hash=sha("output")),
+    dict(master="ab" * 32, epoch=2**64 - 1, job_id=2**64 - 1, output_hash="ff" * 32),
+    dict(master="00" * 32, epoch=20, job_id=7, output_hash="00" * 32),
+]
+
+THRESHOLDS = [(2000, 4), (2000, 1), (1855, 4), (100, 100), (9999, 7), (10000, 4), (0, 4), (500, 0)]
+
+
+def draw_vector(v: dict) -> dict:
+    secret = epoch_secret(bytes.fromhex(v["master"]), v["epoch"])
+    return {**v, "secret": secret.hex(), "commitment": hashlib.sha256(secret).hexdigest(),
+            "draw": str(draw(secret, v["job_id"], bytes.fromhex(v["output_hash"])))}
+
+
 if __name__ == "__main__":
+    with open("draw_vectors.json", "w") as f:
+        json.dump({"draws": [draw_vector(v) for v in DRAWS],
+                   "thresholds": [dict(p_min_bps=p, validators=n, exact=str(exact_threshold(p, n)))
+                                  for p, n in THRESHOLDS]}, f, indent=2)
+        f.write("\n")
     with open("mesh_vectors.json", "w") as f:
         json.dump({"hello": [{**v, "digest": hello_digest(v)} for v in HELLO],
                    "claim": [{**v, "digest": claim_digest(v)} for v in CLAIMS],

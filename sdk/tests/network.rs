@@ -223,7 +223,7 @@ async fn whole_loop(chain: &str) {
     });
 
     // The on-chain record has a valid quorum; every party's cw20 balance rose by exactly its
-    // share of the fee, and the shares add up to the fee.
+    // share of the fee, and the shares and the re-execution pot add up to the fee.
     assert_eq!(report["chain"], chain);
     assert_eq!(report["outcome"], "valid");
     assert!(report["record"]["signers"].as_array().unwrap().len() >= 3);
@@ -244,7 +244,10 @@ async fn whole_loop(chain: &str) {
         .iter()
         .map(|e| e["received"].as_str().unwrap().parse::<u128>().unwrap())
         .sum();
-    assert_eq!(total, fee, "every unit of the fee is paid out");
+    // 80 % of the validators' 5 % waits in payout's pot for drawn re-executions.
+    let pot: u128 = report["seeds"]["pot"].as_str().unwrap().parse().unwrap();
+    assert_eq!(pot, fee * 5 / 100 * 80 / 100);
+    assert_eq!(total + pot, fee, "every unit of the fee is paid out or in the pot");
     // The default split 45 / 20 / 25 / 5 / 5 %; the upstream 20 % is half the base workflow's
     // creator's and half the LoRA artist's.
     assert_eq!(received("creator"), fee * 45 / 100);
@@ -262,6 +265,8 @@ async fn whole_loop(chain: &str) {
     );
     // Every daemon's heartbeat reached the staking contract.
     assert_eq!(report["heartbeats"].as_array().unwrap().len(), 5);
+    // Every validator daemon committed its sample seed for the next epoch on its own.
+    assert_eq!(report["seeds"]["committed"], 4, "{}", report["seeds"]);
     let pids: Vec<i64> = report["pids"]
         .as_array()
         .unwrap()

@@ -789,6 +789,18 @@ pub struct Report {
     pub earnings: Vec<Earning>,
     /// Operators whose daemon's heartbeat reached the staking contract.
     pub heartbeats: Vec<String>,
+    /// The validators' sample seeds on the execution log (provable draws).
+    pub seeds: Seeds,
+}
+
+/// How many validators committed a sample seed for the next epoch, and what payout's
+/// re-execution pot holds for the drawn re-executions.
+#[derive(Debug, Serialize)]
+pub struct Seeds {
+    pub epoch: u64,
+    pub committed: u32,
+    pub threshold: String,
+    pub pot: String,
 }
 
 /// The execution log's record of the job and the router's tx that made it.
@@ -917,6 +929,13 @@ pub async fn demo(
         operators().len()
     ));
 
+    // Provable draws: each validator daemon commits its seed for the next epoch itself.
+    let seeds = wait_seeds(&client, &d, Duration::from_secs(30)).await?;
+    step(&format!(
+        "sample seeds: {} of {VALIDATORS} validators committed for epoch {} (each drawn below {}/2^64); the re-execution pot holds {} uhai",
+        seeds.committed, seeds.epoch, seeds.threshold, seeds.pot
+    ));
+
     // Everyone claims; the treasury share is released to governance.
     let mut earnings = vec![];
     let parties: Vec<String> = ["creator", "upstream-a", "lora-artist", "node"]
@@ -981,7 +1000,36 @@ pub async fn demo(
         record,
         earnings,
         heartbeats,
+        seeds,
     })
+}
+
+/// The next epoch's seed commitments, waiting up to `timeout` for every validator's.
+async fn wait_seeds(
+    client: &havn_chain::Client,
+    d: &havn_chain::havn::Deployment,
+    timeout: Duration,
+) -> Result<Seeds, CliError> {
+    use havn_execution_log::msg::{EpochResponse, QueryMsg};
+    let start = Instant::now();
+    loop {
+        let now: EpochResponse = client.smart(&d.log, &QueryMsg::Epoch { epoch: None }).await?;
+        let next: EpochResponse = client
+            .smart(&d.log, &QueryMsg::Epoch { epoch: Some(now.current + 1) })
+            .await?;
+        if next.committed as usize >= VALIDATORS || start.elapsed() > timeout {
+            let totals: havn_payout::msg::TotalsResponse = client
+                .smart(&d.payout, &havn_payout::msg::QueryMsg::Totals {})
+                .await?;
+            return Ok(Seeds {
+                epoch: next.epoch,
+                committed: next.committed,
+                threshold: next.threshold.to_string(),
+                pot: totals.pot.to_string(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// The operators whose last heartbeat is the daemon's (after their bond), waiting up to

@@ -14,12 +14,18 @@ use havn_integration_tests::REEXECUTED;
 use havn_integration_tests::{hash, Suite, SuiteBuilder, ACCOUNTS, HAI, VALIDATORS};
 use havn_staking::msg::ExecuteMsg as StakingMsg;
 use havn_staking::state::Role;
+use havn_types::sampling::seed_commitment;
 use havn_types::{Check, Verdict};
 use havn_workflow_registry::msg::{DependencyMsg, DependencyTarget, PublishMsg};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 
 const CREATORS: &[&str] = &["creator", "upstream-a", "upstream-b"];
+
+/// Validator `v`'s sample seed for `epoch`.
+fn seed(v: usize, epoch: u64) -> [u8; 32] {
+    havn_types::sampling::epoch_secret(&[v as u8 + 1; 32], epoch)
+}
 const CALLERS: &[&str] = &["caller", "holder"];
 const OPERATORS: &[&str] = &[
     "validator-0",
@@ -120,6 +126,24 @@ enum Op {
     },
     /// Every operator sends its liveness heartbeat.
     Heartbeats,
+    /// Validators commit their sample seed for the next epoch and reveal the last two
+    /// epochs' (all of them, or one that then hides its seeds).
+    Seeds {
+        only: Option<usize>,
+    },
+    /// A validator claims the pot's reward for a recent job; anyone reports it lazy, or its
+    /// seed of two epochs ago unrevealed.
+    ClaimPot {
+        job: usize,
+        validator: usize,
+    },
+    ReportLazy {
+        job: usize,
+        validator: usize,
+    },
+    ReportUnrevealed {
+        validator: usize,
+    },
     Advance {
         seconds: u64,
     },
@@ -138,7 +162,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0usize..4, 0..VALIDATORS).prop_map(|(job, validator)| Op::Challenge { job, validator }),
         3 => (0usize..4, proptest::option::weighted(0.5, 0..VALIDATORS), proptest::bool::weighted(0.5))
             .prop_map(|(job, validator, valid)| Op::ReexecutedVote { job, validator, valid }),
-        3 => (0usize..6, prop_oneof![2 => Just(0u8), 2 => Just(1u8), 1 => Just(2u8)])
+        4 => (0usize..6, prop_oneof![2 => Just(0u8), 2 => Just(1u8), 1 => Just(2u8)])
             .prop_map(|(job, wait)| Op::Finalize { job, wait }),
         3 => prop_oneof![1 => 0u64..20, 2 => Just(150u64), 1 => Just(600u64), 2 => Just(100_800u64)]
             .prop_map(|blocks| Op::AdvanceBlocks { blocks }),
@@ -161,6 +185,10 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(proposal, option)| Op::VoteAll { proposal, option }),
         2 => (0usize..3).prop_map(|proposal| Op::Finish { proposal }),
         2 => Just(Op::Heartbeats),
+        2 => proptest::option::weighted(0.2, 0..VALIDATORS).prop_map(|only| Op::Seeds { only }),
+        2 => (0usize..6, 0..VALIDATORS).prop_map(|(job, validator)| Op::ClaimPot { job, validator }),
+        1 => (0usize..6, 0..VALIDATORS).prop_map(|(job, validator)| Op::ReportLazy { job, validator }),
+        1 => (0..VALIDATORS).prop_map(|validator| Op::ReportUnrevealed { validator }),
         2 => prop_oneof![0u64..600, 3_000u64..5_000, Just(3 * 24 * 3600), Just(15 * 24 * 3600)]
             .prop_map(|seconds| Op::Advance { seconds }),
     ]
@@ -172,6 +200,8 @@ struct World {
     workflows: Vec<(u64, u128)>,
     jobs: Vec<(u64, &'static str)>,
     proposals: Vec<u64>,
+    /// (validator, epoch) seeds committed and kept hidden.
+    hidden: Vec<(usize, u64)>,
     burned: u128,
     /// Steps that went through, by kind: shows the sequences exercise more than refusals.
     done: std::collections::BTreeMap<&'static str, usize>,
@@ -401,6 +431,78 @@ fn apply(s: &mut Suite, w: &mut World, op: &Op) {
                 if let Some(res) = w.count("arbitrate", res) {
                     w.outcomes(&attributes(&res, "outcome", job));
                 }
+            }
+        }
+        Op::Seeds { only } => {
+            let log = s.log.clone();
+            let now: havn_execution_log::msg::EpochResponse = s.query(
+                &log,
+                &havn_execution_log::msg::QueryMsg::Epoch { epoch: None },
+            );
+            let voters: Vec<usize> = match only {
+                Some(v) => vec![v],
+                None => (0..VALIDATORS).collect(),
+            };
+            for v in voters {
+                let voter = format!("validator-{v}");
+                let commit = havn_execution_log::msg::ExecuteMsg::CommitSeed {
+                    epoch: now.current + 1,
+                    commitment: seed_commitment(&seed(v, now.current + 1)).to_vec().into(),
+                };
+                if w.count("seed committed", s.execute(&voter, &log, &commit, &[]))
+                    .is_some()
+                    && only.is_some()
+                {
+                    w.hidden.push((v, now.current + 1));
+                }
+                // One validator alone keeps its seeds hidden (for `ReportUnrevealed`).
+                if only.is_none() {
+                    for epoch in now.current.saturating_sub(2)..now.current {
+                        let reveal = havn_execution_log::msg::ExecuteMsg::RevealSeed {
+                            epoch,
+                            secret: seed(v, epoch).to_vec().into(),
+                        };
+                        w.count("seed revealed", s.execute(&voter, &log, &reveal, &[]));
+                    }
+                }
+            }
+        }
+        Op::ClaimPot { job, validator } => {
+            if let Some((job, _)) = recent(&w.jobs, job) {
+                let msg =
+                    havn_execution_log::msg::ExecuteMsg::ClaimReexecutions { job_ids: vec![job] };
+                let log = s.log.clone();
+                if let Some(res) = w.count(
+                    "pot claim",
+                    s.execute(&format!("validator-{validator}"), &log, &msg, &[]),
+                ) {
+                    if attributes(&res, "claimed", job)
+                        .iter()
+                        .any(|(_, n)| n == "1")
+                    {
+                        *w.done.entry("re-execution paid").or_default() += 1;
+                    }
+                }
+            }
+        }
+        Op::ReportLazy { job, validator } => {
+            if let Some((job, _)) = recent(&w.jobs, job) {
+                let msg = havn_execution_log::msg::ExecuteMsg::ReportLazy {
+                    job_id: job,
+                    validator: s.validator(validator).to_string(),
+                };
+                let log = s.log.clone();
+                w.count("lazy report", s.execute("relayer", &log, &msg, &[]));
+            }
+        }
+        Op::ReportUnrevealed { validator } => {
+            if let Some((v, epoch)) = pick(&w.hidden, validator) {
+                let log = s.log.clone();
+                let msg = havn_execution_log::msg::ExecuteMsg::ReportUnrevealed {
+                    epoch,
+                    validator: s.validator(v).to_string(),
+                };
+                w.count("unrevealed report", s.execute("relayer", &log, &msg, &[]));
             }
         }
         Op::AdvanceBlocks { blocks } => s.advance_blocks(blocks),
@@ -654,6 +756,9 @@ fn money_is_conserved_under_random_sequences() {
         "job disputed",
         "job finalized",
         "dispute to arbitration",
+        "seed committed",
+        "seed revealed",
+        "unrevealed report",
         "arbitration timed out",
         "job valid",
         "job invalid",

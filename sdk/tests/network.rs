@@ -247,7 +247,11 @@ async fn whole_loop(chain: &str) {
     // 80 % of the validators' 5 % waits in payout's pot for drawn re-executions.
     let pot: u128 = report["seeds"]["pot"].as_str().unwrap().parse().unwrap();
     assert_eq!(pot, fee * 5 / 100 * 80 / 100);
-    assert_eq!(total + pot, fee, "every unit of the fee is paid out or in the pot");
+    assert_eq!(
+        total + pot,
+        fee,
+        "every unit of the fee is paid out or in the pot"
+    );
     // The default split 45 / 20 / 25 / 5 / 5 %; the upstream 20 % is half the base workflow's
     // creator's and half the LoRA artist's.
     assert_eq!(received("creator"), fee * 45 / 100);

@@ -1013,9 +1013,16 @@ async fn wait_seeds(
     use havn_execution_log::msg::{EpochResponse, QueryMsg};
     let start = Instant::now();
     loop {
-        let now: EpochResponse = client.smart(&d.log, &QueryMsg::Epoch { epoch: None }).await?;
+        let now: EpochResponse = client
+            .smart(&d.log, &QueryMsg::Epoch { epoch: None })
+            .await?;
         let next: EpochResponse = client
-            .smart(&d.log, &QueryMsg::Epoch { epoch: Some(now.current + 1) })
+            .smart(
+                &d.log,
+                &QueryMsg::Epoch {
+                    epoch: Some(now.current + 1),
+                },
+            )
             .await?;
         if next.committed as usize >= VALIDATORS || start.elapsed() > timeout {
             let totals: havn_payout::msg::TotalsResponse = client

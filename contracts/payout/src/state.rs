@@ -59,7 +59,9 @@ fn default_pot_payout_bps() -> u16 {
 impl Default for Params {
     fn default() -> Self {
         Params {
-            validator_shares: ValidatorShares::Equal,
+            // Equal shares would let one operator split its stake into many minimum-stake
+            // validators and take a share for each (docs/payout.md).
+            validator_shares: ValidatorShares::StakeWeighted,
             max_royalty_payees: 64,
             max_signers: 100,
             max_settlements: 50,

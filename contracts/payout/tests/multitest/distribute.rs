@@ -6,9 +6,9 @@ use havn_types::{AssetError, Split, SplitError};
 
 use crate::suite::{cw20_suite, suite, suite_with, Suite, DENOM};
 
-/// 10 000 at 45/20/25/5/5 %, upstream 12 % + 8 %, three equal validators:
+/// 10 000 at 45/20/25/5/5 %, upstream 12 % + 8 %, three validators staking 5, 5 and 90:
 /// creator 4500, lora 1200, upstream 800, node 2500; of the validators' 500, 80 % (400) to the
-/// re-execution pot and 33 each to the signers (100 − 1 left over); treasury 500 + 1.
+/// re-execution pot and the rest by stake (the default): 5, 5, 90; treasury 500.
 fn check_reference_job(s: &mut Suite) {
     let settlement = s.settlement(
         1,
@@ -22,10 +22,10 @@ fn check_reference_job(s: &mut Suite) {
         ("lora", 1200),
         ("upstream", 800),
         ("node", 2500),
-        ("v0", 33),
-        ("v1", 33),
-        ("v2", 33),
-        ("treasury", 501),
+        ("v0", 5),
+        ("v1", 5),
+        ("v2", 90),
+        ("treasury", 500),
     ] {
         let e = s.earnings(who);
         assert_eq!(
@@ -45,7 +45,7 @@ fn check_reference_job(s: &mut Suite) {
     );
     assert_eq!(
         (w.node.u128(), w.validators.u128(), w.treasury.u128()),
-        (2500, 499, 501)
+        (2500, 500, 500)
     );
     let t = s.totals();
     assert_eq!(
@@ -82,9 +82,9 @@ fn check_reference_job(s: &mut Suite) {
         (
             "1".into(),
             "10000".into(),
-            "499".into(),
+            "500".into(),
             "400".into(),
-            "501".into()
+            "500".into()
         )
     );
 }
@@ -99,12 +99,25 @@ fn credits_every_party_exactly_with_cw20_fees() {
     check_reference_job(&mut cw20_suite());
 }
 
+/// Equal shares (governance may choose them): three signers of 100 get 33 each, 1 left over.
 #[test]
-fn stake_weighted_validator_shares_follow_stake() {
+fn equal_validator_shares_ignore_stake() {
     let mut s = suite_with(Params {
-        validator_shares: ValidatorShares::StakeWeighted,
+        validator_shares: ValidatorShares::Equal,
         ..Params::default()
     });
+    let settlement = s.settlement(1, 10_000, &[], &[("v0", 5), ("v1", 5), ("v2", 90)]);
+    s.distribute(vec![settlement]).unwrap();
+    for v in ["v0", "v1", "v2"] {
+        assert_eq!(s.earnings(v).earned.u128(), 33, "{v}");
+    }
+    assert_eq!(s.earnings("treasury").earned.u128(), 501);
+}
+
+/// The default: a Sybil splitting its stake gains nothing.
+#[test]
+fn stake_weighted_validator_shares_follow_stake() {
+    let mut s = suite();
     let settlement = s.settlement(1, 10_000, &[], &[("v0", 3), ("v1", 1), ("v2", 0)]);
     s.distribute(vec![settlement]).unwrap();
     // Pool 500, 400 to the pot: 75 and 25; the zero-stake signer gets nothing; nothing is left.
@@ -391,4 +404,22 @@ fn proven_reexecutions_are_paid_from_the_pot_by_the_log_only() {
     );
     s.claim("drawn").unwrap();
     assert_eq!(s.balance(&s.addr("drawn")), 796);
+}
+
+/// Splitting one stake over many minimum-stake validators earns exactly what the one would.
+#[test]
+fn a_sybil_split_earns_what_the_one_validator_would() {
+    let mut s = suite();
+    let whole = s.settlement(1, 100_000, &[], &[("honest", 50), ("whole", 50)]);
+    let names: Vec<String> = (0..10).map(|i| format!("sybil{i}")).collect();
+    let mut signers: Vec<(&str, u128)> = names.iter().map(|n| (n.as_str(), 5)).collect();
+    signers.push(("honest2", 50));
+    let split = s.settlement(2, 100_000, &[], &signers);
+    s.distribute(vec![whole, split]).unwrap();
+    let sybils: u128 = names.iter().map(|n| s.earnings(n).earned.u128()).sum();
+    assert_eq!(sybils, s.earnings("whole").earned.u128());
+    assert_eq!(
+        s.earnings("honest2").earned.u128(),
+        s.earnings("honest").earned.u128()
+    );
 }

@@ -86,6 +86,9 @@ pub fn execute(
         }
         ExecuteMsg::Unflag { id } => execute::unflag(deps, &info.sender, id),
         ExecuteMsg::UpdateParams(update) => execute::update_params(deps, &info.sender, update),
+        ExecuteMsg::UpdateShareFloors(floors) => {
+            execute::update_share_floors(deps, &info.sender, floors)
+        }
         ExecuteMsg::UpdateConfig { admin, treasury } => {
             execute::update_config(deps, &info.sender, admin, treasury)
         }

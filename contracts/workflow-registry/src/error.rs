@@ -66,6 +66,13 @@ pub enum ContractError {
     #[error("the upstream share is {upstream} bps; a workflow with dependencies must give them at least {min} bps")]
     UpstreamTooLow { upstream: u16, min: u16 },
 
+    #[error("the {part} share is {bps} bps, under governance's floor of {min} bps")]
+    ShareBelowFloor {
+        part: &'static str,
+        bps: u16,
+        min: u16,
+    },
+
     #[error("the publish deposit is {required}; {paid} was attached")]
     WrongDeposit { required: String, paid: String },
 

@@ -19,9 +19,46 @@ pub const MAX_ROYALTY_PAYEES_LIMIT: u32 = 64;
 pub const MAX_NAME_CHARS: usize = 64;
 pub const MAX_NOTE_CHARS: usize = 256;
 
+/// Floors governance may not go under: a node and the validators are always paid something.
+pub const HARD_MIN_NODE_BPS: u16 = 500;
+pub const HARD_MIN_VALIDATOR_BPS: u16 = 100;
+
+/// A split's node, validator and treasury parts against the governance floors.
+pub fn check_floors(p: &Params, split: &Split) -> Result<(), ContractError> {
+    let f = p.share_floors;
+    for (part, bps, min) in [
+        ("node", split.node, f.node),
+        ("validator", split.validator, f.validator),
+        ("treasury", split.treasury, f.treasury),
+    ] {
+        if bps < min {
+            return Err(ContractError::ShareBelowFloor { part, bps, min });
+        }
+    }
+    Ok(())
+}
+
 pub fn validate_params(p: &Params) -> Result<(), ContractError> {
     let invalid = |name, reason: String| Err(ContractError::InvalidParam { name, reason });
     if let Err(e) = p.default_split.validate() {
+        return invalid("default_split", e.to_string());
+    }
+    let f = p.share_floors;
+    if f.node < HARD_MIN_NODE_BPS || f.validator < HARD_MIN_VALIDATOR_BPS {
+        return invalid(
+            "share_floors",
+            format!(
+                "the node and validator floors may not go under {HARD_MIN_NODE_BPS} and {HARD_MIN_VALIDATOR_BPS} bps"
+            ),
+        );
+    }
+    if u32::from(f.node) + u32::from(f.validator) + u32::from(f.treasury) > 10_000 {
+        return invalid(
+            "share_floors",
+            "the floors add up to more than 10000 bps".into(),
+        );
+    }
+    if let Err(e) = check_floors(p, &p.default_split) {
         return invalid("default_split", e.to_string());
     }
     if !(1..=MAX_DEPENDENCIES_LIMIT).contains(&p.max_dependencies) {
@@ -179,6 +216,7 @@ pub fn publish(
     let id = NEXT_ID.load(deps.storage)?;
     let split = msg.split.unwrap_or(params.default_split);
     split.validate()?;
+    check_floors(params, &split)?;
     if msg.dependencies.len() > params.max_dependencies as usize {
         return Err(ContractError::TooManyDependencies {
             count: msg.dependencies.len(),
@@ -508,6 +546,19 @@ pub fn update_params(
     validate_params(&p)?;
     PARAMS.save(deps.storage, &p)?;
     Ok(Response::new().add_attribute("action", "update_params"))
+}
+
+pub fn update_share_floors(
+    deps: DepsMut,
+    sender: &Addr,
+    floors: crate::state::ShareFloors,
+) -> Result<Response, ContractError> {
+    ensure_admin(deps.as_ref(), sender)?;
+    let mut p = PARAMS.load(deps.storage)?;
+    p.share_floors = floors;
+    validate_params(&p)?;
+    PARAMS.save(deps.storage, &p)?;
+    Ok(Response::new().add_attribute("action", "update_share_floors"))
 }
 
 pub fn update_config(

@@ -47,6 +47,9 @@ pub enum ExecuteMsg {
     Unflag { id: u64 },
     /// Admin only: change some params; omitted fields keep their value.
     UpdateParams(ParamsUpdate),
+    /// Admin only: the least node, validator and treasury shares a workflow's split may give
+    /// (governance sends it as an `ExecuteContract` action; the default split must meet them).
+    UpdateShareFloors(crate::state::ShareFloors),
     /// Admin only: hand governance to another address or move the treasury.
     UpdateConfig {
         admin: Option<String>,

@@ -27,6 +27,31 @@ pub struct Params {
     pub publish_deposit: Uint128,
     /// Least upstream share a workflow with dependencies may give them.
     pub min_upstream_bps: u16,
+    /// Least node, validator and treasury shares a workflow may set.
+    #[serde(default)]
+    pub share_floors: ShareFloors,
+}
+
+/// Least shares (bps) a workflow's split may give: a creator (with a node of its own) cannot
+/// have GPUs or validators work for nothing.
+#[cw_serde]
+#[derive(Copy)]
+pub struct ShareFloors {
+    pub node: u16,
+    /// The re-execution pot that pays the checks comes from this share (docs/verification.md).
+    pub validator: u16,
+    pub treasury: u16,
+}
+
+impl Default for ShareFloors {
+    /// Node 15 %, validators the default split's own 5 %, treasury 2 %.
+    fn default() -> Self {
+        ShareFloors {
+            node: 1_500,
+            validator: 500,
+            treasury: 200,
+        }
+    }
 }
 
 impl Default for Params {
@@ -38,6 +63,7 @@ impl Default for Params {
             max_royalty_payees: 32,
             publish_deposit: Uint128::zero(),
             min_upstream_bps: 500,
+            share_floors: ShareFloors::default(),
         }
     }
 }

@@ -248,3 +248,42 @@ fn update_config_hands_over_governance() {
     );
     suite.execute(&dao, &flag).unwrap();
 }
+
+/// Governance cannot let workflows work GPUs or validators for (almost) nothing, nor ship a
+/// default split under its own floors; within the limits it sets them.
+#[test]
+fn share_floors_have_hard_limits_and_bind_the_default_split() {
+    let mut suite = SuiteBuilder::new().build();
+    let floors = |node, validator, treasury| {
+        ExecuteMsg::UpdateShareFloors(havn_workflow_registry::state::ShareFloors {
+            node,
+            validator,
+            treasury,
+        })
+    };
+    let alice = suite.addr("alice");
+    assert_eq!(
+        suite.execute(&alice, &floors(1_500, 500, 200)).unwrap_err(),
+        ContractError::NotAdmin
+    );
+    for (msg, param) in [
+        (floors(499, 500, 200), "share_floors"),
+        (floors(1_500, 99, 200), "share_floors"),
+        (floors(1_500, 500, 9_000), "share_floors"),
+        (floors(1_500, 600, 200), "default_split"),
+    ] {
+        let err = suite.admin_execute(&msg).unwrap_err();
+        assert!(
+            err.message()
+                .starts_with(&format!("invalid param {param}:")),
+            "{param}: {err:?}"
+        );
+    }
+    assert_eq!(
+        suite.query::<Params>(&QueryMsg::Params {}),
+        Params::default()
+    );
+    suite.admin_execute(&floors(2_000, 500, 500)).unwrap();
+    let p: Params = suite.query(&QueryMsg::Params {});
+    assert_eq!((p.share_floors.node, p.share_floors.treasury), (2_000, 500));
+}

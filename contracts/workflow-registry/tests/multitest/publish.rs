@@ -242,9 +242,45 @@ fn publish_rejects_malformed_input_and_changes_nothing() {
             ContractError::ParentNotADependency { parent: base },
         ),
         (
+            "node share under its floor (the creator and node self-dealing)",
+            havn_workflow_registry::msg::PublishMsg {
+                split: Some(split(8_100, 0, 1_200, 500, 200)),
+                ..publish_msg("self-dealing", 7)
+            },
+            ContractError::ShareBelowFloor {
+                part: "node",
+                bps: 1_200,
+                min: 1_500,
+            },
+        ),
+        (
+            "validator share under its floor (checks unpaid)",
+            havn_workflow_registry::msg::PublishMsg {
+                split: Some(split(10_000 - 1_500 - 200, 0, 1_500, 0, 200)),
+                ..publish_msg("no-checks", 7)
+            },
+            ContractError::ShareBelowFloor {
+                part: "validator",
+                bps: 0,
+                min: 500,
+            },
+        ),
+        (
+            "treasury share under its floor",
+            havn_workflow_registry::msg::PublishMsg {
+                split: Some(split(8_000, 0, 1_500, 500, 0)),
+                ..publish_msg("no-treasury", 7)
+            },
+            ContractError::ShareBelowFloor {
+                part: "treasury",
+                bps: 0,
+                min: 200,
+            },
+        ),
+        (
             "upstream below minimum",
             havn_workflow_registry::msg::PublishMsg {
-                split: Some(split(8_500, 400, 1_000, 50, 50)),
+                split: Some(split(7_400, 400, 1_500, 500, 200)),
                 ..with_deps(vec![on_workflow(base, 10_000)])
             },
             ContractError::UpstreamTooLow {

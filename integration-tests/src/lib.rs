@@ -832,10 +832,11 @@ impl Suite {
         self.query(&self.governance, &GovQuery::Proposal { id })
     }
 
+    /// The voting period and then the timelock pass: a passed proposal may run.
     pub fn end_voting(&mut self) {
         let params: havn_governance::state::Params =
             self.query(&self.governance, &GovQuery::Params {});
-        self.advance(params.voting_period);
+        self.advance(params.voting_period + params.execution_delay);
     }
 
     pub fn execute_proposal(&mut self, proposal_id: u64) -> Result<AppResponse, Failure> {

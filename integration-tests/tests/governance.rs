@@ -607,3 +607,42 @@ fn a_proposal_needs_someone_able_to_vote() {
         GovError::NoTotalPower { height }
     );
 }
+
+/// A passed proposal runs only after its timelock (2 days by default), and governance cannot
+/// shorten that under a day.
+#[test]
+fn a_passed_proposal_waits_out_its_timelock() {
+    let mut s = SuiteBuilder::new().build();
+    let params: havn_governance::state::Params =
+        s.query(&s.governance.clone(), &GovQuery::Params {});
+    assert_eq!(params.execution_delay, 2 * 24 * 3600);
+    let before = staking_params(&s);
+    let id = s.propose("holder", new_rules()).unwrap();
+    s.all_validators_vote(id, VoteOption::Yes);
+    s.advance(params.voting_period);
+    assert_eq!(
+        s.execute_proposal(id).unwrap_err(),
+        GovError::Timelocked {
+            id,
+            from: s
+                .proposal(id)
+                .proposal
+                .voting_end
+                .plus_seconds(params.execution_delay)
+        }
+    );
+    assert_eq!(staking_params(&s), before, "nothing ran");
+    s.advance(params.execution_delay);
+    s.execute_proposal(id).unwrap();
+    assert_ne!(staking_params(&s), before);
+
+    let short = vec![Action::UpdateGovernanceParams(ParamsUpdate {
+        execution_delay: Some(3_600),
+        ..Default::default()
+    })];
+    assert!(s
+        .propose("holder", short)
+        .unwrap_err()
+        .message()
+        .contains("execution_delay"));
+}

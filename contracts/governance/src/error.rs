@@ -47,6 +47,9 @@ pub enum ContractError {
     #[error("voting on proposal {id} is open until {end}")]
     VotingOpen { id: u64, end: Timestamp },
 
+    #[error("proposal {id} passed; its timelock lets it run from {from}")]
+    Timelocked { id: u64, from: Timestamp },
+
     #[error("{voter} had no bonded stake at height {height}, when proposal {id} opened")]
     NoVotingPower { id: u64, voter: String, height: u64 },
 

@@ -9,7 +9,8 @@ use crate::error::ContractError;
 use crate::msg::{ExecuteMsg, ParamsUpdate, ProposeMsg, ProposeResponse};
 use crate::state::{
     Ballot, Params, Proposal, Status, Tally, VoteOption, BALLOTS, CONFIG, DEPOSITS_HELD,
-    MAX_ACTIONS_CEILING, MAX_DESCRIPTION, MAX_TITLE, NEXT_ID, PARAMS, PROPOSALS,
+    MAX_ACTIONS_CEILING, MAX_DESCRIPTION, MAX_TITLE, MIN_EXECUTION_DELAY, NEXT_ID, PARAMS,
+    PROPOSALS,
 };
 use crate::tally::{tally, Outcome};
 
@@ -189,6 +190,12 @@ pub fn execute_proposal(deps: DepsMut, env: &Env, id: u64) -> Result<Response, C
     if outcome != Outcome::Passed {
         return Err(ContractError::NotPassed { id, outcome });
     }
+    let from = proposal
+        .voting_end
+        .plus_seconds(PARAMS.load(deps.storage)?.execution_delay);
+    if env.block.time < from {
+        return Err(ContractError::Timelocked { id, from });
+    }
     proposal.status = Status::Executed;
     PROPOSALS.save(deps.storage, id, &proposal)?;
     let refund = release_deposit(deps, &proposal, false)?;
@@ -285,6 +292,7 @@ pub fn apply_params(mut p: Params, u: ParamsUpdate) -> Result<Params, ContractEr
     p.threshold = u.threshold.unwrap_or(p.threshold);
     p.veto_threshold = u.veto_threshold.unwrap_or(p.veto_threshold);
     p.max_actions = u.max_actions.unwrap_or(p.max_actions);
+    p.execution_delay = u.execution_delay.unwrap_or(p.execution_delay);
     validate_params(&p)?;
     Ok(p)
 }
@@ -306,6 +314,15 @@ pub fn validate_params(p: &Params) -> Result<(), ContractError> {
         if value.is_zero() || value > Decimal::one() {
             return invalid(name, format!("must be above 0 and at most 1, got {value}"));
         }
+    }
+    if !(MIN_EXECUTION_DELAY..=30 * 24 * 3_600).contains(&p.execution_delay) {
+        return invalid(
+            "execution_delay",
+            format!(
+                "must be {MIN_EXECUTION_DELAY} to 2592000 seconds, got {}",
+                p.execution_delay
+            ),
+        );
     }
     if p.max_actions == 0 || p.max_actions > MAX_ACTIONS_CEILING {
         return invalid(

@@ -94,6 +94,7 @@ pub struct ParamsUpdate {
     pub threshold: Option<Decimal>,
     pub veto_threshold: Option<Decimal>,
     pub max_actions: Option<u32>,
+    pub execution_delay: Option<u64>,
 }
 
 #[cw_serde]

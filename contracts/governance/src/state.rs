@@ -31,7 +31,19 @@ pub struct Params {
     pub veto_threshold: Decimal,
     /// Most actions in one proposal.
     pub max_actions: u32,
+    /// Seconds between the end of a passed proposal's vote and when it may run: time for
+    /// operators and holders to see what passed (and leave) before it takes effect.
+    #[serde(default = "default_execution_delay")]
+    pub execution_delay: u64,
 }
+
+/// Two days.
+fn default_execution_delay() -> u64 {
+    2 * 24 * 3600
+}
+
+/// The shortest timelock governance may set: a day.
+pub const MIN_EXECUTION_DELAY: u64 = 24 * 3600;
 
 impl Default for Params {
     fn default() -> Self {
@@ -42,6 +54,7 @@ impl Default for Params {
             threshold: Decimal::percent(50),
             veto_threshold: Decimal::permille(334),
             max_actions: 10,
+            execution_delay: default_execution_delay(),
         }
     }
 }

@@ -1,4 +1,6 @@
-use cosmwasm_std::{Addr, Deps, DepsMut, Env, Order, Response, StdResult, Storage, Uint128};
+use cosmwasm_std::{
+    Addr, Decimal, Deps, DepsMut, Env, Order, Response, StdResult, Storage, Uint128,
+};
 use havn_types::keys::{possession_digest, PUBKEY_LEN};
 
 use crate::error::ContractError;
@@ -12,8 +14,66 @@ use crate::state::{
 /// Hard ceiling on the active set: the execution log reads it whole for every batch.
 pub const MAX_VALIDATORS_LIMIT: u32 = 100;
 
+/// What no vote may go under: each slash keeps biting, so one proposal cannot disarm the network
+/// (docs/staking.md). `(param, its floor)`.
+fn slash_floors(p: &Params) -> [(&'static str, Decimal, Decimal); 6] {
+    [
+        ("slash_fraud", p.slash_fraud, Decimal::percent(1)),
+        (
+            "slash_double_sign",
+            p.slash_double_sign,
+            Decimal::percent(1),
+        ),
+        (
+            "slash_false_attestation",
+            p.slash_false_attestation,
+            Decimal::percent(1),
+        ),
+        ("slash_unrevealed", p.slash_unrevealed, Decimal::percent(1)),
+        (
+            "slash_false_challenge",
+            p.slash_false_challenge,
+            Decimal::permille(1),
+        ),
+        ("slash_lazy", p.slash_lazy, Decimal::permille(1)),
+    ]
+}
+
+/// The most of a slash that may go to whoever reports it: the rest always leaves the reporter's
+/// reach, so a self-report is never a way to launder stake.
+pub const MAX_REPORTER_REWARD: Decimal = Decimal::percent(50);
+
+/// Stake must stay slashable at least this long after `Unbond`: longer than a fraud takes to
+/// prove, arbitration included (docs/verification.md).
+pub const MIN_UNBONDING_PERIOD: u64 = 7 * 24 * 3600;
+
 pub fn validate_params(p: &Params) -> Result<(), ContractError> {
     let invalid = |name, reason: String| Err(ContractError::InvalidParam { name, reason });
+    for (name, value, floor) in slash_floors(p) {
+        if value < floor {
+            return invalid(
+                name,
+                format!("may not go under {floor} (a hard floor), got {value}"),
+            );
+        }
+    }
+    if p.reporter_reward > MAX_REPORTER_REWARD {
+        return invalid(
+            "reporter_reward",
+            format!(
+                "may not exceed {MAX_REPORTER_REWARD}, got {}",
+                p.reporter_reward
+            ),
+        );
+    }
+    if p.unbonding_period < MIN_UNBONDING_PERIOD {
+        return invalid(
+            "unbonding_period",
+            format!(
+                "must be at least {MIN_UNBONDING_PERIOD} seconds, or stake could leave before a slash lands"
+            ),
+        );
+    }
     for (name, fraction) in [
         ("slash_fraud", p.slash_fraud),
         ("slash_double_sign", p.slash_double_sign),
@@ -31,12 +91,6 @@ pub fn validate_params(p: &Params) -> Result<(), ContractError> {
                 format!("a fraction must be at most 1, got {fraction}"),
             );
         }
-    }
-    if p.unbonding_period == 0 {
-        return invalid(
-            "unbonding_period",
-            "must be above 0, or stake could leave before a slash lands".into(),
-        );
     }
     if p.downtime_window < 2 {
         return invalid("downtime_window", "must be at least 2 seconds".into());

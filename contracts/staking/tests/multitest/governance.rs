@@ -78,6 +78,42 @@ fn update_params_and_its_rejections() {
             },
             "downtime_window",
         ),
+        // Hard floors: no vote disarms the network (issue: governance in one vote).
+        (
+            ParamsUpdate {
+                slash_fraud: Some(Decimal::zero()),
+                ..Default::default()
+            },
+            "slash_fraud",
+        ),
+        (
+            ParamsUpdate {
+                slash_false_attestation: Some(Decimal::permille(9)),
+                ..Default::default()
+            },
+            "slash_false_attestation",
+        ),
+        (
+            ParamsUpdate {
+                slash_lazy: Some(Decimal::zero()),
+                ..Default::default()
+            },
+            "slash_lazy",
+        ),
+        (
+            ParamsUpdate {
+                reporter_reward: Some(Decimal::percent(51)),
+                ..Default::default()
+            },
+            "reporter_reward",
+        ),
+        (
+            ParamsUpdate {
+                unbonding_period: Some(24 * 3600),
+                ..Default::default()
+            },
+            "unbonding_period",
+        ),
         (
             ParamsUpdate {
                 max_validators: Some(0),

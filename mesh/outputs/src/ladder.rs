@@ -42,7 +42,58 @@ fn default_perceptual_rel_l2() -> f64 {
     0.05
 }
 
+/// How much looser than the measured defaults a manifest may set a threshold. Honest
+/// cross-device runs sit 8–20× inside the defaults and the closest measured fake (one prompt
+/// character changed) 2.6× outside the perceptual gate (docs/runtime.md), so twice the default
+/// leaves a noisier pipeline room and still fails every measured fake; without a ceiling a
+/// creator and a node together could declare a tolerance any fake passes.
+pub const CEILING_FACTOR: f64 = 2.0;
+
 impl Tolerance {
+    /// The loosest tolerance a manifest may declare for an output kind: each threshold at most
+    /// `CEILING_FACTOR` looser than the default, the hash distance no looser at all.
+    pub fn ceiling_for(encoding: Encoding) -> Self {
+        let d = Self::default_for(encoding);
+        Tolerance {
+            max_abs: d.max_abs * CEILING_FACTOR,
+            rel_l2: d.rel_l2 * CEILING_FACTOR,
+            min_cosine: 1.0 - (1.0 - d.min_cosine) * CEILING_FACTOR,
+            phash_bits: d.phash_bits,
+            perceptual_max_rel_l2: d.perceptual_max_rel_l2 * CEILING_FACTOR,
+        }
+    }
+
+    /// `Err(why)` naming the first threshold looser than `ceiling_for(encoding)` (or not a
+    /// number); tighter is always allowed.
+    pub fn check_within(&self, encoding: Encoding) -> Result<(), String> {
+        let c = Self::ceiling_for(encoding);
+        let over = |name: &str, got: f64, max: f64| {
+            Err(format!(
+                "tolerance {name} {got} is looser than the ceiling {max} for {encoding:?} outputs"
+            ))
+        };
+        for (name, got, max) in [
+            ("max_abs", self.max_abs, c.max_abs),
+            ("rel_l2", self.rel_l2, c.rel_l2),
+            (
+                "perceptual_max_rel_l2",
+                self.perceptual_max_rel_l2,
+                c.perceptual_max_rel_l2,
+            ),
+        ] {
+            if got.is_nan() || got > max {
+                return over(name, got, max);
+            }
+        }
+        if self.min_cosine.is_nan() || self.min_cosine < c.min_cosine {
+            return over("min_cosine", self.min_cosine, c.min_cosine);
+        }
+        if self.phash_bits > c.phash_bits {
+            return over("phash_bits", self.phash_bits.into(), c.phash_bits.into());
+        }
+        Ok(())
+    }
+
     /// The defaults per output kind. Measured, not guessed: see docs/runtime.md for the CPU vs
     /// CUDA and thread-count distances they were set from, and the distance of faked outputs.
     pub fn default_for(encoding: Encoding) -> Self {
@@ -351,6 +402,66 @@ pub fn dhash(shape: &[usize], hwc: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A manifest may tighten the ladder, and loosen it up to the ceiling, never further.
+    #[test]
+    fn tolerances_are_bounded_by_the_ceiling() {
+        for e in [Encoding::Png, Encoding::Wav, Encoding::Npy, Encoding::Utf8] {
+            assert_eq!(Tolerance::default_for(e).check_within(e), Ok(()));
+            assert_eq!(Tolerance::ceiling_for(e).check_within(e), Ok(()));
+        }
+        let png = Tolerance::default_for(Encoding::Png);
+        let tighter = Tolerance {
+            max_abs: 1.0,
+            ..png
+        };
+        assert_eq!(tighter.check_within(Encoding::Png), Ok(()));
+        let cases = [
+            (
+                Tolerance {
+                    max_abs: 16.5,
+                    ..png
+                },
+                "max_abs",
+            ),
+            (
+                Tolerance {
+                    rel_l2: f64::NAN,
+                    ..png
+                },
+                "rel_l2",
+            ),
+            (
+                Tolerance {
+                    min_cosine: 0.99,
+                    ..png
+                },
+                "min_cosine",
+            ),
+            (
+                Tolerance {
+                    phash_bits: 5,
+                    ..png
+                },
+                "phash_bits",
+            ),
+            (
+                Tolerance {
+                    perceptual_max_rel_l2: 0.2,
+                    ..png
+                },
+                "perceptual_max_rel_l2",
+            ),
+        ];
+        for (t, name) in cases {
+            let err = t.check_within(Encoding::Png).unwrap_err();
+            assert!(err.starts_with(&format!("tolerance {name} ")), "{err}");
+        }
+        // The closest measured fake (docs/runtime.md: one prompt character changed, relative
+        // L2 0.13, hash distance 3) stays outside even the loosest gate a manifest may set.
+        assert!(Tolerance::ceiling_for(Encoding::Png).perceptual_max_rel_l2 < 0.13);
+        assert!(Tolerance::ceiling_for(Encoding::Png).rel_l2 < 0.13);
+    }
     use crate::encode;
     use proptest::prelude::*;
 

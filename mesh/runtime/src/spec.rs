@@ -290,6 +290,9 @@ impl TorchPipeline {
                 self.output.from
             )));
         }
+        if let Some(t) = &self.output.tolerance {
+            t.check_within(self.output.encode).map_err(bad)?;
+        }
         if self.output.encode == Encoding::Utf8
             && !self
                 .steps
@@ -371,6 +374,14 @@ mod tests {
                 "top_k",
             ),
             (|v| v["extra"] = json!(1), "unknown field"),
+            // A creator (with a node of its own) cannot loosen the ladder until a fake passes.
+            (
+                |v| {
+                    v["output"]["tolerance"] =
+                        json!({"max_abs": 1e9, "rel_l2": 1.0, "min_cosine": 0.0})
+                },
+                "looser than the ceiling",
+            ),
         ];
         for (edit, want) in cases {
             let mut v = good();

@@ -52,7 +52,7 @@ pub fn finalize(
         let event = match (job.status, job.result.clone()) {
             (JobStatus::Recorded, Some(claim)) if env.block.height >= ends => {
                 let votes = VOTES.may_load(deps.storage, id)?.unwrap_or_default();
-                let settlement = pay(deps.branch(), env, &mut job, claim, votes)?;
+                let settlement = pay(deps.branch(), env, &params, &mut job, claim, votes)?;
                 fees += settlement.fee;
                 settlements.push(settlement);
                 paid += 1;

@@ -559,7 +559,8 @@ pub fn resolve_overturned(
             },
         )?),
     };
-    let settlement = pay(deps, env, job, claim, votes)?;
+    let params = PARAMS.load(deps.storage)?;
+    let settlement = pay(deps, env, &params, job, claim, votes)?;
     Ok(Outcome::Paid(Box::new(settlement), slash))
 }
 
@@ -567,6 +568,7 @@ pub fn resolve_overturned(
 pub fn pay(
     deps: DepsMut,
     env: &Env,
+    params: &Params,
     job: &mut Job,
     claim: ClaimedResult,
     votes: Vec<Vote>,
@@ -575,9 +577,8 @@ pub fn pay(
         .iter()
         .filter(|v| v.verdict == Verdict::Valid)
         .collect();
-    let params = PARAMS.load(deps.storage)?;
     let paid =
-        crate::seeds::paid_voters(deps.storage, &params, job.requested_height, signers.clone())?;
+        crate::seeds::paid_voters(deps.storage, params, job.requested_height, signers.clone())?;
     job.status = JobStatus::Valid;
     job.window_ends = None;
     let execution = Execution {

@@ -399,35 +399,49 @@ impl Client {
     }
 
     /// Simulates, signs with gas × adjustment, broadcasts and waits for inclusion; re-signs with
-    /// the chain's sequence when another tx of the same account got in first.
+    /// the chain's sequence when another tx of the same account got in first. Txs of one account
+    /// from this process (a validator's challenges, seeds and heartbeats, sent concurrently) are
+    /// broadcast one at a time, each with the sequence after the last one broadcast: the chain's
+    /// account only counts committed txs, so reading it would hand them all the same number.
+    /// Only the broadcast is serialised; they wait for inclusion side by side.
     pub async fn send_tx(&self, wallet: &Wallet, msgs: Vec<Any>) -> Result<TxResult, ChainError> {
         let address = wallet.address().to_string();
-        let (number, mut sequence) = self.account(&address).await?;
-        let mut retries = 0;
-        loop {
-            let attempt = async {
-                let gas = self.simulate(wallet, &msgs, number, sequence).await?;
-                let gas_limit = ((gas as f64) * self.cfg.gas_adjustment).ceil() as u64;
-                let tx = self.sign(wallet, &msgs, number, sequence, gas_limit)?;
-                self.broadcast(tx).await
-            };
-            match attempt.await {
-                Ok(hash) => return self.wait_for(&hash).await,
-                Err(e) if e.tx_code() == Some(32) && retries < SEQUENCE_RETRIES => {
-                    retries += 1;
-                    let expected = match &e {
-                        ChainError::Tx { log, .. } => expected_sequence(log),
-                        _ => None,
-                    };
-                    sequence = match expected {
-                        Some(s) => s,
-                        None => self.account(&address).await?.1,
-                    };
-                    tracing::debug!(sequence, retries, "account sequence mismatch; re-signing");
+        let account = account_lock(self.chain_id(), &address);
+        let hash = {
+            let mut next = account.lock().await;
+            let (number, committed) = self.account(&address).await?;
+            let mut sequence = next.map_or(committed, |n| n.max(committed));
+            let mut retries = 0;
+            loop {
+                let attempt = async {
+                    let gas = self.simulate(wallet, &msgs, number, sequence).await?;
+                    let gas_limit = ((gas as f64) * self.cfg.gas_adjustment).ceil() as u64;
+                    let tx = self.sign(wallet, &msgs, number, sequence, gas_limit)?;
+                    self.broadcast(tx).await
+                };
+                match attempt.await {
+                    Ok(hash) => {
+                        *next = Some(sequence + 1);
+                        break hash;
+                    }
+                    Err(e) if e.tx_code() == Some(32) && retries < SEQUENCE_RETRIES => {
+                        retries += 1;
+                        let expected = match &e {
+                            ChainError::Tx { log, .. } => expected_sequence(log),
+                            _ => None,
+                        };
+                        sequence = match expected {
+                            Some(s) => s,
+                            None => self.account(&address).await?.1,
+                        };
+                        tracing::debug!(sequence, retries, "account sequence mismatch; re-signing");
+                    }
+                    // Nothing was broadcast, so nothing used the sequence.
+                    Err(e) => return Err(e),
                 }
-                Err(e) => return Err(e),
             }
-        }
+        };
+        self.wait_for(&hash).await
     }
 
     fn account_id(address: &str) -> Result<AccountId, ChainError> {
@@ -596,6 +610,23 @@ fn failed(r: TxResponse) -> Result<TxResponse, ChainError> {
 }
 
 /// `account sequence mismatch, expected 5, got 4` → 5.
+/// The lock (holding the next sequence to use) of one account on one chain, shared by every
+/// `Client` in this process.
+fn account_lock(chain_id: &str, address: &str) -> std::sync::Arc<tokio::sync::Mutex<Option<u64>>> {
+    type Locks = std::collections::HashMap<
+        (String, String),
+        std::sync::Arc<tokio::sync::Mutex<Option<u64>>>,
+    >;
+    static LOCKS: std::sync::OnceLock<std::sync::Mutex<Locks>> = std::sync::OnceLock::new();
+    LOCKS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry((chain_id.to_string(), address.to_string()))
+        .or_default()
+        .clone()
+}
+
 fn expected_sequence(log: &str) -> Option<u64> {
     let rest = log.split("expected ").nth(1)?;
     rest.split(|c: char| !c.is_ascii_digit())

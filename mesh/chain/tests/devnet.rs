@@ -13,7 +13,7 @@ use cosmrs::proto::cosmwasm::wasm::v1::{
     QueryContractsByCodeRequest,
 };
 use cosmwasm_std::Uint128;
-use havn_chain::ChainError;
+use havn_chain::{ChainConfig, ChainError, Client};
 
 async fn cw20(
     devnet: &Devnet,
@@ -234,6 +234,53 @@ async fn cw20_and_the_registry_run_over_grpc() {
         START_BALANCE - 5_000,
         "gas price 0: no fees"
     );
+    devnet.stop().await;
+}
+
+/// Forty wasm txs of one account sent at once over forty connections (as a validator's
+/// challenges, seed commitments and heartbeats are, from two clients) all land, each once, with
+/// consecutive sequences: the client hands out sequences past the ones still in the mempool.
+/// (The burst that lost most challenges under load is shown on the network, in
+/// `a_node_faking_200_jobs_on_the_devnet_…`; in this process the re-signs kept up.)
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_txs_of_one_account_all_land() {
+    const TXS: u128 = 40;
+    let devnet = Devnet::start(&["alice", "bob"], |_| {}).await;
+    let mut clients = vec![];
+    for _ in 0..TXS {
+        clients.push(
+            Client::connect(ChainConfig::devnet(devnet.grpc.clone()))
+                .await
+                .unwrap(),
+        );
+    }
+    let (alice, bob) = (wallet("alice"), wallet("bob").address().to_string());
+    let a = alice.address().to_string();
+    let (_, token) = cw20(&devnet, &alice, &[(&a, 1_000_000)]).await;
+    let (_, first) = devnet.client.account(&a).await.unwrap();
+    let sends = clients.into_iter().zip(1..).map(|(client, i)| {
+        let (token, bob) = (token.clone(), bob.clone());
+        tokio::spawn(async move {
+            let transfer = cw20::Cw20ExecuteMsg::Transfer {
+                recipient: bob,
+                amount: Uint128::new(i),
+            };
+            client
+                .execute(&wallet("alice"), &token, &transfer, &[])
+                .await
+        })
+    });
+    let mut hashes = std::collections::BTreeSet::new();
+    for send in sends {
+        hashes.insert(send.await.unwrap().unwrap().hash);
+    }
+    assert_eq!(hashes.len() as u128, TXS);
+    assert_eq!(
+        cw20_balance(&devnet, &token, &bob).await,
+        TXS * (TXS + 1) / 2
+    );
+    let (_, sequence) = devnet.client.account(&a).await.unwrap();
+    assert_eq!(u128::from(sequence - first), TXS);
     devnet.stop().await;
 }
 

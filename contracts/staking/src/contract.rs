@@ -84,6 +84,9 @@ pub fn execute(
         ExecuteMsg::SubmitDoubleSign { evidence } => {
             slashing::double_sign(deps, &env, info.sender, evidence)
         }
+        ExecuteMsg::ReportFalseAttestation { evidence } => {
+            slashing::false_attestation(deps, &env, info.sender, evidence)
+        }
         ExecuteMsg::SlashJob(job) => slashing::slash_job(deps, &env, &info.sender, job),
         ExecuteMsg::SlashLazy {
             validator,

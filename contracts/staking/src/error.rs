@@ -98,6 +98,9 @@ pub enum ContractError {
     #[error("already slashed for this offence")]
     AlreadySlashed,
 
+    #[error("job {id} is not proven invalid on the execution log: only a re-executed Valid for a proven-invalid result is a false attestation")]
+    NotProvenInvalid { id: u64 },
+
     #[error("invalid param {name}: {reason}")]
     InvalidParam { name: &'static str, reason: String },
 

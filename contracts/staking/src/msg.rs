@@ -48,6 +48,11 @@ pub enum ExecuteMsg {
     ReportDowntime { operator: String },
     /// Anyone: two conflicting attestations signed by one validator key for one job.
     SubmitDoubleSign { evidence: DoubleSignEvidence },
+    /// Anyone: a validator's signed *re-executed* Valid for a job the execution log proved
+    /// invalid, however late it comes (the proof may have landed before the vote did):
+    /// `slash_false_attestation`, jailed, the reporter rewarded. Once per validator and job,
+    /// counting the log's own slash of it.
+    ReportFalseAttestation { evidence: FalseAttestation },
     /// The execution log only, once per job: a job's result was proven invalid (the node and
     /// its re-executed Valid signers are slashed) or a challenge against it overturned.
     SlashJob(JobSlash),
@@ -110,6 +115,18 @@ pub struct DoubleSignEvidence {
     pub input_hash: HexBinary,
     pub first: SignedVerdict,
     pub second: SignedVerdict,
+}
+
+/// A re-executed Valid, signed by `validator`'s key `pubkey` (current or former), for the result
+/// the execution log holds for `job_id`.
+#[cw_serde]
+pub struct FalseAttestation {
+    pub validator: String,
+    pub pubkey: Binary,
+    pub job_id: u64,
+    /// The rung the validator said it re-executed at (part of the signed bytes).
+    pub check: Check,
+    pub signature: Binary,
 }
 
 #[cw_serde]

@@ -11,9 +11,10 @@ use havn_types::{contradicts, Attestation};
 
 use crate::error::ContractError;
 use crate::execute::{load_operator, role_str, store_operator};
-use crate::msg::{DoubleSignEvidence, JobSlash, SignedVerdict};
+use crate::msg::{DoubleSignEvidence, FalseAttestation, JobSlash, SignedVerdict};
 use crate::state::{
-    Role, CLAIMS, CONFIG, DOUBLE_SIGNS, FRAUD_JOBS, KEY_HISTORY, OPERATORS, PARAMS, TOTALS,
+    Role, CLAIMS, CONFIG, DOUBLE_SIGNS, FALSE_ATTESTATIONS, FRAUD_JOBS, KEY_HISTORY, OPERATORS,
+    PARAMS, TOTALS,
 };
 
 const BOTH_ROLES: [Role; 2] = [Role::Node, Role::Validator];
@@ -253,6 +254,108 @@ pub fn double_sign(
     )
 }
 
+/// The part of the execution log's `Job` query read here (the log depends on this crate, so its
+/// types cannot be used; `integration-tests` runs the two contracts together).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+enum LogQuery {
+    Job { id: u64 },
+}
+
+#[derive(serde::Deserialize)]
+struct LoggedJob {
+    workflow_id: u64,
+    version_hash: HexBinary,
+    input_hash: HexBinary,
+    status: String,
+    result: Option<LoggedResult>,
+}
+
+#[derive(serde::Deserialize)]
+struct LoggedResult {
+    node: Addr,
+    output_hash: HexBinary,
+}
+
+/// `ReportFalseAttestation`: the validator signed that it re-executed the very output the log
+/// proved invalid. The log slashes the re-executed Valid votes it counted; this catches the
+/// ones it never saw (a proof by challenges that landed first, a vote held back).
+pub fn false_attestation(
+    deps: DepsMut,
+    env: &Env,
+    reporter: Addr,
+    evidence: FalseAttestation,
+) -> Result<Response, ContractError> {
+    let params = PARAMS.load(deps.storage)?;
+    let execution_log = CONFIG
+        .load(deps.storage)?
+        .execution_log
+        .ok_or(ContractError::NoExecutionLog)?;
+    let validator = deps.api.addr_validate(&evidence.validator)?;
+    load_operator(deps.storage, &validator)?;
+    if !KEY_HISTORY.has(deps.storage, (&validator, &evidence.pubkey)) {
+        return Err(ContractError::UnknownKey);
+    }
+    if !evidence.check.reexecuted() {
+        return Err(ContractError::InvalidEvidence {
+            reason:
+                "a structural Valid claims no re-execution (a drawn one is the log's ReportLazy)"
+                    .into(),
+        });
+    }
+    if FALSE_ATTESTATIONS.has(deps.storage, (&validator, evidence.job_id)) {
+        return Err(ContractError::AlreadySlashed);
+    }
+    let not_invalid = || ContractError::NotProvenInvalid {
+        id: evidence.job_id,
+    };
+    let job: LoggedJob = deps
+        .querier
+        .query_wasm_smart(
+            &execution_log,
+            &LogQuery::Job {
+                id: evidence.job_id,
+            },
+        )
+        .map_err(|_| not_invalid())?;
+    let result = match (job.status.as_str(), job.result) {
+        ("invalid", Some(result)) => result,
+        _ => return Err(not_invalid()),
+    };
+    let digest = Attestation {
+        chain_id: &env.block.chain_id,
+        execution_log: execution_log.as_str(),
+        job_id: evidence.job_id,
+        workflow_id: job.workflow_id,
+        version_hash: &hash32(&job.version_hash, "version_hash")?,
+        node: result.node.as_str(),
+        input_hash: &hash32(&job.input_hash, "input_hash")?,
+        output_hash: &hash32(&result.output_hash, "output_hash")?,
+        verdict: havn_types::Verdict::Valid,
+        check: evidence.check,
+    }
+    .digest();
+    if !deps
+        .api
+        .secp256k1_verify(digest.as_bytes(), &evidence.signature, &evidence.pubkey)
+        .unwrap_or(false)
+    {
+        return Err(ContractError::InvalidEvidence {
+            reason: "the signature is not this validator's re-executed Valid for the job's proven-invalid result".into(),
+        });
+    }
+    FALSE_ATTESTATIONS.save(deps.storage, (&validator, evidence.job_id), &())?;
+    slash(
+        deps,
+        env,
+        &validator,
+        &[Role::Validator],
+        params.slash_false_attestation,
+        Some(&reporter),
+        "false_attestation",
+    )
+}
+
 /// The execution log's verdict on a proven-invalid or overturned job: the node's fraud slash,
 /// the validators that signed a re-executed Valid for it, and the challengers a re-execution
 /// quorum overturned, all at once. The provers (the validators whose Invalid stood) share the
@@ -283,6 +386,7 @@ pub fn slash_job(
         targets.push((node, Role::Node, params.slash_fraud, true, "fraud"));
     }
     for v in validate(&job.false_attesters)? {
+        FALSE_ATTESTATIONS.save(deps.storage, (&v, job.job_id), &())?;
         targets.push((
             v,
             Role::Validator,

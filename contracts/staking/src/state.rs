@@ -170,6 +170,8 @@ pub const ACTIVE_SET: Item<Vec<ActiveValidator>> = Item::new("active_set");
 pub const DOUBLE_SIGNS: Map<(&Addr, u64), ()> = Map::new("double_signs");
 /// Jobs already slashed for fraud.
 pub const FRAUD_JOBS: Map<u64, ()> = Map::new("fraud_jobs");
+/// (validator, job id) already slashed for a false attestation, by the log or a report.
+pub const FALSE_ATTESTATIONS: Map<(&Addr, u64), ()> = Map::new("false_attestations");
 /// Bonded stake (both roles) per operator and in total, by height, for governance.
 pub const POWER: SnapshotMap<&Addr, Uint128> = SnapshotMap::new(
     "power",

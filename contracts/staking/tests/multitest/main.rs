@@ -4,6 +4,7 @@
 mod active_set;
 mod bonding;
 mod conservation;
+mod false_attestation;
 mod governance;
 mod slashing;
 mod suite;

@@ -236,6 +236,7 @@ impl Settlement for ChainSettlement {
                         gas_used = tx.gas_used,
                         "settlement recorded on chain"
                     );
+                    self.report_false_attestations(batch).await;
                     Ok(())
                 }
                 // The contract refused the batch (already recorded, a job timed out…): retrying
@@ -291,6 +292,58 @@ impl ChainSettlement {
             }
         }
         found
+    }
+
+    /// Every re-executed Valid in the batch for a job it settles Invalid, sent to staking as
+    /// evidence: the log slashes the ones it counted (those come back `AlreadySlashed`), this
+    /// catches the rest, such as votes on a job the validators' own challenges proved invalid
+    /// before the batch landed. The router's account takes the reporter reward.
+    async fn report_false_attestations(&self, batch: &SettlementBatch) {
+        use havn_mesh_proto::v1::Verdict;
+        if self.staking.is_empty() {
+            return;
+        }
+        for job in batch
+            .jobs
+            .iter()
+            .filter(|j| j.verdict == Verdict::Invalid as i32)
+        {
+            for a in &job.attestations {
+                let check = havn_types::Check::from_byte(u8::try_from(a.check).unwrap_or(0));
+                if a.verdict != Verdict::Valid as i32 || !check.reexecuted() {
+                    continue;
+                }
+                let operator: Result<havn_staking::msg::OperatorResponse, _> = self
+                    .client
+                    .smart(
+                        &self.staking,
+                        &havn_staking::msg::QueryMsg::Operator {
+                            address: a.validator.clone(),
+                        },
+                    )
+                    .await;
+                let Ok(operator) = operator else {
+                    continue;
+                };
+                let msg = havn_staking::msg::ExecuteMsg::ReportFalseAttestation {
+                    evidence: havn_staking::msg::FalseAttestation {
+                        validator: a.validator.clone(),
+                        pubkey: operator.pubkey,
+                        job_id: job.job_id,
+                        check,
+                        signature: a.signature.clone().into(),
+                    },
+                };
+                match self.send(&self.staking, &msg).await {
+                    Ok(tx) => {
+                        tracing::warn!(validator = a.validator, job = job.job_id, tx = %tx.hash, "false attestation reported: validator slashed")
+                    }
+                    Err(e) => {
+                        tracing::debug!(validator = a.validator, job = job.job_id, error = %e, "false attestation not taken")
+                    }
+                }
+            }
+        }
     }
 
     async fn report(&self, evidence: &DoubleSignEvidence) -> Result<(), String> {

@@ -509,10 +509,14 @@ impl Core {
                 .map(|w| w.version_hash.clone())
                 .unwrap_or_default();
             let kind = job.rec.pipeline.clone();
+            let operators = &self.operators;
             let best = self
                 .nodes
                 .iter()
                 .filter(|(_, n)| !n.draining && (n.running.len() as u32) < n.slots)
+                // Stake is read at every lease, not only at the handshake: a node jailed or
+                // unbonded since it connected gets no new job.
+                .filter(|(name, _)| operators.get(name).is_some_and(|o| o.is_node()))
                 .filter(|(_, n)| {
                     kind.is_empty() || n.pipelines.is_empty() || n.pipelines.contains(&kind)
                 })
@@ -1267,6 +1271,71 @@ mod tests {
         let mut c = lock(&core);
         c.tick();
         assert_eq!(c.queue_len(), 0);
+    }
+
+    /// An operator set a test can change under a running router, as a slash or jail does.
+    struct Live(std::sync::RwLock<FileOperators>);
+
+    impl OperatorSet for Live {
+        fn get(&self, address: &str) -> Option<Operator> {
+            self.0.read().unwrap().get(address)
+        }
+        fn validators(&self) -> Vec<Operator> {
+            self.0.read().unwrap().validators()
+        }
+    }
+
+    /// A node that loses its stake while connected (slashed and jailed for a fake) gets no new
+    /// job; the same node bonded again does.
+    #[test]
+    fn a_node_jailed_while_connected_gets_no_new_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = |stake| Operator {
+            address: "node-0".into(),
+            pubkey: keys::pubkey(&key("node-0")),
+            node_stake: stake,
+            validator_stake: 0,
+        };
+        let set = Arc::new(Live(std::sync::RwLock::new(FileOperators::from_operators(
+            [node(1)],
+        ))));
+        let cfg = RouterConfig {
+            data_dir: dir.path().to_path_buf(),
+            ..RouterConfig::default()
+        };
+        let store = Store::open(dir.path()).unwrap();
+        let mut core = Core::recover(Arc::new(cfg), set.clone(), store, Arc::default()).unwrap();
+        let (tx, _rx) = mpsc::channel(16);
+        core.node_connected("node-0", tx, 4, vec![], vec![]);
+        let submit = |core: &mut Core, n: u8| {
+            let req = SubmitJobRequest {
+                workflow: Some(WorkflowRef {
+                    workflow_id: 1,
+                    version_hash: vec![7; 32],
+                }),
+                input: Some(submit_job_request::Input::InlineInput(vec![n])),
+                caller: caller(),
+                ..Default::default()
+            };
+            core.submit(req, vec![n], "builtin:digest".into())
+                .unwrap()
+                .0
+        };
+        let state = |core: &Core, id| core.jobs[&id].state();
+        let first = submit(&mut core, 1);
+        assert_eq!(state(&core, first), JobState::Assigned);
+        *set.0.write().unwrap() = FileOperators::from_operators([node(0)]);
+        let second = submit(&mut core, 2);
+        core.dispatch();
+        assert_eq!(
+            state(&core, second),
+            JobState::Queued,
+            "leased to a jailed node"
+        );
+        assert_eq!(state(&core, first), JobState::Assigned, "its lease stands");
+        *set.0.write().unwrap() = FileOperators::from_operators([node(1)]);
+        core.dispatch();
+        assert_eq!(state(&core, second), JobState::Assigned);
     }
 
     /// Property 8: only the caller cancels, and only before a result exists.

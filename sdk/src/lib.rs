@@ -157,6 +157,7 @@ impl Config {
 
 /// Mnemonics on disk, one file per key, mode 0600. They are not encrypted: the file mode is
 /// the protection, as with `wasmd keys --keyring-backend test`; say so to users.
+#[derive(Clone)]
 pub struct KeyStore {
     dir: PathBuf,
     prefix: String,

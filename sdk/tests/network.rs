@@ -530,3 +530,399 @@ async fn lineage_hash(client: &Client, registry: &str) -> String {
         .unwrap();
     w.content_hash.to_hex()
 }
+
+/// The outcome and reason of every `RecordExecution` entry for `job_id` on chain.
+async fn record_outcomes(client: &Client, job_id: u64) -> Vec<(String, String)> {
+    let txs = client
+        .search_txs(&format!("wasm-havn_job.job_id='{job_id}'"))
+        .await
+        .unwrap();
+    let mut out = vec![];
+    for tx in &txs {
+        for (ty, attrs) in &tx.events {
+            let get = |k: &str| {
+                attrs
+                    .iter()
+                    .find(|(key, _)| key == k)
+                    .map(|(_, v)| v.clone())
+            };
+            if ty == "wasm-havn_job" && get("job_id") == Some(job_id.to_string()) {
+                out.push((
+                    get("outcome").unwrap_or_default(),
+                    get("reason").unwrap_or_default(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Returns wrong bytes of the right shape for the digest workflow, signed properly: a node that
+/// fakes with it, and a validator that "re-executes" with it and agrees (a colluder).
+struct Fake;
+
+impl havn_mesh_common::pipeline::Executor for Fake {
+    fn kind(&self) -> &str {
+        havn_mesh_common::pipeline::DIGEST_KIND
+    }
+    fn runtime(&self) -> (String, String, String) {
+        havn_mesh_common::pipeline::DigestExecutor.runtime()
+    }
+    fn run(
+        &self,
+        _: &havn_mesh_common::pipeline::Manifest,
+        job: &havn_mesh_common::pipeline::JobInput<'_>,
+        _: &mut dyn FnMut(u32, u32),
+        _: &std::sync::atomic::AtomicBool,
+    ) -> Result<Vec<u8>, havn_mesh_common::pipeline::ExecError> {
+        Ok(havn_mesh_common::sha256(job.input).to_vec())
+    }
+}
+
+fn faking() -> havn_mesh_common::pipeline::Executors {
+    let mut e = havn_mesh_common::pipeline::Executors::default();
+    e.add(std::sync::Arc::new(Fake));
+    e
+}
+
+/// Verification v2 on the devnet, through the real contracts, at the shipped defaults (sample
+/// rate, `p_min`, slashes, quorum): one node fakes 200 jobs; three validator processes are
+/// honest and the fourth (in this process) colludes, "re-executing" with the node's fake and
+/// signing Valid. A fake is caught when an honest validator is drawn (its Invalid escalates the
+/// job to all); the count must match that model, each caught job must end Invalid on chain with
+/// the caller refunded, the node must lose `slash_fraud` of its stake for every one of them
+/// (jailed after the first, it is still slashed for the jobs it had taken), and the colluder
+/// `slash_false_attestation` for every caught job its re-executed Valid was counted on. Every
+/// job is leased before any is judged (the node's slots hold them all), so the jail cuts nothing
+/// short; a job requested after it goes to no node.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_faking_200_jobs_on_the_devnet_is_caught_as_the_model_says_and_slashed_for_each() {
+    use cosmwasm_std::{HexBinary, Uint128};
+    use havn_execution_log::msg::QueryMsg as LogQuery;
+    use havn_mesh_proto::v1::JobState;
+    use havn_sdk::jobs;
+    use havn_sdk::network::{ChainKind, Network, HAI};
+    use havn_staking::msg::{OperatorResponse, QueryMsg as StakingQuery};
+    use havn_types::sampling::epoch_of;
+    const JOBS: usize = 200;
+    const PRICE: u128 = 5 * HAI;
+    const COLLUDER: &str = "validator-3";
+
+    let tmp = tempfile::tempdir().unwrap();
+    let mut net = Network::up_with(
+        &tmp.path().join("network"),
+        ChainKind::Devnet,
+        &["node", COLLUDER],
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let (d, client) = (net.deployment.clone(), net.client.clone());
+    let keys = net.keys.clone();
+    let address = |name: &str| keys.get(name).unwrap().address().to_string();
+    let operator = |client: Client, staking: String, who: String| async move {
+        let o: OperatorResponse = client
+            .smart(&staking, &StakingQuery::Operator { address: who })
+            .await
+            .unwrap();
+        o
+    };
+    let bonded = operator(client.clone(), d.staking.clone(), address("node"))
+        .await
+        .node_stake;
+
+    // A cheap deterministic workflow the faker can fake, published and served by the router.
+    let (manifest, version) = havn_mesh_common::pipeline::digest_manifest("fakeable", 10);
+    havn_mesh_common::artifacts::ArtifactDir::open(&net.dir.join("router/artifacts"))
+        .unwrap()
+        .put(&manifest)
+        .unwrap();
+    let workflow = d
+        .publish(
+            &client,
+            &net.keys.get("creator").unwrap(),
+            havn_workflow_registry::msg::PublishMsg {
+                name: "fakeable-digest".into(),
+                content_hash: hex::encode(version),
+                price: Uint128::new(PRICE),
+                split: None,
+                dependencies: vec![],
+                parent: None,
+            },
+        )
+        .await
+        .unwrap();
+
+    // The colluder, configured and bonded like the others.
+    let (stop_colluder, stopped) = tokio::sync::oneshot::channel::<()>();
+    let cfg: havn_validator::ValidatorConfig = havn_mesh_common::config::load(
+        Some(&net.dir.join(format!("{COLLUDER}.toml"))),
+        "HAVN_TEST_UNUSED",
+    )
+    .unwrap();
+    let key = cfg.key().unwrap();
+    let colluder = havn_validator::Validator::start(cfg, key, faking())
+        .await
+        .unwrap();
+    tokio::spawn(colluder.run(async {
+        let _ = stopped.await;
+    }));
+    net.wait_connected(0, 4).await.unwrap();
+
+    // 200 requests on chain (ten per transaction), all handed to the router before the node.
+    let caller = net.keys.get("caller").unwrap();
+    let paid_before = d.hai_balance(&client, &address("caller")).await.unwrap();
+    let inputs: Vec<Vec<u8>> = (0..JOBS)
+        .map(|i| format!("fake {i}").into_bytes())
+        .collect();
+    let mut ids: Vec<u64> = vec![];
+    for chunk in inputs.chunks(10) {
+        let msgs = chunk
+            .iter()
+            .map(|input| {
+                let hash = HexBinary::from(havn_mesh_common::sha256(input).as_slice());
+                d.request_msg(&client, &caller, workflow, PRICE, hash)
+                    .unwrap()
+            })
+            .collect();
+        let tx = client.send_tx(&caller, msgs).await.unwrap();
+        ids.extend(havn_chain::havn::attributes(&tx, "job_id").map(|v| v.parse::<u64>().unwrap()));
+    }
+    assert_eq!(ids.len(), JOBS);
+    let mut router = jobs::router(&net.router).await.unwrap();
+    for (input, &id) in inputs.iter().zip(&ids) {
+        router
+            .submit_job(havn_mesh_proto::v1::SubmitJobRequest {
+                workflow: Some(havn_mesh_proto::v1::WorkflowRef {
+                    workflow_id: workflow,
+                    version_hash: version.to_vec(),
+                }),
+                input: Some(submit_job_request::Input::InlineInput(input.clone())),
+                seed: 7,
+                caller: caller.address().to_string(),
+                chain_job_id: id,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+
+    // The faking node: its slots take every queued job at once.
+    let (stop_node, node_stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut cfg: havn_node::NodeConfig =
+        havn_mesh_common::config::load(Some(&net.dir.join("node.toml")), "HAVN_TEST_UNUSED")
+            .unwrap();
+    cfg.slots = JOBS as u32;
+    let key = cfg.key().unwrap();
+    cfg.chain
+        .as_ref()
+        .unwrap()
+        .join_as_operator(&cfg.operator)
+        .await
+        .unwrap();
+    let node = havn_node::Node::new(cfg, key, faking()).unwrap();
+    tokio::spawn(node.run(async {
+        let _ = node_stopped.await;
+    }));
+
+    // Every job ends in the mesh, then on chain: Invalid when caught, else recorded Valid.
+    let (mut caught, mut colluded) = (vec![], 0);
+    for &id in &ids {
+        let e = jobs::follow(&mut router, id, None, Duration::from_secs(240), |_| {})
+            .await
+            .unwrap();
+        match JobState::try_from(e.state).unwrap() {
+            JobState::Failed => {
+                caught.push(id);
+                // The colluder's re-executed Valid, if the router heard it before its jail.
+                colluded += e
+                    .attestations
+                    .iter()
+                    .filter(|a| {
+                        a.validator == address(COLLUDER)
+                            && a.verdict == havn_mesh_proto::v1::Verdict::Valid as i32
+                            && a.check > 0
+                    })
+                    .count();
+            }
+            JobState::Settled => {}
+            other => panic!("job {id} ended {other:?}"),
+        }
+    }
+    // On chain: every caught job Invalid; every other one recorded Valid, or, once the node is
+    // jailed, refused (`NodeNotActive`): a caught node is paid for nothing still in flight, and
+    // those fees go back to the caller at the job's deadline.
+    let start = Instant::now();
+    let (mut jobs_on_chain, mut unpaid) = (vec![], 0);
+    for &id in &ids {
+        let job = loop {
+            let job: havn_execution_log::state::Job =
+                client.smart(&d.log, &LogQuery::Job { id }).await.unwrap();
+            let done = if caught.contains(&id) {
+                job.status == JobStatus::Invalid
+            } else if matches!(job.status, JobStatus::Recorded | JobStatus::Valid) {
+                true
+            } else {
+                assert_eq!(job.status, JobStatus::Pending, "job {id}");
+                let refused = record_outcomes(&client, id)
+                    .await
+                    .into_iter()
+                    .any(|(o, why)| {
+                        o == "rejected"
+                            && why == format!("{} is not a bonded, unjailed node", address("node"))
+                    });
+                unpaid += usize::from(refused);
+                refused
+            };
+            if done {
+                break job;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(240),
+                "job {id} is {:?} on chain, the mesh says {}",
+                job.status,
+                if caught.contains(&id) {
+                    "caught"
+                } else {
+                    "valid"
+                }
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        };
+        jobs_on_chain.push(job);
+    }
+
+    // Each honest validator sent its own challenges (Invalid, on chain) without losing one to
+    // its account's sequence: a burst of them used to collide and most were dropped.
+    for i in 0..3 {
+        let log = std::fs::read_to_string(net.dir.join(format!("logs/validator-{i}.log"))).unwrap();
+        assert!(
+            !log.contains("account sequence mismatch"),
+            "validator-{i} lost a transaction to its own account sequence"
+        );
+    }
+
+    // The model: each honest validator draws a job by its seed committed for the job's epoch
+    // (threshold from `p_min` and the committed count), else by its local `sample_rate`.
+    let params: havn_execution_log::state::Params =
+        client.smart(&d.log, &LogQuery::Params {}).await.unwrap();
+    let local = havn_validator::ValidatorConfig::default().sample_rate;
+    let (mut mean, mut var) = (0.0, 0.0);
+    let mut epochs = std::collections::BTreeMap::new();
+    for job in &jobs_on_chain {
+        let epoch = epoch_of(job.requested_height, params.epoch_blocks);
+        if let std::collections::btree_map::Entry::Vacant(slot) = epochs.entry(epoch) {
+            let e: havn_execution_log::msg::EpochResponse = client
+                .smart(&d.log, &LogQuery::Epoch { epoch: Some(epoch) })
+                .await
+                .unwrap();
+            let mut rates = vec![];
+            for v in (0..3).map(|i| address(&format!("validator-{i}"))) {
+                let seed: Option<havn_execution_log::state::Seed> = client
+                    .smart(
+                        &d.log,
+                        &LogQuery::Seed {
+                            epoch,
+                            validator: v,
+                        },
+                    )
+                    .await
+                    .unwrap();
+                rates.push(match seed {
+                    Some(_) => e.threshold.u64() as f64 / 2f64.powi(64),
+                    None => local,
+                });
+            }
+            slot.insert(rates);
+        }
+        let p = 1.0 - epochs[&epoch].iter().map(|r| 1.0 - r).product::<f64>();
+        mean += p;
+        var += p * (1.0 - p);
+    }
+    let sd = f64::sqrt(var);
+    println!(
+        "caught {} of {JOBS} faked jobs ({:.1} %), model {mean:.1} ± {sd:.1} (epochs and rates {epochs:?})",
+        caught.len(),
+        100.0 * caught.len() as f64 / JOBS as f64,
+    );
+    assert!(
+        (caught.len() as f64 - mean).abs() <= 3.29 * sd,
+        "caught {}, model {mean:.1} ± {:.1} (99.9 %)",
+        caught.len(),
+        3.29 * sd
+    );
+    assert!(!caught.is_empty());
+
+    // The slashes, by the staking contract's own rounding, once per caught job.
+    let staking: havn_staking::state::Params = client
+        .smart(&d.staking, &StakingQuery::Params {})
+        .await
+        .unwrap();
+    let after = |stake: Uint128, cuts: usize, fraction| {
+        (0..cuts).fold(stake, |s: Uint128, _| s - s.mul_floor(fraction))
+    };
+    let node = operator(client.clone(), d.staking.clone(), address("node")).await;
+    assert_eq!(
+        node.node_stake,
+        after(bonded, caught.len(), staking.slash_fraud),
+        "the node loses slash_fraud for each of its {} caught fakes",
+        caught.len()
+    );
+    assert!(node.jailed_until.is_some() && !node.node_active);
+    println!(
+        "the colluder signed a re-executed Valid on {colluded} caught jobs; {unpaid} uncaught fakes refused as the node's jail landed first"
+    );
+    assert!(colluded >= 1, "the colluder signed a caught fake");
+    // Slashed once per such job: by the log where its vote counted, else on the router's
+    // report of it (`ReportFalseAttestation`) after the batch; the reports may still be landing.
+    let want = after(bonded, colluded, staking.slash_false_attestation);
+    let start = Instant::now();
+    let colluder = loop {
+        let o = operator(client.clone(), d.staking.clone(), address(COLLUDER)).await;
+        if o.validator_stake <= want || start.elapsed() > Duration::from_secs(60) {
+            break o;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(colluder.validator_stake, want);
+    assert!(colluder.jailed_until.is_some());
+    for i in 0..3 {
+        let honest = operator(
+            client.clone(),
+            d.staking.clone(),
+            address(&format!("validator-{i}")),
+        )
+        .await;
+        assert_eq!(honest.validator_stake, bonded, "validator-{i} is honest");
+    }
+    // Caught jobs were refunded; the others' fees stay escrowed or paid out.
+    let paid = (JOBS - caught.len()) as u128;
+    assert_eq!(
+        d.hai_balance(&client, &address("caller")).await.unwrap(),
+        paid_before - paid * PRICE
+    );
+
+    // The router stopped leasing to the jailed node: a new job waits for an active one.
+    let input = b"after the jail".to_vec();
+    let requested = jobs::request(&client, &d, &caller, workflow, &input)
+        .await
+        .unwrap();
+    jobs::submit(&mut router, &requested, &caller, input, 7)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let e = router
+        .get_job(havn_mesh_proto::v1::GetJobRequest {
+            job_id: requested.job_id,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .job
+        .unwrap();
+    assert_eq!(e.state, JobState::Queued as i32, "leased to a jailed node");
+
+    let _ = (stop_node.send(()), stop_colluder.send(()));
+    net.stop();
+}

@@ -11,6 +11,9 @@
 //!    verdict valid or invalid.
 
 pub mod seeds;
+mod start;
+
+pub use start::StartError;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

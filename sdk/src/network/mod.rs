@@ -193,6 +193,18 @@ impl Network {
     pub async fn up(
         dir: &Path,
         chain: ChainKind,
+        step: impl FnMut(&str),
+    ) -> Result<Network, CliError> {
+        Self::up_with(dir, chain, &[], step).await
+    }
+
+    /// As `up`, except that the operators named in `run_here` (`node`, `validator-N`) are bonded
+    /// and configured (`DIR/NAME.toml`) but not started: the caller runs their daemons itself,
+    /// as a test does to put a cheating node or validator into a real network.
+    pub async fn up_with(
+        dir: &Path,
+        chain: ChainKind,
+        run_here: &[&str],
         mut step: impl FnMut(&str),
     ) -> Result<Network, CliError> {
         let example = havn_runtime::examples::load(&havn_runtime::examples::dir())?
@@ -389,7 +401,7 @@ impl Network {
         ));
 
         // 4. The mesh, configured as operators configure it.
-        net.start_mesh(&example.manifest).await?;
+        net.start_mesh(&example.manifest, run_here).await?;
         step(&format!(
             "havn-router at {} (operator set from the staking contract), 1 havn-node and {VALIDATORS} havn-validator processes connected; logs in {}",
             net.router,
@@ -425,7 +437,7 @@ impl Network {
         ))
     }
 
-    async fn start_mesh(&mut self, manifest: &[u8]) -> Result<(), CliError> {
+    async fn start_mesh(&mut self, manifest: &[u8], run_here: &[&str]) -> Result<(), CliError> {
         let (port, metrics) = (free_port()?, free_port()?);
         self.router = format!("http://127.0.0.1:{port}");
         self.router_metrics = format!("127.0.0.1:{metrics}");
@@ -477,6 +489,9 @@ impl Network {
             cfg.insert("chain".into(), self.chain_section(&name)?);
             let path = self.dir.join(format!("{name}.toml"));
             write(&path, &toml_of(&toml::Value::Table(cfg))?)?;
+            if run_here.contains(&name.as_str()) {
+                continue;
+            }
             let bin = if name == "node" {
                 "havn-node"
             } else {
@@ -485,11 +500,18 @@ impl Network {
             self.procs
                 .spawn(&name, bin, &["--config", &path.display().to_string()])?;
         }
-        self.wait_for_mesh().await
+        let nodes = usize::from(!run_here.contains(&"node"));
+        let validators = VALIDATORS - run_here.iter().filter(|n| **n != "node").count();
+        self.wait_connected(nodes, validators).await
     }
 
-    /// Until the router has the node and every validator connected.
-    async fn wait_for_mesh(&mut self) -> Result<(), CliError> {
+    /// Until the router has `nodes` nodes and `validators` validators connected (two minutes at
+    /// most).
+    pub async fn wait_connected(
+        &mut self,
+        nodes: usize,
+        validators: usize,
+    ) -> Result<(), CliError> {
         let start = Instant::now();
         loop {
             self.procs.check_alive()?;
@@ -501,8 +523,8 @@ impl Network {
                         .and_then(|v| v.parse::<f64>().ok())
                         .unwrap_or(0.0)
                 };
-                if gauge("havn_router_nodes_connected") >= 1.0
-                    && gauge("havn_router_validators_connected") >= VALIDATORS as f64
+                if gauge("havn_router_nodes_connected") >= nodes as f64
+                    && gauge("havn_router_validators_connected") >= validators as f64
                 {
                     return Ok(());
                 }

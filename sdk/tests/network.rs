@@ -669,6 +669,26 @@ async fn a_node_faking_200_jobs_on_the_devnet_is_caught_as_the_model_says_and_sl
     }));
     net.wait_connected(0, 4).await.unwrap();
 
+    // The draws a running network makes: by seeds committed for the epoch (the validators
+    // commit for the next ones when they start), so the jobs wait for the first such epoch.
+    let start = Instant::now();
+    loop {
+        let e: havn_execution_log::msg::EpochResponse = client
+            .smart(&d.log, &LogQuery::Epoch { epoch: None })
+            .await
+            .unwrap();
+        if e.committed == 4 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "epoch {} has {} committed seeds",
+            e.current,
+            e.committed
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+
     // 200 requests on chain (ten per transaction), all handed to the router before the node.
     let caller = net.keys.get("caller").unwrap();
     let paid_before = d.hai_balance(&client, &address("caller")).await.unwrap();

@@ -101,6 +101,9 @@ pub enum ContractError {
     #[error("job {id} is not proven invalid on the execution log: only a re-executed Valid for a proven-invalid result is a false attestation")]
     NotProvenInvalid { id: u64 },
 
+    #[error("job {id} is not on the execution log: evidence must be about a requested job")]
+    UnknownJob { id: u64 },
+
     #[error("invalid param {name}: {reason}")]
     InvalidParam { name: &'static str, reason: String },
 

@@ -209,6 +209,30 @@ pub fn double_sign(
     if DOUBLE_SIGNS.has(deps.storage, (&validator, evidence.job_id)) {
         return Err(ContractError::AlreadySlashed);
     }
+    // Only a job the log holds, for the workflow, version and input it was requested with: a
+    // router cannot make up a job to collect two signatures about.
+    let job: LoggedJob = deps
+        .querier
+        .query_wasm_smart(
+            &execution_log,
+            &LogQuery::Job {
+                id: evidence.job_id,
+            },
+        )
+        .map_err(|_| ContractError::UnknownJob {
+            id: evidence.job_id,
+        })?;
+    if job.workflow_id != evidence.workflow_id
+        || job.version_hash != evidence.version_hash
+        || job.input_hash != evidence.input_hash
+    {
+        return Err(ContractError::InvalidEvidence {
+            reason: format!(
+                "job {} on the execution log is another workflow, version or input",
+                evidence.job_id
+            ),
+        });
+    }
     let version_hash = hash32(&evidence.version_hash, "version_hash")?;
     let input_hash = hash32(&evidence.input_hash, "input_hash")?;
     for (which, signed) in [("first", first), ("second", second)] {

@@ -711,6 +711,105 @@ async fn a_faking_node_at_the_shipped_defaults_is_caught_as_the_model_says() {
     assert_eq!(invalid, caught);
 }
 
+/// Issue 16, item 2: a node submits one chain job to two routers with two different outputs
+/// (or a router replays a job with another). An honest validator connected to both signs one of
+/// them only: two signed results for one job would be double-signing evidence against it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_validator_never_signs_two_results_for_one_job() {
+    const JOB: u64 = 77;
+    let net = Net::start(2, 4, |_| {}).await;
+    let dir2 = tempfile::tempdir().unwrap();
+    let second = Router::start(router_config(dir2.path()), net.operators.clone())
+        .await
+        .unwrap();
+    let (manifest, _) = digest_manifest("e2e", 10);
+    second.artifacts.put(&manifest).unwrap();
+    let url2 = format!("http://{}", second.addr);
+    // The same node key behind both: honest on the first router, faking on the second.
+    let _honest = net.node(0, Executors::builtin());
+    let mut fake = Executors::default();
+    fake.add(Arc::new(Garbage));
+    let cfg = NodeConfig {
+        routers: vec![url2.clone()],
+        operator: "node-0".into(),
+        cache_dir: dir2.path().join("node-0"),
+        ..NodeConfig::default()
+    };
+    let node = Node::new(cfg, key("node-0"), fake).unwrap();
+    let _faking = Daemon::spawn(move |stop| async move {
+        node.run(async {
+            let _ = stop.await;
+        })
+        .await
+    });
+    let cache_dir = net.dir.path().join("validator-0");
+    let cfg = ValidatorConfig {
+        routers: vec![net.url.clone(), url2.clone()],
+        operator: "validator-0".into(),
+        sample_rate: 1.0,
+        cache_dir,
+        ..ValidatorConfig::default()
+    };
+    let v = Validator::new(
+        cfg,
+        key("validator-0"),
+        net.operators.clone(),
+        Executors::builtin(),
+    )
+    .unwrap();
+    let _validator = Daemon::spawn(move |stop| async move {
+        v.run(async {
+            let _ = stop.await;
+        })
+        .await
+    });
+    let mut request = net.request("one job, two results");
+    request.chain_job_id = JOB;
+    let (mut a, mut b) = (net.client().await, client(&url2).await);
+    a.submit_job(request.clone()).await.unwrap();
+    b.submit_job(request).await.unwrap();
+    // Until both results are in and the validator has answered what it will.
+    let mut signed = vec![];
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        signed.clear();
+        let mut outputs = 0;
+        for c in [&mut a, &mut b] {
+            let job = c.get_job(get(JOB)).await.unwrap().into_inner().job.unwrap();
+            let output = job.output.unwrap_or_default();
+            outputs += usize::from(!output.output_hash.is_empty());
+            signed.extend(
+                job.attestations
+                    .iter()
+                    .filter(|a| a.validator == "validator-0")
+                    .map(|_| output.output_hash.clone()),
+            );
+        }
+        if outputs == 2 && !signed.is_empty() {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            break;
+        }
+    }
+    let mut outputs_signed: Vec<_> = vec![];
+    for c in [&mut a, &mut b] {
+        let job = c.get_job(get(JOB)).await.unwrap().into_inner().job.unwrap();
+        let output = job.output.unwrap_or_default();
+        if job
+            .attestations
+            .iter()
+            .any(|a| a.validator == "validator-0")
+        {
+            outputs_signed.push(output.output_hash);
+        }
+    }
+    assert_eq!(
+        outputs_signed.len(),
+        1,
+        "signed for {} results",
+        outputs_signed.len()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_keys_and_wrong_signatures_are_refused() {
     let net = Net::start(1, 0, |_| {}).await;

@@ -11,6 +11,7 @@
 //!    verdict valid or invalid.
 
 pub mod seeds;
+pub mod signed;
 mod start;
 
 pub use start::StartError;
@@ -162,6 +163,8 @@ pub struct Validator {
     challenger: Option<Arc<Challenger>>,
     seeds: Option<Arc<seeds::Seeds>>,
     pub metrics: Arc<ValidatorMetrics>,
+    /// What it signed per job: nothing that contradicts it is signed (`signed`).
+    signed: Arc<signed::SignRecord>,
 }
 
 /// Posts this validator's re-executed Invalid verdicts on the execution log itself
@@ -284,6 +287,9 @@ impl Validator {
             }
         };
         let cache = ArtifactDir::open(&cfg.cache_dir).map_err(|e| e.to_string())?;
+        let signed = Arc::new(signed::SignRecord::open(
+            &cfg.cache_dir.join("signed.redb"),
+        )?);
         let checker = Checker {
             operators,
             executors,
@@ -298,6 +304,7 @@ impl Validator {
             challenger: None,
             seeds: None,
             metrics: Arc::default(),
+            signed,
         })
     }
 
@@ -509,6 +516,20 @@ impl Validator {
             check: checked,
         }
         .digest();
+        let subject = signed::Subject {
+            chain_id: &task.chain_id,
+            execution_log: &task.execution_log,
+            job_id: task.job_id,
+            workflow_id: workflow.workflow_id,
+            version_hash: &version,
+            node: &output.node,
+            input_hash: &input_hash,
+            output_hash: &output_hash,
+        };
+        if let Err(why) = self.signed.admit(&subject, check.verdict, checked) {
+            tracing::warn!(job = task.job_id, node = output.node, why, "not signed");
+            return None;
+        }
         let verdict = match check.verdict {
             havn_types::Verdict::Valid => Verdict::Valid,
             havn_types::Verdict::Invalid => Verdict::Invalid,

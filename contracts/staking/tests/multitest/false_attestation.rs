@@ -1,13 +1,8 @@
 //! `ReportFalseAttestation`: a validator's re-executed Valid for a result the execution log
-//! proved invalid slashes it, however late the evidence comes. The log here is a stand-in that
-//! answers the `Job` query with what the real log stores (the real pair runs in
-//! `integration-tests` and on the devnet); everything it is asked is in these tests.
+//! proved invalid slashes it, however late the evidence comes. The log is the suite's stand-in
+//! (`suite::stand_in_log`), answering the `Job` query as the real log does.
 
-use cosmwasm_std::{
-    to_json_binary, Addr, Binary, Deps, DepsMut, Empty, Env, HexBinary, MessageInfo, Response,
-    StdError, StdResult, Uint128,
-};
-use cw_multi_test::{ContractWrapper, Executor};
+use cosmwasm_std::{Addr, Binary, Uint128};
 use havn_staking::msg::{ExecuteMsg, FalseAttestation, JobSlash};
 use havn_staking::state::{Params, Role};
 use havn_staking::ContractError;
@@ -20,88 +15,10 @@ const VERSION: [u8; 32] = [7; 32];
 const INPUT: [u8; 32] = [8; 32];
 const OUTPUT: [u8; 32] = [9; 32];
 
-/// The stand-in log: instantiated with the job JSON it answers `{"job":{"id":…}}` with.
-mod log {
-    use super::*;
-    const JOB_KEY: &[u8] = b"job";
-
-    pub fn instantiate(
-        deps: DepsMut,
-        _: Env,
-        _: MessageInfo,
-        job: serde_json::Value,
-    ) -> StdResult<Response> {
-        deps.storage.set(JOB_KEY, job.to_string().as_bytes());
-        Ok(Response::new())
-    }
-
-    pub fn execute(_: DepsMut, _: Env, _: MessageInfo, _: Empty) -> StdResult<Response> {
-        Ok(Response::new())
-    }
-
-    pub fn query(deps: Deps, _: Env, msg: serde_json::Value) -> StdResult<Binary> {
-        let job: serde_json::Value =
-            serde_json::from_slice(&deps.storage.get(JOB_KEY).unwrap_or_default()).unwrap();
-        if msg["job"]["id"] != job["id"] {
-            return Err(StdError::generic_err("job not found"));
-        }
-        to_json_binary(&job)
-    }
-}
-
-/// A job as the execution log stores it, with `status` and the node's claimed output.
-fn job(suite: &Suite, status: &str) -> serde_json::Value {
-    serde_json::json!({
-        "id": JOB,
-        "workflow_id": 3,
-        "version": 1,
-        "version_hash": HexBinary::from(VERSION),
-        "caller": suite.addr("caller"),
-        "input_hash": HexBinary::from(INPUT),
-        "fee": "1000",
-        "creator": suite.addr("creator"),
-        "split": {"creator_bps": 4500, "upstream_bps": 2000, "node_bps": 2500, "validator_bps": 500, "treasury_bps": 500},
-        "royalty_stack": [],
-        "requested_height": 12345,
-        "deadline": "1700000000000000000",
-        "status": status,
-        "result": {
-            "node": suite.addr("node"),
-            "output_hash": HexBinary::from(OUTPUT),
-            "attempt": 1,
-            "executor": "digest",
-            "device": "cpu",
-            "signature": Binary::from(vec![1u8; 64]),
-        },
-        "window_ends": null,
-    })
-}
-
-/// A suite whose execution log is the stand-in, answering with a job of `status`.
+/// A suite whose log holds job 42 with `status`, and two bonded validators.
 fn suite_with_log(status: &str) -> Suite {
     let mut suite = SuiteBuilder::new().fund(&["val", "honest"]).build();
-    let code = suite.app.store_code(Box::new(ContractWrapper::new(
-        log::execute,
-        log::instantiate,
-        log::query,
-    )));
-    let admin = suite.admin.clone();
-    let job = job(&suite, status);
-    let log = suite
-        .app
-        .instantiate_contract(code, admin.clone(), &job, &[], "log", None)
-        .unwrap();
-    suite
-        .execute(
-            &admin,
-            &ExecuteMsg::UpdateConfig {
-                admin: None,
-                treasury: None,
-                execution_log: Some(log.to_string()),
-            },
-        )
-        .unwrap();
-    suite.log = log;
+    suite.set_job_status(status);
     suite.bond("val", Role::Validator, 10 * MIN).unwrap();
     suite.bond("honest", Role::Validator, 10 * MIN).unwrap();
     suite

@@ -216,22 +216,28 @@ fn double_sign_rejections() {
         suite.execute(&watcher, &submit(unknown)).unwrap_err(),
         ContractError::UnknownKey
     );
-    // Signatures over another job do not match this job's digest.
-    let mut other_job = double_sign(&suite, "val");
-    other_job.job_id = JOB + 1;
-    assert!(suite
-        .execute(&watcher, &submit(other_job))
-        .unwrap_err()
-        .message()
-        .starts_with("invalid evidence: the first signature"));
-    // Malformed hashes.
+    // A job the log never had (issue 16, item 2: a router making one up to frame validators).
+    let mut made_up = double_sign(&suite, "val");
+    made_up.job_id = JOB + 1;
+    assert_eq!(
+        suite.execute(&watcher, &submit(made_up)).unwrap_err(),
+        ContractError::UnknownJob { id: JOB + 1 }
+    );
+    // The log's job, but another workflow, version or input than it was requested with.
+    let another = ContractError::InvalidEvidence {
+        reason: format!("job {JOB} on the execution log is another workflow, version or input"),
+    };
+    let mut workflow = double_sign(&suite, "val");
+    workflow.workflow_id = 4;
+    assert_eq!(
+        suite.execute(&watcher, &submit(workflow)).unwrap_err(),
+        another
+    );
     let mut short = double_sign(&suite, "val");
     short.input_hash = HexBinary::from(vec![1, 2, 3]);
     assert_eq!(
         suite.execute(&watcher, &submit(short)).unwrap_err(),
-        ContractError::InvalidEvidence {
-            reason: "input_hash must be 32 bytes".into()
-        }
+        another
     );
     assert!(suite.operator("val").jailed_until.is_none());
 }

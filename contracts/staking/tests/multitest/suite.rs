@@ -65,7 +65,6 @@ impl SuiteBuilder {
         let mut app = App::default();
         let admin = app.api().addr_make("governance");
         let treasury = app.api().addr_make("treasury");
-        let log = app.api().addr_make("execution-log");
         let funded: Vec<Addr> = self.funded.iter().map(|n| app.api().addr_make(n)).collect();
         let mut token = None;
         let asset = if self.cw20 {
@@ -89,6 +88,21 @@ impl SuiteBuilder {
             });
             AssetUnchecked::Native(DENOM.into())
         };
+        let log_code = app.store_code(Box::new(ContractWrapper::new(
+            stand_in_log::execute,
+            stand_in_log::instantiate,
+            stand_in_log::query,
+        )));
+        let log = app
+            .instantiate_contract(
+                log_code,
+                admin.clone(),
+                &stand_in_log::job(|n| app.api().addr_make(n), "pending"),
+                &[],
+                "execution-log",
+                None,
+            )
+            .unwrap();
         let code_id = app.store_code(staking_contract());
         let msg = InstantiateMsg {
             admin: admin.to_string(),
@@ -124,13 +138,21 @@ pub struct Suite {
     pub staking: Addr,
     pub admin: Addr,
     pub treasury: Addr,
-    /// Stands in for the execution-log contract: the address staking trusts for fraud slashes.
+    /// Stands in for the execution-log contract: the address staking trusts for fraud slashes,
+    /// answering `Job` queries for evidence (`stand_in_log`).
     pub log: Addr,
     pub token: Option<Addr>,
     pub code_id: u64,
 }
 
 impl Suite {
+    /// The stand-in log's job 42 with `status` (and the node's claimed output `[9; 32]`).
+    pub fn set_job_status(&mut self, status: &str) {
+        let job = stand_in_log::job(|n| self.app.api().addr_make(n), status);
+        let (admin, log) = (self.admin.clone(), self.log.clone());
+        self.app.execute_contract(admin, log, &job, &[]).unwrap();
+    }
+
     pub fn addr(&self, name: &str) -> Addr {
         self.app.api().addr_make(name)
     }
@@ -246,5 +268,75 @@ impl Suite {
             (t.node + t.validator + t.unbonding).u128(),
             "contract balance = bonded + unbonding"
         );
+    }
+}
+
+/// The execution log as far as staking reads it: job 42 (workflow 3, version `[7; 32]`, input
+/// `[8; 32]`, node "node", claimed output `[9; 32]`), stored as the real log serializes a `Job`.
+/// Executing it with a job replaces the job. The real pair runs in `integration-tests` and on
+/// the devnet.
+pub mod stand_in_log {
+    use cosmwasm_std::{
+        to_json_binary, Binary, Deps, DepsMut, Env, HexBinary, MessageInfo, Response, StdError,
+        StdResult,
+    };
+
+    pub const JOB: u64 = 42;
+    const KEY: &[u8] = b"job";
+
+    pub fn job(addr: impl Fn(&str) -> cosmwasm_std::Addr, status: &str) -> serde_json::Value {
+        serde_json::json!({
+            "id": JOB,
+            "workflow_id": 3,
+            "version": 1,
+            "version_hash": HexBinary::from([7u8; 32]),
+            "caller": addr("caller"),
+            "input_hash": HexBinary::from([8u8; 32]),
+            "fee": "1000",
+            "creator": addr("creator"),
+            "split": {"creator": 4500, "upstream": 2000, "node": 2500, "validator": 500, "treasury": 500},
+            "royalty_stack": [],
+            "requested_height": 12345,
+            "deadline": "1700000000000000000",
+            "status": status,
+            "result": {
+                "node": addr("node"),
+                "output_hash": HexBinary::from([9u8; 32]),
+                "attempt": 1,
+                "executor": "builtin:digest",
+                "device": "cpu",
+                "signature": Binary::from(vec![1u8; 64]),
+            },
+            "window_ends": null,
+        })
+    }
+
+    pub fn instantiate(
+        deps: DepsMut,
+        _: Env,
+        _: MessageInfo,
+        job: serde_json::Value,
+    ) -> StdResult<Response> {
+        deps.storage.set(KEY, job.to_string().as_bytes());
+        Ok(Response::new())
+    }
+
+    pub fn execute(
+        deps: DepsMut,
+        env: Env,
+        info: MessageInfo,
+        job: serde_json::Value,
+    ) -> StdResult<Response> {
+        instantiate(deps, env, info, job)
+    }
+
+    pub fn query(deps: Deps, _: Env, msg: serde_json::Value) -> StdResult<Binary> {
+        let job: serde_json::Value =
+            serde_json::from_slice(&deps.storage.get(KEY).unwrap_or_default())
+                .map_err(|e| StdError::generic_err(e.to_string()))?;
+        if msg["job"]["id"] != job["id"] {
+            return Err(StdError::generic_err("job not found"));
+        }
+        to_json_binary(&job)
     }
 }

@@ -86,6 +86,40 @@ pub fn rejected_jobs(tx: &TxResult) -> Vec<u64> {
         .collect()
 }
 
+/// Why the chain the router reached is not the one its config names, if it is not: validators
+/// sign the configured chain id, so on another chain no attestation would verify.
+pub fn chain_mismatch(configured: &str, actual: &str) -> Option<String> {
+    (configured != actual).then(|| {
+        format!(
+            "the chain at [chain] grpc is {actual:?}, but chain_id says {configured:?}: fix one"
+        )
+    })
+}
+
+/// At start-up: the chain is the configured one and `execution_log` is an execution log on it.
+pub async fn check_deployment(
+    client: &Client,
+    chain_id: &str,
+    execution_log: &str,
+) -> Result<(), String> {
+    if let Some(why) = chain_mismatch(chain_id, client.chain_id()) {
+        return Err(why);
+    }
+    client
+        .smart::<_, havn_execution_log::msg::ConfigResponse>(
+            execution_log,
+            &havn_execution_log::msg::QueryMsg::Config {},
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            format!(
+                "execution_log {execution_log:?} is not an execution log on {}: {e}",
+                client.chain_id()
+            )
+        })
+}
+
 /// Most jobs per `Finalize` (the log takes twice its `max_batch`, 20 by default).
 const FINALIZE_BATCH: usize = 40;
 
@@ -384,6 +418,16 @@ fn is_contract_error(e: &ChainError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_router_configured_for_another_chain_says_so() {
+        assert_eq!(chain_mismatch("havn-1", "havn-1"), None);
+        let why = chain_mismatch("havn-1", "havn-2").unwrap();
+        assert!(
+            why.contains("\"havn-2\"") && why.contains("\"havn-1\""),
+            "{why}"
+        );
+    }
 
     fn event(job: &str, outcome: &str, ends: &str) -> (String, Vec<(String, String)>) {
         let attrs = [("job_id", job), ("outcome", outcome), ("window_ends", ends)];

@@ -61,6 +61,8 @@ fn main() -> ExitCode {
         let settlement: Arc<dyn havn_router::settlement::Settlement> = match &cfg.chain {
             Some(chain) => {
                 let (client, wallet) = chain.connect().await.map_err(|e| e.to_string())?;
+                havn_router::chain::check_deployment(&client, &cfg.chain_id, &cfg.execution_log)
+                    .await?;
                 tracing::info!(chain_id = client.chain_id(), relayer = %wallet.address(), "settling on chain");
                 if let Some(set) = chain.operators(&client).await.map_err(|e| e.to_string())? {
                     tracing::info!(staking = chain.staking, "operator set from the staking contract");

@@ -165,6 +165,8 @@ pub struct Validator {
     pub metrics: Arc<ValidatorMetrics>,
     /// What it signed per job: nothing that contradicts it is signed (`signed`).
     signed: Arc<signed::SignRecord>,
+    /// With a chain: its chain id and execution log. A task for another is refused unsigned.
+    home: Option<(String, String)>,
 }
 
 /// Posts this validator's re-executed Invalid verdicts on the execution log itself
@@ -305,6 +307,7 @@ impl Validator {
             seeds: None,
             metrics: Arc::default(),
             signed,
+            home: None,
         })
     }
 
@@ -328,6 +331,13 @@ impl Validator {
     /// Draws with the epoch seeds it commits on the execution log.
     pub fn with_seeds(mut self, seeds: seeds::Seeds) -> Self {
         self.seeds = Some(Arc::new(seeds));
+        self
+    }
+
+    /// Signs only tasks for this chain and execution log (issue 16, item 4): a router for
+    /// another deployment, or one lying about it, gets nothing signed.
+    pub fn for_deployment(mut self, chain_id: &str, execution_log: &str) -> Self {
+        self.home = Some((chain_id.to_string(), execution_log.to_string()));
         self
     }
 
@@ -442,6 +452,10 @@ impl Validator {
         task: VerifyTask,
         mut artifacts: ArtifactServiceClient<Channel>,
     ) -> Option<TaskAttestation> {
+        if let Some(why) = foreign(self.home.as_ref(), &task) {
+            tracing::warn!(job = task.job_id, why, "task refused");
+            return None;
+        }
         let output = task.output.clone()?;
         let workflow = task.workflow.clone()?;
         let version: [u8; 32] = workflow.version_hash.as_slice().try_into().ok()?;
@@ -571,6 +585,24 @@ impl Validator {
             reexecuted: check.reexecuted,
         })
     }
+}
+
+/// Why a task is for another deployment than `home` (chain id, execution log), if it is.
+pub fn foreign(home: Option<&(String, String)>, task: &VerifyTask) -> Option<String> {
+    let (chain_id, log) = home?;
+    if &task.chain_id != chain_id {
+        return Some(format!(
+            "the task is for chain {:?}, this validator's is {chain_id:?}",
+            task.chain_id
+        ));
+    }
+    if &task.execution_log != log {
+        return Some(format!(
+            "the task is for execution log {:?}, this validator's is {log:?}",
+            task.execution_log
+        ));
+    }
+    None
 }
 
 /// Whether a task is re-executed: when drawn, and always when escalated (a dispute).
@@ -759,6 +791,30 @@ mod tests {
                 &AtomicBool::new(false),
             )
             .unwrap()
+    }
+
+    #[test]
+    fn tasks_for_another_chain_or_log_are_refused() {
+        let mut t = task(honest_output(), &node_key());
+        t.chain_id = "havn-1".into();
+        t.execution_log = "havn1log".into();
+        let home = ("havn-1".to_string(), "havn1log".to_string());
+        assert_eq!(foreign(Some(&home), &t), None);
+        assert_eq!(
+            foreign(None, &t),
+            None,
+            "no chain configured: nothing to compare"
+        );
+        let mut other_chain = t.clone();
+        other_chain.chain_id = "havn-2".into();
+        assert!(foreign(Some(&home), &other_chain)
+            .unwrap()
+            .contains("chain \"havn-2\""));
+        let mut other_log = t;
+        other_log.execution_log = "havn1other".into();
+        assert!(foreign(Some(&home), &other_log)
+            .unwrap()
+            .contains("execution log \"havn1other\""));
     }
 
     #[test]

@@ -42,11 +42,13 @@ impl Validator {
             ),
         };
         let master = Validator::seed_master(&cfg, &key);
+        let mut home = None;
         // With an execution log: challenge on chain, and draw with seeds committed there (two
         // connections, so a slow seed transaction never holds up a challenge).
         let on_chain = match cfg.chain.as_ref().filter(|c| !c.execution_log.is_empty()) {
             Some(chain) => {
                 let (client, wallet) = chain.connect().await?;
+                home = Some((client.chain_id().to_string(), chain.execution_log.clone()));
                 let (seed_client, seed_wallet) = chain.connect().await?;
                 let log = chain.execution_log.clone();
                 Some((
@@ -60,8 +62,11 @@ impl Validator {
             }
             None => None,
         };
-        let validator =
+        let mut validator =
             Validator::new(cfg, key, operators, executors).map_err(StartError::Config)?;
+        if let Some((chain_id, log)) = &home {
+            validator = validator.for_deployment(chain_id, log);
+        }
         Ok(match on_chain {
             Some((challenger, seeds)) => validator.with_challenger(challenger).with_seeds(seeds),
             None => validator,

@@ -295,6 +295,13 @@ impl Settlement for ChainSettlement {
     fn report_double_sign<'a>(&'a self, evidence: &'a DoubleSignEvidence) -> SettleFuture<'a> {
         Box::pin(self.report(evidence))
     }
+
+    fn report_false_attestation<'a>(
+        &'a self,
+        evidence: &'a havn_staking::msg::FalseAttestation,
+    ) -> SettleFuture<'a> {
+        Box::pin(self.report_late(evidence))
+    }
 }
 
 impl ChainSettlement {
@@ -359,25 +366,60 @@ impl ChainSettlement {
                 let Ok(operator) = operator else {
                     continue;
                 };
-                let msg = havn_staking::msg::ExecuteMsg::ReportFalseAttestation {
-                    evidence: havn_staking::msg::FalseAttestation {
-                        validator: a.validator.clone(),
-                        pubkey: operator.pubkey,
-                        job_id: job.job_id,
-                        check,
-                        signature: a.signature.clone().into(),
-                    },
-                };
-                match self.send(&self.staking, &msg).await {
-                    Ok(tx) => {
-                        tracing::warn!(validator = a.validator, job = job.job_id, tx = %tx.hash, "false attestation reported: validator slashed")
-                    }
-                    Err(e) => {
-                        tracing::debug!(validator = a.validator, job = job.job_id, error = %e, "false attestation not taken")
-                    }
-                }
+                self.send_false_attestation(&havn_staking::msg::FalseAttestation {
+                    validator: a.validator.clone(),
+                    pubkey: operator.pubkey,
+                    job_id: job.job_id,
+                    check,
+                    signature: a.signature.clone().into(),
+                })
+                .await;
             }
         }
+    }
+
+    async fn send_false_attestation(&self, evidence: &havn_staking::msg::FalseAttestation) {
+        let msg = havn_staking::msg::ExecuteMsg::ReportFalseAttestation {
+            evidence: evidence.clone(),
+        };
+        let (validator, job) = (&evidence.validator, evidence.job_id);
+        match self.send(&self.staking, &msg).await {
+            Ok(tx) => {
+                tracing::warn!(validator, job, tx = %tx.hash, "false attestation reported: validator slashed")
+            }
+            Err(e) => tracing::debug!(validator, job, error = %e, "false attestation not taken"),
+        }
+    }
+
+    /// A late re-executed Valid: once the job is Invalid on chain (its batch or the validators'
+    /// challenges may still be landing; two minutes at most), sent to staking.
+    async fn report_late(
+        &self,
+        evidence: &havn_staking::msg::FalseAttestation,
+    ) -> Result<(), String> {
+        if self.staking.is_empty() {
+            return Ok(());
+        }
+        for _ in 0..120 {
+            let job: Result<havn_execution_log::state::Job, _> = self
+                .client
+                .smart(
+                    &self.execution_log,
+                    &havn_execution_log::msg::QueryMsg::Job {
+                        id: evidence.job_id,
+                    },
+                )
+                .await;
+            if job.is_ok_and(|j| j.status == JobStatus::Invalid) {
+                self.send_false_attestation(evidence).await;
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        Err(format!(
+            "job {} is not Invalid on chain after 2 min",
+            evidence.job_id
+        ))
     }
 
     async fn report(&self, evidence: &DoubleSignEvidence) -> Result<(), String> {

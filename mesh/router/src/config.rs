@@ -33,6 +33,9 @@ pub struct RouterConfig {
     pub default_deadline_ms: u64,
     /// Assignments a job gets before it fails.
     pub max_attempts: u32,
+    /// The most jobs one node holds at once, whatever slots it declares (one node must not
+    /// take the whole queue).
+    pub max_node_slots: u32,
     /// Jobs waiting for a node; beyond it `SubmitJob` answers RESOURCE_EXHAUSTED.
     pub max_queue: usize,
     /// Largest inline input.
@@ -71,6 +74,7 @@ impl Default for RouterConfig {
             lease_ms: 60_000,
             default_deadline_ms: 600_000,
             max_attempts: 3,
+            max_node_slots: 256,
             max_queue: 100_000,
             max_input_bytes: 1 << 20,
             max_message_bytes: 8 << 20,

@@ -12,7 +12,7 @@ use havn_mesh_proto::v1::{
     router_message, Assignment, Attestation, Cancel, JobEvent, JobOutput, JobState, RouterMessage,
     SettledJob, SettlementBatch, SubmitJobRequest, TaskAttestation, Verdict, VerifyTask,
 };
-use havn_staking::msg::DoubleSignEvidence;
+use havn_staking::msg::{DoubleSignEvidence, FalseAttestation};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tonic::Status;
 
@@ -37,7 +37,21 @@ struct JobEntry {
     verifying_since: Option<Instant>,
     /// Verdicts so far, by validator.
     verdicts: BTreeMap<String, Attestation>,
+    /// Nodes that failed it (an error, an expired lease, a refused result): never leased to
+    /// again.
+    failed_on: BTreeSet<String>,
 }
+
+/// A node's failures in a row, and until when it is benched for them.
+struct Strikes {
+    count: u32,
+    until: Instant,
+}
+
+/// A node's first failure benches it for a second; each further one in a row doubles that, up to
+/// ten minutes; an accepted result clears it.
+const BENCH_BASE: Duration = Duration::from_secs(1);
+const BENCH_MAX: Duration = Duration::from_secs(600);
 
 impl JobEntry {
     fn state(&self) -> JobState {
@@ -112,8 +126,12 @@ pub struct Core {
     pub draining: bool,
     settled_tx: Option<mpsc::UnboundedSender<SettlementBatch>>,
     evidence_tx: Option<mpsc::UnboundedSender<DoubleSignEvidence>>,
+    /// Re-executed Valid votes that came after the job was decided Invalid.
+    false_attestation_tx: Option<mpsc::UnboundedSender<FalseAttestation>>,
     /// (job, validator) pairs already reported for double-signing.
     reported: BTreeSet<(u64, String)>,
+    /// Nodes with failures in a row (kept across reconnects).
+    strikes: BTreeMap<String, Strikes>,
 }
 
 /// The longest deadline a request may ask for (a week): request fields never feed unbounded
@@ -156,6 +174,8 @@ impl Core {
             settled_tx: None,
             evidence_tx: None,
             reported: BTreeSet::new(),
+            strikes: BTreeMap::new(),
+            false_attestation_tx: None,
         };
         let mut recovered = 0;
         for mut rec in store.jobs()? {
@@ -187,6 +207,7 @@ impl Core {
                 ended_at: None,
                 verifying_since: (state == JobState::Result).then_some(now),
                 verdicts,
+                failed_on: BTreeSet::new(),
                 rec,
             };
             let requeue = entry.state() == JobState::Queued;
@@ -212,6 +233,12 @@ impl Core {
     /// `SubmitDoubleSign`).
     pub fn on_double_sign(&mut self, tx: mpsc::UnboundedSender<DoubleSignEvidence>) {
         self.evidence_tx = Some(tx);
+    }
+
+    /// Where a re-executed Valid that arrives after its job was decided Invalid goes: evidence
+    /// of a false attestation (the vote was too late to be counted or batched).
+    pub fn on_false_attestation(&mut self, tx: mpsc::UnboundedSender<FalseAttestation>) {
+        self.false_attestation_tx = Some(tx);
     }
 
     fn persist(&self, id: u64) {
@@ -310,6 +337,7 @@ impl Core {
                 ended_at: None,
                 verifying_since: None,
                 verdicts: BTreeMap::new(),
+                failed_on: BTreeSet::new(),
             },
         );
         self.queue.push_back(id);
@@ -412,7 +440,7 @@ impl Core {
             NodeEntry {
                 conn,
                 tx,
-                slots: slots.max(1),
+                slots: slots.clamp(1, self.cfg.max_node_slots.max(1)),
                 running: BTreeSet::new(),
                 cached: cached.into_iter().collect(),
                 pipelines: pipelines.into_iter().collect(),
@@ -477,6 +505,36 @@ impl Core {
         self.changed(id);
     }
 
+    /// `node` failed job `id`: the job never goes to it again, and the node is benched for a
+    /// while that doubles with each failure in a row (issue 16, item 3: failing costs nothing
+    /// otherwise, and the same node could be picked again and again).
+    fn strike(&mut self, node: &str, id: u64) {
+        if node.is_empty() {
+            return;
+        }
+        if let Some(job) = self.jobs.get_mut(&id) {
+            job.failed_on.insert(node.to_string());
+        }
+        let count = self.strikes.get(node).map_or(0, |s| s.count) + 1;
+        let bench = BENCH_BASE
+            .saturating_mul(1u32 << (count - 1).min(16))
+            .min(BENCH_MAX);
+        tracing::info!(
+            node,
+            job = id,
+            failures = count,
+            bench_s = bench.as_secs(),
+            "node benched"
+        );
+        self.strikes.insert(
+            node.to_string(),
+            Strikes {
+                count,
+                until: Instant::now() + bench,
+            },
+        );
+    }
+
     /// Leases queued jobs to nodes with free slots that run the job's pipeline kind: a node with
     /// the workflow cached first, then the least loaded. A job no free node can run keeps its
     /// place; jobs behind it still go (up to `MAX_SKIPS` looked at per pass).
@@ -509,7 +567,8 @@ impl Core {
                 .map(|w| w.version_hash.clone())
                 .unwrap_or_default();
             let kind = job.rec.pipeline.clone();
-            let operators = &self.operators;
+            let failed_on = job.failed_on.clone();
+            let (operators, strikes, now) = (&self.operators, &self.strikes, Instant::now());
             let best = self
                 .nodes
                 .iter()
@@ -517,6 +576,8 @@ impl Core {
                 // Stake is read at every lease, not only at the handshake: a node jailed or
                 // unbonded since it connected gets no new job.
                 .filter(|(name, _)| operators.get(name).is_some_and(|o| o.is_node()))
+                .filter(|(name, _)| !failed_on.contains(*name))
+                .filter(|(name, _)| strikes.get(*name).is_none_or(|s| s.until <= now))
                 .filter(|(_, n)| {
                     kind.is_empty() || n.pipelines.is_empty() || n.pipelines.contains(&kind)
                 })
@@ -594,6 +655,7 @@ impl Core {
             .get(&id)
             .is_some_and(|j| j.rec.node == operator && j.rec.attempt == attempt);
         if owns {
+            self.strike(operator, id);
             self.requeue(id, &format!("{operator}: {reason}"), false);
         }
         self.dispatch();
@@ -640,10 +702,12 @@ impl Core {
             havn_mesh_common::claims::check(self.operators.as_ref(), operator, id, &output)
         {
             tracing::warn!(job = id, node = operator, why, "result refused");
+            self.strike(operator, id);
             self.requeue(id, why, false);
             self.dispatch();
             return;
         }
+        self.strikes.remove(operator);
         let job = self.jobs.get_mut(&id).expect("checked");
         job.rec.state = JobState::Result as i32;
         job.rec.output = Some(JobOutput {
@@ -769,6 +833,7 @@ impl Core {
             }
         }
         if job.state() != JobState::Result {
+            self.late_vote(operator, id, &att, vote);
             return;
         }
         let Some(op) = self.operators.get(operator).filter(|o| o.is_validator()) else {
@@ -879,6 +944,48 @@ impl Core {
             }
             Decision::Disputed | Decision::Undecided => None,
         }
+    }
+
+    /// A vote on a job already decided. A re-executed Valid for a result the validators proved
+    /// invalid is a false attestation however late it comes (a colluder slower than the honest
+    /// quorum must not escape): signed by the validator's key, it goes to the evidence sink once.
+    fn late_vote(
+        &mut self,
+        operator: &str,
+        id: u64,
+        att: &Attestation,
+        vote: (havn_types::Verdict, havn_types::Check),
+    ) {
+        let Some(job) = self.jobs.get(&id) else {
+            return;
+        };
+        // Failed by a validator quorum (decided, then batched), not for running out of time.
+        let proven_invalid = job.state() == JobState::Failed
+            && (job.rec.settlement_id != 0 || self.decided.contains(&id));
+        if !proven_invalid || vote.0 != havn_types::Verdict::Valid || !vote.1.reexecuted() {
+            return;
+        }
+        let (Some(op), Some(tx)) = (self.operators.get(operator), &self.false_attestation_tx)
+        else {
+            return;
+        };
+        let signed = attestation_digest(&self.cfg, &job.rec, vote)
+            .is_some_and(|d| keys::verify(&op.pubkey, &d, &att.signature));
+        if !signed || !self.reported.insert((id, format!("false:{operator}"))) {
+            return;
+        }
+        tracing::warn!(
+            job = id,
+            validator = operator,
+            "a re-executed Valid for a result proven invalid"
+        );
+        let _ = tx.send(FalseAttestation {
+            validator: operator.to_string(),
+            pubkey: op.pubkey.clone().into(),
+            job_id: id,
+            check: vote.1,
+            signature: att.signature.clone().into(),
+        });
     }
 
     /// `second` contradicts `first`, both by `operator` for job `id`: if both signatures are its
@@ -1066,6 +1173,7 @@ impl Core {
                     body: Some(router_message::Body::Cancel(Cancel { job_id: id })),
                 }));
             }
+            self.strike(&node, id);
             self.requeue(id, "its lease expired", true);
         }
         for id in past_deadline {
@@ -1336,6 +1444,77 @@ mod tests {
         *set.0.write().unwrap() = FileOperators::from_operators([node(1)]);
         core.dispatch();
         assert_eq!(state(&core, second), JobState::Assigned);
+    }
+
+    fn digest_job(core: &mut Core, n: u32) -> u64 {
+        let req = SubmitJobRequest {
+            workflow: Some(WorkflowRef {
+                workflow_id: 1,
+                version_hash: vec![7; 32],
+            }),
+            input: Some(submit_job_request::Input::InlineInput(
+                n.to_be_bytes().to_vec(),
+            )),
+            caller: caller(),
+            ..Default::default()
+        };
+        core.submit(req, n.to_be_bytes().to_vec(), "builtin:digest".into())
+            .unwrap()
+            .0
+    }
+
+    /// Issue 16, item 3: a node declaring a million slots holds `max_node_slots` jobs at most;
+    /// the rest wait for other nodes.
+    #[test]
+    fn a_node_declaring_a_million_slots_holds_no_more_than_the_cap() {
+        let mut w = world();
+        let cap = w.core.cfg.max_node_slots as usize;
+        let (tx, _rx) = mpsc::channel(4096);
+        w.core
+            .node_connected("node-0", tx, 1_000_000, vec![], vec![]);
+        let ids: Vec<u64> = (0..cap as u32 + 50)
+            .map(|n| digest_job(&mut w.core, n))
+            .collect();
+        let assigned = ids
+            .iter()
+            .filter(|id| w.core.jobs[id].state() == JobState::Assigned)
+            .count();
+        assert_eq!(assigned, cap);
+        assert_eq!(w.core.nodes["node-0"].slots as usize, cap);
+        assert_eq!(w.core.queue_len(), 50);
+    }
+
+    /// Issue 16, item 3: a job a node failed never goes back to it, and a node that fails is
+    /// benched (its next job goes elsewhere though it is the least loaded); an accepted result
+    /// clears the bench.
+    #[test]
+    fn a_failing_node_stops_being_chosen() {
+        let mut w = world();
+        let (tx0, mut rx0) = mpsc::channel(64);
+        w.core.node_connected("node-0", tx0, 4, vec![], vec![]);
+        let first = digest_job(&mut w.core, 1);
+        assert_eq!(w.core.jobs[&first].rec.node, "node-0");
+        let (tx1, _rx1) = mpsc::channel(64);
+        w.core.node_connected("node-1", tx1, 4, vec![], vec![]);
+        w.core.node_failed_job("node-0", first, 1, "out of memory");
+        assert_eq!(w.core.jobs[&first].rec.node, "node-1", "not back to node-0");
+        // node-0 is idle and node-1 busy, but node-0 is benched.
+        let second = digest_job(&mut w.core, 2);
+        assert_eq!(w.core.jobs[&second].rec.node, "node-1");
+        assert!(w.core.strikes["node-0"].count == 1);
+        // Past its bench it is chosen again, but never for the job it failed.
+        w.core.strikes.get_mut("node-0").unwrap().until = Instant::now();
+        let third = digest_job(&mut w.core, 3);
+        assert_eq!(w.core.jobs[&third].rec.node, "node-0");
+        // Failing again doubles the bench.
+        while rx0.try_recv().is_ok() {}
+        let attempt = w.core.jobs[&third].rec.attempt;
+        w.core
+            .node_failed_job("node-0", third, attempt, "out of memory");
+        let s = &w.core.strikes["node-0"];
+        assert_eq!(s.count, 2);
+        assert!(s.until > Instant::now() + Duration::from_millis(1500));
+        assert!(w.core.jobs[&third].failed_on.contains("node-0"));
     }
 
     /// Property 8: only the caller cancels, and only before a result exists.

@@ -91,13 +91,16 @@ impl Router {
         )?));
         let (settled_tx, settled_rx) = tokio::sync::mpsc::unbounded_channel();
         let (evidence_tx, evidence_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (false_tx, false_rx) = tokio::sync::mpsc::unbounded_channel();
         {
             let mut core = core.lock().expect("fresh");
             core.on_settlement(settled_tx);
             core.on_double_sign(evidence_tx);
+            core.on_false_attestation(false_tx);
         }
         tokio::spawn(settlement::deliver(settlement.clone(), settled_rx));
         tokio::spawn(settlement::report(settlement.clone(), evidence_rx));
+        tokio::spawn(settlement::report_false(settlement.clone(), false_rx));
         let listener = TcpListener::bind(cfg.listen)
             .await
             .map_err(|source| RouterError::Bind {

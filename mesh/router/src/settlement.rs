@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use havn_mesh_proto::v1::{SettlementBatch, SubmitJobRequest};
-use havn_staking::msg::DoubleSignEvidence;
+use havn_staking::msg::{DoubleSignEvidence, FalseAttestation};
 use tokio::sync::mpsc;
 
 pub type SettleFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
@@ -27,6 +27,17 @@ pub trait Settlement: Send + Sync + 'static {
         _request: &'a SubmitJobRequest,
         _input_hash: [u8; 32],
     ) -> SettleFuture<'a> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// A validator signed a re-executed Valid for a job the validators proved invalid, too late
+    /// to be counted: report it where it can be slashed.
+    fn report_false_attestation<'a>(&'a self, evidence: &'a FalseAttestation) -> SettleFuture<'a> {
+        tracing::warn!(
+            validator = evidence.validator,
+            job = evidence.job_id,
+            "false-attestation evidence kept only in the log: no chain configured"
+        );
         Box::pin(async { Ok(()) })
     }
 
@@ -95,5 +106,26 @@ pub async fn report(
                 }
             }
         }
+    }
+}
+
+/// Hands each late false attestation to `sink`, each in its own task (the sink may wait for the
+/// job's Invalid verdict to land on chain first).
+pub async fn report_false(
+    sink: Arc<dyn Settlement>,
+    mut evidence: mpsc::UnboundedReceiver<FalseAttestation>,
+) {
+    while let Some(e) = evidence.recv().await {
+        let sink = sink.clone();
+        tokio::spawn(async move {
+            if let Err(err) = sink.report_false_attestation(&e).await {
+                tracing::warn!(
+                    validator = e.validator,
+                    job = e.job_id,
+                    error = err,
+                    "false-attestation report failed"
+                );
+            }
+        });
     }
 }

@@ -211,15 +211,8 @@ pub fn double_sign(
     }
     // Only a job the log holds, for the workflow, version and input it was requested with: a
     // router cannot make up a job to collect two signatures about.
-    let job: LoggedJob = deps
-        .querier
-        .query_wasm_smart(
-            &execution_log,
-            &LogQuery::Job {
-                id: evidence.job_id,
-            },
-        )
-        .map_err(|_| ContractError::UnknownJob {
+    let job =
+        logged_job(&deps, &execution_log, evidence.job_id).ok_or(ContractError::UnknownJob {
             id: evidence.job_id,
         })?;
     if job.workflow_id != evidence.workflow_id
@@ -301,6 +294,13 @@ struct LoggedResult {
     output_hash: HexBinary,
 }
 
+/// Job `id` as the execution log holds it; `None` when it has no such job.
+fn logged_job(deps: &DepsMut, execution_log: &Addr, id: u64) -> Option<LoggedJob> {
+    deps.querier
+        .query_wasm_smart(execution_log, &LogQuery::Job { id })
+        .ok()
+}
+
 /// `ReportFalseAttestation`: the validator signed that it re-executed the very output the log
 /// proved invalid. The log slashes the re-executed Valid votes it counted; this catches the
 /// ones it never saw (a proof by challenges that landed first, a vote held back).
@@ -333,15 +333,7 @@ pub fn false_attestation(
     let not_invalid = || ContractError::NotProvenInvalid {
         id: evidence.job_id,
     };
-    let job: LoggedJob = deps
-        .querier
-        .query_wasm_smart(
-            &execution_log,
-            &LogQuery::Job {
-                id: evidence.job_id,
-            },
-        )
-        .map_err(|_| not_invalid())?;
+    let job = logged_job(&deps, &execution_log, evidence.job_id).ok_or_else(not_invalid)?;
     let result = match (job.status.as_str(), job.result) {
         ("invalid", Some(result)) => result,
         _ => return Err(not_invalid()),

@@ -130,6 +130,8 @@ pub struct Core {
     false_attestation_tx: Option<mpsc::UnboundedSender<FalseAttestation>>,
     /// (job, validator) pairs already reported for double-signing.
     reported: BTreeSet<(u64, String)>,
+    /// (job, validator) pairs already reported for a late false attestation.
+    reported_false: BTreeSet<(u64, String)>,
     /// Nodes with failures in a row (kept across reconnects).
     strikes: BTreeMap<String, Strikes>,
 }
@@ -174,6 +176,7 @@ impl Core {
             settled_tx: None,
             evidence_tx: None,
             reported: BTreeSet::new(),
+            reported_false: BTreeSet::new(),
             strikes: BTreeMap::new(),
             false_attestation_tx: None,
         };
@@ -971,7 +974,7 @@ impl Core {
         };
         let signed = attestation_digest(&self.cfg, &job.rec, vote)
             .is_some_and(|d| keys::verify(&op.pubkey, &d, &att.signature));
-        if !signed || !self.reported.insert((id, format!("false:{operator}"))) {
+        if !signed || !self.reported_false.insert((id, operator.to_string())) {
             return;
         }
         tracing::warn!(

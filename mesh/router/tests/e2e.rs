@@ -746,7 +746,6 @@ async fn a_validator_never_signs_two_results_for_one_job() {
     let cfg = ValidatorConfig {
         routers: vec![net.url.clone(), url2.clone()],
         operator: "validator-0".into(),
-        sample_rate: 1.0,
         cache_dir,
         ..ValidatorConfig::default()
     };

@@ -517,7 +517,7 @@ impl Validator {
             havn_types::Verdict::Invalid => self.metrics.invalid.inc(),
         }
         let checked = check.signed_check();
-        let digest = havn_types::Attestation {
+        let attested = havn_types::Attestation {
             chain_id: &task.chain_id,
             execution_log: &task.execution_log,
             job_id: task.job_id,
@@ -528,22 +528,12 @@ impl Validator {
             output_hash: &output_hash,
             verdict: check.verdict,
             check: checked,
-        }
-        .digest();
-        let subject = signed::Subject {
-            chain_id: &task.chain_id,
-            execution_log: &task.execution_log,
-            job_id: task.job_id,
-            workflow_id: workflow.workflow_id,
-            version_hash: &version,
-            node: &output.node,
-            input_hash: &input_hash,
-            output_hash: &output_hash,
         };
-        if let Err(why) = self.signed.admit(&subject, check.verdict, checked) {
+        if let Err(why) = self.signed.admit(&attested) {
             tracing::warn!(job = task.job_id, node = output.node, why, "not signed");
             return None;
         }
+        let digest = attested.digest();
         let verdict = match check.verdict {
             havn_types::Verdict::Valid => Verdict::Valid,
             havn_types::Verdict::Invalid => Verdict::Invalid,

@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use havn_types::{Check, Verdict};
+use havn_types::{Attestation, Check, Verdict};
 use redb::{Database, ReadableTable, TableDefinition};
 use sha2::{Digest, Sha256};
 
@@ -20,40 +20,28 @@ pub struct SignRecord {
     db: Database,
 }
 
-/// Everything one attestation is about except its verdict and check.
-pub struct Subject<'a> {
-    pub chain_id: &'a str,
-    pub execution_log: &'a str,
-    pub job_id: u64,
-    pub workflow_id: u64,
-    pub version_hash: &'a [u8; 32],
-    pub node: &'a str,
-    pub input_hash: &'a [u8; 32],
-    pub output_hash: &'a [u8; 32],
+/// The record's key: one per (chain, execution log, job).
+fn key(a: &Attestation) -> Vec<u8> {
+    let mut k = Vec::with_capacity(a.chain_id.len() + a.execution_log.len() + 10);
+    k.extend_from_slice(a.chain_id.as_bytes());
+    k.push(0);
+    k.extend_from_slice(a.execution_log.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&a.job_id.to_be_bytes());
+    k
 }
 
-impl Subject<'_> {
-    fn key(&self) -> Vec<u8> {
-        let mut k = Vec::with_capacity(self.chain_id.len() + self.execution_log.len() + 10);
-        k.extend_from_slice(self.chain_id.as_bytes());
-        k.push(0);
-        k.extend_from_slice(self.execution_log.as_bytes());
-        k.push(0);
-        k.extend_from_slice(&self.job_id.to_be_bytes());
-        k
-    }
-
-    /// The result's fields, length-prefixed so no two subjects share bytes.
-    fn result_hash(&self) -> [u8; 32] {
-        let mut h = Sha256::new();
-        h.update(self.workflow_id.to_be_bytes());
-        h.update(self.version_hash);
-        h.update((self.node.len() as u64).to_be_bytes());
-        h.update(self.node.as_bytes());
-        h.update(self.input_hash);
-        h.update(self.output_hash);
-        h.finalize().into()
-    }
+/// What the attestation is about besides its verdict and check (the job's workflow, version,
+/// node, input and output), length-prefixed so no two results share bytes.
+fn result_hash(a: &Attestation) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(a.workflow_id.to_be_bytes());
+    h.update(a.version_hash);
+    h.update((a.node.len() as u64).to_be_bytes());
+    h.update(a.node.as_bytes());
+    h.update(a.input_hash);
+    h.update(a.output_hash);
+    h.finalize().into()
 }
 
 fn verdict_byte(v: Verdict) -> u8 {
@@ -73,11 +61,11 @@ impl SignRecord {
         Ok(SignRecord { db })
     }
 
-    /// Records that this validator signs `verdict` at `check` about `subject`, durably, unless
-    /// that would contradict what it signed for the job before: then `Err(why)`, and nothing
-    /// may be signed.
-    pub fn admit(&self, subject: &Subject, verdict: Verdict, check: Check) -> Result<(), String> {
-        let (key, result) = (subject.key(), subject.result_hash());
+    /// Records that this validator signs `attestation`, durably, unless that would contradict
+    /// what it signed for the job before: then `Err(why)`, and nothing may be signed.
+    pub fn admit(&self, attestation: &Attestation) -> Result<(), String> {
+        let (verdict, check) = (attestation.verdict, attestation.check);
+        let (key, result) = (key(attestation), result_hash(attestation));
         let mut value = result.to_vec();
         value.extend_from_slice(&[verdict_byte(verdict), check.byte()]);
         let txn = self.db.begin_write().map_err(|e| e.to_string())?;
@@ -91,7 +79,7 @@ impl SignRecord {
                 if before.len() != 34 || before[..32] != result {
                     return Err(format!(
                         "already signed another result for job {}: refusing to sign a second",
-                        subject.job_id
+                        attestation.job_id
                     ));
                 }
                 let old_verdict = if before[32] == 0 {
@@ -110,7 +98,7 @@ impl SignRecord {
                 if !upgrade {
                     return Err(format!(
                         "already signed {old:?} for job {}: refusing {new:?}",
-                        subject.job_id
+                        attestation.job_id
                     ));
                 }
             }
@@ -126,8 +114,8 @@ impl SignRecord {
 mod tests {
     use super::*;
 
-    fn subject(job_id: u64, output: &[u8; 32]) -> Subject<'_> {
-        Subject {
+    fn subject(job_id: u64, output: &[u8; 32]) -> Attestation<'_> {
+        Attestation {
             chain_id: "havn-1",
             execution_log: "havn1log",
             job_id,
@@ -136,7 +124,18 @@ mod tests {
             node: "havn1node",
             input_hash: &[8; 32],
             output_hash: output,
+            verdict: Verdict::Valid,
+            check: Check::Structural,
         }
+    }
+
+    /// `admit` of `subject` with this verdict and check.
+    fn admit(r: &SignRecord, a: Attestation, verdict: Verdict, check: Check) -> Result<(), String> {
+        r.admit(&Attestation {
+            verdict,
+            check,
+            ..a
+        })
     }
 
     const STRUCTURAL: Check = Check::Structural;
@@ -151,44 +150,32 @@ mod tests {
         let (a, b) = ([1u8; 32], [2u8; 32]);
         {
             let r = SignRecord::open(&path).unwrap();
-            r.admit(&subject(1, &a), Verdict::Valid, STRUCTURAL)
-                .unwrap();
-            r.admit(&subject(1, &a), Verdict::Valid, STRUCTURAL)
-                .unwrap();
-            assert!(r
-                .admit(&subject(1, &b), Verdict::Valid, STRUCTURAL)
+            admit(&r, subject(1, &a), Verdict::Valid, STRUCTURAL).unwrap();
+            admit(&r, subject(1, &a), Verdict::Valid, STRUCTURAL).unwrap();
+            assert!(admit(&r, subject(1, &b), Verdict::Valid, STRUCTURAL)
                 .unwrap_err()
                 .contains("another result"));
             // Escalated: the structural Valid becomes a re-executed Invalid.
-            r.admit(&subject(1, &a), Verdict::Invalid, REEXECUTED)
-                .unwrap();
+            admit(&r, subject(1, &a), Verdict::Invalid, REEXECUTED).unwrap();
             // Another job is another record.
-            r.admit(&subject(2, &b), Verdict::Valid, REEXECUTED)
-                .unwrap();
+            admit(&r, subject(2, &b), Verdict::Valid, REEXECUTED).unwrap();
         }
         let r = SignRecord::open(&path).unwrap();
-        assert!(r
-            .admit(&subject(1, &b), Verdict::Invalid, REEXECUTED)
-            .is_err());
+        assert!(admit(&r, subject(1, &b), Verdict::Invalid, REEXECUTED).is_err());
         // Back from the re-executed Invalid, or across a re-executed verdict: contradictions.
         for (verdict, check) in [(Verdict::Valid, STRUCTURAL), (Verdict::Valid, REEXECUTED)] {
-            assert!(r.admit(&subject(1, &a), verdict, check).is_err());
+            assert!(admit(&r, subject(1, &a), verdict, check).is_err());
         }
-        assert!(r
-            .admit(&subject(2, &b), Verdict::Invalid, REEXECUTED)
-            .is_err());
+        assert!(admit(&r, subject(2, &b), Verdict::Invalid, REEXECUTED).is_err());
         // A structural Invalid never upgrades into a Valid.
-        r.admit(&subject(3, &a), Verdict::Invalid, STRUCTURAL)
-            .unwrap();
-        assert!(r
-            .admit(&subject(3, &a), Verdict::Valid, REEXECUTED)
-            .is_err());
+        admit(&r, subject(3, &a), Verdict::Invalid, STRUCTURAL).unwrap();
+        assert!(admit(&r, subject(3, &a), Verdict::Valid, REEXECUTED).is_err());
         // Another node, chain or log for the same job number is another subject or record.
         let mut other_node = subject(2, &b);
         other_node.node = "havn1other";
-        assert!(r.admit(&other_node, Verdict::Valid, REEXECUTED).is_err());
+        assert!(admit(&r, other_node, Verdict::Valid, REEXECUTED).is_err());
         let mut other_chain = subject(2, &b);
         other_chain.chain_id = "havn-2";
-        r.admit(&other_chain, Verdict::Invalid, REEXECUTED).unwrap();
+        admit(&r, other_chain, Verdict::Invalid, REEXECUTED).unwrap();
     }
 }

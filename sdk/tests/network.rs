@@ -748,9 +748,20 @@ async fn a_node_faking_200_jobs_on_the_devnet_is_caught_as_the_model_says_and_sl
     // Every job ends in the mesh, then on chain: Invalid when caught, else recorded Valid.
     let (mut caught, mut colluded) = (vec![], 0);
     for &id in &ids {
-        let e = jobs::follow(&mut router, id, None, Duration::from_secs(240), |_| {})
-            .await
-            .unwrap();
+        let e = match jobs::follow(&mut router, id, None, Duration::from_secs(240), |_| {}).await {
+            Ok(e) => e,
+            Err(why) => {
+                // Say where it stuck: its state, attempt, node and the router's last reason.
+                let job = router
+                    .get_job(havn_mesh_proto::v1::GetJobRequest {
+                        job_id: id,
+                        ..Default::default()
+                    })
+                    .await
+                    .map(|r| r.into_inner().job);
+                panic!("{why}: the router has {job:?}");
+            }
+        };
         match JobState::try_from(e.state).unwrap() {
             JobState::Failed => {
                 caught.push(id);

@@ -12,7 +12,7 @@ export LD_LIBRARY_PATH := $(HAVN_TORCH_VENV)/torch-lib$(if $(LD_LIBRARY_PATH),:$
 export OMP_NUM_THREADS ?= 1
 MODELS := models/build/index.json
 
-.PHONY: havnd js py fidelity demo test tools torch models fmt-check clippy unit wasm check gas sim bench-mesh bench-runtime gpu-check-pack schema schema-check fmt clean
+.PHONY: havnd js py fidelity demo test tools torch models fmt-check clippy unit wasm check gas sim bench-mesh load-mesh bench-runtime gpu-check-pack schema schema-check fmt clean
 
 ## The main job: build and check every contract, then run the whole network as processes (devnet,
 ## router, node, 4 validators) and one workflow end to end: published, requested on chain, run on
@@ -88,6 +88,10 @@ sim:
 ## The mesh benchmark: jobs/s and p50/p99 through router → node → validators vs tonic unary.
 bench-mesh:
 	cargo run --locked --profile native -p havn-mesh-bench -- --jobs 4096
+
+## The router's load test: 100,000 jobs through one router; memory bounded, 0 lost.
+load-mesh:
+	cargo run --locked --profile native -p havn-mesh-bench -- --load 100000
 
 ## The LibTorch runtime on this machine's CPU vs its Python twin (PyTorch itself), rounds
 ## alternating, with module time and runtime overhead per job (the GPU check's timing, on CPU).

@@ -1,6 +1,6 @@
 //! Running a workflow as a caller: request it on chain (the fee is escrowed by the execution
-//! log), submit it to a router with the chain's job id, follow it to settlement, save the output,
-//! and wait for the router's `RecordExecution` to land.
+//! log), submit it to a router with the chain's job id, follow it to the chain's verdict on the
+//! router's `RecordExecution`, save the output; and the router operator's dead letters.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,8 +10,9 @@ use havn_chain::havn::{self, Deployment};
 use havn_chain::{Client, TxResult, Wallet};
 use havn_execution_log::state::{Job, JobStatus};
 use havn_mesh_proto::v1::{
-    job_service_client::JobServiceClient, submit_job_request, JobEvent, JobState, SubmitJobRequest,
-    WatchJobRequest, WorkflowRef,
+    job_service_client::JobServiceClient, settlement_service_client::SettlementServiceClient,
+    submit_job_request, DeadLetter, JobEvent, JobState, ListDeadLettersRequest, RedriveJobRequest,
+    SubmitJobRequest, WatchJobRequest, WorkflowRef,
 };
 use havn_workflow_registry::msg::RunTermsResponse;
 use tonic::transport::Channel;
@@ -31,20 +32,66 @@ pub struct Finished {
     pub output_path: PathBuf,
 }
 
-/// The router's job service.
-pub async fn router(url: &str) -> Result<JobServiceClient<Channel>, CliError> {
+/// A channel to the router at `url`.
+async fn channel(url: &str) -> Result<Channel, CliError> {
     let unreachable = |e: String| {
         CliError::Input(format!(
             "cannot reach the router at {url}: {e} (is havn-router running? set `router` in the config)"
         ))
     };
-    let channel = Channel::from_shared(url.to_string())
+    Channel::from_shared(url.to_string())
         .map_err(|e| unreachable(e.to_string()))?
         .connect_timeout(Duration::from_secs(5))
         .connect()
         .await
-        .map_err(|e| unreachable(e.to_string()))?;
-    Ok(JobServiceClient::new(channel).max_decoding_message_size(64 << 20))
+        .map_err(|e| unreachable(e.to_string()))
+}
+
+/// The router's job service.
+pub async fn router(url: &str) -> Result<JobServiceClient<Channel>, CliError> {
+    Ok(JobServiceClient::new(channel(url).await?).max_decoding_message_size(64 << 20))
+}
+
+/// The router's settlement service (batches, and the operator's dead letters).
+pub async fn settlements(url: &str) -> Result<SettlementServiceClient<Channel>, CliError> {
+    Ok(SettlementServiceClient::new(channel(url).await?).max_decoding_message_size(64 << 20))
+}
+
+/// Every dead letter the router holds (jobs the chain refused), oldest first.
+pub async fn dead_letters(
+    router: &mut SettlementServiceClient<Channel>,
+) -> Result<Vec<DeadLetter>, CliError> {
+    let (mut all, mut after) = (vec![], 0);
+    loop {
+        let page = router
+            .list_dead_letters(ListDeadLettersRequest {
+                start_after: after,
+                limit: 200,
+            })
+            .await
+            .map_err(|s| CliError::Input(format!("dead letters: {}", s.message())))?
+            .into_inner()
+            .dead_letters;
+        let Some(last) = page.last() else {
+            return Ok(all);
+        };
+        after = last.job.as_ref().map_or(u64::MAX, |j| j.job_id);
+        all.extend(page);
+    }
+}
+
+/// Puts a dead letter back into the router's next settlement batch; its state now.
+pub async fn redrive(
+    router: &mut SettlementServiceClient<Channel>,
+    job_id: u64,
+) -> Result<JobState, CliError> {
+    let state = router
+        .redrive_job(RedriveJobRequest { job_id })
+        .await
+        .map_err(|s| CliError::Input(format!("job {job_id}: {}", s.message())))?
+        .into_inner()
+        .state;
+    Ok(JobState::try_from(state).unwrap_or(JobState::Unspecified))
 }
 
 /// The registry's terms for `workflow_id`, with the reasons a request would fail said first: an
@@ -137,9 +184,28 @@ pub async fn submit(
     Ok(())
 }
 
-/// Whether a job has ended in the mesh (settled, failed or cancelled).
-pub fn is_final(e: &JobEvent) -> bool {
-    e.state >= JobState::Settled as i32
+/// Whether a job has its verdict: the stream says no more will come, or the chain has answered
+/// (recorded, paid, disputed, refunded or refused it). On a router without a chain, SETTLED is
+/// the end.
+pub fn has_verdict(e: &JobEvent) -> bool {
+    e.done
+        || matches!(
+            JobState::try_from(e.state),
+            Ok(JobState::Recorded
+                | JobState::Paid
+                | JobState::Disputed
+                | JobState::Refunded
+                | JobState::Rejected)
+        )
+}
+
+/// Whether the result stands, so far: settled in the mesh, and not refused or proven invalid
+/// on chain.
+pub fn result_stands(e: &JobEvent) -> bool {
+    matches!(
+        JobState::try_from(e.state),
+        Ok(JobState::Settled | JobState::Recorded | JobState::Paid | JobState::Disputed)
+    )
 }
 
 /// The caller's proof to the router that it may see a job's output: its key and signature over
@@ -165,8 +231,8 @@ impl ReadAuth {
     }
 }
 
-/// Follows `job_id` until it ends (or `timeout`), calling `on_event` for every step; the output
-/// bytes come only with the caller's `auth`.
+/// Follows `job_id` until its verdict (`has_verdict`, or `timeout`), calling `on_event` for
+/// every step; the output bytes come only with the caller's `auth`.
 pub async fn follow(
     router: &mut JobServiceClient<Channel>,
     job_id: u64,
@@ -191,7 +257,7 @@ pub async fn follow(
             .map_err(|s| CliError::Input(format!("job {job_id}: {}", s.message())))?
         {
             on_event(&e);
-            if is_final(&e) {
+            if has_verdict(&e) {
                 return Ok(e);
             }
         }
@@ -209,7 +275,13 @@ pub async fn follow(
 
 /// Writes a settled job's output to `dir/job-ID.EXT` (the extension from its first bytes).
 pub fn save_output(dir: &Path, e: &JobEvent) -> Result<PathBuf, CliError> {
-    if e.state != JobState::Settled as i32 {
+    if e.state == JobState::Rejected as i32 {
+        return Err(CliError::Input(format!(
+            "job {}: {} (the router keeps it as a dead letter: `havn router dead-letters`)",
+            e.job_id, e.reason
+        )));
+    }
+    if !result_stands(e) {
         return Err(CliError::Input(format!(
             "job {} ended {}: {}",
             e.job_id,

@@ -156,8 +156,13 @@ enum WorkflowCmd {
 enum JobCmd {
     /// A job as the execution log has it.
     Show { id: u64 },
-    /// Follow a job on the router until it ends (one line, or one JSON object, per event).
+    /// Follow a job on the router until its verdict (one line, or one JSON object, per event).
     Watch { id: u64 },
+    /// The router's dead letters: settled jobs the chain refused, with its reason (run on the
+    /// router's machine: the router answers loopback callers only).
+    DeadLetters,
+    /// Put a dead letter back into the router's next settlement batch (once its cause is fixed).
+    Redrive { id: u64 },
 }
 
 #[derive(Subcommand)]
@@ -702,22 +707,22 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 |e| show_progress(&bar, e),
             )
             .await?;
-            let path = havn_sdk::jobs::save_output(&dir, &event)?;
-            bar.set_message(format!("job {job_id}: waiting for the on-chain record"));
-            let job =
-                havn_sdk::jobs::wait_recorded(&c, &d, job_id, std::time::Duration::from_secs(60))
-                    .await?;
             bar.finish_and_clear();
-            let status = format!("{:?}", job.status).to_lowercase();
-            // Recorded: the fee waits out the challenge window; disputed: re-executions decide.
-            let window = match (job.status, job.window_ends) {
-                (havn_execution_log::state::JobStatus::Recorded, Some(h)) => {
-                    format!(" (challenge window: paid out from block {h})")
-                }
-                (havn_execution_log::state::JobStatus::Disputed, Some(h)) => {
+            let path = havn_sdk::jobs::save_output(&dir, &event)?;
+            // The router's stream carries the chain's verdict on the record (RECORDED…).
+            let Some(chain) = event.chain.clone() else {
+                return Err(CliError::Input(format!(
+                    "job {job_id} settled in the mesh, but the router at {} does not settle on chain (no [chain] section): its fee stays escrowed until the deadline",
+                    cfg.router
+                )));
+            };
+            let status = chain.outcome.clone();
+            let window = match (status.as_str(), chain.window_ends) {
+                ("recorded", h) if h > 0 => format!(" (challenge window: paid out from block {h})"),
+                ("disputed", h) if h > 0 => {
                     format!(" (disputed: re-executions decide, or governance arbitrates from block {h})")
                 }
-                (havn_execution_log::state::JobStatus::Arbitration, Some(h)) => {
+                ("arbitration", h) if h > 0 => {
                     format!(" (in arbitration: governance decides, or the fee is refunded at block {h})")
                 }
                 _ => String::new(),
@@ -733,7 +738,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 ),
                 json!({
                     "job_id": job_id, "workflow_id": workflow, "fee": requested.terms.price,
-                    "request_tx": requested.tx.hash, "status": status, "window_ends": job.window_ends, "output": path,
+                    "request_tx": requested.tx.hash, "status": status,
+                    "window_ends": (chain.window_ends > 0).then_some(chain.window_ends),
+                    "record_tx": chain.tx_hash, "output": path,
                     "output_hash": hex::encode(event.output.as_ref().map(|o| o.output_hash.as_slice()).unwrap_or_default()),
                     "node": event.output.as_ref().map(|o| o.node.clone()),
                     "attestations": event.attestations.len(),
@@ -760,18 +767,58 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                         ),
                         json!({"job_id": e.job_id, "state": state, "step": e.step, "total_steps": e.total_steps,
                                "node": e.node, "attempt": e.attempt, "attestations": e.attestations.len(),
-                               "reason": e.reason, "settlement_id": e.settlement_id}),
+                               "reason": e.reason, "settlement_id": e.settlement_id,
+                               "chain": e.chain.as_ref().map(|c| json!({"outcome": c.outcome, "reason": c.reason,
+                                   "window_ends": c.window_ends, "tx": c.tx_hash, "height": c.height}))}),
                     )
                 },
             )
             .await?;
-            if last.state != havn_mesh_proto::v1::JobState::Settled as i32 {
+            if !havn_sdk::jobs::result_stands(&last) {
                 return Err(CliError::Input(format!(
                     "job {id} ended {}: {}",
                     havn_sdk::jobs::state_name(last.state),
                     last.reason
                 )));
             }
+        }
+        Command::Job(JobCmd::DeadLetters) => {
+            let mut router = havn_sdk::jobs::settlements(&cfg.router).await?;
+            let letters = havn_sdk::jobs::dead_letters(&mut router).await?;
+            let text = if letters.is_empty() {
+                "no dead letters".to_string()
+            } else {
+                letters
+                    .iter()
+                    .map(|l| {
+                        let job = l.job.clone().unwrap_or_default();
+                        format!(
+                            "job {} (batch {}, node {}): {}",
+                            job.job_id, l.settlement_id, job.node, l.reason
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            let rows: Vec<_> = letters
+                .iter()
+                .map(|l| {
+                    let job = l.job.clone().unwrap_or_default();
+                    json!({"job_id": job.job_id, "node": job.node, "settlement_id": l.settlement_id,
+                           "reason": l.reason, "refused_ms": l.refused_ms})
+                })
+                .collect();
+            print(out, text, json!(rows));
+        }
+        Command::Job(JobCmd::Redrive { id }) => {
+            let mut router = havn_sdk::jobs::settlements(&cfg.router).await?;
+            let state = havn_sdk::jobs::redrive(&mut router, id).await?;
+            let state = havn_sdk::jobs::state_name(state as i32);
+            print(
+                out,
+                format!("job {id}: re-driven ({state}), in the router's next settlement batch"),
+                json!({"job_id": id, "state": state}),
+            );
         }
         Command::Job(JobCmd::Show { id }) => {
             show(

@@ -337,9 +337,25 @@ async fn whole_loop(chain: &str) {
     assert_eq!(job, 2);
     assert!(Path::new(run["output"].as_str().unwrap()).exists());
     assert_eq!(hai(&caller).await, before - fee);
+    // The router's stream carried the chain's verdict: `job watch` starts from it.
+    assert_eq!(run["record_tx"].as_str().map(str::len), Some(64));
     let watch = cli(&["job", "watch", &job.to_string()]);
     assert!(watch.status.success());
-    assert!(String::from_utf8_lossy(&watch.stdout).contains("SETTLED"));
+    let watched = String::from_utf8_lossy(&watch.stdout).to_string();
+    assert!(
+        watched.contains("RECORDED") || watched.contains("PAID"),
+        "{watched}"
+    );
+    // Nothing was refused, so the operator's dead-letter list is empty and nothing re-drives.
+    assert_eq!(
+        json(&cli(&["job", "dead-letters", "--output", "json"])),
+        serde_json::json!([])
+    );
+    let e = one_line_error(&cli(&["job", "redrive", &job.to_string()]));
+    assert!(
+        e.contains(&format!("job {job} is not a dead letter")),
+        "{e}"
+    );
     let finalized = havn_sdk::jobs::wait_final(&client, &d, job, Duration::from_secs(120))
         .await
         .unwrap();
@@ -745,8 +761,10 @@ async fn a_node_faking_200_jobs_on_the_devnet_is_caught_as_the_model_says_and_sl
         let _ = node_stopped.await;
     }));
 
-    // Every job ends in the mesh, then on chain: Invalid when caught, else recorded Valid.
-    let (mut caught, mut colluded) = (vec![], 0);
+    // Every job reaches its verdict in the router's own stream, which carries the chain's:
+    // refunded (proven invalid) when caught, else recorded Valid, or refused by the chain once
+    // the node's jail landed (a dead letter, with the chain's reason).
+    let (mut caught, mut colluded, mut refused_in_mesh) = (vec![], 0, vec![]);
     for &id in &ids {
         let e = match jobs::follow(&mut router, id, None, Duration::from_secs(240), |_| {}).await {
             Ok(e) => e,
@@ -763,7 +781,12 @@ async fn a_node_faking_200_jobs_on_the_devnet_is_caught_as_the_model_says_and_sl
             }
         };
         match JobState::try_from(e.state).unwrap() {
-            JobState::Failed => {
+            JobState::Refunded => {
+                assert!(
+                    e.reason.contains("proven invalid"),
+                    "job {id}: {}",
+                    e.reason
+                );
                 caught.push(id);
                 // The colluder's re-executed Valid, if the router heard it before its jail.
                 colluded += e
@@ -776,15 +799,22 @@ async fn a_node_faking_200_jobs_on_the_devnet_is_caught_as_the_model_says_and_sl
                     })
                     .count();
             }
-            JobState::Settled => {}
-            other => panic!("job {id} ended {other:?}"),
+            JobState::Recorded | JobState::Paid => {
+                assert_eq!(e.chain.as_ref().map(|c| c.window_ends > 0), Some(true));
+            }
+            JobState::Rejected => {
+                let not_bonded = format!("{} is not a bonded, unjailed node", address("node"));
+                assert!(e.reason.contains(&not_bonded), "job {id}: {}", e.reason);
+                refused_in_mesh.push(id);
+            }
+            other => panic!("job {id} ended {other:?}: {}", e.reason),
         }
     }
     // On chain: every caught job Invalid; every other one recorded Valid, or, once the node is
     // jailed, refused (`NodeNotActive`): a caught node is paid for nothing still in flight, and
     // those fees go back to the caller at the job's deadline.
     let start = Instant::now();
-    let (mut jobs_on_chain, mut unpaid) = (vec![], 0);
+    let (mut jobs_on_chain, mut refused_on_chain) = (vec![], vec![]);
     for &id in &ids {
         let job = loop {
             let job: havn_execution_log::state::Job =
@@ -802,7 +832,9 @@ async fn a_node_faking_200_jobs_on_the_devnet_is_caught_as_the_model_says_and_sl
                         o == "rejected"
                             && why == format!("{} is not a bonded, unjailed node", address("node"))
                     });
-                unpaid += usize::from(refused);
+                if refused {
+                    refused_on_chain.push(id);
+                }
                 refused
             };
             if done {
@@ -822,6 +854,17 @@ async fn a_node_faking_200_jobs_on_the_devnet_is_caught_as_the_model_says_and_sl
         };
         jobs_on_chain.push(job);
     }
+    // The mesh says what the chain did: the jobs it refused are the router's dead letters.
+    assert_eq!(refused_in_mesh, refused_on_chain);
+    let mut settlements = jobs::settlements(&net.router).await.unwrap();
+    let letters: Vec<u64> = jobs::dead_letters(&mut settlements)
+        .await
+        .unwrap()
+        .iter()
+        .map(|l| l.job.as_ref().unwrap().job_id)
+        .collect();
+    assert_eq!(letters, refused_on_chain);
+    let unpaid = refused_on_chain.len();
 
     // Each honest validator sent its own challenges (Invalid, on chain) without losing one to
     // its account's sequence: a burst of them used to collide and most were dropped.

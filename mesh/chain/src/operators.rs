@@ -10,8 +10,34 @@ use havn_staking::msg::{ExecuteMsg as StakingMsg, OperatorResponse, OperatorsRes
 use crate::{ChainError, Client, Wallet};
 
 /// Every operator in the staking contract, as the mesh counts them: stake of a role that is not
-/// active (below its minimum, or jailed) counts as none, so such an operator is refused.
+/// active (below its minimum, or jailed) counts as none, so such an operator is refused; and a
+/// validator outside the active set (the `max_validators` most staked) counts as none too, as
+/// the execution log counts quorums over that set only.
 pub async fn fetch_operators(client: &Client, staking: &str) -> Result<Vec<Operator>, ChainError> {
+    let active: havn_staking::msg::ActiveSetResponse =
+        client.smart(staking, &QueryMsg::ActiveSet {}).await?;
+    let mut operators = fetch_all(client, staking).await?;
+    outside_the_active_set_count_none(&mut operators, &active);
+    Ok(operators)
+}
+
+/// Zeroes the validator stake of every operator `active` does not list, and takes the active
+/// set's stake for the rest (the set's own figure is the one the log counts).
+pub fn outside_the_active_set_count_none(
+    operators: &mut [Operator],
+    active: &havn_staking::msg::ActiveSetResponse,
+) {
+    let stakes: std::collections::HashMap<&str, u128> = active
+        .validators
+        .iter()
+        .map(|v| (v.operator.as_str(), v.stake.u128()))
+        .collect();
+    for o in operators {
+        o.validator_stake = stakes.get(o.address.as_str()).copied().unwrap_or(0);
+    }
+}
+
+async fn fetch_all(client: &Client, staking: &str) -> Result<Vec<Operator>, ChainError> {
     let mut out: Vec<Operator> = vec![];
     loop {
         let page: OperatorsResponse = client
@@ -164,4 +190,41 @@ pub async fn heartbeat_due_in(
         .unwrap_or_default()
         .as_secs();
     Ok(due.saturating_sub(now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cosmwasm_std::{Addr, Binary, Uint128};
+    use havn_staking::state::ActiveValidator;
+
+    /// A validator past `max_validators` is eligible but not in the active set: the mesh counts
+    /// its stake as none, as the execution log does.
+    #[test]
+    fn validators_outside_the_active_set_count_as_none() {
+        let op = |name: &str, stake| Operator {
+            address: name.into(),
+            pubkey: vec![2; 33],
+            node_stake: 5,
+            validator_stake: stake,
+        };
+        let mut ops = vec![op("a", 100), op("b", 50), op("c", 10)];
+        let active = havn_staking::msg::ActiveSetResponse {
+            validators: ["a", "b"]
+                .iter()
+                .map(|n| ActiveValidator {
+                    operator: Addr::unchecked(*n),
+                    pubkey: Binary::from(vec![2; 33]),
+                    stake: Uint128::new(if *n == "a" { 100 } else { 50 }),
+                })
+                .collect(),
+            total_stake: Uint128::new(150),
+        };
+        outside_the_active_set_count_none(&mut ops, &active);
+        let stakes: Vec<(u128, u128)> = ops
+            .iter()
+            .map(|o| (o.validator_stake, o.node_stake))
+            .collect();
+        assert_eq!(stakes, vec![(100, 5), (50, 5), (0, 5)]);
+    }
 }

@@ -9,10 +9,16 @@ use std::time::Duration;
 use havn_chain::{ChainError, Client, TxResult, Wallet};
 use havn_execution_log::msg::{ExecuteMsg as LogMsg, JobResult, NodeClaim, SignedAttestation};
 use havn_execution_log::state::JobStatus;
-use havn_mesh_proto::v1::{SettlementBatch, SubmitJobRequest};
+use havn_mesh_proto::v1::{ChainOutcome, SettlementBatch, SubmitJobRequest};
 use havn_staking::msg::DoubleSignEvidence;
 
-use crate::settlement::{SettleFuture, Settlement};
+use crate::settlement::{refused, OutcomeSink, Outcomes, SettleFuture, Settlement};
+
+/// Why a record did not land: worth trying the same again later, or refused by the contract.
+enum NotRecorded {
+    Retry(String),
+    Refused(String),
+}
 
 /// The log's `JobResult`s for a batch: the node's claim and every verdict the validators
 /// signed (dissent included), as the contract checks them.
@@ -47,12 +53,13 @@ pub fn job_results(batch: &SettlementBatch) -> Vec<JobResult> {
         .collect()
 }
 
-/// (job id, height from which it may be finalized) for each job a tx recorded Valid: its
-/// `havn_job` events with outcome `recorded`.
-pub fn recorded_jobs(tx: &TxResult) -> Vec<(u64, u64)> {
+/// Each job's outcome in a tx's events of type `wasm-<kind>` (`havn_job` for `RecordExecution`,
+/// `havn_finalize` for `Finalize`): its outcome, reason and window, and the tx.
+pub fn outcomes(tx: &TxResult, kind: &str) -> Outcomes {
+    let ty = format!("wasm-{kind}");
     tx.events
         .iter()
-        .filter(|(ty, _)| ty == "wasm-havn_job")
+        .filter(|(t, _)| *t == ty)
         .filter_map(|(_, attrs)| {
             let get = |k: &str| {
                 attrs
@@ -60,30 +67,44 @@ pub fn recorded_jobs(tx: &TxResult) -> Vec<(u64, u64)> {
                     .find(|(key, _)| key == k)
                     .map(|(_, v)| v.as_str())
             };
-            match get("outcome")? {
-                "recorded" => Some((
-                    get("job_id")?.parse().ok()?,
-                    get("window_ends")?.parse().ok()?,
-                )),
-                _ => None,
-            }
+            let outcome = ChainOutcome {
+                outcome: get("outcome")?.to_string(),
+                reason: get("reason").unwrap_or_default().to_string(),
+                window_ends: get("window_ends").and_then(|h| h.parse().ok()).unwrap_or(0),
+                tx_hash: tx.hash.clone(),
+                height: tx.height,
+            };
+            Some((get("job_id")?.parse().ok()?, outcome))
         })
         .collect()
 }
 
-/// Jobs a tx's `RecordExecution` refused (outcome `rejected`).
-pub fn rejected_jobs(tx: &TxResult) -> Vec<u64> {
-    tx.events
+/// (job id, height from which it may be finalized) for each outcome that recorded a job Valid.
+pub fn recorded_jobs(outcomes: &Outcomes) -> Vec<(u64, u64)> {
+    outcomes
         .iter()
-        .filter(|(ty, _)| ty == "wasm-havn_job")
-        .filter(|(_, attrs)| attrs.iter().any(|(k, v)| k == "outcome" && v == "rejected"))
-        .filter_map(|(_, attrs)| {
-            attrs
-                .iter()
-                .find(|(k, _)| k == "job_id")
-                .and_then(|(_, v)| v.parse().ok())
-        })
+        .filter(|(_, o)| o.outcome == "recorded")
+        .map(|(id, o)| (*id, o.window_ends))
         .collect()
+}
+
+/// The outcome a job's status on chain stands for, once it is past `Pending`.
+pub fn outcome_of_status(job: &havn_execution_log::state::Job) -> Option<ChainOutcome> {
+    let outcome = match job.status {
+        JobStatus::Pending => return None,
+        JobStatus::Recorded => "recorded",
+        JobStatus::Disputed => "disputed",
+        JobStatus::Arbitration => "arbitration",
+        JobStatus::Valid => "valid",
+        JobStatus::Invalid => "invalid",
+        JobStatus::Refunded => "refunded",
+    };
+    Some(ChainOutcome {
+        outcome: outcome.into(),
+        reason: "its status on chain".into(),
+        window_ends: job.window_ends.unwrap_or(0),
+        ..Default::default()
+    })
 }
 
 /// Why the chain the router reached is not the one its config names, if it is not: validators
@@ -120,6 +141,33 @@ pub async fn check_deployment(
         })
 }
 
+/// The execution log's quorum: (bps of validator stake, fewest signers).
+pub async fn log_quorum(client: &Client, execution_log: &str) -> Result<(u16, u32), ChainError> {
+    let p: havn_execution_log::state::Params = client
+        .smart(execution_log, &havn_execution_log::msg::QueryMsg::Params {})
+        .await?;
+    Ok((p.quorum_bps, p.min_signers))
+}
+
+/// Keeps the core's quorum the execution log's, read every `period` (governance may change it;
+/// a failed read keeps the last one).
+pub async fn follow_quorum(
+    client: Client,
+    execution_log: String,
+    core: Arc<std::sync::Mutex<crate::core::Core>>,
+    period: Duration,
+) {
+    loop {
+        match log_quorum(&client, &execution_log).await {
+            Ok((bps, min)) => crate::core::lock(&core).set_quorum(bps, min),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the log's quorum; keeping the last one")
+            }
+        }
+        tokio::time::sleep(period).await;
+    }
+}
+
 /// Most jobs per `Finalize` (the log takes twice its `max_batch`, 20 by default).
 const FINALIZE_BATCH: usize = 40;
 
@@ -131,6 +179,8 @@ pub struct ChainSettlement {
     staking: String,
     /// Recorded jobs waiting out their challenge window: (job id, finalizable from height).
     recorded: Mutex<Vec<(u64, u64)>>,
+    /// Where the outcomes of finalizing go.
+    outcomes: Mutex<Option<OutcomeSink>>,
     /// One tx at a time from the router's account (record, finalize, evidence share a sequence).
     sending: tokio::sync::Mutex<()>,
 }
@@ -143,6 +193,7 @@ impl ChainSettlement {
             execution_log,
             staking,
             recorded: Mutex::default(),
+            outcomes: Mutex::default(),
             sending: tokio::sync::Mutex::new(()),
         }
     }
@@ -205,6 +256,16 @@ impl ChainSettlement {
                         .lock()
                         .expect("finalize queue")
                         .retain(|(id, _)| !due.contains(id));
+                    let finalized = self.settled_or_status(outcomes(&tx, "havn_finalize")).await;
+                    // A job still recorded (a challenge came and went) waits for its new window.
+                    self.recorded
+                        .lock()
+                        .expect("finalize queue")
+                        .extend(recorded_jobs(&finalized));
+                    let sink = self.outcomes.lock().expect("outcome sink").clone();
+                    if let Some(sink) = sink {
+                        let _ = sink.send(finalized);
+                    }
                 }
                 Err(e) => tracing::warn!(jobs = due.len(), error = %e, "finalize failed; retrying"),
             }
@@ -249,39 +310,66 @@ impl ChainSettlement {
 }
 
 impl Settlement for ChainSettlement {
-    fn submit<'a>(&'a self, batch: &'a SettlementBatch) -> SettleFuture<'a> {
+    fn submit<'a>(&'a self, batch: &'a SettlementBatch) -> SettleFuture<'a, Outcomes> {
         Box::pin(async move {
-            let msg = LogMsg::RecordExecution {
-                results: job_results(batch),
-            };
-            match self.send(&self.execution_log, &msg).await {
-                Ok(tx) => {
-                    let mut recorded = recorded_jobs(&tx);
-                    recorded.extend(self.recorded_before(&rejected_jobs(&tx)).await);
-                    self.recorded
-                        .lock()
-                        .expect("finalize queue")
-                        .extend(recorded);
-                    tracing::info!(
+            let taken = match self.record(batch).await {
+                Ok(taken) => taken,
+                // The contract refused the whole batch (one job it cannot judge, a batch over
+                // a lowered `max_batch`): one job at a time, so each gets its own answer.
+                Err(NotRecorded::Refused(e)) if batch.jobs.len() > 1 => {
+                    tracing::warn!(
                         batch = batch.id,
-                        jobs = batch.jobs.len(),
-                        tx = %tx.hash,
-                        height = tx.height,
-                        gas_used = tx.gas_used,
-                        "settlement recorded on chain"
+                        error = e,
+                        "the execution log refused the batch; recording its jobs one by one"
                     );
-                    self.report_false_attestations(batch).await;
-                    Ok(())
+                    let mut taken = Outcomes::new();
+                    for job in &batch.jobs {
+                        let one = SettlementBatch {
+                            jobs: vec![job.clone()],
+                            ..batch.clone()
+                        };
+                        match self.record(&one).await {
+                            Ok(outcomes) => taken.extend(outcomes),
+                            Err(NotRecorded::Refused(e)) => taken.push((job.job_id, refused(e))),
+                            Err(NotRecorded::Retry(e)) => return Err(e),
+                        }
+                    }
+                    taken
                 }
-                // The contract refused the batch (already recorded, a job timed out…): retrying
-                // the same bytes cannot help; it stays listed in the store.
-                Err(e @ ChainError::Tx { .. }) if is_contract_error(&e) => {
-                    tracing::error!(batch = batch.id, error = %e, "the execution log refused the batch");
-                    Ok(())
-                }
-                Err(e) => Err(e.to_string()),
+                Err(NotRecorded::Refused(e)) => batch
+                    .jobs
+                    .iter()
+                    .map(|j| (j.job_id, refused(e.clone())))
+                    .collect(),
+                Err(NotRecorded::Retry(e)) => return Err(e),
+            };
+            self.recorded
+                .lock()
+                .expect("finalize queue")
+                .extend(recorded_jobs(&taken));
+            for (job, o) in taken.iter().filter(|(_, o)| o.outcome == "rejected") {
+                tracing::error!(
+                    batch = batch.id,
+                    job,
+                    reason = o.reason,
+                    "the execution log refused the job: dead-lettered"
+                );
             }
+            self.report_false_attestations(batch).await;
+            Ok(taken)
         })
+    }
+
+    fn on_chain(&self) -> bool {
+        true
+    }
+
+    fn follow_up(&self, sink: OutcomeSink, recorded: Vec<(u64, u64)>) {
+        *self.outcomes.lock().expect("outcome sink") = Some(sink);
+        self.recorded
+            .lock()
+            .expect("finalize queue")
+            .extend(recorded);
     }
 
     fn check_request<'a>(
@@ -305,12 +393,40 @@ impl Settlement for ChainSettlement {
 }
 
 impl ChainSettlement {
-    /// Of jobs the log refused, those an earlier tx of ours recorded: a retried batch whose
-    /// first tx landed unseen (the chain went down before confirming it). They still need
-    /// finalizing.
-    async fn recorded_before(&self, refused: &[u64]) -> Vec<(u64, u64)> {
-        let mut found = vec![];
-        for &id in refused {
+    /// One `RecordExecution` of the batch: each job's outcome.
+    async fn record(&self, batch: &SettlementBatch) -> Result<Outcomes, NotRecorded> {
+        let msg = LogMsg::RecordExecution {
+            results: job_results(batch),
+        };
+        match self.send(&self.execution_log, &msg).await {
+            Ok(tx) => {
+                tracing::info!(
+                    batch = batch.id,
+                    jobs = batch.jobs.len(),
+                    tx = %tx.hash,
+                    height = tx.height,
+                    gas_used = tx.gas_used,
+                    "settlement recorded on chain"
+                );
+                Ok(self.settled_or_status(outcomes(&tx, "havn_job")).await)
+            }
+            Err(e @ ChainError::Tx { .. }) if is_contract_error(&e) => {
+                Err(NotRecorded::Refused(e.to_string()))
+            }
+            Err(e) => Err(NotRecorded::Retry(e.to_string())),
+        }
+    }
+
+    /// The outcomes, with each job the log refused or skipped replaced by its status on chain
+    /// where that is past `Pending`: a retried batch whose first tx landed unseen, a job someone
+    /// else finalized. Only what the chain really refused stays `rejected`.
+    async fn settled_or_status(&self, outcomes: Outcomes) -> Outcomes {
+        let mut out = Vec::with_capacity(outcomes.len());
+        for (id, outcome) in outcomes {
+            if !matches!(outcome.outcome.as_str(), "rejected" | "skipped") {
+                out.push((id, outcome));
+                continue;
+            }
             let job: Result<havn_execution_log::state::Job, _> = self
                 .client
                 .smart(
@@ -318,21 +434,23 @@ impl ChainSettlement {
                     &havn_execution_log::msg::QueryMsg::Job { id },
                 )
                 .await;
-            match job {
-                Ok(job) if job.status == JobStatus::Recorded => {
-                    if let Some(ends) = job.window_ends {
-                        tracing::info!(
-                            job = id,
-                            "already recorded by an earlier tx; finalizing it"
-                        );
-                        found.push((id, ends));
-                    }
+            match job.as_ref().ok().and_then(outcome_of_status) {
+                Some(status) => {
+                    tracing::info!(
+                        job = id,
+                        status = status.outcome,
+                        refused = outcome.reason,
+                        "already past pending on chain"
+                    );
+                    out.push((id, status));
                 }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(job = id, error = %e, "cannot read a refused job"),
+                None if outcome.outcome == "rejected" => out.push((id, outcome)),
+                None => {
+                    tracing::warn!(job = id, reason = outcome.reason, "finalize skipped a job")
+                }
             }
         }
-        found
+        out
     }
 
     /// Every re-executed Valid in the batch for a job it settles Invalid, sent to staking as
@@ -493,33 +611,41 @@ mod tests {
         }
     }
 
-    /// Only the jobs a record left `recorded` wait for `Finalize`; disputed, invalid and
-    /// refused ones do not.
+    /// Every job's outcome is read from the record's events (other events and malformed ones
+    /// are not); only those left `recorded` wait for `Finalize`.
     #[test]
-    fn recorded_jobs_are_read_from_the_records_events() {
+    fn outcomes_are_read_from_the_records_events() {
+        let mut refused = event("3", "rejected", "");
+        refused.1.push((
+            "reason".into(),
+            "node is not a bonded, unjailed node".into(),
+        ));
         let tx = tx(vec![
             event("1", "recorded", "159"),
             event("2", "disputed", "609"),
-            event("3", "invalid", ""),
+            refused,
             ("wasm".into(), vec![("job_id".into(), "4".into())]),
             event("5", "recorded", "160"),
             event("x", "recorded", "1"),
+            ("wasm-havn_finalize".into(), event("6", "valid", "").1),
         ]);
-        assert_eq!(recorded_jobs(&tx), vec![(1, 159), (5, 160)]);
-        assert!(rejected_jobs(&tx).is_empty());
-    }
-
-    /// The refused jobs of a batch are the ones the router looks up (an earlier tx of its own
-    /// may have recorded them).
-    #[test]
-    fn rejected_jobs_are_read_from_the_records_events() {
-        let tx = tx(vec![
-            event("1", "rejected", ""),
-            event("2", "recorded", "160"),
-            event("3", "no_quorum", ""),
-            event("4", "rejected", ""),
-            ("wasm".into(), vec![("outcome".into(), "rejected".into())]),
-        ]);
-        assert_eq!(rejected_jobs(&tx), vec![1, 4]);
+        let got = outcomes(&tx, "havn_job");
+        let ids: Vec<(u64, &str)> = got
+            .iter()
+            .map(|(id, o)| (*id, o.outcome.as_str()))
+            .collect();
+        assert_eq!(
+            ids,
+            vec![
+                (1, "recorded"),
+                (2, "disputed"),
+                (3, "rejected"),
+                (5, "recorded")
+            ]
+        );
+        assert_eq!(got[2].1.reason, "node is not a bonded, unjailed node");
+        assert_eq!((got[0].1.tx_hash.as_str(), got[0].1.height), ("h", 9));
+        assert_eq!(recorded_jobs(&got), vec![(1, 159), (5, 160)]);
+        assert_eq!(outcomes(&tx, "havn_finalize")[0].0, 6);
     }
 }

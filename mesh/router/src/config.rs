@@ -49,6 +49,12 @@ pub struct RouterConfig {
     pub verify_retry_ms: u64,
     /// Ended jobs stay in memory this long (then they are read from the store).
     pub retention_ms: u64,
+    /// Ended jobs, and settlement batches, stay in the store this long after they were
+    /// submitted (formed); then they are pruned (the chain keeps the record).
+    pub store_retention_ms: u64,
+    /// Most `WatchJob` streams open at once on one job, and from one connection.
+    pub max_watchers_per_job: usize,
+    pub max_watchers_per_connection: usize,
     /// On SIGTERM: stop taking jobs, then wait at most this long for streams to close.
     pub drain_timeout_ms: u64,
     /// Log one JSON object per line.
@@ -82,6 +88,9 @@ impl Default for RouterConfig {
             settlement_interval_ms: 1_000,
             verify_retry_ms: 10_000,
             retention_ms: 600_000,
+            store_retention_ms: 7 * 24 * 3600 * 1000,
+            max_watchers_per_job: 32,
+            max_watchers_per_connection: 1024,
             drain_timeout_ms: 10_000,
             log_json: false,
             chain: None,

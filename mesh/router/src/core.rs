@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use havn_mesh_common::operators::OperatorSet;
 use havn_mesh_common::{keys, now_ms, sha256};
 use havn_mesh_proto::v1::{
-    router_message, Assignment, Attestation, Cancel, JobEvent, JobOutput, JobState, RouterMessage,
-    SettledJob, SettlementBatch, SubmitJobRequest, TaskAttestation, Verdict, VerifyTask,
+    router_message, Assignment, Attestation, Cancel, DeadLetter, JobEvent, JobOutput, JobState,
+    RouterMessage, SettledJob, SettlementBatch, SubmitJobRequest, TaskAttestation, Verdict,
+    VerifyTask,
 };
 use havn_staking::msg::{DoubleSignEvidence, FalseAttestation};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -18,6 +19,7 @@ use tonic::Status;
 
 use crate::config::RouterConfig;
 use crate::metrics::RouterMetrics;
+use crate::settlement::Outcomes;
 use crate::store::{JobRecord, Store, Write};
 
 pub type NodeTx = mpsc::Sender<Result<RouterMessage, Status>>;
@@ -40,6 +42,8 @@ struct JobEntry {
     /// Nodes that failed it (an error, an expired lease, a refused result): never leased to
     /// again.
     failed_on: BTreeSet<String>,
+    /// Which validator connection was sent its verify task, escalated or not, and when.
+    sent: HashMap<String, (u64, bool, Instant)>,
 }
 
 /// A node's failures in a row, and until when it is benched for them.
@@ -53,24 +57,89 @@ struct Strikes {
 const BENCH_BASE: Duration = Duration::from_secs(1);
 const BENCH_MAX: Duration = Duration::from_secs(600);
 
+/// A verify task goes again to the connection that holds it only after this many verify retry
+/// intervals (a torch re-execution can take longer than one).
+const RESEND_AFTER: u64 = 4;
+
 impl JobEntry {
+    /// A job as it comes from the store (at start-up, or back for a change after eviction).
+    fn from_record(rec: JobRecord, now: Instant) -> Self {
+        let state = JobState::try_from(rec.state).unwrap_or(JobState::Queued);
+        JobEntry {
+            events: broadcast::channel(16).0,
+            lease_until: None,
+            step: (0, 0),
+            queued_at: now,
+            started_at: None,
+            result_at: (state == JobState::Result).then_some(now),
+            ended_at: None,
+            verifying_since: (state == JobState::Result).then_some(now),
+            verdicts: rec
+                .attestations
+                .iter()
+                .map(|a| (a.validator.clone(), a.clone()))
+                .collect(),
+            failed_on: BTreeSet::new(),
+            sent: HashMap::new(),
+            rec,
+        }
+    }
+
     fn state(&self) -> JobState {
         JobState::try_from(self.rec.state).unwrap_or(JobState::Unspecified)
     }
 
-    fn ended(&self) -> bool {
-        matches!(
-            self.state(),
-            JobState::Settled | JobState::Failed | JobState::Cancelled
-        )
+    fn ended(&self, on_chain: bool) -> bool {
+        is_done(&self.rec, on_chain)
     }
 
-    fn event(&self) -> JobEvent {
-        event_of(&self.rec, self.step)
+    fn event(&self, on_chain: bool) -> JobEvent {
+        event_of(&self.rec, self.step, on_chain)
     }
 }
 
-pub fn event_of(rec: &JobRecord, step: (u32, u32)) -> JobEvent {
+/// Whether no further change will come to a job: in the mesh it ended, and where it settles on
+/// chain the chain's verdict is in too (for a job in a batch). DISPUTED is the router's last
+/// word: re-executions or governance decide it on chain, where the `Job` query follows it.
+pub fn is_done(rec: &JobRecord, on_chain: bool) -> bool {
+    match JobState::try_from(rec.state) {
+        Ok(
+            JobState::Cancelled
+            | JobState::Paid
+            | JobState::Refunded
+            | JobState::Rejected
+            | JobState::Disputed,
+        ) => true,
+        Ok(JobState::Settled | JobState::Recorded) => !on_chain,
+        Ok(JobState::Failed) => !(on_chain && rec.in_settlement),
+        _ => false,
+    }
+}
+
+/// The state a chain outcome puts a job in (`None`: not one the router acts on).
+pub fn chain_state(outcome: &str) -> Option<JobState> {
+    Some(match outcome {
+        "recorded" => JobState::Recorded,
+        "valid" => JobState::Paid,
+        "disputed" | "arbitration" => JobState::Disputed,
+        "invalid" | "refunded" => JobState::Refunded,
+        "rejected" | "no_quorum" => JobState::Rejected,
+        _ => return None,
+    })
+}
+
+/// How far along the chain's verdict a state is: an outcome never moves a job back (a re-sent
+/// batch's answer arriving after the job was paid).
+fn chain_rank(state: JobState) -> u8 {
+    match state {
+        JobState::Recorded => 1,
+        JobState::Disputed => 2,
+        JobState::Paid | JobState::Refunded | JobState::Rejected => 3,
+        _ => 0,
+    }
+}
+
+pub fn event_of(rec: &JobRecord, step: (u32, u32), on_chain: bool) -> JobEvent {
     JobEvent {
         job_id: rec.id,
         state: rec.state,
@@ -82,14 +151,32 @@ pub fn event_of(rec: &JobRecord, step: (u32, u32)) -> JobEvent {
         attestations: rec.attestations.clone(),
         reason: rec.reason.clone(),
         settlement_id: rec.settlement_id,
+        chain: rec.chain.clone(),
+        done: is_done(rec, on_chain),
     }
 }
 
-pub fn is_terminal(state: i32) -> bool {
-    matches!(
-        JobState::try_from(state),
-        Ok(JobState::Settled | JobState::Failed | JobState::Cancelled)
-    )
+/// The batch entry for a decided job: its result, the node's claim and every verdict.
+fn settled_job(rec: &JobRecord) -> SettledJob {
+    let output = rec.output.clone().unwrap_or_default();
+    let verdict = match JobState::try_from(rec.state) {
+        Ok(JobState::Failed) => Verdict::Invalid,
+        _ => Verdict::Valid,
+    } as i32;
+    let runtime = output.runtime.clone().unwrap_or_default();
+    SettledJob {
+        job_id: rec.id,
+        workflow: rec.workflow.clone(),
+        node: output.node.clone(),
+        output_hash: output.output_hash.clone(),
+        verdict,
+        attestations: rec.attestations.clone(),
+        input_hash: rec.input_hash.clone(),
+        attempt: output.attempt,
+        executor: runtime.executor,
+        device: runtime.device,
+        node_signature: output.node_signature.clone(),
+    }
 }
 
 struct NodeEntry {
@@ -134,7 +221,19 @@ pub struct Core {
     reported_false: BTreeSet<(u64, String)>,
     /// Nodes with failures in a row (kept across reconnects).
     strikes: BTreeMap<String, Strikes>,
+    /// Jobs settle on chain: SETTLED waits for the chain's verdict.
+    on_chain: bool,
+    /// Dead letters an operator re-drove, for the next batch.
+    redriven: Vec<SettledJob>,
+    /// When the store was last pruned of jobs past `store_retention_ms`.
+    pruned_at: Option<Instant>,
+    /// The quorum (bps of validator stake, fewest signers) jobs are decided by: the config's,
+    /// or the execution log's params where it settles on chain (`set_quorum`).
+    quorum: (u16, u32),
 }
+
+/// How often the store is pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 /// The longest deadline a request may ask for (a week): request fields never feed unbounded
 /// arithmetic.
@@ -151,12 +250,14 @@ pub fn lock(core: &std::sync::Mutex<Core>) -> std::sync::MutexGuard<'_, Core> {
 pub type Accepted = (u64, oneshot::Receiver<Result<(), String>>);
 
 impl Core {
-    /// Loads every job the store holds; unfinished ones go back in the queue.
+    /// Loads every job the store holds; unfinished ones go back in the queue. `on_chain`: jobs
+    /// settle on chain (`Settlement::on_chain`), so settled ones wait for its verdict.
     pub fn recover(
         cfg: Arc<RouterConfig>,
         operators: Arc<dyn OperatorSet>,
         store: Store,
         metrics: Arc<RouterMetrics>,
+        on_chain: bool,
     ) -> Result<Self, crate::store::StoreError> {
         let mut core = Core {
             next_id: store.meta("next_id")?.unwrap_or(1),
@@ -179,12 +280,17 @@ impl Core {
             reported_false: BTreeSet::new(),
             strikes: BTreeMap::new(),
             false_attestation_tx: None,
+            on_chain,
+            redriven: Vec::new(),
+            pruned_at: None,
+            quorum: (0, 0),
         };
+        core.quorum = (core.cfg.quorum_bps, core.cfg.min_signers);
         let mut recovered = 0;
-        for mut rec in store.jobs()? {
-            core.next_id = core.next_id.max(rec.id + 1);
-            if is_terminal(rec.state) {
-                continue;
+        let now = Instant::now();
+        let highest = store.each_job(|mut rec| {
+            if is_done(&rec, on_chain) {
+                return;
             }
             recovered += 1;
             let state = JobState::try_from(rec.state).unwrap_or(JobState::Queued);
@@ -193,26 +299,8 @@ impl Core {
                 rec.state = JobState::Queued as i32;
                 rec.node.clear();
             }
-            let verdicts = rec
-                .attestations
-                .iter()
-                .map(|a| (a.validator.clone(), a.clone()))
-                .collect();
             let id = rec.id;
-            let now = Instant::now();
-            let entry = JobEntry {
-                events: broadcast::channel(16).0,
-                lease_until: None,
-                step: (0, 0),
-                queued_at: now,
-                started_at: None,
-                result_at: (state == JobState::Result).then_some(now),
-                ended_at: None,
-                verifying_since: (state == JobState::Result).then_some(now),
-                verdicts,
-                failed_on: BTreeSet::new(),
-                rec,
-            };
+            let entry = JobEntry::from_record(rec, now);
             let requeue = entry.state() == JobState::Queued;
             core.jobs.insert(id, entry);
             if requeue {
@@ -221,7 +309,8 @@ impl Core {
                 core.decided.push(id);
                 core.decided_since.get_or_insert(now);
             }
-        }
+        })?;
+        core.next_id = core.next_id.max(highest.saturating_add(1));
         core.queue.make_contiguous().sort_unstable();
         tracing::info!(recovered, next_id = core.next_id, "job store loaded");
         Ok(core)
@@ -254,9 +343,143 @@ impl Core {
     /// Sends the job's current state to its watchers and queues its store write.
     fn changed(&mut self, id: u64) {
         if let Some(j) = self.jobs.get(&id) {
-            let _ = j.events.send(j.event());
+            let _ = j.events.send(j.event(self.on_chain));
         }
         self.persist(id);
+    }
+
+    /// Recorded jobs (after a restart) still waiting out their window: (job id, window end).
+    pub fn recorded_waiting(&self) -> Vec<(u64, u64)> {
+        self.jobs
+            .values()
+            .filter(|j| j.state() == JobState::Recorded)
+            .filter_map(|j| Some((j.rec.id, j.rec.chain.as_ref()?.window_ends)))
+            .collect()
+    }
+
+    // ---- the chain's verdicts ----
+
+    /// What the chain did with settled jobs: each takes the state its outcome stands for, and
+    /// one the chain refused becomes a dead letter. A job already evicted from memory comes
+    /// back from the store for the change.
+    pub fn chain_outcomes(&mut self, outcomes: Outcomes) {
+        let now = Instant::now();
+        for (id, outcome) in outcomes {
+            let Some(state) = chain_state(&outcome.outcome) else {
+                tracing::debug!(job = id, outcome = outcome.outcome, "chain outcome ignored");
+                continue;
+            };
+            if !self.jobs.contains_key(&id) {
+                match self.store.job(id) {
+                    Ok(Some(rec)) => {
+                        let mut entry = JobEntry::from_record(rec, now);
+                        entry.result_at = None;
+                        entry.verifying_since = None;
+                        self.jobs.insert(id, entry);
+                    }
+                    _ => {
+                        tracing::warn!(
+                            job = id,
+                            outcome = outcome.outcome,
+                            "chain outcome for a job this router does not have"
+                        );
+                        continue;
+                    }
+                }
+            }
+            let on_chain = self.on_chain;
+            let Some(job) = self.jobs.get_mut(&id) else {
+                continue;
+            };
+            if chain_rank(state) < chain_rank(job.state()) {
+                continue;
+            }
+            job.rec.state = state as i32;
+            match state {
+                JobState::Rejected => {
+                    job.rec.reason = format!("the chain refused it: {}", outcome.reason);
+                    self.metrics.chain_rejected.inc();
+                }
+                JobState::Refunded => {
+                    job.rec.reason = match outcome.outcome.as_str() {
+                        "invalid" => {
+                            "proven invalid on chain: the node was slashed and the caller refunded"
+                        }
+                        _ => "no verdict on chain in time: the caller was refunded",
+                    }
+                    .into()
+                }
+                JobState::Disputed => {
+                    job.rec.reason =
+                        "a validator disputed the result on chain; re-executions decide".into()
+                }
+                _ => {}
+            }
+            if state == JobState::Rejected {
+                let letter = DeadLetter {
+                    job: Some(settled_job(&job.rec)),
+                    reason: outcome.reason.clone(),
+                    settlement_id: job.rec.settlement_id,
+                    refused_ms: now_ms(),
+                };
+                self.store
+                    .write_later(vec![Write::DeadLetter(Box::new(letter))]);
+            }
+            job.rec.chain = Some(outcome);
+            if job.ended(on_chain) {
+                job.ended_at = Some(now);
+            }
+            self.changed(id);
+        }
+    }
+
+    /// Puts dead letter `id` back into the next settlement batch: it leaves the list, and the
+    /// job waits (SETTLED, or FAILED for an Invalid verdict) for the chain's new verdict.
+    pub fn redrive(&mut self, id: u64) -> Result<JobState, Status> {
+        let letter = self
+            .store
+            .dead_letter(id)
+            .map_err(|e| Status::internal(e.to_string()))?
+            .ok_or_else(|| Status::not_found(format!("job {id} is not a dead letter")))?;
+        let mut job = letter.job.unwrap_or_default();
+        let now = Instant::now();
+        if !self.jobs.contains_key(&id) {
+            let rec = self
+                .store
+                .job(id)
+                .map_err(|e| Status::internal(e.to_string()))?
+                .ok_or_else(|| Status::not_found(format!("job {id} is not in the job store")))?;
+            let mut entry = JobEntry::from_record(rec, now);
+            entry.result_at = None;
+            entry.verifying_since = None;
+            self.jobs.insert(id, entry);
+        }
+        let entry = self.jobs.get_mut(&id).expect("inserted above");
+        // Once only: a re-driven job waits for its new verdict (its dead letter's removal may
+        // not have committed yet).
+        if entry.state() != JobState::Rejected {
+            return Err(Status::not_found(format!(
+                "job {id} is not a dead letter: it is {}",
+                entry.state().as_str_name()
+            )));
+        }
+        // Votes that came after the first batch go along.
+        job.attestations = entry.rec.attestations.clone();
+        let state = match Verdict::try_from(job.verdict) {
+            Ok(Verdict::Invalid) => JobState::Failed,
+            _ => JobState::Settled,
+        };
+        entry.rec.state = state as i32;
+        entry.rec.reason = format!("re-driven after the chain refused it: {}", letter.reason);
+        entry.rec.chain = None;
+        entry.rec.in_settlement = true;
+        entry.ended_at = None;
+        self.redriven.push(job);
+        self.decided_since.get_or_insert(now);
+        self.store.write_later(vec![Write::Redriven(id)]);
+        tracing::info!(job = id, "dead letter re-driven into the next batch");
+        self.changed(id);
+        Ok(state)
     }
 
     // ---- callers ----
@@ -341,6 +564,7 @@ impl Core {
                 verifying_since: None,
                 verdicts: BTreeMap::new(),
                 failed_on: BTreeSet::new(),
+                sent: HashMap::new(),
             },
         );
         self.queue.push_back(id);
@@ -349,15 +573,43 @@ impl Core {
         Ok((id, ack))
     }
 
-    /// The job's current event and a subscription to the next ones.
-    pub fn watch(&self, id: u64) -> Option<(JobEvent, broadcast::Receiver<JobEvent>)> {
-        self.jobs
-            .get(&id)
-            .map(|j| (j.event(), j.events.subscribe()))
+    /// The job's current event and a subscription to the next ones (`None`: not in memory).
+    /// RESOURCE_EXHAUSTED past `max_watchers_per_job` open streams.
+    pub fn watch(
+        &self,
+        id: u64,
+    ) -> Result<Option<(JobEvent, broadcast::Receiver<JobEvent>)>, Status> {
+        let Some(j) = self.jobs.get(&id) else {
+            return Ok(None);
+        };
+        if j.events.receiver_count() >= self.cfg.max_watchers_per_job {
+            return Err(Status::resource_exhausted(format!(
+                "job {id} already has {} watchers: use GetJob, or retry later",
+                self.cfg.max_watchers_per_job
+            )));
+        }
+        Ok(Some((j.event(self.on_chain), j.events.subscribe())))
     }
 
     pub fn get(&self, id: u64) -> Option<JobEvent> {
-        self.jobs.get(&id).map(JobEntry::event)
+        self.jobs.get(&id).map(|j| j.event(self.on_chain))
+    }
+
+    /// Decide jobs by this quorum from now on: the execution log's, which governance may change.
+    pub fn set_quorum(&mut self, quorum_bps: u16, min_signers: u32) {
+        if self.quorum != (quorum_bps, min_signers) {
+            tracing::info!(
+                quorum_bps,
+                min_signers,
+                "quorum from the execution log's params"
+            );
+            self.quorum = (quorum_bps, min_signers);
+        }
+    }
+
+    /// Whether jobs settle on chain (then SETTLED waits for the chain's verdict).
+    pub fn on_chain(&self) -> bool {
+        self.on_chain
     }
 
     /// The caller a job in memory was submitted with.
@@ -399,7 +651,8 @@ impl Core {
                 job.rec.caller
             )));
         }
-        if job.ended() || !matches!(job.state(), JobState::Queued | JobState::Assigned) {
+        if job.ended(self.on_chain) || !matches!(job.state(), JobState::Queued | JobState::Assigned)
+        {
             return Err(Status::failed_precondition(format!(
                 "job {id} is already {}: a job with a result cannot be cancelled",
                 job.state().as_str_name()
@@ -641,10 +894,11 @@ impl Core {
     }
 
     pub fn progress(&mut self, operator: &str, id: u64, step: u32, total: u32) {
+        let on_chain = self.on_chain;
         if let Some(job) = self.jobs.get_mut(&id) {
             if job.rec.node == operator && job.state() == JobState::Assigned {
                 job.step = (step, total);
-                let _ = job.events.send(job.event());
+                let _ = job.events.send(job.event(on_chain));
             }
         }
     }
@@ -749,27 +1003,39 @@ impl Core {
     }
 
     /// Sends a result to every connected validator that has not answered (or only to `only`);
-    /// once escalated, also to those that answered without re-executing.
+    /// once escalated, also to those that answered without re-executing. A connection that was
+    /// sent the same task less than `RESEND_AFTER` verify retries ago is not sent it again: the
+    /// validator may still be re-executing it (a task it dropped or abstained on goes again then).
     fn fan_out(&mut self, id: u64, only: Option<&str>) {
         let Some(task) = self.task(id) else { return };
-        let answered: HashSet<String> = self
-            .jobs
-            .get(&id)
-            .map(|j| {
-                j.verdicts
-                    .iter()
-                    .filter(|(_, a)| {
-                        !task.escalated || vote_of(a).is_some_and(|(_, c)| c.reexecuted())
-                    })
-                    .map(|(name, _)| name.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let now = Instant::now();
+        let resend_after =
+            Duration::from_millis(self.cfg.verify_retry_ms.saturating_mul(RESEND_AFTER));
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        let answered: HashSet<&String> = job
+            .verdicts
+            .iter()
+            .filter(|(_, a)| !task.escalated || vote_of(a).is_some_and(|(_, c)| c.reexecuted()))
+            .map(|(name, _)| name)
+            .collect();
+        let mut sent = vec![];
         for (name, v) in &self.validators {
             if answered.contains(name) || only.is_some_and(|o| o != name) {
                 continue;
             }
-            let _ = v.tx.try_send(Ok(task.clone()));
+            let holds = job.sent.get(name).is_some_and(|(conn, escalated, at)| {
+                *conn == v.conn
+                    && *escalated == task.escalated
+                    && now.duration_since(*at) < resend_after
+            });
+            if !holds && v.tx.try_send(Ok(task.clone())).is_ok() {
+                sent.push((name.clone(), v.conn));
+            }
+        }
+        for (name, conn) in sent {
+            job.sent.insert(name, (conn, task.escalated, now));
         }
     }
 
@@ -856,6 +1122,8 @@ impl Core {
         }
         let was_escalated = escalated(&job.verdicts);
         let job = self.jobs.get_mut(&id).expect("checked");
+        // It answered: whatever it is asked next goes to it at once.
+        job.sent.remove(operator);
         job.verdicts.insert(operator.to_string(), att.clone());
         job.rec.attestations = job.verdicts.values().cloned().collect();
         let Some(verdict) = self.decision(id, Instant::now()) else {
@@ -899,6 +1167,7 @@ impl Core {
         self.metrics
             .end_to_end_seconds
             .observe(job.queued_at.elapsed().as_secs_f64());
+        job.rec.in_settlement = true;
         self.decided.push(id);
         self.decided_since.get_or_insert(Instant::now());
         self.changed(id);
@@ -929,13 +1198,7 @@ impl Core {
             })
             .collect();
         use havn_types::{Decision, Verdict::Invalid, Verdict::Valid};
-        match havn_types::decide(
-            &ballots,
-            total.into(),
-            self.cfg.quorum_bps,
-            self.cfg.min_signers,
-            false,
-        ) {
+        match havn_types::decide(&ballots, total.into(), self.quorum.0, self.quorum.1, false) {
             Decision::Invalid => Some(Invalid),
             Decision::Upheld | Decision::Valid { reexecuted: true } => Some(Valid),
             Decision::Valid { reexecuted: false } => {
@@ -1050,7 +1313,7 @@ impl Core {
     /// Forms a settlement batch of every decided job (valid ones become SETTLED; invalid ones
     /// stay FAILED but are in the batch, for the chain's fraud slash).
     pub fn settle(&mut self) -> Option<SettlementBatch> {
-        if self.decided.is_empty() {
+        if self.decided.is_empty() && self.redriven.is_empty() {
             return None;
         }
         let id = self.next_settlement;
@@ -1063,37 +1326,30 @@ impl Core {
         let decided = std::mem::take(&mut self.decided);
         self.decided_since = None;
         let mut writes = Vec::new();
+        let on_chain = self.on_chain;
         for job_id in decided {
             let Some(job) = self.jobs.get_mut(&job_id) else {
                 continue;
             };
-            let output = job.rec.output.clone().unwrap_or_default();
-            let verdict = match job.state() {
-                JobState::Verified => Verdict::Valid,
-                _ => Verdict::Invalid,
-            } as i32;
-            let runtime = output.runtime.clone().unwrap_or_default();
-            batch.jobs.push(SettledJob {
-                job_id,
-                workflow: job.rec.workflow.clone(),
-                node: output.node.clone(),
-                output_hash: output.output_hash.clone(),
-                verdict,
-                attestations: job.rec.attestations.clone(),
-                input_hash: job.rec.input_hash.clone(),
-                attempt: output.attempt,
-                executor: runtime.executor,
-                device: runtime.device,
-                node_signature: output.node_signature.clone(),
-            });
+            batch.jobs.push(settled_job(&job.rec));
             job.rec.settlement_id = id;
             if job.state() == JobState::Verified {
                 job.rec.state = JobState::Settled as i32;
-                job.ended_at = Some(Instant::now());
                 self.metrics.settled.inc();
             }
-            let _ = job.events.send(job.event());
+            if job.ended(on_chain) {
+                job.ended_at = Some(Instant::now());
+            }
+            let _ = job.events.send(job.event(on_chain));
             writes.push(Write::Job(Box::new(job.rec.clone())));
+        }
+        for redriven in std::mem::take(&mut self.redriven) {
+            if let Some(job) = self.jobs.get_mut(&redriven.job_id) {
+                job.rec.settlement_id = id;
+                let _ = job.events.send(job.event(on_chain));
+                writes.push(Write::Job(Box::new(job.rec.clone())));
+            }
+            batch.jobs.push(redriven);
         }
         writes.push(Write::Settlement(batch.clone()));
         writes.push(Write::Meta("next_settlement", self.next_settlement));
@@ -1139,16 +1395,23 @@ impl Core {
         let mut evict = Vec::new();
         for (id, j) in &self.jobs {
             let state = j.state();
-            if j.ended() {
+            if j.ended(self.on_chain) {
+                // Watchers or not: one that stopped reading must not pin the job (its stream
+                // still gets the last event, which it holds).
                 if j.ended_at
                     .is_some_and(|t| now.duration_since(t) > retention)
-                    && j.events.receiver_count() == 0
                 {
                     evict.push(*id);
                 }
                 continue;
             }
-            if state != JobState::Verified && now_unix > j.rec.deadline_ms {
+            // Only a job not yet decided can miss its deadline (a settled one waits for the
+            // chain's verdict, which has its own windows).
+            let undecided = matches!(
+                state,
+                JobState::Queued | JobState::Assigned | JobState::Result
+            );
+            if undecided && now_unix > j.rec.deadline_ms {
                 past_deadline.push(*id);
             } else if state == JobState::Assigned && j.lease_until.is_some_and(|l| now > l) {
                 expired_leases.push(*id);
@@ -1216,6 +1479,16 @@ impl Core {
         for id in evict {
             self.jobs.remove(&id);
         }
+        if self
+            .pruned_at
+            .is_none_or(|t| now.duration_since(t) >= PRUNE_EVERY)
+        {
+            self.pruned_at = Some(now);
+            self.store.write_later(vec![Write::Prune {
+                before_ms: now_unix.saturating_sub(self.cfg.store_retention_ms),
+                on_chain: self.on_chain,
+            }]);
+        }
         if self.decided_since.is_some_and(|t| {
             now.duration_since(t) >= Duration::from_millis(self.cfg.settlement_interval_ms)
         }) {
@@ -1278,6 +1551,11 @@ impl Core {
     pub fn queue_len(&self) -> usize {
         self.queue.len()
     }
+
+    /// Jobs held in memory (unfinished, or ended less than `retention_ms` ago).
+    pub fn jobs_held(&self) -> usize {
+        self.jobs.len()
+    }
 }
 
 /// An attestation's verdict and check, as signed; `None` for an unknown verdict.
@@ -1336,7 +1614,9 @@ mod tests {
     use std::collections::BTreeMap;
 
     use havn_mesh_common::operators::{FileOperators, Operator};
-    use havn_mesh_proto::v1::{submit_job_request, RuntimeInfo, TaskAttestation, WorkflowRef};
+    use havn_mesh_proto::v1::{
+        submit_job_request, ChainOutcome, RuntimeInfo, TaskAttestation, WorkflowRef,
+    };
     use havn_types::mesh::ResultClaim;
     use k256::ecdsa::SigningKey;
     use proptest::prelude::*;
@@ -1415,7 +1695,8 @@ mod tests {
             ..RouterConfig::default()
         };
         let store = Store::open(dir.path()).unwrap();
-        let mut core = Core::recover(Arc::new(cfg), set.clone(), store, Arc::default()).unwrap();
+        let mut core =
+            Core::recover(Arc::new(cfg), set.clone(), store, Arc::default(), false).unwrap();
         let (tx, _rx) = mpsc::channel(16);
         core.node_connected("node-0", tx, 4, vec![], vec![]);
         let submit = |core: &mut Core, n: u8| {
@@ -1447,6 +1728,219 @@ mod tests {
         *set.0.write().unwrap() = FileOperators::from_operators([node(1)]);
         core.dispatch();
         assert_eq!(state(&core, second), JobState::Assigned);
+    }
+
+    /// After a restart on chain, settled and recorded jobs are still followed (their deadline
+    /// has passed, which must not fail them: the chain's windows decide now), recorded ones are
+    /// handed back to the finalizer, and ended ones stay in the store only.
+    #[tokio::test]
+    async fn a_restart_on_chain_keeps_following_the_chains_verdicts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let rec = |id, state: JobState, window_ends| JobRecord {
+            id,
+            state: state as i32,
+            deadline_ms: 1,
+            in_settlement: true,
+            settlement_id: 1,
+            chain: (window_ends > 0).then(|| ChainOutcome {
+                outcome: "recorded".into(),
+                window_ends,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let writes = vec![
+            Write::Job(Box::new(rec(1, JobState::Settled, 0))),
+            Write::Job(Box::new(rec(2, JobState::Recorded, 150))),
+            Write::Job(Box::new(rec(3, JobState::Paid, 0))),
+            Write::Job(Box::new(rec(4, JobState::Failed, 0))),
+        ];
+        store.write(writes).await.unwrap().unwrap();
+        let cfg = Arc::new(RouterConfig {
+            data_dir: dir.path().to_path_buf(),
+            ..RouterConfig::default()
+        });
+        let ops: Arc<dyn OperatorSet> = Arc::new(FileOperators::from_operators([]));
+        let mut core = Core::recover(
+            cfg.clone(),
+            ops.clone(),
+            store.clone(),
+            Arc::default(),
+            true,
+        )
+        .unwrap();
+        core.tick();
+        let mut held: Vec<(u64, JobState)> =
+            core.jobs.iter().map(|(id, j)| (*id, j.state())).collect();
+        held.sort_unstable_by_key(|(id, _)| *id);
+        assert_eq!(
+            held,
+            [
+                (1, JobState::Settled),
+                (2, JobState::Recorded),
+                (4, JobState::Failed)
+            ]
+        );
+        assert_eq!(core.recorded_waiting(), vec![(2, 150)]);
+        assert!(!core.get(1).unwrap().done && core.get(2).unwrap().chain.is_some());
+        // The chain's verdict ends them.
+        core.chain_outcomes(vec![(
+            4,
+            ChainOutcome {
+                outcome: "invalid".into(),
+                ..Default::default()
+            },
+        )]);
+        let refunded = core.get(4).unwrap();
+        assert_eq!(refunded.state, JobState::Refunded as i32);
+        assert!(refunded.done && refunded.reason.contains("proven invalid"));
+        // Without a chain, the same store holds nothing unfinished.
+        drop(core);
+        let core = Core::recover(cfg, ops, store, Arc::default(), false).unwrap();
+        assert!(core.jobs.is_empty());
+    }
+
+    /// Issue 16, item 8: a validator still checking a task is not sent it again at the next
+    /// verify retry; it is after it reconnects, and the escalated task goes at once.
+    #[test]
+    fn a_verify_task_is_not_resent_to_a_validator_still_checking_it() {
+        let mut w = world();
+        let (tx, mut rx) = mpsc::channel(64);
+        w.core.validator_connected("validator-0", tx);
+        for op in [Op::Submit, Op::Connect(0), Op::Complete(0)] {
+            apply(&mut w, &op);
+        }
+        let id = w.submitted[0];
+        assert!(!rx.try_recv().unwrap().unwrap().escalated);
+        // The retries within RESEND_AFTER intervals send nothing to the same connection.
+        w.core.fan_out(id, None);
+        w.core.fan_out(id, None);
+        assert!(
+            rx.try_recv().is_err(),
+            "resent to a validator still checking it"
+        );
+        // Sent long enough ago: it goes again (the first copy may have been dropped).
+        let long_ago = Instant::now()
+            .checked_sub(Duration::from_millis(
+                w.core.cfg.verify_retry_ms * RESEND_AFTER + 1,
+            ))
+            .expect("the clock is past it");
+        w.core
+            .jobs
+            .get_mut(&id)
+            .unwrap()
+            .sent
+            .get_mut("validator-0")
+            .unwrap()
+            .2 = long_ago;
+        w.core.fan_out(id, None);
+        assert!(rx.try_recv().is_ok());
+        // A new connection holds nothing: it gets the task once.
+        let (tx, mut rx) = mpsc::channel(64);
+        w.core.validator_connected("validator-0", tx);
+        assert!(rx.try_recv().is_ok());
+        w.core.fan_out(id, None);
+        assert!(rx.try_recv().is_err());
+    }
+
+    /// Issue 16, item 8: a watcher that stopped reading does not pin an ended job in memory
+    /// past retention; it still gets the last event, then the end of the stream; and one job
+    /// takes no more than `max_watchers_per_job` streams.
+    #[test]
+    fn a_stalled_watcher_does_not_pin_an_ended_job() {
+        let mut w = world();
+        apply(&mut w, &Op::Submit);
+        let id = w.submitted[0];
+        let (_, mut stalled) = w.core.watch(id).unwrap().unwrap();
+        let (pk, sig) = cancel_signature(&w.core.cfg, id, "caller");
+        w.core.cancel(id, &pk, &sig).unwrap();
+        let past = Instant::now()
+            .checked_sub(Duration::from_millis(w.core.cfg.retention_ms + 1))
+            .expect("the clock is past it");
+        w.core.jobs.get_mut(&id).unwrap().ended_at = Some(past);
+        w.core.tick();
+        assert!(!w.core.jobs.contains_key(&id), "pinned by a watcher");
+        assert_eq!(
+            stalled.try_recv().unwrap().state,
+            JobState::Cancelled as i32
+        );
+        assert!(matches!(
+            stalled.try_recv(),
+            Err(broadcast::error::TryRecvError::Closed)
+        ));
+        // Watchers per job are bounded.
+        apply(&mut w, &Op::Submit);
+        let id = w.submitted[1];
+        let held: Vec<_> = (0..w.core.cfg.max_watchers_per_job)
+            .map(|_| w.core.watch(id).unwrap().unwrap())
+            .collect();
+        let e = w.core.watch(id).unwrap_err();
+        assert_eq!(e.code(), tonic::Code::ResourceExhausted);
+        drop(held);
+        assert!(w.core.watch(id).unwrap().is_some());
+    }
+
+    /// Issue 16, item 8: the quorum is the execution log's once set (governance raised it to
+    /// every validator here): three Valid votes of four no longer decide; the fourth does.
+    #[test]
+    fn jobs_are_decided_by_the_quorum_the_log_sets() {
+        use havn_types::Check;
+        let mut w = world();
+        for op in [Op::Submit, Op::Connect(0), Op::Complete(0)] {
+            apply(&mut w, &op);
+        }
+        w.core.set_quorum(10_000, 4);
+        let id = w.submitted[0];
+        for v in 0..VALIDATORS {
+            assert_eq!(
+                w.core.jobs[&id].state(),
+                JobState::Result,
+                "decided by {v} votes"
+            );
+            vote(
+                &mut w,
+                id,
+                v,
+                havn_types::Verdict::Valid,
+                Check::Reexecuted { rung: 1 },
+            );
+        }
+        assert_eq!(w.core.jobs[&id].state(), JobState::Verified);
+    }
+
+    /// Validator `v`'s signed vote on job `id`'s result.
+    fn vote(
+        w: &mut World,
+        id: u64,
+        v: usize,
+        verdict: havn_types::Verdict,
+        check: havn_types::Check,
+    ) {
+        let rec = w.core.jobs[&id].rec.clone();
+        let output = rec.output.clone().unwrap();
+        let name = format!("validator-{v}");
+        let digest = attestation_digest(&w.core.cfg, &rec, (verdict, check)).unwrap();
+        let proto = match verdict {
+            havn_types::Verdict::Valid => Verdict::Valid,
+            havn_types::Verdict::Invalid => Verdict::Invalid,
+        };
+        w.core.attestation(
+            &name,
+            TaskAttestation {
+                job_id: id,
+                attempt: output.attempt,
+                output_hash: output.output_hash.clone(),
+                attestation: Some(Attestation {
+                    validator: name.clone(),
+                    verdict: proto as i32,
+                    signature: keys::sign(&key(&name), &digest),
+                    reason: String::new(),
+                    check: u32::from(check.byte()),
+                }),
+                reexecuted: check.reexecuted(),
+            },
+        );
     }
 
     fn digest_job(core: &mut Core, n: u32) -> u64 {
@@ -1623,6 +2117,7 @@ mod tests {
             Arc::new(FileOperators::from_operators(ops)),
             store,
             Arc::default(),
+            false,
         )
         .unwrap();
         World {
@@ -1811,7 +2306,7 @@ mod tests {
             // Ended jobs stay ended, in the state they ended in.
             if let Some(state) = w.ended.get(id) {
                 prop_assert_eq!(*state, j.rec.state, "job {} changed after it ended", id);
-            } else if j.ended() {
+            } else if j.ended(false) {
                 w.ended.insert(*id, j.rec.state);
             }
             if j.state() == JobState::Settled {
@@ -1976,34 +2471,11 @@ mod tests {
                 apply(&mut w, &op);
             }
             let id = w.submitted[0];
-            let rec = w.core.jobs[&id].rec.clone();
-            let output = rec.output.clone().unwrap();
             for rx in &mut tasks {
                 assert!(!rx.try_recv().unwrap().unwrap().escalated);
             }
             let vote = |w: &mut World, v: usize, verdict: havn_types::Verdict, check: Check| {
-                let name = format!("validator-{v}");
-                let digest = attestation_digest(&w.core.cfg, &rec, (verdict, check)).unwrap();
-                let proto = match verdict {
-                    havn_types::Verdict::Valid => Verdict::Valid,
-                    havn_types::Verdict::Invalid => Verdict::Invalid,
-                };
-                w.core.attestation(
-                    &name,
-                    TaskAttestation {
-                        job_id: id,
-                        attempt: output.attempt,
-                        output_hash: output.output_hash.clone(),
-                        attestation: Some(Attestation {
-                            validator: name.clone(),
-                            verdict: proto as i32,
-                            signature: keys::sign(&key(&name), &digest),
-                            reason: String::new(),
-                            check: u32::from(check.byte()),
-                        }),
-                        reexecuted: check.reexecuted(),
-                    },
-                );
+                vote(w, id, v, verdict, check)
             };
             vote(&mut w, 0, havn_types::Verdict::Invalid, reexecuted);
             assert_eq!(w.core.metrics.escalated.get(), 1);

@@ -88,17 +88,36 @@ impl Router {
             operators.clone(),
             store.clone(),
             metrics.clone(),
+            settlement.on_chain(),
         )?));
         let (settled_tx, settled_rx) = tokio::sync::mpsc::unbounded_channel();
         let (evidence_tx, evidence_rx) = tokio::sync::mpsc::unbounded_channel();
         let (false_tx, false_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (outcome_tx, mut outcome_rx) = tokio::sync::mpsc::unbounded_channel();
+        // Batches formed before a restart but never handed on go first.
+        let delivered = store.meta(settlement::DELIVERED_THROUGH)?.unwrap_or(0);
+        for batch in store.settlements(delivered, usize::MAX)? {
+            let _ = settled_tx.send(batch);
+        }
         {
             let mut core = core.lock().expect("fresh");
+            settlement.follow_up(outcome_tx.clone(), core.recorded_waiting());
             core.on_settlement(settled_tx);
             core.on_double_sign(evidence_tx);
             core.on_false_attestation(false_tx);
         }
-        tokio::spawn(settlement::deliver(settlement.clone(), settled_rx));
+        let verdicts = core.clone();
+        tokio::spawn(async move {
+            while let Some(outcomes) = outcome_rx.recv().await {
+                crate::core::lock(&verdicts).chain_outcomes(outcomes);
+            }
+        });
+        tokio::spawn(settlement::deliver(
+            settlement.clone(),
+            settled_rx,
+            outcome_tx,
+            store.clone(),
+        ));
         tokio::spawn(settlement::report(settlement.clone(), evidence_rx));
         tokio::spawn(settlement::report_false(settlement.clone(), false_rx));
         let listener = TcpListener::bind(cfg.listen)
@@ -134,6 +153,7 @@ impl Router {
             artifacts: artifacts.clone(),
             store,
             settlement,
+            watchers: Arc::default(),
         };
         let max = cfg.max_message_bytes;
         let (health, health_service) = tonic_health::server::health_reporter();

@@ -58,11 +58,16 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         let mut operators: Option<Arc<dyn OperatorSet>> =
             file_operators.map(|o| Arc::new(o) as Arc<dyn OperatorSet>);
+        let mut quorum_source = None;
         let settlement: Arc<dyn havn_router::settlement::Settlement> = match &cfg.chain {
             Some(chain) => {
                 let (client, wallet) = chain.connect().await.map_err(|e| e.to_string())?;
                 havn_router::chain::check_deployment(&client, &cfg.chain_id, &cfg.execution_log)
                     .await?;
+                quorum_source = Some((
+                    client.clone(),
+                    std::time::Duration::from_millis(chain.operators_refresh_ms),
+                ));
                 tracing::info!(chain_id = client.chain_id(), relayer = %wallet.address(), "settling on chain");
                 if let Some(set) = chain.operators(&client).await.map_err(|e| e.to_string())? {
                     tracing::info!(staking = chain.staking, "operator set from the staking contract");
@@ -84,9 +89,19 @@ fn main() -> ExitCode {
             None => Arc::new(havn_router::settlement::StoredOnly),
         };
         let operators = operators.ok_or("no operator set")?;
+        let execution_log = cfg.execution_log.clone();
         let router = Router::start_with(cfg, operators, settlement)
             .await
             .map_err(|e| e.to_string())?;
+        // The quorum is the execution log's, not the config's, where jobs settle on chain.
+        if let Some((client, period)) = quorum_source {
+            tokio::spawn(havn_router::chain::follow_quorum(
+                client,
+                execution_log,
+                router.core.clone(),
+                period,
+            ));
+        }
         tracing::info!(addr = %router.addr, metrics = ?router.metrics_addr, "havn-router serving");
         service::notify_ready();
         router

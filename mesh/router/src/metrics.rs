@@ -14,6 +14,7 @@ pub struct RouterMetrics {
     pub reassigned: Counter,
     pub double_signs: Counter,
     pub escalated: Counter,
+    pub chain_rejected: Counter,
     pub running: Gauge,
     pub waiting: Gauge,
     pub verifying: Gauge,
@@ -52,6 +53,11 @@ impl RouterMetrics {
                 "havn_router_jobs_failed_total",
                 "Jobs that failed (invalid, deadline, attempts).",
                 &self.failed,
+            )
+            .counter(
+                "havn_router_jobs_chain_rejected_total",
+                "Settled jobs the chain refused (dead letters).",
+                &self.chain_rejected,
             )
             .counter(
                 "havn_router_jobs_escalated_total",

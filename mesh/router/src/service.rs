@@ -1,5 +1,7 @@
 //! The gRPC services: thin adapters between the wire and `Core`.
 
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,8 +15,9 @@ use havn_mesh_proto::v1::{
     settlement_service_server::SettlementService, submit_job_request,
     validator_link_server::ValidatorLink, validator_message, CancelJobRequest, CancelJobResponse,
     Challenge, Chunk, FetchRequest, GetJobRequest, GetJobResponse, JobEvent, JobState,
-    ListSettlementsRequest, ListSettlementsResponse, NodeMessage, RouterMessage, SubmitJobRequest,
-    SubmitJobResponse, ValidatorMessage, VerifyTask, WatchJobRequest, Welcome,
+    ListDeadLettersRequest, ListDeadLettersResponse, ListSettlementsRequest,
+    ListSettlementsResponse, NodeMessage, RedriveJobRequest, RedriveJobResponse, RouterMessage,
+    SubmitJobRequest, SubmitJobResponse, ValidatorMessage, VerifyTask, WatchJobRequest, Welcome,
 };
 use havn_types::mesh::hello_digest;
 use tokio::sync::mpsc;
@@ -23,7 +26,7 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::config::RouterConfig;
-use crate::core::{event_of, is_terminal, Core};
+use crate::core::{event_of, Core};
 use crate::store::Store;
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
@@ -37,7 +40,57 @@ pub struct Shared {
     pub artifacts: ArtifactDir,
     pub store: Store,
     pub settlement: Arc<dyn crate::settlement::Settlement>,
+    /// Open `WatchJob` streams by peer (a connection's address).
+    pub watchers: Arc<Mutex<HashMap<SocketAddr, usize>>>,
 }
+
+/// One open `WatchJob` stream, counted against its connection until dropped.
+struct Watching {
+    watchers: Arc<Mutex<HashMap<SocketAddr, usize>>>,
+    peer: Option<SocketAddr>,
+}
+
+impl Watching {
+    /// Counts a new stream from `peer`, or says why not (its connection has `max` open).
+    fn open(
+        watchers: &Arc<Mutex<HashMap<SocketAddr, usize>>>,
+        peer: Option<SocketAddr>,
+        max: usize,
+    ) -> Result<Self, Status> {
+        if let Some(peer) = peer {
+            let mut open = watchers.lock().unwrap_or_else(|e| e.into_inner());
+            let n = open.entry(peer).or_default();
+            if *n >= max {
+                return Err(Status::resource_exhausted(format!(
+                    "this connection already has {max} WatchJob streams open: close some first"
+                )));
+            }
+            *n += 1;
+        }
+        Ok(Watching {
+            watchers: watchers.clone(),
+            peer,
+        })
+    }
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        if let Some(peer) = self.peer {
+            let mut open = self.watchers.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(n) = open.get_mut(&peer) {
+                *n -= 1;
+                if *n == 0 {
+                    open.remove(&peer);
+                }
+            }
+        }
+    }
+}
+
+/// How long a watcher may leave an event unread before its stream is closed (so a client that
+/// stopped reading holds nothing for long).
+const WATCH_SEND_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, Core> {
@@ -132,24 +185,41 @@ impl JobService for Shared {
         &self,
         request: Request<WatchJobRequest>,
     ) -> Result<Response<Self::WatchJobStream>, Status> {
+        let peer = request.remote_addr();
         let r = request.into_inner();
         let id = r.job_id;
         let readable = self.readable(id, &r.pubkey, &r.signature)?;
         let show = move |e: JobEvent| if readable { e } else { redacted(e) };
-        let watched = self.lock().watch(id);
+        let watched = self.lock().watch(id)?;
         let (tx, rx) = mpsc::channel(16);
         match watched {
             Some((first, mut events)) => {
+                let watching =
+                    Watching::open(&self.watchers, peer, self.cfg.max_watchers_per_connection)?;
                 tokio::spawn(async move {
-                    let done = is_terminal(first.state);
-                    if tx.send(Ok(show(first))).await.is_err() || done {
+                    let _watching = watching;
+                    let send = |e: JobEvent| {
+                        let tx = tx.clone();
+                        async move {
+                            tx.send_timeout(Ok(show(e)), WATCH_SEND_TIMEOUT)
+                                .await
+                                .is_err()
+                        }
+                    };
+                    let done = first.done;
+                    if send(first).await || done {
                         return;
                     }
                     loop {
-                        match events.recv().await {
+                        // A client that closed its stream frees its place at once.
+                        let next = tokio::select! {
+                            next = events.recv() => next,
+                            _ = tx.closed() => return,
+                        };
+                        match next {
                             Ok(e) => {
-                                let done = is_terminal(e.state);
-                                if tx.send(Ok(show(e))).await.is_err() || done {
+                                let done = e.done;
+                                if send(e).await || done {
                                     return;
                                 }
                             }
@@ -166,7 +236,8 @@ impl JobService for Shared {
                     .job(id)
                     .map_err(|e| Status::internal(e.to_string()))?
                     .ok_or_else(|| Status::not_found(format!("job {id} is unknown")))?;
-                let _ = tx.send(Ok(show(event_of(&rec, (0, 0))))).await;
+                let on_chain = self.settlement.on_chain();
+                let _ = tx.send(Ok(show(event_of(&rec, (0, 0), on_chain)))).await;
             }
         }
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
@@ -199,6 +270,7 @@ impl JobService for Shared {
                     .map_err(|e| Status::internal(e.to_string()))?
                     .ok_or_else(|| Status::not_found(format!("job {id} is unknown")))?,
                 (0, 0),
+                self.settlement.on_chain(),
             ),
         };
         let event = if readable { event } else { redacted(event) };
@@ -494,5 +566,44 @@ impl SettlementService for Shared {
             .settlements(req.start_after, limit)
             .map_err(|e| Status::internal(e.to_string()))?;
         Ok(Response::new(ListSettlementsResponse { batches }))
+    }
+
+    async fn list_dead_letters(
+        &self,
+        request: Request<ListDeadLettersRequest>,
+    ) -> Result<Response<ListDeadLettersResponse>, Status> {
+        operator_only(&request, "list dead letters")?;
+        let req = request.into_inner();
+        let limit = match req.limit {
+            0 => 50,
+            l => l.min(500) as usize,
+        };
+        let dead_letters = self
+            .store
+            .dead_letters(req.start_after, limit)
+            .map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Response::new(ListDeadLettersResponse { dead_letters }))
+    }
+
+    async fn redrive_job(
+        &self,
+        request: Request<RedriveJobRequest>,
+    ) -> Result<Response<RedriveJobResponse>, Status> {
+        operator_only(&request, "re-drive a job")?;
+        let state = self.lock().redrive(request.into_inner().job_id)?;
+        Ok(Response::new(RedriveJobResponse {
+            state: state as i32,
+        }))
+    }
+}
+
+/// Operator calls answer only on the router's own machine: a loopback peer.
+fn operator_only<T>(request: &Request<T>, what: &str) -> Result<(), Status> {
+    match request.remote_addr() {
+        Some(peer) if peer.ip().is_loopback() => Ok(()),
+        peer => Err(Status::permission_denied(format!(
+            "only the router's operator may {what}: call from the router's machine (loopback), not {}",
+            peer.map_or("an unknown peer".to_string(), |p| p.ip().to_string())
+        ))),
     }
 }

@@ -116,11 +116,29 @@ fn router_config(dir: &std::path::Path) -> RouterConfig {
 
 impl Net {
     async fn start(nodes: usize, validators: usize, cfg: impl FnOnce(&mut RouterConfig)) -> Net {
+        Self::settling(
+            nodes,
+            validators,
+            cfg,
+            Arc::new(havn_router::settlement::StoredOnly),
+        )
+        .await
+    }
+
+    /// A router whose batches go to `settlement`.
+    async fn settling(
+        nodes: usize,
+        validators: usize,
+        cfg: impl FnOnce(&mut RouterConfig),
+        settlement: Arc<dyn havn_router::settlement::Settlement>,
+    ) -> Net {
         let dir = tempfile::tempdir().unwrap();
         let operators = Arc::new(operators(nodes, validators));
         let mut config = router_config(dir.path());
         cfg(&mut config);
-        let router = Router::start(config, operators.clone()).await.unwrap();
+        let router = Router::start_with(config, operators.clone(), settlement)
+            .await
+            .unwrap();
         let (manifest, version) = digest_manifest("e2e", 10);
         router.artifacts.put(&manifest).unwrap();
         let url = format!("http://{}", router.addr);
@@ -935,6 +953,53 @@ async fn hostile_numbers_get_invalid_argument_and_the_router_keeps_serving() {
     c.get_job(get(id)).await.unwrap();
 }
 
+/// Issue 16, item 8: one connection holds at most `max_watchers_per_connection` WatchJob streams
+/// (the rest get RESOURCE_EXHAUSTED); closing one frees its place, and another connection is
+/// not affected. The bound is the shipped default: 1024 streams over one connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watchers_per_connection_are_bounded() {
+    let net = Net::start(0, 0, |_| {}).await;
+    let max = RouterConfig::default().max_watchers_per_connection;
+    let per_job = RouterConfig::default().max_watchers_per_job;
+    let mut c = net.client().await;
+    let mut ids = vec![];
+    for i in 0..max.div_ceil(per_job) + 1 {
+        ids.push(net.submit(&mut c, &format!("watched {i}")).await);
+    }
+    let mut open = vec![];
+    for n in 0..max {
+        let s = c
+            .watch_job(watch(ids[n / per_job]))
+            .await
+            .unwrap()
+            .into_inner();
+        open.push(s);
+    }
+    for s in &mut open {
+        assert_eq!(
+            s.message().await.unwrap().unwrap().state,
+            JobState::Queued as i32
+        );
+    }
+    let last = *ids.last().unwrap();
+    let e = c.watch_job(watch(last)).await.unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted, "{e:?}");
+    // Another connection watches the same job.
+    let mut other = net.client().await;
+    other.watch_job(watch(last)).await.unwrap();
+    // A closed stream frees its place (the router notices on its next send or at once).
+    drop(open.pop());
+    let mut freed = false;
+    for _ in 0..100 {
+        if c.watch_job(watch(last)).await.is_ok() {
+            freed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(freed, "a closed stream kept its place");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_reports_serving_then_not_serving_on_drain() {
     use tonic_health::pb::health_client::HealthClient;
@@ -1091,34 +1156,210 @@ impl havn_router::settlement::Settlement for Recording {
     fn submit<'a>(
         &'a self,
         batch: &'a havn_mesh_proto::v1::SettlementBatch,
-    ) -> havn_router::settlement::SettleFuture<'a> {
+    ) -> havn_router::settlement::SettleFuture<'a, havn_router::settlement::Outcomes> {
         Box::pin(async move {
             if !self.refused.swap(true, std::sync::atomic::Ordering::SeqCst) {
                 return Err("chain unavailable".to_string());
             }
             self.batches.lock().unwrap().push(batch.clone());
-            Ok(())
+            Ok(vec![])
         })
     }
 }
 
+/// Stands in for the execution log: refuses the jobs in `refuse` once each (as the log refuses
+/// a job whose node was jailed), records the rest with a window, and pays when the test says.
+#[derive(Default)]
+struct FakeLog {
+    refuse: std::sync::Mutex<BTreeSet<u64>>,
+    batches: std::sync::Mutex<Vec<havn_mesh_proto::v1::SettlementBatch>>,
+    sink: std::sync::Mutex<Option<havn_router::settlement::OutcomeSink>>,
+}
+
+const NOT_BONDED: &str = "node-0 is not a bonded, unjailed node";
+
+fn outcome(name: &str, reason: &str, window_ends: u64) -> havn_mesh_proto::v1::ChainOutcome {
+    havn_mesh_proto::v1::ChainOutcome {
+        outcome: name.into(),
+        reason: reason.into(),
+        window_ends,
+        tx_hash: "ab".repeat(32),
+        height: 7,
+    }
+}
+
+impl havn_router::settlement::Settlement for FakeLog {
+    fn submit<'a>(
+        &'a self,
+        batch: &'a havn_mesh_proto::v1::SettlementBatch,
+    ) -> havn_router::settlement::SettleFuture<'a, havn_router::settlement::Outcomes> {
+        Box::pin(async move {
+            self.batches.lock().unwrap().push(batch.clone());
+            let mut refuse = self.refuse.lock().unwrap();
+            Ok(batch
+                .jobs
+                .iter()
+                .map(|j| match refuse.remove(&j.job_id) {
+                    true => (j.job_id, outcome("rejected", NOT_BONDED, 0)),
+                    false => (j.job_id, outcome("recorded", "", 100)),
+                })
+                .collect())
+        })
+    }
+
+    fn on_chain(&self) -> bool {
+        true
+    }
+
+    fn follow_up(&self, sink: havn_router::settlement::OutcomeSink, _recorded: Vec<(u64, u64)>) {
+        *self.sink.lock().unwrap() = Some(sink);
+    }
+}
+
+/// Watches a job until `until` holds for an event; returns every event seen.
+async fn watch_until(
+    client: &mut JobServiceClient<Channel>,
+    job_id: u64,
+    until: impl Fn(&JobEvent) -> bool,
+) -> Vec<JobEvent> {
+    let mut stream = client.watch_job(watch(job_id)).await.unwrap().into_inner();
+    let mut seen = vec![];
+    let wait = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(e) = stream.message().await.unwrap() {
+            let stop = until(&e);
+            seen.push(e);
+            if stop {
+                return;
+            }
+        }
+    });
+    wait.await
+        .unwrap_or_else(|_| panic!("job {job_id}: not there within 60 s: {seen:?}"));
+    seen
+}
+
+fn state_of(e: &JobEvent) -> JobState {
+    JobState::try_from(e.state).unwrap()
+}
+
+/// The chain's verdict reaches the mesh: a job the log refused is REJECTED with its reason (not
+/// SETTLED), kept as a dead letter the operator lists and re-drives; recorded jobs wait out their
+/// window (RECORDED) and become PAID.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chains_verdict_reaches_the_mesh_and_refused_jobs_are_dead_lettered() {
+    let log = Arc::new(FakeLog::default());
+    // Router ids start at 1: the first job is the one the log refuses.
+    log.refuse.lock().unwrap().insert(1);
+    let net = Net::settling(1, 4, |_| {}, log.clone()).await;
+    let _node = net.node(0, Executors::builtin());
+    let _validators: Vec<Daemon> = (0..4).map(|i| net.validator_at_defaults(i)).collect();
+    let mut c = net.client().await;
+    let mut ids = vec![];
+    for i in 0..3 {
+        ids.push(net.submit(&mut c, &format!("chain {i}")).await);
+    }
+    assert_eq!(ids, [1, 2, 3]);
+
+    // Refused: the stream ends on REJECTED with the chain's words, never claiming success.
+    let refused = finish(&mut c, 1).await;
+    assert_eq!(state_of(&refused), JobState::Rejected);
+    assert!(refused.done);
+    assert_eq!(
+        refused.reason,
+        format!("the chain refused it: {NOT_BONDED}")
+    );
+    assert_eq!(refused.chain.as_ref().unwrap().outcome, "rejected");
+    // Recorded: SETTLED is not the end; the stream goes on to RECORDED with the window.
+    for id in [2, 3] {
+        let seen = watch_until(&mut c, id, |e| state_of(e) == JobState::Recorded).await;
+        let last = seen.last().unwrap();
+        assert!(!last.done, "a recorded job is not paid yet");
+        assert_eq!(last.chain.as_ref().unwrap().window_ends, 100);
+        assert!(
+            seen.iter()
+                .all(|e| state_of(e) != JobState::Settled || !e.done),
+            "SETTLED said done on a router that settles on chain: {seen:?}"
+        );
+    }
+
+    // The operator lists the dead letter and re-drives it; it settles again and is recorded.
+    let mut s = SettlementServiceClient::new(net.channel().await);
+    let mut letters = vec![];
+    for _ in 0..100 {
+        letters = s
+            .list_dead_letters(havn_mesh_proto::v1::ListDeadLettersRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .dead_letters;
+        if !letters.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(letters.len(), 1);
+    let letter = &letters[0];
+    let job = letter.job.as_ref().unwrap();
+    assert_eq!((job.job_id, job.node.as_str()), (1, "node-0"));
+    assert_eq!(letter.reason, NOT_BONDED);
+    assert!(
+        job.attestations.len() >= 3,
+        "the dead letter keeps the quorum"
+    );
+    let redriven = s
+        .redrive_job(havn_mesh_proto::v1::RedriveJobRequest { job_id: 1 })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(redriven.state, JobState::Settled as i32);
+    let again = s
+        .redrive_job(havn_mesh_proto::v1::RedriveJobRequest { job_id: 1 })
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::NotFound, "{again:?}");
+    let seen = watch_until(&mut c, 1, |e| state_of(e) == JobState::Recorded).await;
+    assert!(seen.last().unwrap().chain.is_some());
+    let batches = log.batches.lock().unwrap().clone();
+    assert_eq!(
+        batches
+            .iter()
+            .filter(|b| b.jobs.iter().any(|j| j.job_id == 1))
+            .count(),
+        2,
+        "job 1 went to the log twice: first refused, then re-driven: {batches:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(s
+        .list_dead_letters(havn_mesh_proto::v1::ListDeadLettersRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .dead_letters
+        .is_empty());
+
+    // Paid after the window: done, and the stream ends there.
+    let sink = log.sink.lock().unwrap().clone().unwrap();
+    sink.send(vec![(2, outcome("valid", "", 0))]).unwrap();
+    let paid = finish(&mut c, 2).await;
+    assert_eq!(state_of(&paid), JobState::Paid);
+    assert!(paid.done);
+    // An outcome never moves a job back (a re-sent batch answered after it was paid).
+    sink.send(vec![(2, outcome("recorded", "", 100))]).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let now = c.get_job(get(2)).await.unwrap().into_inner().job.unwrap();
+    assert_eq!(state_of(&now), JobState::Paid);
+
+    // What a restart resumes: the jobs recorded but not yet paid.
+    let core = net.router.as_ref().unwrap().core.clone();
+    let mut waiting = havn_router::core::lock(&core).recorded_waiting();
+    waiting.sort_unstable();
+    assert_eq!(waiting, vec![(1, 100), (3, 100)]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settlement_batches_reach_the_settlement_sink_with_retries() {
-    let dir = tempfile::tempdir().unwrap();
-    let ops = Arc::new(operators(1, 4));
     let sink = Arc::new(Recording::default());
-    let router = Router::start_with(router_config(dir.path()), ops.clone(), sink.clone())
-        .await
-        .unwrap();
-    let (manifest, version) = digest_manifest("e2e", 10);
-    router.artifacts.put(&manifest).unwrap();
-    let net = Net {
-        url: format!("http://{}", router.addr),
-        dir,
-        operators: ops,
-        router: Some(router),
-        version,
-    };
+    let net = Net::settling(1, 4, |_| {}, sink.clone()).await;
     let _node = net.node(0, Executors::builtin());
     let _validators: Vec<Daemon> = (0..4).map(|i| net.validator(i)).collect();
     let mut c = net.client().await;

@@ -96,6 +96,8 @@ pub struct ValidatorMetrics {
     pub check_seconds: Histogram,
     /// Results this validator could not judge (its own re-execution failed): nothing signed.
     pub abstained: Counter,
+    /// Resent tasks dropped because this validator was still checking them.
+    pub duplicate_tasks: Counter,
     /// Decisions by the ladder rung that made them (`Rung::ALL` order).
     pub rungs: [Counter; 6],
 }
@@ -117,6 +119,11 @@ impl ValidatorMetrics {
                 "havn_validator_reexecuted_total",
                 "Results re-executed (the sample).",
                 &self.reexecuted,
+            )
+            .counter(
+                "havn_validator_duplicate_tasks_total",
+                "Resent verify tasks dropped while the first copy was still being checked.",
+                &self.duplicate_tasks,
             )
             .counter(
                 "havn_validator_abstained_total",
@@ -426,14 +433,26 @@ impl Validator {
         .map_err(|_| "stream closed")?;
         tracing::info!(router = url, "connected");
         let artifacts = ArtifactServiceClient::new(channel).max_decoding_message_size(max);
+        // Tasks this session is checking: the router's resend of one still being re-executed
+        // is dropped, not run twice.
+        let in_flight = Arc::new(InFlight::default());
         loop {
             let task = match inbound.message().await {
                 Ok(Some(t)) => t,
                 Ok(None) => return Ok(()),
                 Err(s) => return Err(format!("router: {}", s.message())),
             };
+            let Some(holding) = in_flight.clone().take(&task) else {
+                self.metrics.duplicate_tasks.inc();
+                tracing::debug!(
+                    job = task.job_id,
+                    "still checking this task; resend dropped"
+                );
+                continue;
+            };
             let (this, out, artifacts) = (self.clone(), out.clone(), artifacts.clone());
             tokio::spawn(async move {
+                let _holding = holding;
                 if let Some(answer) = this.attest(task, artifacts).await {
                     let _ = out
                         .send(ValidatorMessage {
@@ -574,6 +593,43 @@ impl Validator {
             attestation: Some(attestation),
             reexecuted: check.reexecuted,
         })
+    }
+}
+
+/// The tasks one router session is checking, by (job, output hash, escalated).
+#[derive(Default)]
+struct InFlight(std::sync::Mutex<std::collections::HashSet<(u64, Vec<u8>, bool)>>);
+
+/// A task held in `InFlight` until dropped.
+struct Holding(Arc<InFlight>, (u64, Vec<u8>, bool));
+
+impl InFlight {
+    /// Holds the task, or `None` if it is already held.
+    fn take(self: Arc<Self>, task: &VerifyTask) -> Option<Holding> {
+        let key = (
+            task.job_id,
+            task.output
+                .as_ref()
+                .map(|o| o.output_hash.clone())
+                .unwrap_or_default(),
+            task.escalated,
+        );
+        let fresh = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key.clone());
+        fresh.then(|| Holding(self, key))
+    }
+}
+
+impl Drop for Holding {
+    fn drop(&mut self) {
+        self.0
+             .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.1);
     }
 }
 
@@ -726,6 +782,32 @@ mod tests {
             operators: Arc::new(ops),
             executors: Executors::builtin(),
         }
+    }
+
+    /// Issue 16, item 8: a resent task is dropped while the first copy is being checked; once
+    /// that is done (or for the escalated task, or another result) it is taken.
+    #[test]
+    fn a_task_being_checked_is_not_taken_twice() {
+        let signer = SigningKey::from_slice(&[5; 32]).unwrap();
+        let t = task(b"out".to_vec(), &signer);
+        let held = Arc::new(InFlight::default());
+        let first = held.clone().take(&t).expect("fresh");
+        assert!(held.clone().take(&t).is_none(), "taken twice");
+        let escalated = VerifyTask {
+            escalated: true,
+            ..t.clone()
+        };
+        let _escalated = held
+            .clone()
+            .take(&escalated)
+            .expect("the escalated task is new");
+        let other = task(b"other".to_vec(), &signer);
+        let _other = held.clone().take(&other).expect("another result is new");
+        drop(first);
+        assert!(
+            held.clone().take(&t).is_some(),
+            "done: a resend is checked again"
+        );
     }
 
     /// A task whose output is `output`, signed by `signer` as the node's claim.

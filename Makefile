@@ -12,7 +12,7 @@ export LD_LIBRARY_PATH := $(HAVN_TORCH_VENV)/torch-lib$(if $(LD_LIBRARY_PATH),:$
 export OMP_NUM_THREADS ?= 1
 MODELS := models/build/index.json
 
-.PHONY: havnd js py fidelity demo test tools torch models fmt-check clippy unit wasm check gas sim bench-mesh load-mesh bench-runtime gpu-check-pack schema schema-check fmt clean
+.PHONY: havnd js py fidelity demo test tools torch models fmt-check clippy unit fuzz wasm check gas sim bench-mesh load-mesh bench-runtime gpu-check-pack schema schema-check fmt clean
 
 ## The main job: build and check every contract, then run the whole network as processes (devnet,
 ## router, node, 4 validators) and one workflow end to end: published, requested on chain, run on
@@ -44,7 +44,7 @@ py:
 	@scripts/cosmpy-setup.sh
 
 ## Every check CI runs: format, lints, schema drift, wasm build + VM check, then all tests.
-test: tools fmt-check clippy schema-check wasm check models havnd js py unit
+test: tools fmt-check clippy schema-check wasm check models havnd js py unit fuzz
 
 tools: torch
 	@scripts/install-tools.sh
@@ -88,6 +88,11 @@ sim:
 ## The mesh benchmark: jobs/s and p50/p99 through router → node → validators vs tonic unary.
 bench-mesh:
 	cargo run --locked --profile native -p havn-mesh-bench -- --jobs 4096
+
+## Every fuzz target (fuzz/) for FUZZ_SECONDS each (30 in `make test`; longer by hand:
+## FUZZ_SECONDS=3600 make fuzz). Needs a nightly toolchain and cargo-fuzz (installed if missing).
+fuzz:
+	@scripts/fuzz.sh
 
 ## The router's load test: 100,000 jobs through one router; memory bounded, 0 lost.
 load-mesh:

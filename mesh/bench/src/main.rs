@@ -232,7 +232,13 @@ async fn follow(
     let mut last = JobState::Unspecified as i32;
     while let Some(e) = events.message().await.unwrap() {
         last = e.state;
-        if e.done || until(&e) {
+        if e.done {
+            // Read the stream to its end: dropping it unfinished resets it, and an HTTP/2
+            // server closes a connection after a thousand resets.
+            while events.message().await.unwrap().is_some() {}
+            break;
+        }
+        if until(&e) {
             break;
         }
     }

@@ -250,6 +250,16 @@ impl Executors {
 mod tests {
     use super::*;
 
+    /// Found by the `manifest` fuzz target: a number in a manifest survives being parsed and
+    /// written again (without `float_roundtrip`, 1e125 came back 1.0000000000000001e+125).
+    #[test]
+    fn a_manifest_keeps_its_numbers_through_a_round_trip() {
+        let text = br#"{"name":"n","max_output_bytes":9,"pipeline":{"kind":"torch","shape":[1e125,0.1,3.0000000000000004]}}"#;
+        let manifest = Manifest::parse(text).unwrap();
+        let again = Manifest::parse(&serde_json::to_vec(&manifest).unwrap()).unwrap();
+        assert_eq!(again, manifest);
+    }
+
     fn run(rounds: u64, input: &[u8], seed: u64) -> Vec<u8> {
         let (bytes, _) = digest_manifest("t", rounds);
         let manifest = Manifest::parse(&bytes).unwrap();

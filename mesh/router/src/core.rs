@@ -128,17 +128,6 @@ pub fn chain_state(outcome: &str) -> Option<JobState> {
     })
 }
 
-/// How far along the chain's verdict a state is: an outcome never moves a job back (a re-sent
-/// batch's answer arriving after the job was paid).
-fn chain_rank(state: JobState) -> u8 {
-    match state {
-        JobState::Recorded => 1,
-        JobState::Disputed => 2,
-        JobState::Paid | JobState::Refunded | JobState::Rejected => 3,
-        _ => 0,
-    }
-}
-
 pub fn event_of(rec: &JobRecord, step: (u32, u32), on_chain: bool) -> JobEvent {
     JobEvent {
         job_id: rec.id,
@@ -391,7 +380,9 @@ impl Core {
             let Some(job) = self.jobs.get_mut(&id) else {
                 continue;
             };
-            if chain_rank(state) < chain_rank(job.state()) {
+            // Only a job in a batch takes the chain's verdict, and only once: a re-sent batch's
+            // answer after the job was paid (or cancelled, refused…) changes nothing.
+            if !job.rec.in_settlement || job.ended(on_chain) {
                 continue;
             }
             job.rec.state = state as i32;

@@ -112,6 +112,25 @@ impl Store {
                 Err(e) => return Err(err(e)),
             }
         };
+        Self::serve(db)
+    }
+
+    /// A store that lives in memory only (fuzzing, tests): the same tables and writer.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        #[allow(unused_mut)]
+        let mut builder = Database::builder();
+        // Under the fuzzer (cargo fuzz sets `fuzzing`), small regions: the default 4 TiB
+        // layout costs a coverage-instrumented zero fill of every fresh database.
+        #[cfg(fuzzing)]
+        builder.set_region_size(1 << 16);
+        let db = builder
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(err)?;
+        Self::serve(Arc::new(db))
+    }
+
+    /// Creates the tables and starts the writer thread.
+    fn serve(db: Arc<Database>) -> Result<Self, StoreError> {
         {
             let txn = db.begin_write().map_err(err)?;
             txn.open_table(JOBS).map_err(err)?;

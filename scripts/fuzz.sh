@@ -15,7 +15,8 @@ if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
 fi
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 # Its own target dir: nightly with coverage instrumentation shares nothing with stable builds.
-export CARGO_TARGET_DIR=$HAVN_CACHE/fuzz-target
+# One per checkout: two clones' path crates in one dir were seen to mix (mismatched types).
+export CARGO_TARGET_DIR=$HAVN_CACHE/fuzz-target-$(pwd | sha256sum | cut -c1-12)
 # No sanitizer: the targets look for panics (the code under test has no unsafe of its own), and
 # without ASan each run is faster and the build lighter.
 cargo +nightly fuzz build --fuzz-dir fuzz -s none

@@ -598,11 +598,6 @@ impl Core {
         }
     }
 
-    /// Whether jobs settle on chain (then SETTLED waits for the chain's verdict).
-    pub fn on_chain(&self) -> bool {
-        self.on_chain
-    }
-
     /// The caller a job in memory was submitted with.
     pub fn caller(&self, id: u64) -> Option<String> {
         self.jobs.get(&id).map(|j| j.rec.caller.clone())

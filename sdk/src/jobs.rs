@@ -9,6 +9,7 @@ use cosmwasm_std::HexBinary;
 use havn_chain::havn::{self, Deployment};
 use havn_chain::{Client, TxResult, Wallet};
 use havn_execution_log::state::{Job, JobStatus};
+use havn_mesh_common::tls::ClientTls;
 use havn_mesh_proto::v1::{
     job_service_client::JobServiceClient, settlement_service_client::SettlementServiceClient,
     submit_job_request, DeadLetter, JobEvent, JobState, ListDeadLettersRequest, RedriveJobRequest,
@@ -32,15 +33,15 @@ pub struct Finished {
     pub output_path: PathBuf,
 }
 
-/// A channel to the router at `url`.
-async fn channel(url: &str) -> Result<Channel, CliError> {
+/// A channel to the router at `url`, over TLS as `tls` says.
+async fn channel(url: &str, tls: &ClientTls) -> Result<Channel, CliError> {
     let unreachable = |e: String| {
         CliError::Input(format!(
             "cannot reach the router at {url}: {e} (is havn-router running? set `router` in the config)"
         ))
     };
-    Channel::from_shared(url.to_string())
-        .map_err(|e| unreachable(e.to_string()))?
+    havn_mesh_common::tls::endpoint(url, tls)
+        .map_err(|e| CliError::Config(e.to_string()))?
         .connect_timeout(Duration::from_secs(5))
         .connect()
         .await
@@ -48,13 +49,16 @@ async fn channel(url: &str) -> Result<Channel, CliError> {
 }
 
 /// The router's job service.
-pub async fn router(url: &str) -> Result<JobServiceClient<Channel>, CliError> {
-    Ok(JobServiceClient::new(channel(url).await?).max_decoding_message_size(64 << 20))
+pub async fn router(url: &str, tls: &ClientTls) -> Result<JobServiceClient<Channel>, CliError> {
+    Ok(JobServiceClient::new(channel(url, tls).await?).max_decoding_message_size(64 << 20))
 }
 
 /// The router's settlement service (batches, and the operator's dead letters).
-pub async fn settlements(url: &str) -> Result<SettlementServiceClient<Channel>, CliError> {
-    Ok(SettlementServiceClient::new(channel(url).await?).max_decoding_message_size(64 << 20))
+pub async fn settlements(
+    url: &str,
+    tls: &ClientTls,
+) -> Result<SettlementServiceClient<Channel>, CliError> {
+    Ok(SettlementServiceClient::new(channel(url, tls).await?).max_decoding_message_size(64 << 20))
 }
 
 /// Every dead letter the router holds (jobs the chain refused), oldest first.

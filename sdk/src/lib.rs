@@ -90,6 +90,9 @@ pub struct Config {
     /// The router `havn run` submits jobs to and `havn job watch` follows them on.
     pub router: String,
     pub contracts: Contracts,
+    /// `[tls]`: how the CLI dials the router and the chain (`https://`, with `ca_file` for a
+    /// private CA; plaintext only to loopback unless `allow_plaintext`).
+    pub tls: havn_mesh_common::tls::ClientTls,
 }
 
 pub fn config_dir() -> PathBuf {
@@ -111,6 +114,7 @@ impl Default for Config {
             keys_dir: config_dir().join("keys"),
             router: "http://127.0.0.1:7600".into(),
             contracts: Contracts::default(),
+            tls: Default::default(),
         }
     }
 }
@@ -135,6 +139,7 @@ impl Config {
             gas_price: self.gas_price,
             gas_adjustment: self.gas_adjustment,
             inclusion_timeout: std::time::Duration::from_secs(30),
+            tls: self.tls.clone(),
         }
     }
 

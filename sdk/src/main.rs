@@ -691,7 +691,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             };
             let caller = keys.get(&from)?;
             let (c, d) = (client(&cfg).await?, deployment(&cfg)?);
-            let mut router = havn_sdk::jobs::router(&cfg.router).await?;
+            let mut router = havn_sdk::jobs::router(&cfg.router, &cfg.tls).await?;
             let bar = progress(out);
             bar.set_message(format!("requesting workflow {workflow} on chain"));
             let requested = havn_sdk::jobs::request(&c, &d, &caller, workflow, &input).await?;
@@ -748,7 +748,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             );
         }
         Command::Job(JobCmd::Watch { id }) => {
-            let mut router = havn_sdk::jobs::router(&cfg.router).await?;
+            let mut router = havn_sdk::jobs::router(&cfg.router, &cfg.tls).await?;
             let last = havn_sdk::jobs::follow(
                 &mut router,
                 id,
@@ -783,7 +783,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::Job(JobCmd::DeadLetters) => {
-            let mut router = havn_sdk::jobs::settlements(&cfg.router).await?;
+            let mut router = havn_sdk::jobs::settlements(&cfg.router, &cfg.tls).await?;
             let letters = havn_sdk::jobs::dead_letters(&mut router).await?;
             let text = if letters.is_empty() {
                 "no dead letters".to_string()
@@ -811,7 +811,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             print(out, text, json!(rows));
         }
         Command::Job(JobCmd::Redrive { id }) => {
-            let mut router = havn_sdk::jobs::settlements(&cfg.router).await?;
+            let mut router = havn_sdk::jobs::settlements(&cfg.router, &cfg.tls).await?;
             let state = havn_sdk::jobs::redrive(&mut router, id).await?;
             let state = havn_sdk::jobs::state_name(state as i32);
             print(

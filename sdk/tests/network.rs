@@ -55,7 +55,9 @@ async fn havnd_killed_mid_run_restarts_from_its_wal_and_every_job_is_recorded_on
     let before = holdings(&net.client, &d.token).await;
     assert_eq!(before.values().sum::<u128>(), supply);
 
-    let mut router = jobs::router(&net.router).await.unwrap();
+    let mut router = jobs::router(&net.router, &Default::default())
+        .await
+        .unwrap();
     let (mut ids, mut fees) = (vec![], 0u128);
     for i in 0..JOBS {
         let client = net.client.clone();
@@ -725,7 +727,9 @@ async fn a_node_faking_200_jobs_on_the_devnet_is_caught_as_the_model_says_and_sl
         ids.extend(havn_chain::havn::attributes(&tx, "job_id").map(|v| v.parse::<u64>().unwrap()));
     }
     assert_eq!(ids.len(), JOBS);
-    let mut router = jobs::router(&net.router).await.unwrap();
+    let mut router = jobs::router(&net.router, &Default::default())
+        .await
+        .unwrap();
     for (input, &id) in inputs.iter().zip(&ids) {
         router
             .submit_job(havn_mesh_proto::v1::SubmitJobRequest {
@@ -897,7 +901,9 @@ async fn a_node_faking_200_jobs_on_the_devnet_is_caught_as_the_model_says_and_sl
     }
     // The mesh says what the chain did: the jobs it refused are the router's dead letters.
     assert_eq!(refused_in_mesh, refused_on_chain);
-    let mut settlements = jobs::settlements(&net.router).await.unwrap();
+    let mut settlements = jobs::settlements(&net.router, &Default::default())
+        .await
+        .unwrap();
     let letters: Vec<u64> = jobs::dead_letters(&mut settlements)
         .await
         .unwrap()

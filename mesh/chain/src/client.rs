@@ -40,6 +40,8 @@ pub struct ChainConfig {
     pub gas_adjustment: f64,
     /// How long to wait for a broadcast tx to land in a block.
     pub inclusion_timeout: Duration,
+    /// TLS to `grpc` (plaintext only to loopback unless allowed).
+    pub tls: havn_mesh_common::tls::ClientTls,
 }
 
 impl ChainConfig {
@@ -52,6 +54,7 @@ impl ChainConfig {
             gas_price: 0.0,
             gas_adjustment: 1.3,
             inclusion_timeout: Duration::from_secs(30),
+            tls: Default::default(),
         }
     }
 }
@@ -152,7 +155,7 @@ impl Client {
             endpoint: cfg.grpc.clone(),
             reason,
         };
-        let channel = Channel::from_shared(cfg.grpc.clone())
+        let channel = havn_mesh_common::tls::endpoint(&cfg.grpc, &cfg.tls)
             .map_err(|e| connect_err(e.to_string()))?
             .connect_timeout(Duration::from_secs(5))
             .connect()

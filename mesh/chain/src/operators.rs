@@ -136,6 +136,13 @@ impl OperatorSet for StakingOperators {
             .unwrap_or_else(|p| p.into_inner())
             .validators()
     }
+
+    fn node_stake_unit(&self) -> u128 {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .node_stake_unit()
+    }
 }
 
 /// Sends `wallet`'s `Heartbeat` to the staking contract whenever the contract accepts one (every

@@ -37,6 +37,9 @@ pub struct ChainSection {
     /// Tasks for another log are never challenged.
     #[serde(default)]
     pub execution_log: String,
+    /// `[chain.tls]`: TLS to `grpc` (`https://`; plaintext only to loopback unless allowed).
+    #[serde(default)]
+    pub tls: havn_mesh_common::tls::ClientTls,
 }
 
 fn default_prefix() -> String {
@@ -64,6 +67,7 @@ impl ChainSection {
             gas_price: self.gas_price,
             gas_adjustment: self.gas_adjustment,
             inclusion_timeout: Duration::from_millis(self.inclusion_timeout_ms),
+            tls: self.tls.clone(),
         }
     }
 

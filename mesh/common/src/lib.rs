@@ -6,7 +6,8 @@
 //! - [`claims`]: checking a node's output and its signed result claim;
 //! - [`artifacts`]: content-addressed, sha256-checked fetching and caching;
 //! - [`metrics`]: Prometheus text exposition over a tiny HTTP endpoint;
-//! - [`service`]: logging, signals, systemd readiness and watchdog.
+//! - [`service`]: logging, signals, systemd readiness and watchdog;
+//! - [`tls`]: TLS on every link, plaintext only to loopback unless a config allows it.
 
 pub mod artifacts;
 pub mod claims;
@@ -16,6 +17,7 @@ pub mod metrics;
 pub mod operators;
 pub mod pipeline;
 pub mod service;
+pub mod tls;
 
 /// sha256 of some bytes.
 pub fn sha256(bytes: &[u8]) -> [u8; 32] {

@@ -32,6 +32,9 @@ pub trait OperatorSet: Send + Sync {
     fn get(&self, address: &str) -> Option<Operator>;
     /// Every operator with validator stake.
     fn validators(&self) -> Vec<Operator>;
+    /// The smallest node stake in the set (0 when it has no node): the unit a router counts a
+    /// node's slots in, so what one node may hold grows with its stake, not with what it declares.
+    fn node_stake_unit(&self) -> u128;
 }
 
 #[derive(Debug, Error)]
@@ -75,6 +78,7 @@ struct Entry {
 #[derive(Debug, Clone, Default)]
 pub struct FileOperators {
     by_address: BTreeMap<String, Operator>,
+    node_stake_unit: u128,
 }
 
 impl FileOperators {
@@ -112,15 +116,28 @@ impl FileOperators {
                 return Err(format!("operator {} is listed twice", e.address));
             }
         }
-        Ok(FileOperators { by_address })
+        Ok(Self::indexed(by_address))
     }
 
     pub fn from_operators(operators: impl IntoIterator<Item = Operator>) -> Self {
-        FileOperators {
-            by_address: operators
+        Self::indexed(
+            operators
                 .into_iter()
                 .map(|o| (o.address.clone(), o))
                 .collect(),
+        )
+    }
+
+    fn indexed(by_address: BTreeMap<String, Operator>) -> Self {
+        let node_stake_unit = by_address
+            .values()
+            .map(|o| o.node_stake)
+            .filter(|&s| s > 0)
+            .min()
+            .unwrap_or(0);
+        FileOperators {
+            by_address,
+            node_stake_unit,
         }
     }
 
@@ -151,6 +168,10 @@ impl OperatorSet for FileOperators {
             .filter(|o| o.is_validator())
             .cloned()
             .collect()
+    }
+
+    fn node_stake_unit(&self) -> u128 {
+        self.node_stake_unit
     }
 }
 

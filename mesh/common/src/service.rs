@@ -58,10 +58,14 @@ pub fn backoff(attempt: u32) -> Duration {
     Duration::from_millis((100u64 << attempt.min(7)).min(10_000))
 }
 
-/// A channel to a router: TCP_NODELAY, HTTP/2 keepalive every 30 s (NAT-friendly).
-pub async fn dial(url: &str) -> Result<tonic::transport::Channel, String> {
-    tonic::transport::Endpoint::from_shared(url.to_string())
-        .map_err(|e| format!("bad router url {url}: {e}"))?
+/// A channel to a router, over TLS as `tls` says (see [`crate::tls::endpoint`]): TCP_NODELAY,
+/// HTTP/2 keepalive every 30 s (NAT-friendly).
+pub async fn dial(
+    url: &str,
+    tls: &crate::tls::ClientTls,
+) -> Result<tonic::transport::Channel, String> {
+    crate::tls::endpoint(url, tls)
+        .map_err(|e| e.to_string())?
         .http2_keep_alive_interval(Duration::from_secs(30))
         .tcp_nodelay(true)
         .connect()

@@ -55,6 +55,9 @@ pub struct NodeConfig {
     /// `[chain]`: with a staking contract, this operator's heartbeats go to it; its key must be the operator's
     /// account.
     pub chain: Option<havn_chain::ChainSection>,
+    /// `[tls]`: how it dials its routers (`https://` with `ca_file` for a private CA; plaintext
+    /// only to loopback unless `allow_plaintext`).
+    pub tls: havn_mesh_common::tls::ClientTls,
 }
 
 impl Default for NodeConfig {
@@ -73,6 +76,7 @@ impl Default for NodeConfig {
             log_json: false,
             torch: Default::default(),
             chain: None,
+            tls: Default::default(),
         }
     }
 }
@@ -142,6 +146,11 @@ impl Node {
         if cfg.operator.is_empty() {
             return Err("operator is not set: the address this node is staked under".into());
         }
+        // A url that is plaintext to a remote host (or unreadable TLS files) stops it here, not
+        // in a reconnect loop.
+        for url in &cfg.routers {
+            havn_mesh_common::tls::endpoint(url, &cfg.tls).map_err(|e| e.to_string())?;
+        }
         let cache = ArtifactDir::open(&cfg.cache_dir).map_err(|e| e.to_string())?;
         Ok(Node {
             slots: Arc::new(Semaphore::new(cfg.slots.max(1) as usize)),
@@ -198,7 +207,7 @@ impl Node {
 
     /// One connection: handshake, then jobs until the stream ends.
     async fn session(self: Arc<Self>, url: &str) -> Result<(), String> {
-        let channel = havn_mesh_common::service::dial(url).await?;
+        let channel = havn_mesh_common::service::dial(url, &self.cfg.tls).await?;
         let max = self.cfg.max_message_bytes;
         let (out, out_rx) = mpsc::channel::<NodeMessage>(1024);
         let mut link = NodeLinkClient::new(channel.clone())

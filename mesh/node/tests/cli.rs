@@ -6,6 +6,17 @@ fn node() -> Command {
     Command::new(env!("CARGO_BIN_EXE_havn-node"))
 }
 
+/// `havn-node --init-key path`; whether it succeeded.
+fn init_key(path: &std::path::Path) -> bool {
+    node()
+        .arg("--init-key")
+        .arg(path)
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
 #[test]
 fn help_and_init_key() {
     let out = node().arg("--help").output().unwrap();
@@ -28,13 +39,7 @@ fn help_and_init_key() {
         );
     }
     // Never overwrites an existing key.
-    assert!(!node()
-        .arg("--init-key")
-        .arg(&key)
-        .output()
-        .unwrap()
-        .status
-        .success());
+    assert!(!init_key(&key));
 }
 
 #[test]
@@ -63,5 +68,39 @@ fn a_missing_key_is_one_clear_line() {
     assert_eq!(
         err.trim(),
         "havn-node: configure exactly one of key_file and mnemonic_file"
+    );
+}
+
+/// Issue 16, item 10: a router url that is plaintext to a remote host stops the node at start
+/// with one line naming the fix, instead of sending its jobs in the clear.
+#[test]
+fn plaintext_to_a_remote_router_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("node.key");
+    assert!(init_key(&key));
+    let config = dir.path().join("node.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "routers = [\"http://router.example.net:7600\"]\noperator = \"wasm1x\"\nkey_file = \"{}\"\ncache_dir = \"{}\"\n",
+            key.display(),
+            dir.path().join("cache").display()
+        ),
+    )
+    .unwrap();
+    let out = node().arg("--config").arg(&config).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    // One error line (after the runtime's start-up log).
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("havn-node:"))
+        .collect();
+    let [err] = errors[..] else {
+        panic!("{stderr}")
+    };
+    assert!(
+        err.contains("http://router.example.net:7600") && err.contains("allow_plaintext"),
+        "{err}"
     );
 }

@@ -36,6 +36,9 @@ pub struct RouterConfig {
     /// The most jobs one node holds at once, whatever slots it declares (one node must not
     /// take the whole queue).
     pub max_node_slots: u32,
+    /// And at most this many per unit of stake (the smallest node stake in the operator set): a
+    /// node's share of the work follows its bond, so declaring a million slots buys nothing.
+    pub slots_per_stake_unit: u32,
     /// Jobs waiting for a node; beyond it `SubmitJob` answers RESOURCE_EXHAUSTED.
     pub max_queue: usize,
     /// Largest inline input.
@@ -62,6 +65,12 @@ pub struct RouterConfig {
     /// Where settlement batches are recorded; without it they stay in the store (listed by
     /// `ListSettlements`).
     pub chain: Option<havn_chain::ChainSection>,
+    /// `[tls]`: the certificate chain and key callers, nodes and validators see (PEM). Needed
+    /// to listen beyond loopback, unless `allow_plaintext`.
+    pub tls: Option<havn_mesh_common::tls::ServerTls>,
+    /// Listen beyond loopback without TLS (behind a TLS-terminating proxy, or on a network you
+    /// trust end to end).
+    pub allow_plaintext: bool,
 }
 
 impl Default for RouterConfig {
@@ -81,6 +90,7 @@ impl Default for RouterConfig {
             default_deadline_ms: 600_000,
             max_attempts: 3,
             max_node_slots: 256,
+            slots_per_stake_unit: 16,
             max_queue: 100_000,
             max_input_bytes: 1 << 20,
             max_message_bytes: 8 << 20,
@@ -94,6 +104,8 @@ impl Default for RouterConfig {
             drain_timeout_ms: 10_000,
             log_json: false,
             chain: None,
+            tls: None,
+            allow_plaintext: false,
         }
     }
 }

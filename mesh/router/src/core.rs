@@ -39,9 +39,6 @@ struct JobEntry {
     verifying_since: Option<Instant>,
     /// Verdicts so far, by validator.
     verdicts: BTreeMap<String, Attestation>,
-    /// Nodes that failed it (an error, an expired lease, a refused result): never leased to
-    /// again.
-    failed_on: BTreeSet<String>,
     /// Which validator connection was sent its verify task, escalated or not, and when.
     sent: HashMap<String, (u64, bool, Instant)>,
 }
@@ -79,7 +76,6 @@ impl JobEntry {
                 .iter()
                 .map(|a| (a.validator.clone(), a.clone()))
                 .collect(),
-            failed_on: BTreeSet::new(),
             sent: HashMap::new(),
             rec,
         }
@@ -554,7 +550,6 @@ impl Core {
                 ended_at: None,
                 verifying_since: None,
                 verdicts: BTreeMap::new(),
-                failed_on: BTreeSet::new(),
                 sent: HashMap::new(),
             },
         );
@@ -755,7 +750,9 @@ impl Core {
             return;
         }
         if let Some(job) = self.jobs.get_mut(&id) {
-            job.failed_on.insert(node.to_string());
+            if !job.rec.failed_on.iter().any(|n| n == node) {
+                job.rec.failed_on.push(node.to_string());
+            }
         }
         let count = self.strikes.get(node).map_or(0, |s| s.count) + 1;
         let bench = BENCH_BASE
@@ -777,6 +774,24 @@ impl Core {
         );
     }
 
+    /// How many jobs each connected node may hold now: what it declared (at most
+    /// `max_node_slots`), and no more than `slots_per_stake_unit` per unit of its stake (the
+    /// smallest node stake in the set), so a node's share of the work follows its bond (issue 16,
+    /// item 3). A node with no node stake (jailed, unbonded) gets none.
+    fn slot_caps(&self) -> HashMap<String, u32> {
+        let unit = self.operators.node_stake_unit().max(1);
+        let per_unit = u128::from(self.cfg.slots_per_stake_unit.max(1));
+        self.nodes
+            .iter()
+            .map(|(name, n)| {
+                let stake = self.operators.get(name).map_or(0, |o| o.node_stake);
+                let by_stake = (stake / unit).saturating_mul(per_unit);
+                let cap = u128::from(n.slots).min(by_stake) as u32;
+                (name.clone(), cap)
+            })
+            .collect()
+    }
+
     /// Leases queued jobs to nodes with free slots that run the job's pipeline kind: a node with
     /// the workflow cached first, then the least loaded. A job no free node can run keeps its
     /// place; jobs behind it still go (up to `MAX_SKIPS` looked at per pass).
@@ -786,12 +801,13 @@ impl Core {
             return;
         }
         let lease = Duration::from_millis(self.cfg.lease_ms);
+        let caps = self.slot_caps();
+        let free = |name: &str, n: &NodeEntry| {
+            !n.draining && (n.running.len() as u32) < caps.get(name).copied().unwrap_or(0)
+        };
         let mut skipped = Vec::new();
         while let Some(id) = self.queue.pop_front() {
-            let any_free = self
-                .nodes
-                .values()
-                .any(|n| !n.draining && (n.running.len() as u32) < n.slots);
+            let any_free = self.nodes.iter().any(|(name, n)| free(name, n));
             if !any_free || skipped.len() >= MAX_SKIPS {
                 skipped.push(id);
                 break;
@@ -809,25 +825,24 @@ impl Core {
                 .map(|w| w.version_hash.clone())
                 .unwrap_or_default();
             let kind = job.rec.pipeline.clone();
-            let failed_on = job.failed_on.clone();
-            let (operators, strikes, now) = (&self.operators, &self.strikes, Instant::now());
+            let failed_on = job.rec.failed_on.clone();
+            let (strikes, now) = (&self.strikes, Instant::now());
             let best = self
                 .nodes
                 .iter()
-                .filter(|(_, n)| !n.draining && (n.running.len() as u32) < n.slots)
                 // Stake is read at every lease, not only at the handshake: a node jailed or
-                // unbonded since it connected gets no new job.
-                .filter(|(name, _)| operators.get(name).is_some_and(|o| o.is_node()))
-                .filter(|(name, _)| !failed_on.contains(*name))
+                // unbonded since it connected has no slot (`slot_caps`), so no new job.
+                .filter(|(name, n)| free(name, n))
+                .filter(|(name, _)| !failed_on.contains(name))
                 .filter(|(name, _)| strikes.get(*name).is_none_or(|s| s.until <= now))
                 .filter(|(_, n)| {
                     kind.is_empty() || n.pipelines.is_empty() || n.pipelines.contains(&kind)
                 })
-                .min_by_key(|(_, n)| {
+                .min_by_key(|(name, n)| {
                     (
                         !n.cached.contains(&version),
                         // Load as a fraction of slots, in thousandths.
-                        n.running.len() as u64 * 1000 / u64::from(n.slots),
+                        n.running.len() as u64 * 1000 / u64::from(caps[name.as_str()].max(1)),
                     )
                 })
                 .map(|(name, _)| name.clone());
@@ -1660,6 +1675,9 @@ mod tests {
         fn validators(&self) -> Vec<Operator> {
             self.0.read().unwrap().validators()
         }
+        fn node_stake_unit(&self) -> u128 {
+            self.0.read().unwrap().node_stake_unit()
+        }
     }
 
     /// A node that loses its stake while connected (slashed and jailed for a fake) gets no new
@@ -1785,6 +1803,45 @@ mod tests {
         drop(core);
         let core = Core::recover(cfg, ops, store, Arc::default(), false).unwrap();
         assert!(core.jobs.is_empty());
+    }
+
+    /// Issue 16, item 3: the nodes that failed a job are part of its record, so a router
+    /// restart does not hand the job back to them.
+    #[tokio::test]
+    async fn a_job_a_node_failed_does_not_go_back_to_it_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let rec = JobRecord {
+            id: 1,
+            state: JobState::Queued as i32,
+            deadline_ms: u64::MAX / 2,
+            attempt: 1,
+            failed_on: vec!["node-0".into()],
+            ..Default::default()
+        };
+        store
+            .write(vec![Write::Job(Box::new(rec))])
+            .await
+            .unwrap()
+            .unwrap();
+        let ops = ["node-0", "node-1"].map(|address| Operator {
+            address: address.into(),
+            pubkey: keys::pubkey(&key(address)),
+            node_stake: 1,
+            validator_stake: 0,
+        });
+        let cfg = Arc::new(RouterConfig {
+            data_dir: dir.path().to_path_buf(),
+            ..RouterConfig::default()
+        });
+        let ops: Arc<dyn OperatorSet> = Arc::new(FileOperators::from_operators(ops));
+        let mut core = Core::recover(cfg, ops, store, Arc::default(), false).unwrap();
+        let (tx0, _rx0) = mpsc::channel(4);
+        core.node_connected("node-0", tx0, 4, vec![], vec![]);
+        assert_eq!(core.jobs[&1].state(), JobState::Queued, "not to node-0");
+        let (tx1, _rx1) = mpsc::channel(4);
+        core.node_connected("node-1", tx1, 4, vec![], vec![]);
+        assert_eq!(core.jobs[&1].rec.node, "node-1");
     }
 
     /// Issue 16, item 8: a validator still checking a task is not sent it again at the next
@@ -1946,24 +2003,30 @@ mod tests {
             .0
     }
 
-    /// Issue 16, item 3: a node declaring a million slots holds `max_node_slots` jobs at most;
-    /// the rest wait for other nodes.
+    /// Issue 16, item 3: a node declaring a million slots holds only its stake's share: 16 slots
+    /// per unit of stake (the smallest node stake), and never more than `max_node_slots`; the rest
+    /// wait for other nodes. A node that loses its stake holds on to what it runs but gets no
+    /// new job.
     #[test]
-    fn a_node_declaring_a_million_slots_holds_no_more_than_the_cap() {
-        let mut w = world();
-        let cap = w.core.cfg.max_node_slots as usize;
-        let (tx, _rx) = mpsc::channel(4096);
-        w.core
-            .node_connected("node-0", tx, 1_000_000, vec![], vec![]);
-        let ids: Vec<u64> = (0..cap as u32 + 50)
-            .map(|n| digest_job(&mut w.core, n))
-            .collect();
-        let assigned = ids
-            .iter()
-            .filter(|id| w.core.jobs[id].state() == JobState::Assigned)
-            .count();
-        assert_eq!(assigned, cap);
-        assert_eq!(w.core.nodes["node-0"].slots as usize, cap);
+    fn a_node_declaring_a_million_slots_gets_no_more_than_its_share() {
+        let mut w = world_staked(&[1, 3, 1_000]);
+        let per_unit = w.core.cfg.slots_per_stake_unit as usize;
+        let max = w.core.cfg.max_node_slots as usize;
+        let mut rxs = vec![];
+        for i in 0..3 {
+            let (tx, rx) = mpsc::channel(4096);
+            rxs.push(rx);
+            w.core
+                .node_connected(&format!("node-{i}"), tx, 1_000_000, vec![], vec![]);
+        }
+        let total = per_unit + 3 * per_unit + max;
+        for n in 0..total as u32 + 50 {
+            digest_job(&mut w.core, n);
+        }
+        let held = |w: &World, i: usize| w.core.nodes[&format!("node-{i}")].running.len();
+        assert_eq!(held(&w, 0), per_unit, "one unit of stake");
+        assert_eq!(held(&w, 1), 3 * per_unit, "three units");
+        assert_eq!(held(&w, 2), max, "a thousand units, capped");
         assert_eq!(w.core.queue_len(), 50);
     }
 
@@ -1997,7 +2060,10 @@ mod tests {
         let s = &w.core.strikes["node-0"];
         assert_eq!(s.count, 2);
         assert!(s.until > Instant::now() + Duration::from_millis(1500));
-        assert!(w.core.jobs[&third].failed_on.contains("node-0"));
+        assert!(w.core.jobs[&third]
+            .rec
+            .failed_on
+            .contains(&"node-0".to_string()));
     }
 
     /// Property 8: only the caller cancels, and only before a result exists.
@@ -2080,9 +2146,14 @@ mod tests {
     }
 
     fn world() -> World {
+        world_staked(&[1; NODES])
+    }
+
+    /// A world whose node `i` has `node_stakes[i]`.
+    fn world_staked(node_stakes: &[u128]) -> World {
         let dir = tempfile::tempdir().unwrap();
-        let ops = (0..NODES)
-            .map(|i| (format!("node-{i}"), 1, 0))
+        let ops = (0..node_stakes.len())
+            .map(|i| (format!("node-{i}"), node_stakes[i], 0))
             .chain((0..VALIDATORS).map(|i| (format!("validator-{i}"), 0, 1)))
             .map(|(address, n, v)| Operator {
                 pubkey: keys::pubkey(&key(&address)),

@@ -50,6 +50,8 @@ pub enum RouterError {
     Serve(#[from] tonic::transport::Error),
     #[error("reflection: {0}")]
     Reflection(String),
+    #[error(transparent)]
+    Tls(#[from] havn_mesh_common::tls::TlsError),
 }
 
 /// A running router.
@@ -78,6 +80,13 @@ impl Router {
         operators: Arc<dyn OperatorSet>,
         settlement: Arc<dyn settlement::Settlement>,
     ) -> Result<Router, RouterError> {
+        // Before anything else: a router that would serve plaintext beyond loopback, or whose
+        // certificate cannot be read, does not start.
+        let tls = havn_mesh_common::tls::server_config(
+            cfg.listen,
+            cfg.tls.as_ref(),
+            cfg.allow_plaintext,
+        )?;
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let cfg = Arc::new(cfg);
         let store = Store::open(&cfg.data_dir)?;
@@ -187,7 +196,17 @@ impl Router {
         let drain_core = core.clone();
         let drain_timeout = Duration::from_millis(cfg.drain_timeout_ms);
         let health_on_drain = health.clone();
-        let server = tonic::transport::Server::builder()
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = tls {
+            builder =
+                builder
+                    .tls_config(tls)
+                    .map_err(|e| havn_mesh_common::tls::TlsError::Setup {
+                        what: "the router's [tls] certificate and key".into(),
+                        reason: e.to_string(),
+                    })?;
+        }
+        let server = builder
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .tcp_nodelay(true)
             .add_service(health_service)

@@ -63,6 +63,10 @@ pub struct JobRecord {
     /// A quorum decided it, so it is in (or waiting for) a settlement batch.
     #[prost(bool, tag = "19")]
     pub in_settlement: bool,
+    /// Nodes that failed it (an error, an expired lease, a refused result): it never goes to
+    /// them again, across restarts too.
+    #[prost(string, repeated, tag = "20")]
+    pub failed_on: Vec<String>,
 }
 
 pub enum Write {

@@ -24,6 +24,8 @@ fn the_example_config_parses() {
         havn_mesh_common::config::load(Some(std::path::Path::new(path)), "HAVN_ROUTER_TEST")
             .unwrap();
     assert_eq!(cfg.quorum_bps, 6667);
+    // It listens beyond loopback, so it ships with TLS on.
+    assert!(!cfg.listen.ip().is_loopback() && cfg.tls.is_some() && !cfg.allow_plaintext);
     let cfg: havn_router::RouterConfig = havn_mesh_common::config::parse_with_section(
         &std::fs::read_to_string(path).unwrap(),
         "chain",

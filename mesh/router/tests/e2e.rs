@@ -94,6 +94,8 @@ struct Net {
     operators: Arc<FileOperators>,
     router: Option<Router>,
     url: String,
+    /// How nodes and validators dial `url`.
+    tls: havn_mesh_common::tls::ClientTls,
     version: [u8; 32],
 }
 
@@ -147,6 +149,7 @@ impl Net {
             operators,
             router: Some(router),
             url,
+            tls: Default::default(),
             version,
         }
     }
@@ -166,6 +169,7 @@ impl Net {
             slots: 4,
             cache_dir: self.dir.path().join(format!("node-{i}")),
             drain_timeout_ms: 2_000,
+            tls: self.tls.clone(),
             ..NodeConfig::default()
         };
         let node = Node::new(cfg, key(&format!("node-{i}")), executors).unwrap();
@@ -211,6 +215,7 @@ impl Net {
             sample_rate,
             sample_secret: Some(format!("{:02x}", i + 1).repeat(32)),
             cache_dir,
+            tls: self.tls.clone(),
             ..ValidatorConfig::default()
         };
         let v = Validator::new(
@@ -520,6 +525,104 @@ async fn one_validator_down_still_reaches_quorum() {
     let e = finish(&mut c, id).await;
     assert_eq!(JobState::try_from(e.state).unwrap(), JobState::Settled);
     assert_eq!(e.attestations.len(), 3);
+}
+
+/// A fresh CA and a router certificate it signed for `localhost` and 127.0.0.1, as PEM files in
+/// `dir`: (ca, cert, key).
+fn test_certs(dir: &std::path::Path) -> [std::path::PathBuf; 3] {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    let paths = ["ca.pem", "router.crt", "router.key"].map(|f| dir.join(f));
+    std::fs::write(&paths[0], ca.pem()).unwrap();
+    std::fs::write(&paths[1], leaf.pem()).unwrap();
+    std::fs::write(&paths[2], key.serialize_pem()).unwrap();
+    paths
+}
+
+/// Issue 16, item 10: the whole loop over TLS. A node and validators dial the router over
+/// https:// trusting a private CA, a caller submits and follows a job to its quorum; a plaintext
+/// client and one that does not trust the CA get nothing; a router told to listen beyond
+/// loopback without a certificate does not start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mesh_runs_over_tls_and_refuses_plaintext_beyond_loopback() {
+    use havn_mesh_common::tls::{endpoint, ClientTls, ServerTls, TlsError};
+    let certs = tempfile::tempdir().unwrap();
+    let [ca, cert_file, key_file] = test_certs(certs.path());
+    let mut net = Net::start(1, 3, |c| {
+        c.tls = Some(ServerTls {
+            cert_file,
+            key_file,
+        })
+    })
+    .await;
+    let port = net.router.as_ref().unwrap().addr.port();
+    net.url = format!("https://localhost:{port}");
+    net.tls = ClientTls {
+        ca_file: Some(ca),
+        ..ClientTls::default()
+    };
+    let _node = net.node(0, Executors::builtin());
+    let _validators: Vec<Daemon> = (0..3).map(|i| net.validator(i)).collect();
+    let channel = endpoint(&net.url, &net.tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut c = JobServiceClient::new(channel);
+    let id = net.submit(&mut c, "over tls").await;
+    let e = finish(&mut c, id).await;
+    assert_eq!(JobState::try_from(e.state).unwrap(), JobState::Settled);
+    assert_eq!(e.attestations.len(), 3, "every validator answered over TLS");
+
+    // Plaintext to the TLS port: no answer.
+    let plain = Channel::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect()
+        .await;
+    if let Ok(ch) = plain {
+        let r = JobServiceClient::new(ch)
+            .get_job(GetJobRequest {
+                job_id: id,
+                ..Default::default()
+            })
+            .await;
+        assert!(r.is_err(), "a plaintext call was answered: {r:?}");
+    }
+    // TLS without trusting the CA (the public roots only): the handshake fails.
+    let untrusted = endpoint(&net.url, &ClientTls::default())
+        .unwrap()
+        .connect()
+        .await;
+    assert!(
+        untrusted.is_err(),
+        "a certificate from an unknown CA was accepted"
+    );
+
+    // A router listening beyond loopback without a certificate does not start.
+    let dir = tempfile::tempdir().unwrap();
+    let open = RouterConfig {
+        listen: "0.0.0.0:0".parse().unwrap(),
+        ..router_config(dir.path())
+    };
+    let err = Router::start(open, net.operators.clone())
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        matches!(
+            err,
+            havn_router::RouterError::Tls(TlsError::PlaintextListen { .. })
+        ),
+        "{err}"
+    );
 }
 
 /// Issue 16, item 9: anyone sees a job's state; only its caller, signing the read digest for
@@ -1096,6 +1199,7 @@ fn a_router_killed_with_sigkill_loses_no_accepted_job() {
             operators: Arc::new(ops.clone()),
             router: None,
             url: url.clone(),
+            tls: Default::default(),
             version,
         };
         let _node = net.node(0, Executors::builtin());

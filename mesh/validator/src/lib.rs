@@ -65,6 +65,9 @@ pub struct ValidatorConfig {
     /// set is read from it (instead of `operators_file`); its key must be the operator's
     /// account.
     pub chain: Option<havn_chain::ChainSection>,
+    /// `[tls]`: how it dials its routers (`https://` with `ca_file` for a private CA; plaintext
+    /// only to loopback unless `allow_plaintext`).
+    pub tls: havn_mesh_common::tls::ClientTls,
 }
 
 impl Default for ValidatorConfig {
@@ -83,6 +86,7 @@ impl Default for ValidatorConfig {
             log_json: false,
             torch: Default::default(),
             chain: None,
+            tls: Default::default(),
         }
     }
 }
@@ -278,6 +282,11 @@ impl Validator {
         if cfg.operator.is_empty() {
             return Err("operator is not set: the address this validator is staked under".into());
         }
+        // A url that is plaintext to a remote host (or unreadable TLS files) stops it here, not
+        // in a reconnect loop.
+        for url in &cfg.routers {
+            havn_mesh_common::tls::endpoint(url, &cfg.tls).map_err(|e| e.to_string())?;
+        }
         if !(0.0..=1.0).contains(&cfg.sample_rate) {
             return Err(format!(
                 "sample_rate must be 0 to 1, got {}",
@@ -403,7 +412,7 @@ impl Validator {
     }
 
     async fn session(self: Arc<Self>, url: &str) -> Result<(), String> {
-        let channel = havn_mesh_common::service::dial(url).await?;
+        let channel = havn_mesh_common::service::dial(url, &self.cfg.tls).await?;
         let max = self.cfg.max_message_bytes;
         let (out, out_rx) = mpsc::channel::<ValidatorMessage>(4096);
         let mut inbound = ValidatorLinkClient::new(channel.clone())

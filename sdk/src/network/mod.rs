@@ -873,7 +873,7 @@ pub async fn demo(
         requested.terms.price.u128() / HAI,
         &requested.tx.hash[..12]
     ));
-    let mut router = jobs::router(&net.router).await?;
+    let mut router = jobs::router(&net.router, &Default::default()).await?;
     jobs::submit(&mut router, &requested, &caller, input, 42).await?;
     let auth = jobs::ReadAuth::sign(&caller, client.chain_id(), &d.log, job_id)?;
     let timeout = Duration::from_secs(300);

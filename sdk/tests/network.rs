@@ -621,6 +621,7 @@ async fn a_node_faking_200_jobs_on_the_devnet_is_caught_as_the_model_says_and_sl
     use havn_sdk::jobs;
     use havn_sdk::network::{ChainKind, Network, HAI};
     use havn_staking::msg::{OperatorResponse, QueryMsg as StakingQuery};
+    use havn_staking::state::Role;
     use havn_types::sampling::epoch_of;
     const JOBS: usize = 200;
     const PRICE: u128 = 5 * HAI;
@@ -645,9 +646,57 @@ async fn a_node_faking_200_jobs_on_the_devnet_is_caught_as_the_model_says_and_sl
             .unwrap();
         o
     };
+    // The faking node bonds for all 200 jobs at once: the router gives a node 16 slots per
+    // `min_stake_node` it bonds (its shipped `slots_per_stake_unit`), so 13 × the minimum holds
+    // 208 and every job is leased before any is judged. (At the minimum it would hold 16, and its
+    // jail after the first caught fake would leave the rest with no node.)
+    const SLOTS_PER_STAKE_UNIT: u128 = 16;
+    let params: havn_staking::state::Params = client
+        .smart(&d.staking, &StakingQuery::Params {})
+        .await
+        .unwrap();
+    let min_stake = params.min_stake_node.u128();
+    let wanted = (JOBS as u128).div_ceil(SLOTS_PER_STAKE_UNIT) * min_stake;
+    let node_wallet = keys.get("node").unwrap();
+    let have = operator(client.clone(), d.staking.clone(), address("node"))
+        .await
+        .node_stake
+        .u128();
+    // What the node does not hold itself comes from the deployer.
+    let held: cw20::BalanceResponse = client
+        .smart(
+            &d.token,
+            &cw20::Cw20QueryMsg::Balance {
+                address: address("node"),
+            },
+        )
+        .await
+        .unwrap();
+    let short = (wanted - have).saturating_sub(held.balance.u128());
+    client
+        .execute(
+            &keys.get("deployer").unwrap(),
+            &d.token,
+            &cw20::Cw20ExecuteMsg::Transfer {
+                recipient: address("node"),
+                amount: Uint128::new(short),
+            },
+            &[],
+        )
+        .await
+        .unwrap();
+    d.bond(&client, &node_wallet, Role::Node, wanted - have, None)
+        .await
+        .unwrap();
+    let bonded_at = Instant::now();
     let bonded = operator(client.clone(), d.staking.clone(), address("node"))
         .await
         .node_stake;
+    assert_eq!(bonded.u128(), wanted);
+    // Every validator bonded the same, at the minimum.
+    let validator_bonded = operator(client.clone(), d.staking.clone(), address(COLLUDER))
+        .await
+        .validator_stake;
 
     // A cheap deterministic workflow the faker can fake, published and served by the router.
     let (manifest, version) = havn_mesh_common::pipeline::digest_manifest("fakeable", 10);
@@ -753,6 +802,9 @@ async fn a_node_faking_200_jobs_on_the_devnet_is_caught_as_the_model_says_and_sl
         havn_mesh_common::config::load(Some(&net.dir.join("node.toml")), "HAVN_TEST_UNUSED")
             .unwrap();
     cfg.slots = JOBS as u32;
+    // The router reads stakes every operators_refresh_ms: two of them and it has the new bond.
+    let refresh = Duration::from_millis(cfg.chain.as_ref().unwrap().operators_refresh_ms);
+    tokio::time::sleep((bonded_at + 2 * refresh).saturating_duration_since(Instant::now())).await;
     let key = cfg.key().unwrap();
     cfg.chain
         .as_ref()
@@ -998,7 +1050,11 @@ async fn a_node_faking_200_jobs_on_the_devnet_is_caught_as_the_model_says_and_sl
     // is slashed once for each, by the log where its vote counted, by the router's report after
     // the batch, or, for a vote that came after the honest quorum decided, by the router's
     // late report (`ReportFalseAttestation` once the job is Invalid on chain).
-    let want = after(bonded, caught.len(), staking.slash_false_attestation);
+    let want = after(
+        validator_bonded,
+        caught.len(),
+        staking.slash_false_attestation,
+    );
     let start = Instant::now();
     let colluder = loop {
         let o = operator(client.clone(), d.staking.clone(), address(COLLUDER)).await;
@@ -1016,7 +1072,10 @@ async fn a_node_faking_200_jobs_on_the_devnet_is_caught_as_the_model_says_and_sl
             address(&format!("validator-{i}")),
         )
         .await;
-        assert_eq!(honest.validator_stake, bonded, "validator-{i} is honest");
+        assert_eq!(
+            honest.validator_stake, validator_bonded,
+            "validator-{i} is honest"
+        );
     }
     // Caught jobs were refunded; the others' fees stay escrowed or paid out.
     let paid = (JOBS - caught.len()) as u128;

@@ -131,10 +131,14 @@ struct Mesh {
     _dir: tempfile::TempDir,
 }
 
+const MIN_NODE_STAKE: u128 = 1_000;
+
 async fn mesh(retention_ms: u64) -> Mesh {
     let dir = tempfile::tempdir().unwrap();
+    // Nodes bonded at 16 × the minimum stake (1 000): at the router's shipped 16 slots per unit,
+    // each may hold 256 jobs (`max_node_slots`), as a node sized for this load would bond.
     let ops: Vec<Operator> = (0..2)
-        .map(|i| (format!("node-{i}"), 1_000, 0))
+        .map(|i| (format!("node-{i}"), 16 * MIN_NODE_STAKE, 0))
         .chain((0..4).map(|i| (format!("validator-{i}"), 0, 1_000)))
         .map(|(address, node_stake, validator_stake)| Operator {
             pubkey: keys::pubkey(&key(&address)),
@@ -143,7 +147,8 @@ async fn mesh(retention_ms: u64) -> Mesh {
             validator_stake,
         })
         .collect();
-    let operators = Arc::new(FileOperators::from_operators(ops));
+    let operators =
+        Arc::new(FileOperators::from_operators(ops).with_node_stake_unit(MIN_NODE_STAKE));
     let cfg = RouterConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().join("router"),

@@ -37,6 +37,14 @@ pub fn outside_the_active_set_count_none(
     }
 }
 
+/// The operator set, its slots counted in units of the contract's `min_stake_node` (so what a
+/// node may hold grows with what it bonds beyond the minimum, even when it is the only node).
+async fn fetch_set(client: &Client, staking: &str) -> Result<FileOperators, ChainError> {
+    let params: havn_staking::state::Params = client.smart(staking, &QueryMsg::Params {}).await?;
+    let operators = fetch_operators(client, staking).await?;
+    Ok(FileOperators::from_operators(operators).with_node_stake_unit(params.min_stake_node.u128()))
+}
+
 async fn fetch_all(client: &Client, staking: &str) -> Result<Vec<Operator>, ChainError> {
     let mut out: Vec<Operator> = vec![];
     loop {
@@ -82,18 +90,16 @@ pub struct StakingOperators {
 
 impl StakingOperators {
     pub async fn load(client: &Client, staking: &str) -> Result<Arc<Self>, ChainError> {
-        let set = FileOperators::from_operators(fetch_operators(client, staking).await?);
         Ok(Arc::new(StakingOperators {
-            current: RwLock::new(set),
+            current: RwLock::new(fetch_set(client, staking).await?),
         }))
     }
 
     /// Reads the set again; returns how many operators it has.
     pub async fn refresh(&self, client: &Client, staking: &str) -> Result<usize, ChainError> {
-        let operators = fetch_operators(client, staking).await?;
-        let n = operators.len();
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) =
-            FileOperators::from_operators(operators);
+        let set = fetch_set(client, staking).await?;
+        let n = set.len();
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = set;
         Ok(n)
     }
 

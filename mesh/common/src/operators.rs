@@ -128,6 +128,15 @@ impl FileOperators {
         )
     }
 
+    /// The same set counting slots in `unit` of stake (a staking contract's `min_stake_node`)
+    /// rather than its smallest node stake; 0 keeps the smallest.
+    pub fn with_node_stake_unit(mut self, unit: u128) -> Self {
+        if unit > 0 {
+            self.node_stake_unit = unit;
+        }
+        self
+    }
+
     fn indexed(by_address: BTreeMap<String, Operator>) -> Self {
         let node_stake_unit = by_address
             .values()
@@ -139,6 +148,15 @@ impl FileOperators {
             by_address,
             node_stake_unit,
         }
+    }
+
+    /// How many operators the set holds.
+    pub fn len(&self) -> usize {
+        self.by_address.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_address.is_empty()
     }
 
     /// The file's text for these operators.

@@ -79,11 +79,15 @@ pub fn outcomes(tx: &TxResult, kind: &str) -> Outcomes {
         .collect()
 }
 
-/// (job id, height from which it may be finalized) for each outcome that recorded a job Valid.
+/// (job id, height from which it may be finalized) for each outcome that leaves a job waiting
+/// out a window: recorded Valid (the challenge window: then it is paid), disputed (the dispute
+/// window: then it goes to arbitration) or in arbitration (then the caller is refunded). A
+/// `Finalize` at each window's end moves it on; one decided meanwhile is read from its status.
 pub fn recorded_jobs(outcomes: &Outcomes) -> Vec<(u64, u64)> {
     outcomes
         .iter()
-        .filter(|(_, o)| o.outcome == "recorded")
+        .filter(|(_, o)| matches!(o.outcome.as_str(), "recorded" | "disputed" | "arbitration"))
+        .filter(|(_, o)| o.window_ends > 0)
         .map(|(id, o)| (*id, o.window_ends))
         .collect()
 }
@@ -612,7 +616,7 @@ mod tests {
     }
 
     /// Every job's outcome is read from the record's events (other events and malformed ones
-    /// are not); only those left `recorded` wait for `Finalize`.
+    /// are not); those left waiting out a window (recorded, disputed) wait for `Finalize`.
     #[test]
     fn outcomes_are_read_from_the_records_events() {
         let mut refused = event("3", "rejected", "");
@@ -645,7 +649,7 @@ mod tests {
         );
         assert_eq!(got[2].1.reason, "node is not a bonded, unjailed node");
         assert_eq!((got[0].1.tx_hash.as_str(), got[0].1.height), ("h", 9));
-        assert_eq!(recorded_jobs(&got), vec![(1, 159), (5, 160)]);
+        assert_eq!(recorded_jobs(&got), vec![(1, 159), (2, 609), (5, 160)]);
         assert_eq!(outcomes(&tx, "havn_finalize")[0].0, 6);
     }
 }

@@ -95,18 +95,13 @@ impl JobEntry {
 }
 
 /// Whether no further change will come to a job: in the mesh it ended, and where it settles on
-/// chain the chain's verdict is in too (for a job in a batch). DISPUTED is the router's last
-/// word: re-executions or governance decide it on chain, where the `Job` query follows it.
+/// chain the chain's verdict is in too (for a job in a batch). A DISPUTED job is followed to its
+/// end: the router finalizes it at each window's end (dispute → arbitration → refund) and reads
+/// its status when re-executions or governance decided it (PAID or REFUNDED).
 pub fn is_done(rec: &JobRecord, on_chain: bool) -> bool {
     match JobState::try_from(rec.state) {
-        Ok(
-            JobState::Cancelled
-            | JobState::Paid
-            | JobState::Refunded
-            | JobState::Rejected
-            | JobState::Disputed,
-        ) => true,
-        Ok(JobState::Settled | JobState::Recorded) => !on_chain,
+        Ok(JobState::Cancelled | JobState::Paid | JobState::Refunded | JobState::Rejected) => true,
+        Ok(JobState::Settled | JobState::Recorded | JobState::Disputed) => !on_chain,
         Ok(JobState::Failed) => !(on_chain && rec.in_settlement),
         _ => false,
     }
@@ -337,7 +332,7 @@ impl Core {
     pub fn recorded_waiting(&self) -> Vec<(u64, u64)> {
         self.jobs
             .values()
-            .filter(|j| j.state() == JobState::Recorded)
+            .filter(|j| matches!(j.state(), JobState::Recorded | JobState::Disputed))
             .filter_map(|j| Some((j.rec.id, j.rec.chain.as_ref()?.window_ends)))
             .collect()
     }
@@ -397,8 +392,11 @@ impl Core {
                     .into()
                 }
                 JobState::Disputed => {
-                    job.rec.reason =
-                        "a validator disputed the result on chain; re-executions decide".into()
+                    job.rec.reason = match outcome.outcome.as_str() {
+                        "arbitration" => "no re-execution quorum in the dispute window: governance arbitrates, else the caller is refunded at the window's end",
+                        _ => "a validator disputed the result on chain; re-executions decide",
+                    }
+                    .into()
                 }
                 _ => {}
             }
@@ -1803,6 +1801,85 @@ mod tests {
         drop(core);
         let core = Core::recover(cfg, ops, store, Arc::default(), false).unwrap();
         assert!(core.jobs.is_empty());
+    }
+
+    /// A disputed job is followed to its end: it waits out each window (dispute, then
+    /// arbitration) in the finalizer's queue, across a restart too, and the stream ends only on
+    /// PAID or REFUNDED.
+    #[tokio::test]
+    async fn a_disputed_job_is_followed_to_its_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let rec = |id| JobRecord {
+            id,
+            state: JobState::Recorded as i32,
+            deadline_ms: 1,
+            in_settlement: true,
+            settlement_id: 1,
+            chain: Some(ChainOutcome {
+                outcome: "recorded".into(),
+                window_ends: 100,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let writes = vec![Write::Job(Box::new(rec(1))), Write::Job(Box::new(rec(2)))];
+        store.write(writes).await.unwrap().unwrap();
+        let cfg = Arc::new(RouterConfig {
+            data_dir: dir.path().to_path_buf(),
+            ..RouterConfig::default()
+        });
+        let ops: Arc<dyn OperatorSet> = Arc::new(FileOperators::from_operators([]));
+        let recover = |store: &Store| {
+            Core::recover(
+                cfg.clone(),
+                ops.clone(),
+                store.clone(),
+                Arc::default(),
+                true,
+            )
+            .unwrap()
+        };
+        let mut core = recover(&store);
+        let outcome = |outcome: &str, window_ends| ChainOutcome {
+            outcome: outcome.into(),
+            window_ends,
+            ..Default::default()
+        };
+        core.chain_outcomes(vec![
+            (1, outcome("disputed", 200)),
+            (2, outcome("disputed", 200)),
+        ]);
+        for id in [1, 2] {
+            let e = core.get(id).unwrap();
+            assert_eq!(e.state, JobState::Disputed as i32);
+            assert!(!e.done, "a dispute is not the end");
+        }
+        let mut waiting = core.recorded_waiting();
+        waiting.sort_unstable();
+        assert_eq!(waiting, vec![(1, 200), (2, 200)]);
+        // The dispute window passes without a quorum: arbitration, with its own window.
+        core.chain_outcomes(vec![(1, outcome("arbitration", 300))]);
+        let e = core.get(1).unwrap();
+        assert!(
+            !e.done && e.reason.contains("governance arbitrates"),
+            "{e:?}"
+        );
+        // A restart keeps both in the finalizer's queue (the writer commits in order: an
+        // acknowledged write means the ones queued before it are in).
+        drop(core);
+        store.write(vec![]).await.unwrap().unwrap();
+        let mut core = recover(&store);
+        let mut waiting = core.recorded_waiting();
+        waiting.sort_unstable();
+        assert_eq!(waiting, vec![(1, 300), (2, 200)]);
+        // Arbitration times out (refund); re-executions uphold the other (paid).
+        core.chain_outcomes(vec![(1, outcome("refunded", 0)), (2, outcome("valid", 0))]);
+        let (refunded, paid) = (core.get(1).unwrap(), core.get(2).unwrap());
+        assert_eq!(refunded.state, JobState::Refunded as i32);
+        assert_eq!(paid.state, JobState::Paid as i32);
+        assert!(refunded.done && paid.done);
+        assert!(core.recorded_waiting().is_empty());
     }
 
     /// Issue 16, item 3: the nodes that failed a job are part of its record, so a router

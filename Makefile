@@ -44,7 +44,7 @@ py:
 	@scripts/cosmpy-setup.sh
 
 ## Every check CI runs: format, lints, schema drift, wasm build + VM check, then all tests.
-test: tools fmt-check clippy schema-check wasm check models havnd js py unit fuzz
+test: tools fmt-check clippy schema-check wasm check models havnd js py unit sim fuzz
 
 tools: torch
 	@scripts/install-tools.sh

@@ -183,7 +183,7 @@ fn a_challenged_fraud_pays_nobody_and_slashes_its_valid_reexecutor() {
     );
     assert_eq!(
         s.operator("validator-0").validator_stake.u128(),
-        MIN_STAKE - MIN_STAKE / 10
+        MIN_STAKE - false_attestation_slash(MIN_STAKE)
     );
     assert_eq!(s.operator("validator-1").validator_stake.u128(), MIN_STAKE);
 }
@@ -236,12 +236,20 @@ fn a_coalition_that_blocks_the_validators_verdict_is_overruled_by_governance() {
     for colluder in ["validator-0", "validator-1"] {
         assert_eq!(
             s.operator(colluder).validator_stake.u128(),
-            MIN_STAKE - slash,
+            MIN_STAKE - false_attestation_slash(MIN_STAKE),
             "{colluder}"
         );
     }
-    let each = 3 * slash / 10 / 2;
+    // The reporter reward (10 %) of the node's and both colluders' slashes, to the two provers.
+    let pool = slash + 2 * false_attestation_slash(MIN_STAKE);
+    let each = pool / 10 / 2;
     assert_eq!(s.balance_of("validator-2") - provers[0], each);
     assert_eq!(s.balance_of("validator-3") - provers[1], each);
     assert_eq!(s.operator("validator-4").validator_stake.u128(), MIN_STAKE);
+}
+
+/// What staking's shipped `slash_false_attestation` takes from `stake` (rounded down, as it does).
+fn false_attestation_slash(stake: u128) -> u128 {
+    let fraction = havn_staking::state::Params::default().slash_false_attestation;
+    cosmwasm_std::Uint128::new(stake).mul_floor(fraction).u128()
 }

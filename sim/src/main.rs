@@ -26,9 +26,13 @@ enum Validator {
     Abstaining,
     /// Commits no seed, so its draws can never be checked, and signs structurally always.
     Uncommitted,
-    /// Claims a re-executed Valid when drawn or escalated without running anything (the
-    /// verifier's dilemma): caught only when the job was a fake someone else proves.
+    /// Claims a re-executed Valid when drawn without running anything (the verifier's
+    /// dilemma), and re-executes for real once a job is escalated (it knows a dispute when it
+    /// sees one): caught when the job was a fake someone else proves, or one of its node's audits.
     Pretending,
+    /// Re-executes when drawn (paid), never when a dispute asks it to: its structural vote
+    /// stands (it does not count in the dispute).
+    Ignoring,
     /// Signs a re-executed Valid for the node's fakes without running them.
     Colluding,
     /// Covers the node's fakes without a lie it can be slashed for: a structural Valid, and
@@ -43,6 +47,9 @@ struct Strategy {
     name: &'static str,
     /// Probability the node fakes a job.
     fake: f64,
+    /// Share of the jobs whose node colludes with the counted validators: it skips its audits
+    /// on them (answers honestly, proves nothing; forfeiting the fee as an audit would).
+    skipping_node: f64,
     validators: Vec<Validator>,
     /// Whose profit counts: the node, and/or these validators (indices).
     node_counts: bool,
@@ -66,6 +73,8 @@ struct Params {
     slash_false_challenge: f64,
     reporter_reward: f64,
     slash_lazy: f64,
+    /// Probability a job is one of its node's audits (`audit_bps`).
+    audit_rate: f64,
     /// Share of each job's validator pool that goes to the re-execution pot.
     pot_share: f64,
     fee: u128,
@@ -96,6 +105,7 @@ impl Params {
             slash_false_challenge: f(staking.slash_false_challenge),
             reporter_reward: f(staking.reporter_reward),
             slash_lazy: f(staking.slash_lazy),
+            audit_rate: f64::from(log.audit_bps) / 10_000.0,
             pot_share: f64::from(payout.reexecution_pot_bps) / 10_000.0,
             fee,
             cost_fraction: 1.0 - margin,
@@ -124,11 +134,13 @@ impl Params {
         shares.validator.u128() as f64
     }
 
-    /// What one proven drawn re-execution earns from the pot in steady state: what each job
-    /// puts in, over the drawn re-executions per job (`n·r`). The pot pays a fixed share of
-    /// itself per claim, so it settles where inflow and claims balance.
+    /// What one proven re-execution earns from the pot in steady state: what each job puts in,
+    /// over the re-executions claimed per job: the drawn ones (`n·r`) and, on the audits, every
+    /// validator's (`n·q`). The pot pays a fixed share of itself per claim, so it settles where
+    /// inflow and claims balance.
     fn pot_reward(&self) -> f64 {
-        self.pot_share * self.validator_pool() / (self.validators as f64 * self.rate())
+        self.pot_share * self.validator_pool()
+            / (self.validators as f64 * (self.rate() + self.audit_rate))
     }
 }
 
@@ -156,11 +168,16 @@ impl Rng {
 fn play(p: &Params, s: &Strategy, secrets: &[[u8; 32]], job: u64, rng: &mut Rng) -> Played {
     let n = s.validators.len();
     let fake = rng.next() < s.fake;
+    // The node's tree makes the job an audit; a node colluding with the counted validators
+    // skips it (both drawn every time, so every strategy sees the same jobs).
+    let (audit_drawn, skipping) = (rng.next() < p.audit_rate, rng.next() < s.skipping_node);
+    let audit = audit_drawn && !skipping;
+    let wrong = fake || audit;
     let cost = p.cost();
     // The claimed output: an honest one, or the fake's own bytes (the draw depends on it).
     let mut output = [0u8; 32];
     output[..8].copy_from_slice(&job.to_be_bytes());
-    output[8] = u8::from(fake);
+    output[8] = u8::from(fake) | u8::from(audit) << 1;
     let drawn_now: Vec<bool> = (0..n)
         .map(|i| drawn(&secrets[i], job, &output, p.threshold))
         .collect();
@@ -171,7 +188,7 @@ fn play(p: &Params, s: &Strategy, secrets: &[[u8; 32]], job: u64, rng: &mut Rng)
             false => Verdict::Valid,
         })
         .collect();
-    let rerun = |i: usize| match fake {
+    let rerun = |i: usize| match wrong {
         true => Verdict::Invalid,
         false => honest_rerun[i],
     };
@@ -186,24 +203,37 @@ fn play(p: &Params, s: &Strategy, secrets: &[[u8; 32]], job: u64, rng: &mut Rng)
                     Some((rerun(i), reexecuted))
                 }
                 Validator::Abstaining if asked => None,
+                Validator::Ignoring if escalated => None,
+                Validator::Ignoring if asked => {
+                    reexecutions[i] += 1;
+                    Some((rerun(i), reexecuted))
+                }
                 Validator::Honest
                 | Validator::Lazy
                 | Validator::Abstaining
+                | Validator::Ignoring
                 | Validator::Uncommitted => Some((Verdict::Valid, Check::Structural)),
-                Validator::Colluding if fake => Some((Verdict::Valid, reexecuted)),
-                Validator::Blocking if fake => Some((Verdict::Valid, Check::Structural)),
+                // The node tells its colluders which jobs are its audits; they cover only fakes.
+                Validator::Colluding if fake && !audit => Some((Verdict::Valid, reexecuted)),
+                Validator::Blocking if fake && !audit => Some((Verdict::Valid, Check::Structural)),
                 Validator::Colluding | Validator::Blocking => {
                     reexecutions[i] += 1;
                     Some((rerun(i), reexecuted))
                 }
                 Validator::Griefing => Some((Verdict::Invalid, reexecuted)),
+                Validator::Pretending if escalated => {
+                    reexecutions[i] += 1;
+                    Some((rerun(i), reexecuted))
+                }
                 Validator::Pretending if asked => Some((Verdict::Valid, reexecuted)),
                 Validator::Pretending => Some((Verdict::Valid, Check::Structural)),
             }
         };
     let mut votes: Vec<Option<(Verdict, Check)>> =
         (0..n).map(|i| vote(i, false, &mut reexecutions)).collect();
-    let escalated = votes.iter().flatten().any(|v| v.0 == Verdict::Invalid);
+    // Any Invalid escalates the job in the mesh; an audit is disputed on chain by the node's
+    // proof once the votes are in, and escalated then.
+    let escalated = audit || votes.iter().flatten().any(|v| v.0 == Verdict::Invalid);
     if escalated {
         // Every validator that answered structurally is asked to re-execute (an upgrade).
         for (i, v) in votes.iter_mut().enumerate() {
@@ -221,9 +251,11 @@ fn play(p: &Params, s: &Strategy, secrets: &[[u8; 32]], job: u64, rng: &mut Rng)
     let total = Uint128::new(p.validator_stake * n as u128);
     // A dispute that no re-execution quorum decides goes to governance's arbitration, which
     // re-runs the job: the sim assumes the $HAI vote is honest (docs/verification.md).
-    let decision = match decide(&ballots, total, p.quorum_bps, p.min_signers, false) {
-        Decision::Disputed if fake => Decision::Invalid,
+    let decision = match decide(&ballots, total, p.quorum_bps, p.min_signers, audit) {
+        Decision::Disputed if wrong => Decision::Invalid,
         Decision::Disputed => Decision::Upheld,
+        // A node that skipped its audit proves nothing: the job is refunded, nobody paid.
+        Decision::Upheld | Decision::Valid { .. } if audit_drawn && skipping => Decision::Undecided,
         decision => decision,
     };
 
@@ -245,10 +277,11 @@ fn play(p: &Params, s: &Strategy, secrets: &[[u8; 32]], job: u64, rng: &mut Rng)
             profit[i + 1] -= p.slash_lazy * vs;
         }
     }
-    // The pot pays each drawn re-execution that agrees with the verdict.
+    // The pot pays each drawn re-execution, and each a dispute asked for, that agrees with the
+    // verdict.
     let pot = |verdict: Verdict, profit: &mut Vec<f64>| {
         for i in 0..n {
-            if drawn_now[i]
+            if (drawn_now[i] || escalated)
                 && s.validators[i] != Validator::Uncommitted
                 && voted(i).is_some_and(|v| v.0 == verdict && v.1.reexecuted())
             {
@@ -258,8 +291,10 @@ fn play(p: &Params, s: &Strategy, secrets: &[[u8; 32]], job: u64, rng: &mut Rng)
     };
     match decision {
         Decision::Invalid => {
-            let mut pool = p.slash_fraud * ns;
-            profit[0] -= p.slash_fraud * ns;
+            // An audit costs its node nothing but the fee; a fake, the fraud slash.
+            let node_slash = if audit { 0.0 } else { p.slash_fraud * ns };
+            let mut pool = node_slash;
+            profit[0] -= node_slash;
             for i in 0..n {
                 if voted(i).is_some_and(|v| v.0 == Verdict::Valid && v.1.reexecuted()) {
                     profit[i + 1] -= p.slash_false_attestation * vs;
@@ -276,6 +311,11 @@ fn play(p: &Params, s: &Strategy, secrets: &[[u8; 32]], job: u64, rng: &mut Rng)
         }
         Decision::Upheld | Decision::Valid { .. } => {
             profit[0] += p.node_share();
+            // The node proved an audit the re-executions upheld: its bond.
+            if audit {
+                profit[0] -= p.slash_false_challenge * ns;
+            }
+
             // The signers' part of the pool, to those with a seed for the epoch.
             let paid: Vec<usize> = (0..n)
                 .filter(|&i| {
@@ -300,7 +340,7 @@ fn play(p: &Params, s: &Strategy, secrets: &[[u8; 32]], job: u64, rng: &mut Rng)
         profit,
         fake,
         caught: fake && decision == Decision::Invalid,
-        honest_slashed: !fake && decision == Decision::Invalid,
+        honest_slashed: !fake && !audit && decision == Decision::Invalid,
     }
 }
 
@@ -340,6 +380,7 @@ fn strategies(n: usize) -> Vec<Strategy> {
         Strategy {
             name: "fake every job",
             fake: 1.0,
+            skipping_node: 0.0,
             validators: honest(n),
             node_counts: true,
             counted: vec![],
@@ -348,6 +389,7 @@ fn strategies(n: usize) -> Vec<Strategy> {
         Strategy {
             name: "fake 10 % of jobs",
             fake: 0.1,
+            skipping_node: 0.0,
             validators: honest(n),
             node_counts: true,
             counted: vec![],
@@ -356,6 +398,7 @@ fn strategies(n: usize) -> Vec<Strategy> {
         Strategy {
             name: "fake, relaying its own batches",
             fake: 1.0,
+            skipping_node: 0.0,
             validators: honest(n),
             node_counts: true,
             counted: vec![],
@@ -364,6 +407,7 @@ fn strategies(n: usize) -> Vec<Strategy> {
         Strategy {
             name: "fake, then cancel or unbond",
             fake: 1.0,
+            skipping_node: 0.0,
             validators: honest(n),
             node_counts: true,
             counted: vec![],
@@ -372,6 +416,7 @@ fn strategies(n: usize) -> Vec<Strategy> {
         Strategy {
             name: "fake + 1 colluding validator",
             fake: 1.0,
+            skipping_node: 0.0,
             validators: with(0, Validator::Colluding),
             node_counts: true,
             counted: vec![0],
@@ -380,6 +425,7 @@ fn strategies(n: usize) -> Vec<Strategy> {
         Strategy {
             name: "fake + 2 colluding validators",
             fake: 1.0,
+            skipping_node: 0.0,
             validators: {
                 let mut v = with(0, Validator::Colluding);
                 v[1] = Validator::Colluding;
@@ -393,6 +439,7 @@ fn strategies(n: usize) -> Vec<Strategy> {
         Strategy {
             name: "fake + 2 validators blocking silently",
             fake: 1.0,
+            skipping_node: 0.0,
             validators: {
                 let mut v = with(0, Validator::Blocking);
                 v[1] = Validator::Blocking;
@@ -405,6 +452,7 @@ fn strategies(n: usize) -> Vec<Strategy> {
         Strategy {
             name: "lazy validator",
             fake: 0.0,
+            skipping_node: 0.0,
             validators: with(0, Validator::Lazy),
             node_counts: false,
             counted: vec![0],
@@ -413,30 +461,52 @@ fn strategies(n: usize) -> Vec<Strategy> {
         Strategy {
             name: "validator abstaining when drawn",
             fake: 0.0,
+            skipping_node: 0.0,
             validators: with(0, Validator::Abstaining),
             node_counts: false,
             counted: vec![0],
             note: "nothing to prove, but it forgoes the pot's reward for the re-execution",
         },
         Strategy {
+            name: "validator ignoring disputes",
+            fake: 0.0,
+            skipping_node: 0.0,
+            validators: with(0, Validator::Ignoring),
+            node_counts: false,
+            counted: vec![0],
+            note: "re-executes only when drawn: forgoes the pot's pay for the disputes' re-executions",
+        },
+        Strategy {
             name: "validator pretending to re-execute",
             fake: 0.0,
+            skipping_node: 0.0,
             validators: with(0, Validator::Pretending),
             node_counts: false,
             counted: vec![0],
-            note: "among honest nodes nothing catches it: the verifier's dilemma (see docs)",
+            note: "among honest nodes, their audits catch it (slash_false_attestation)",
         },
         Strategy {
             name: "pretending, 5 % of jobs faked",
             fake: 0.05,
+            skipping_node: 0.0,
             validators: with(0, Validator::Pretending),
             node_counts: false,
             counted: vec![0],
             note: "each fake another validator proves slashes it (slash_false_attestation)",
         },
         Strategy {
+            name: "pretending, its own node skipping audits",
+            fake: 0.0,
+            skipping_node: 0.25,
+            validators: with(0, Validator::Pretending),
+            node_counts: false,
+            counted: vec![0],
+            note: "a node serving 25 % of the jobs tells it its audits and skips them; the others' audits still catch it",
+        },
+        Strategy {
             name: "validator without a seed",
             fake: 0.0,
+            skipping_node: 0.0,
             validators: with(0, Validator::Uncommitted),
             node_counts: false,
             counted: vec![0],
@@ -445,6 +515,7 @@ fn strategies(n: usize) -> Vec<Strategy> {
         Strategy {
             name: "griefing challenger",
             fake: 0.0,
+            skipping_node: 0.0,
             validators: with(0, Validator::Griefing),
             node_counts: false,
             counted: vec![0],
@@ -466,6 +537,7 @@ fn compare(p: &Params, s: &Strategy, jobs: u64, seed: u64) -> Row {
     let baseline = Strategy {
         name: "honest",
         fake: if s.node_counts { 0.0 } else { s.fake },
+        skipping_node: s.skipping_node,
         validators: honest(s.validators.len()),
         node_counts: s.node_counts,
         counted: s.counted.clone(),
@@ -499,6 +571,7 @@ fn honest_false_slash(p: &Params, jobs: u64, seed: u64) -> (f64, f64) {
     let s = Strategy {
         name: "honest",
         fake: 0.0,
+        skipping_node: 0.0,
         validators: honest(p.validators),
         node_counts: true,
         counted: vec![],
@@ -529,7 +602,7 @@ fn main() -> std::process::ExitCode {
     }
     let parse = |name: &str, default: &str| arg(&args, name).unwrap_or_else(|| default.into());
     let (jobs, fee, margin, seed) = match (
-        parse("--jobs", "20000").parse::<u64>(),
+        parse("--jobs", "100000").parse::<u64>(),
         parse("--fee", "10000").parse::<u128>(),
         parse("--margin", "0.5").parse::<f64>(),
         parse("--seed", "1").parse::<u64>(),
@@ -593,6 +666,17 @@ fn main() -> std::process::ExitCode {
             break_even_share * 10_000.0 / f64::from(p.split.node)
         );
     }
+    // Pretending saves a drawn validator the re-execution c; one of the node's audits (rate q)
+    // costs it f·S_v: it pays only while c > q·f·S_v / (1 − q).
+    let (q, fa) = (p.audit_rate, p.slash_false_attestation);
+    let pretend_break_even = q * fa * p.validator_stake as f64 / (1.0 - q);
+    println!(
+        "pretending to re-execute pays only for jobs whose re-execution costs more than {pretend_break_even:.0} uhai (audits {:.1} %, slash_false_attestation {:.0} %, validator stake {}); today {:.0} uhai",
+        100.0 * q,
+        100.0 * fa,
+        p.validator_stake,
+        p.cost()
+    );
     match ahead.is_empty() {
         true => std::process::ExitCode::SUCCESS,
         false => {
@@ -629,6 +713,7 @@ mod tests {
             "griefing challenger",
             "lazy validator",
             "validator abstaining when drawn",
+            "validator ignoring disputes",
             "validator without a seed",
         ] {
             let r = row(name);
@@ -646,6 +731,36 @@ mod tests {
             (caught - model).abs() < 0.02,
             "caught {caught}, model {model}"
         );
+    }
+
+    /// The verifier's dilemma: without audits a validator that signs re-executions it never ran
+    /// comes out ahead among honest nodes; the nodes' audits turn it into a loss.
+    #[test]
+    fn audits_make_pretending_to_reexecute_lose() {
+        let s = strategies(4)
+            .into_iter()
+            .find(|s| s.name == "validator pretending to re-execute")
+            .unwrap();
+        let mut p = Params::shipped(10_000, 0.5);
+        p.audit_rate = 0.0;
+        let without = compare(&p, &s, 40_000, 11);
+        assert!(without.ahead(), "{} ± {}", without.mean, without.half);
+        // A slash comes once in ~1 800 jobs: enough jobs that the interval means something.
+        for name in [
+            "validator pretending to re-execute",
+            "pretending, 5 % of jobs faked",
+            "pretending, its own node skipping audits",
+        ] {
+            let p = Params::shipped(10_000, 0.5);
+            let s = strategies(4).into_iter().find(|s| s.name == name).unwrap();
+            let r = compare(&p, &s, 40_000, 11);
+            assert!(
+                !r.ahead() && r.mean < 0.0,
+                "{name}: {} ± {}",
+                r.mean,
+                r.half
+            );
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use havn_types::asset::nonpayable;
 use crate::error::ContractError;
 use crate::msg::{ExecuteMsg, InstantiateMsg, MigrateMsg, QueryMsg, ReceiveMsg};
 use crate::state::{Config, CONFIG, NEXT_JOB_ID, PARAMS};
-use crate::{execute, finalize, query, record, seeds};
+use crate::{audits, execute, finalize, query, record, seeds};
 
 pub const CONTRACT_NAME: &str = "crates.io:havn-execution-log";
 pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -107,6 +107,10 @@ pub fn execute(
         ExecuteMsg::ClaimReexecutions { job_ids } => {
             seeds::claim_reexecutions(deps, info.sender, job_ids)
         }
+        ExecuteMsg::CommitAudit { epoch, root } => {
+            audits::commit(deps, &env, info.sender, epoch, root)
+        }
+        ExecuteMsg::ProveAudit { proofs } => audits::prove(deps, &env, info.sender, proofs),
         ExecuteMsg::Refund { job_id } => execute::refund(deps, &env, &info.sender, job_id),
         ExecuteMsg::UpdateParams(update) => execute::update_params(deps, &info.sender, update),
         ExecuteMsg::UpdateConfig { admin, payout } => {

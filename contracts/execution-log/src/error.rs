@@ -2,7 +2,7 @@ use cosmwasm_std::{StdError, Timestamp, Uint128};
 use havn_types::AssetError;
 use thiserror::Error;
 
-use crate::state::JobStatus;
+use crate::state::{AuditState, JobStatus};
 
 #[derive(Error, Debug, PartialEq)]
 pub enum ContractError {
@@ -125,6 +125,28 @@ pub enum ContractError {
 
     #[error("already reported")]
     AlreadyReported,
+
+    #[error("{node} committed no audit tree for epoch {epoch}, and the epoch's nodes must (CommitAudit before the epoch)")]
+    NoAuditRoot { node: String, epoch: u64 },
+
+    #[error("an audit tree for epoch {epoch} is already committed")]
+    AuditAlreadyCommitted { epoch: u64 },
+
+    #[error("unauthorized: {sender} is not a bonded, unjailed node")]
+    NotActiveNode { sender: String },
+
+    #[error("unauthorized: only job {id}'s node proves its audit")]
+    NotJobNode { id: u64 },
+
+    #[error("job {id}'s audit is not due ({state:?}): {reason}")]
+    AuditNotDue {
+        id: u64,
+        state: AuditState,
+        reason: &'static str,
+    },
+
+    #[error("job {id}: the leaf and path do not lead to the node's audit root for epoch {epoch}")]
+    BadAuditProof { id: u64, epoch: u64 },
 
     #[error("invalid param {name}: {reason}")]
     InvalidParam { name: &'static str, reason: String },

@@ -15,6 +15,11 @@ use crate::state::{
 /// The lowest re-execution floor governance may set: 1 % of jobs.
 pub const MIN_P_MIN_BPS: u16 = 100;
 
+/// The audit rate's hard bounds: at least 0.5 % of jobs, at most 10 % (each audit is a job its
+/// caller gets back, refunded).
+pub const MIN_AUDIT_BPS: u16 = 50;
+pub const MAX_AUDIT_BPS: u16 = 1_000;
+
 /// Hard ceiling on a batch, whatever governance sets: bounds the gas of one `RecordExecution`.
 pub const MAX_BATCH_LIMIT: u32 = 50;
 
@@ -53,6 +58,19 @@ pub fn validate_params(p: &Params) -> Result<(), ContractError> {
                 p.p_min_bps
             ),
         );
+    }
+    if !(MIN_AUDIT_BPS..=MAX_AUDIT_BPS).contains(&p.audit_bps) {
+        return invalid(
+            "audit_bps",
+            format!(
+                "must be {MIN_AUDIT_BPS}..={MAX_AUDIT_BPS} (without audits a validator can sign \
+                 re-executions it never ran), got {}",
+                p.audit_bps
+            ),
+        );
+    }
+    if p.audit_window == 0 {
+        return invalid("audit_window", "must be at least 1 block".into());
     }
     if p.epoch_blocks == 0 {
         return invalid("epoch_blocks", "must be at least 1 block".into());
@@ -159,6 +177,7 @@ pub fn request_job(
         status: JobStatus::Pending,
         result: None,
         window_ends: None,
+        audit: Default::default(),
     };
     JOBS.save(deps.storage, id, &job)?;
     adjust_escrow(deps.storage, job.fee, true)?;
@@ -326,7 +345,9 @@ pub fn arbitrate(
     let votes = VOTES.may_load(deps.storage, job_id)?.unwrap_or_default();
     let config = CONFIG.load(deps.storage)?;
     let outcome = match verdict {
-        Verdict::Invalid => crate::record::resolve_invalid(deps, &config, &mut job, claim, votes)?,
+        Verdict::Invalid => {
+            crate::record::resolve_invalid(deps, env, &config, &mut job, claim, votes)?
+        }
         Verdict::Valid => {
             crate::record::resolve_overturned(deps, env, &config, &mut job, claim, votes)?
         }
@@ -353,6 +374,8 @@ pub fn update_params(
     p.p_min_bps = update.p_min_bps.unwrap_or(p.p_min_bps);
     p.epoch_blocks = update.epoch_blocks.unwrap_or(p.epoch_blocks);
     p.arbitration_timeout = update.arbitration_timeout.unwrap_or(p.arbitration_timeout);
+    p.audit_bps = update.audit_bps.unwrap_or(p.audit_bps);
+    p.audit_window = update.audit_window.unwrap_or(p.audit_window);
     validate_params(&p)?;
     PARAMS.save(deps.storage, &p)?;
     Ok(Response::new().add_attribute("action", "update_params"))

@@ -3,6 +3,7 @@
 //! payout, one message per batch) or invalid (caller refunded, node slashed for fraud).
 //! See `docs/execution-log.md`.
 
+mod audits;
 pub mod contract;
 mod error;
 mod execute;

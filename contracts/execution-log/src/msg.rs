@@ -4,7 +4,7 @@ use cw20::Cw20ReceiveMsg;
 use havn_types::{Asset, AssetUnchecked, Check, Verdict};
 
 pub use crate::state::{
-    ClaimedResult, Execution, Job, JobStatus, Params, Seed, Vote, WorkflowStats,
+    AuditState, ClaimedResult, Execution, Job, JobStatus, Params, Seed, Vote, WorkflowStats,
 };
 
 #[cw_serde]
@@ -67,10 +67,19 @@ pub enum ExecuteMsg {
     /// next epoch. Staking slashes it `slash_unrevealed`.
     ReportUnrevealed { epoch: u64, validator: String },
     /// A validator, once its seed for the jobs' epochs is revealed: the re-executions it was
-    /// drawn for and got right (its vote agrees with the final verdict), each paid from payout's
-    /// re-execution pot. Other ids are skipped with their reason (`havn_reexecution` events).
+    /// drawn for, or asked for by a dispute (any Invalid vote, or the node's audit), and got right
+    /// (its vote agrees with the final verdict), each paid from payout's re-execution pot. Other ids are skipped with their reason (`havn_reexecution` events).
     /// At most twice `max_batch`.
     ClaimReexecutions { job_ids: Vec<u64> },
+    /// An active node: the root of its audit tree for one of the next two epochs
+    /// (`havn_types::audit`). Once any node committed for an epoch, the epoch's results are
+    /// recorded only from nodes that did, and each of their jobs waits for the node's proof.
+    CommitAudit { epoch: u64, root: HexBinary },
+    /// The jobs' node, once their votes are on chain: for each job the leaf it drew with and the
+    /// path to the committed root. Not an audit: the job is paid when its window ends. An audit:
+    /// a recorded job is disputed (re-executions decide it), and one already proven invalid
+    /// costs the node nothing. At most twice `max_batch`; one bad proof fails them all.
+    ProveAudit { proofs: Vec<AuditProof> },
     /// The caller takes the fee back once the deadline passed without a quorum.
     Refund { job_id: u64 },
     /// Admin only.
@@ -80,6 +89,14 @@ pub enum ExecuteMsg {
         admin: Option<String>,
         payout: Option<String>,
     },
+}
+
+/// A job's leaf and its Merkle path (`AUDIT_DEPTH` sibling hashes, from the leaf up).
+#[cw_serde]
+pub struct AuditProof {
+    pub job_id: u64,
+    pub leaf: HexBinary,
+    pub path: Vec<HexBinary>,
 }
 
 #[cw_serde]
@@ -131,6 +148,8 @@ pub struct ParamsUpdate {
     pub arbitration_timeout: Option<u64>,
     pub p_min_bps: Option<u16>,
     pub epoch_blocks: Option<u64>,
+    pub audit_bps: Option<u16>,
+    pub audit_window: Option<u64>,
 }
 
 #[cw_serde]
@@ -174,6 +193,9 @@ pub enum QueryMsg {
     /// seed for it, and the draw threshold they use.
     #[returns(EpochResponse)]
     Epoch { epoch: Option<u64> },
+    /// A node's audit root for an epoch, if it committed one.
+    #[returns(Option<HexBinary>)]
+    AuditRoot { epoch: u64, node: String },
     /// A validator's seed for an epoch, if it committed one.
     #[returns(Option<Seed>)]
     Seed { epoch: u64, validator: String },
@@ -195,6 +217,10 @@ pub struct EpochResponse {
     pub p_min_bps: u16,
     /// A validator is drawn for a job when its draw is below this (out of 2⁶⁴).
     pub threshold: Uint64,
+    /// Nodes that committed an audit tree for the epoch.
+    pub auditors: u32,
+    /// The audit rate fixed at the epoch's first node commitment.
+    pub audit_bps: u16,
 }
 
 #[cw_serde]

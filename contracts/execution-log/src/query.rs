@@ -23,6 +23,10 @@ pub fn dispatch(deps: Deps, env: &Env, msg: QueryMsg) -> StdResult<Binary> {
         }
         QueryMsg::Params {} => to_json_binary(&PARAMS.load(deps.storage)?),
         QueryMsg::Epoch { epoch } => to_json_binary(&crate::seeds::query_epoch(deps, env, epoch)?),
+        QueryMsg::AuditRoot { epoch, node } => {
+            let node = deps.api.addr_validate(&node)?;
+            to_json_binary(&crate::state::AUDIT_ROOTS.may_load(deps.storage, (epoch, &node))?)
+        }
         QueryMsg::Seed { epoch, validator } => {
             let validator = deps.api.addr_validate(&validator)?;
             to_json_binary(&crate::state::SEEDS.may_load(deps.storage, (epoch, &validator))?)

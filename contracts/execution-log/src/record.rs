@@ -21,8 +21,8 @@ use crate::error::ContractError;
 use crate::execute::{hash32, load_job};
 use crate::msg::JobResult;
 use crate::state::{
-    adjust_escrow, executions, ClaimedResult, Config, Execution, Job, JobStatus, Params, Vote,
-    CONFIG, DIRECT_ATTESTATIONS, JOBS, PARAMS, STATS, VOTES,
+    adjust_escrow, executions, AuditState, ClaimedResult, Config, Execution, Job, JobStatus,
+    Params, Vote, CONFIG, DIRECT_ATTESTATIONS, JOBS, PARAMS, STATS, VOTES,
 };
 
 /// Most attestations one result may carry (the active set can hold at most 100 validators).
@@ -197,7 +197,7 @@ pub fn challenge(
     outcome.respond(response, &config)
 }
 
-fn node_status(nodes: &[Addr], ctx: &QuorumContextResponse, node: &str) -> NodeStatus {
+pub fn node_status(nodes: &[Addr], ctx: &QuorumContextResponse, node: &str) -> NodeStatus {
     nodes
         .iter()
         .position(|n| n.as_str() == node)
@@ -286,6 +286,7 @@ fn judge(
                 signature: result.claim.signature,
             };
             verify_claim(&deps, job.id, &claim, &output_hash, node)?;
+            job.audit = crate::audits::on_claim(deps.storage, params, &job, &node_addr)?;
             claim
         }
     };
@@ -444,7 +445,7 @@ pub fn decide(
         params.min_signers,
         disputed,
     ) {
-        Decision::Invalid => resolve_invalid(deps, config, job, claim, votes),
+        Decision::Invalid => resolve_invalid(deps, env, config, job, claim, votes),
         Decision::Upheld => resolve_overturned(deps, env, config, job, claim, votes),
         Decision::Disputed => {
             if !disputed {
@@ -500,7 +501,7 @@ fn voters(votes: &[Vote], filter: impl Fn(&Vote) -> bool) -> Vec<String> {
         .collect()
 }
 
-fn slash_msg(config: &Config, slash: JobSlash) -> StdResult<CosmosMsg> {
+pub fn slash_msg(config: &Config, slash: JobSlash) -> StdResult<CosmosMsg> {
     Ok(WasmMsg::Execute {
         contract_addr: config.staking.to_string(),
         msg: to_json_binary(&StakingMsg::SlashJob(slash))?,
@@ -511,28 +512,44 @@ fn slash_msg(config: &Config, slash: JobSlash) -> StdResult<CosmosMsg> {
 
 /// Proven invalid: the caller gets the fee back; the node (whatever its status now) and every
 /// validator that signed a re-executed Valid are slashed; the Invalid voters share the reward.
+/// The node is not slashed for one of its audits, and while its audit proof is due its slash
+/// waits `audit_window` blocks (`Finalize` then sends it); the validators' never wait.
 pub fn resolve_invalid(
     deps: DepsMut,
+    env: &Env,
     config: &Config,
     job: &mut Job,
     claim: ClaimedResult,
     votes: Vec<Vote>,
 ) -> Result<Outcome, ContractError> {
+    job.window_ends = None;
+    let node = match job.audit {
+        AuditState::Exempt | AuditState::Clear => Some(claim.node.to_string()),
+        AuditState::Audit => None,
+        AuditState::Due => {
+            let params = PARAMS.load(deps.storage)?;
+            job.window_ends = Some(env.block.height + params.audit_window);
+            None
+        }
+    };
     let slash = JobSlash {
         job_id: job.id,
-        node: Some(claim.node.to_string()),
+        node,
         false_attesters: voters(&votes, |v| {
             v.verdict == Verdict::Valid && v.check.reexecuted()
         }),
         false_challengers: vec![],
         provers: voters(&votes, |v| v.verdict == Verdict::Invalid),
+        false_auditor: None,
     };
     job.status = JobStatus::Invalid;
-    job.window_ends = None;
     save_open(deps.storage, job, claim, votes)?;
     adjust_escrow(deps.storage, job.fee, false)?;
-    let refund = config.asset.transfer_msg(&job.caller, job.fee)?;
-    Ok(Outcome::Invalid(vec![refund, slash_msg(config, slash)?]))
+    let mut msgs = vec![config.asset.transfer_msg(&job.caller, job.fee)?];
+    if slash.node.is_some() || !slash.false_attesters.is_empty() {
+        msgs.push(slash_msg(config, slash)?);
+    }
+    Ok(Outcome::Invalid(msgs))
 }
 
 /// A re-execution quorum upheld the result: it is paid at once and the challengers lose their
@@ -546,7 +563,9 @@ pub fn resolve_overturned(
     votes: Vec<Vote>,
 ) -> Result<Outcome, ContractError> {
     let challengers = voters(&votes, |v| v.verdict == Verdict::Invalid);
-    let slash = match challengers.is_empty() {
+    // A node that proved the job an audit while its output was right did not audit.
+    let false_auditor = (job.audit == AuditState::Audit).then(|| claim.node.to_string());
+    let slash = match challengers.is_empty() && false_auditor.is_none() {
         true => None,
         false => Some(slash_msg(
             config,
@@ -556,6 +575,7 @@ pub fn resolve_overturned(
                 false_attesters: vec![],
                 false_challengers: challengers,
                 provers: vec![],
+                false_auditor,
             },
         )?),
     };

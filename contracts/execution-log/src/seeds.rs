@@ -18,7 +18,7 @@ use crate::execute::{hash32, load_job};
 use crate::msg::EpochResponse;
 use crate::record::quorum_context;
 use crate::state::{
-    EpochInfo, JobStatus, Params, Seed, Vote, CONFIG, EPOCHS, LAZY_REPORTED, PARAMS,
+    AuditState, EpochInfo, JobStatus, Params, Seed, Vote, CONFIG, EPOCHS, LAZY_REPORTED, PARAMS,
     REEXECUTIONS_PAID, SEEDS, VOTES,
 };
 
@@ -33,7 +33,7 @@ enum PayoutCall<'a> {
 /// Seeds may be committed this many epochs ahead.
 pub const COMMIT_AHEAD: u64 = 2;
 
-fn current_epoch(env: &Env, params: &Params) -> u64 {
+pub fn current_epoch(env: &Env, params: &Params) -> u64 {
     epoch_of(env.block.height, params.epoch_blocks)
 }
 
@@ -41,6 +41,22 @@ fn current_epoch(env: &Env, params: &Params) -> u64 {
 pub fn threshold(storage: &dyn Storage, epoch: u64) -> StdResult<u64> {
     let info = EPOCHS.may_load(storage, epoch)?.unwrap_or_default();
     Ok(draw_threshold(info.p_min_bps, info.committed))
+}
+
+/// Seeds and audit trees are committed for one of the next `COMMIT_AHEAD` epochs.
+pub fn commit_window(env: &Env, params: &Params, epoch: u64) -> Result<(), ContractError> {
+    let current = current_epoch(env, params);
+    if epoch <= current || epoch > current + COMMIT_AHEAD {
+        return Err(ContractError::BadEpoch {
+            epoch,
+            reason: format!(
+                "commitments are for the next {COMMIT_AHEAD} epochs, {} to {}",
+                current + 1,
+                current + COMMIT_AHEAD
+            ),
+        });
+    }
+    Ok(())
 }
 
 pub fn commit(
@@ -52,17 +68,7 @@ pub fn commit(
 ) -> Result<Response, ContractError> {
     hash32(&commitment, "commitment")?;
     let params = PARAMS.load(deps.storage)?;
-    let current = current_epoch(env, &params);
-    if epoch <= current || epoch > current + COMMIT_AHEAD {
-        return Err(ContractError::BadEpoch {
-            epoch,
-            reason: format!(
-                "seeds are committed for the next {COMMIT_AHEAD} epochs, {} to {}",
-                current + 1,
-                current + COMMIT_AHEAD
-            ),
-        });
-    }
+    commit_window(env, &params, epoch)?;
     let config = CONFIG.load(deps.storage)?;
     let (_, ctx) = quorum_context(&deps, &config, &[])?;
     if !ctx.validators.iter().any(|v| v.operator == sender) {
@@ -83,8 +89,8 @@ pub fn commit(
         },
     )?;
     let mut info = EPOCHS.may_load(deps.storage, epoch)?.unwrap_or(EpochInfo {
-        committed: 0,
         p_min_bps: params.p_min_bps,
+        ..EpochInfo::default()
     });
     info.committed += 1;
     EPOCHS.save(deps.storage, epoch, &info)?;
@@ -258,10 +264,10 @@ fn claimable(deps: Deps, params: &Params, validator: &Addr, id: u64) -> Result<(
     };
     let votes = VOTES
         .may_load(deps.storage, id)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .unwrap_or_default();
     let vote = votes
-        .unwrap_or_default()
-        .into_iter()
+        .iter()
         .find(|v| v.validator == *validator)
         .ok_or("no vote of this validator")?;
     if !vote.check.reexecuted() || vote.verdict != verdict {
@@ -282,10 +288,14 @@ fn claimable(deps: Deps, params: &Params, validator: &Addr, id: u64) -> Result<(
         .as_ref()
         .and_then(|r| r.output_hash.to_array().ok())
         .ok_or("no result on record")?;
+    // A dispute (any Invalid vote, or the node's audit) asks every validator to re-execute:
+    // those re-executions are paid like drawn ones, or ignoring escalations would pay.
+    let disputed =
+        job.audit == AuditState::Audit || votes.iter().any(|v| v.verdict == Verdict::Invalid);
     let threshold = threshold(deps.storage, epoch).map_err(|e| e.to_string())?;
-    match drawn(&secret, id, &output, threshold) {
+    match disputed || drawn(&secret, id, &output, threshold) {
         true => Ok(()),
-        false => Err("not drawn (an escalated re-execution is paid by the dispute)".into()),
+        false => Err("not drawn, and the job was not disputed".into()),
     }
 }
 
@@ -364,5 +374,7 @@ pub fn query_epoch(deps: Deps, env: &Env, epoch: Option<u64>) -> StdResult<Epoch
         committed: info.committed,
         p_min_bps: info.p_min_bps,
         threshold: draw_threshold(info.p_min_bps, info.committed).into(),
+        auditors: info.auditors,
+        audit_bps: info.audit_bps,
     })
 }

@@ -43,6 +43,26 @@ pub struct Params {
     /// Blocks per sampling epoch: seeds are committed before an epoch and revealed after it.
     #[serde(default = "default_epoch_blocks")]
     pub epoch_blocks: u64,
+    /// The share of its jobs, in bps, that a node answers wrongly on purpose (its audits,
+    /// `havn_types::audit`): a validator that signs one Valid after "re-executing" it is proven
+    /// to have run nothing. Fixed for an epoch at its first node commitment.
+    #[serde(default = "default_audit_bps")]
+    pub audit_bps: u16,
+    /// Blocks a node has, once a job of its is proven invalid, to prove the job was one of its
+    /// audits; its fraud slash waits that long.
+    #[serde(default = "default_audit_window")]
+    pub audit_window: u64,
+}
+
+/// 1 %: docs/verification.md derives it from the validator stake, `slash_false_attestation` and
+/// the cost of a job.
+fn default_audit_bps() -> u16 {
+    100
+}
+
+/// 50 blocks: 5 minutes at 6 s blocks (10 s on the devnet).
+fn default_audit_window() -> u64 {
+    50
 }
 
 /// 20 %: docs/verification.md derives it from the default stakes and fees.
@@ -83,6 +103,8 @@ impl Default for Params {
             arbitration_timeout: default_arbitration_timeout(),
             p_min_bps: default_p_min_bps(),
             epoch_blocks: default_epoch_blocks(),
+            audit_bps: default_audit_bps(),
+            audit_window: default_audit_window(),
         }
     }
 }
@@ -130,9 +152,31 @@ pub struct Job {
     #[serde(default)]
     pub result: Option<ClaimedResult>,
     /// While `Recorded`: the height from which it may be finalized. While `Disputed` or in
-    /// `Arbitration`: the height from which it times out.
+    /// `Arbitration`: the height from which it times out. While `Invalid` with the node's audit
+    /// proof still due: the height from which the node is slashed without it.
     #[serde(default)]
     pub window_ends: Option<u64>,
+    /// Whether the job may be one of its node's audits, and what the node proved.
+    #[serde(default)]
+    pub audit: AuditState,
+}
+
+/// A job's audit (`havn_types::audit`): due once its node committed a tree for the job's epoch,
+/// proven one way or the other by the node once the votes are on chain.
+#[cw_serde]
+#[derive(Copy, Eq, Default)]
+pub enum AuditState {
+    /// The node committed no tree for the epoch (and none did): no audits.
+    #[default]
+    Exempt,
+    /// The node must prove whether it is an audit: before its challenge window ends (else it is
+    /// not paid) or, once proven invalid, within `audit_window` (else the node is slashed).
+    Due,
+    /// Proven not an audit.
+    Clear,
+    /// Proven an audit: the output is wrong on purpose; re-executions decide it, the node is not
+    /// slashed for it and not paid, and every re-executed Valid on it is a lie.
+    Audit,
 }
 
 /// What the node signed about its result (`havn_types::mesh::ResultClaim`), checked against its
@@ -210,12 +254,20 @@ pub struct Seed {
 pub struct EpochInfo {
     pub committed: u32,
     pub p_min_bps: u16,
+    /// Nodes that committed an audit tree for the epoch; once any did, every node must.
+    #[serde(default)]
+    pub auditors: u32,
+    /// The audit rate fixed at the epoch's first node commitment.
+    #[serde(default)]
+    pub audit_bps: u16,
 }
 
 pub const CONFIG: Item<Config> = Item::new("config");
 /// (epoch, validator) → its seed.
 pub const SEEDS: Map<(u64, &Addr), Seed> = Map::new("seeds");
 pub const EPOCHS: Map<u64, EpochInfo> = Map::new("epochs");
+/// (epoch, node) → the root of its audit tree.
+pub const AUDIT_ROOTS: Map<(u64, &Addr), HexBinary> = Map::new("audit_roots");
 /// (job id, validator) → reported lazy (once).
 pub const LAZY_REPORTED: Map<(u64, &Addr), ()> = Map::new("lazy_reported");
 /// (job id, validator) → its drawn re-execution was paid from the pot (once).

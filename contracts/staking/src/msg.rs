@@ -95,6 +95,10 @@ pub struct JobSlash {
     pub false_challengers: Vec<String>,
     /// The validators whose Invalid stood: they share the reporter reward.
     pub provers: Vec<String>,
+    /// A node that proved a job one of its audits while re-executions upheld its output: it did
+    /// not answer wrongly as its audit required (`slash_false_challenge`, not jailed).
+    #[serde(default)]
+    pub false_auditor: Option<String>,
 }
 
 #[cw_serde]

@@ -14,7 +14,7 @@ use crate::execute::{load_operator, role_str, store_operator};
 use crate::msg::{DoubleSignEvidence, FalseAttestation, JobSlash, SignedVerdict};
 use crate::state::{
     Role, CLAIMS, CONFIG, DOUBLE_SIGNS, FALSE_ATTESTATIONS, FRAUD_JOBS, KEY_HISTORY, OPERATORS,
-    PARAMS, TOTALS,
+    PARAMS, SLASHED_IN_JOB, TOTALS,
 };
 
 const BOTH_ROLES: [Role; 2] = [Role::Node, Role::Validator];
@@ -388,10 +388,11 @@ pub fn slash_job(
     if CONFIG.load(deps.storage)?.execution_log.as_ref() != Some(sender) {
         return Err(ContractError::NotExecutionLog);
     }
+    // Each operator loses stake over one job once; the log may slash a job in two steps (the
+    // validators at the verdict, the node once its audit proof was due).
     if FRAUD_JOBS.has(deps.storage, job.job_id) {
         return Err(ContractError::AlreadySlashed);
     }
-    FRAUD_JOBS.save(deps.storage, job.job_id, &())?;
     let validate = |list: &[String]| -> StdResult<Vec<Addr>> {
         list.iter().map(|a| deps.api.addr_validate(a)).collect()
     };
@@ -420,6 +421,27 @@ pub fn slash_job(
             "false_challenge",
         ));
     }
+    if let Some(node) = &job.false_auditor {
+        let node = deps.api.addr_validate(node)?;
+        targets.push((
+            node,
+            Role::Node,
+            params.slash_false_challenge,
+            false,
+            "false_audit",
+        ));
+    }
+    let fresh: Vec<_> = targets
+        .into_iter()
+        .filter(|t| !SLASHED_IN_JOB.has(deps.storage, (job.job_id, &t.0)))
+        .collect();
+    if fresh.is_empty() {
+        return Err(ContractError::AlreadySlashed);
+    }
+    for t in &fresh {
+        SLASHED_IN_JOB.save(deps.storage, (job.job_id, &t.0), &())?;
+    }
+    let targets = fresh;
     let mut response = Response::new()
         .add_attribute("action", "slash_job")
         .add_attribute("job_id", job.job_id.to_string());
@@ -434,7 +456,7 @@ pub fn slash_job(
                 .add_attribute("job_id", job.job_id.to_string()),
         );
         match reason {
-            "false_challenge" => unrewarded += taken.slashed,
+            "false_challenge" | "false_audit" => unrewarded += taken.slashed,
             _ => rewarded_pool += taken.slashed,
         }
     }

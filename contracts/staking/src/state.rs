@@ -54,8 +54,10 @@ pub struct Params {
     pub max_validators: u32,
 }
 
+/// 30 %: a validator that claims a re-execution of a wrong result either never ran it or covers
+/// a fraud; audits find the first at a low rate, so the slash must be large (docs/verification.md).
 fn default_slash_false_attestation() -> Decimal {
-    Decimal::percent(10)
+    Decimal::percent(30)
 }
 
 fn default_slash_false_challenge() -> Decimal {
@@ -168,8 +170,10 @@ pub const VALIDATOR_INDEX: Map<(u128, &Addr), Binary> = Map::new("validator_inde
 pub const ACTIVE_SET: Item<Vec<ActiveValidator>> = Item::new("active_set");
 /// (validator, job id) already slashed for double-signing.
 pub const DOUBLE_SIGNS: Map<(&Addr, u64), ()> = Map::new("double_signs");
-/// Jobs already slashed for fraud.
+/// Jobs slashed before per-operator records (kept so a migrated contract never slashes one twice).
 pub const FRAUD_JOBS: Map<u64, ()> = Map::new("fraud_jobs");
+/// (job id, operator) → slashed over that job (once each, whatever the log sends).
+pub const SLASHED_IN_JOB: Map<(u64, &Addr), ()> = Map::new("slashed_in_job");
 /// (validator, job id) already slashed for a false attestation, by the log or a report.
 pub const FALSE_ATTESTATIONS: Map<(&Addr, u64), ()> = Map::new("false_attestations");
 /// Bonded stake (both roles) per operator and in total, by height, for governance.

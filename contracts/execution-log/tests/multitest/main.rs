@@ -3,6 +3,7 @@
 
 mod admin;
 mod attacks;
+mod audits;
 mod disputes;
 mod jobs;
 mod recording;

@@ -254,7 +254,7 @@ fn seeds_are_committed_ahead_by_active_validators_once() {
     let ahead = |e: u64| ContractError::BadEpoch {
         epoch: e,
         reason: format!(
-            "seeds are committed for the next 2 epochs, {} to {}",
+            "commitments are for the next 2 epochs, {} to {}",
             current + 1,
             current + 2
         ),
@@ -427,7 +427,7 @@ fn reexecution_claims_skip_what_cannot_be_paid_and_say_why() {
     let res = claim(&mut suite, &v1, vec![id]).unwrap();
     assert_eq!(
         reasons(&res),
-        ["skipped not drawn (an escalated re-execution is paid by the dispute)".to_string()]
+        ["skipped not drawn, and the job was not disputed".to_string()]
     );
     let v2 = suite.validator(2);
     let res = claim(&mut suite, &v2, vec![id]).unwrap();
@@ -445,5 +445,39 @@ fn reexecution_claims_skip_what_cannot_be_paid_and_say_why() {
         suite.pot_claims().len(),
         1,
         "paid once, for the drawn one only"
+    );
+}
+
+/// A dispute asks every validator to re-execute: those re-executions are paid like drawn ones
+/// (or ignoring disputes would pay), once the seed is out, and only when they agree.
+#[test]
+fn reexecutions_a_dispute_asked_for_are_paid_like_drawn_ones() {
+    let mut suite = SuiteBuilder::new().build();
+    let (id, epoch_no, output) = job_in_committed_epoch(&mut suite);
+    // Validator 1 is not drawn; 0 to 3 re-executed and found it Invalid, 4 said Valid.
+    let votes = [
+        (0, Verdict::Invalid, REEXECUTED),
+        (1, Verdict::Invalid, REEXECUTED),
+        (2, Verdict::Invalid, REEXECUTED),
+        (3, Verdict::Invalid, REEXECUTED),
+        (4, Verdict::Valid, Check::Structural),
+    ];
+    suite
+        .record(vec![suite.result_votes(id, output, &votes)])
+        .unwrap();
+    enter(&mut suite, epoch_no + 1);
+    for i in 0..VALIDATORS {
+        reveal(&mut suite, i, epoch_no).unwrap();
+    }
+    for i in [1, 4] {
+        let v = suite.validator(i);
+        suite
+            .execute(&v, &ExecuteMsg::ClaimReexecutions { job_ids: vec![id] })
+            .unwrap();
+    }
+    assert_eq!(
+        suite.pot_claims(),
+        [(suite.validator(1).to_string(), 1)],
+        "the undrawn re-execution the dispute asked for; not the structural vote"
     );
 }

@@ -10,10 +10,12 @@
 //! - [`mesh`]: what the compute mesh signs off-chain (connection hellos, nodes' result claims);
 //! - [`quorum`]: when attesting stake is a quorum, and what a job's votes decide;
 //! - [`sampling`]: which jobs a validator re-executes;
+//! - [`audit`]: which of its jobs a node answers wrongly on purpose, and how it proves them;
 //! - [`settlement`]: what the execution log hands payout for each accepted job.
 
 pub mod asset;
 pub mod attestation;
+pub mod audit;
 pub mod keys;
 pub mod mesh;
 pub mod quorum;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes attestation_vectors.json, possession_vectors.json, mesh_vectors.json and draw_vectors.json: fixed inputs -> preimage and digest, computed here in Python,
+"""Writes attestation_vectors.json, possession_vectors.json, mesh_vectors.json, draw_vectors.json and audit_vectors.json: fixed inputs -> preimage and digest, computed here in Python,
 independently of the Rust code, from the layout documented in havn-types/src/attestation.rs."""
 import hashlib
 import json
@@ -156,11 +156,49 @@ def draw_vector(v: dict) -> dict:
             "draw": str(draw(secret, v["job_id"], bytes.fromhex(v["output_hash"])))}
 
 
+# Audits (havn-types/src/audit.rs): a node's Merkle tree of 2^16 leaves per epoch, a job's proof
+# (its leaf and the siblings from the leaf up), the job's audit draw, and the threshold of a rate.
+LEAF_DOMAIN = b"havn/audit-leaf/v1"
+NODE_DOMAIN = b"havn/audit-node/v1"
+AUDIT_DOMAIN = b"havn/audit/v1"
+AUDIT_DEPTH = 16
+
+
+def audit_levels(secret: bytes) -> list:
+    level = [hashlib.sha256(LEAF_DOMAIN + secret + struct.pack(">Q", i)).digest() for i in range(2**AUDIT_DEPTH)]
+    levels = [level]
+    while len(level) > 1:
+        level = [hashlib.sha256(NODE_DOMAIN + level[i] + level[i + 1]).digest() for i in range(0, len(level), 2)]
+        levels.append(level)
+    return levels
+
+
+def audit_tree_vector(secret_hex: str, jobs: list) -> dict:
+    levels = audit_levels(bytes.fromhex(secret_hex))
+    proofs = []
+    for job in jobs:
+        index = job % 2**AUDIT_DEPTH
+        leaf = levels[0][index]
+        path = [levels[k][(index >> k) ^ 1].hex() for k in range(AUDIT_DEPTH)]
+        draw = int.from_bytes(hashlib.sha256(AUDIT_DOMAIN + leaf + struct.pack(">Q", job)).digest()[:8], "big")
+        proofs.append(dict(job_id=job, leaf=leaf.hex(), path=path, draw=str(draw)))
+    return dict(secret=secret_hex, root=levels[-1][0].hex(), proofs=proofs)
+
+
+AUDIT_TREES = [("01" * 32, [0, 1, 70001, 2**64 - 1]), ("00" * 32, [65535, 65536])]
+AUDIT_RATES = [0, 1, 200, 9999, 10000]
+
+
 if __name__ == "__main__":
     with open("draw_vectors.json", "w") as f:
         json.dump({"draws": [draw_vector(v) for v in DRAWS],
                    "thresholds": [dict(p_min_bps=p, validators=n, exact=str(exact_threshold(p, n)))
                                   for p, n in THRESHOLDS]}, f, indent=2)
+        f.write("\n")
+    with open("audit_vectors.json", "w") as f:
+        json.dump({"trees": [audit_tree_vector(k, jobs) for k, jobs in AUDIT_TREES],
+                   "thresholds": [dict(audit_bps=b, threshold=str(min(b * 2**64 // 10000, 2**64 - 1)))
+                                  for b in AUDIT_RATES]}, f, indent=2)
         f.write("\n")
     with open("mesh_vectors.json", "w") as f:
         json.dump({"hello": [{**v, "digest": hello_digest(v)} for v in HELLO],

@@ -104,6 +104,7 @@ fn a_validator_the_log_already_slashed_for_the_job_is_not_slashed_again() {
                 false_attesters: vec![suite.addr("val").to_string()],
                 false_challengers: vec![],
                 provers: vec![],
+                false_auditor: None,
             }),
         )
         .unwrap();

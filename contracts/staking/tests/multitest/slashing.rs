@@ -322,6 +322,7 @@ fn job_slashes_only_from_the_execution_log_and_the_provers_share_the_reward() {
         false_challengers: vec![suite.addr("rash").to_string()],
         // One who never bonded: skipped, never an error.
         provers: vec![suite.addr("p1").to_string(), suite.addr("p2").to_string()],
+        false_auditor: None,
     });
     assert_eq!(
         suite.execute(&mallory, &slash).unwrap_err(),
@@ -374,6 +375,7 @@ fn a_job_slash_skips_operators_with_nothing_to_slash() {
         false_attesters: vec![suite.addr("gone").to_string()],
         false_challengers: vec![],
         provers: vec![],
+        false_auditor: None,
     });
     suite.execute(&log, &slash).unwrap();
     assert!(suite.operator("node").node_stake.u128() < MIN);

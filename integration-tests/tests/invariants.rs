@@ -147,6 +147,34 @@ enum Op {
     Advance {
         seconds: u64,
     },
+    /// A node commits its audit tree for the next epoch, which starts (then results of the other
+    /// node in that epoch are refused).
+    CommitAudit {
+        node: usize,
+    },
+    /// A recent job's node proves it audit or not, with the leaf and path of its tree.
+    ProveAudit {
+        job: usize,
+    },
+}
+
+const NODES: [&str; 2] = ["node", "node-2"];
+
+/// Node `n`'s audit tree for `epoch`, built once per test process (65 536 leaves each).
+fn audit_tree(n: usize, epoch: u64) -> std::sync::Arc<havn_types::audit::AuditTree> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    type Trees = Mutex<HashMap<(usize, u64), Arc<havn_types::audit::AuditTree>>>;
+    static TREES: OnceLock<Trees> = OnceLock::new();
+    let trees = TREES.get_or_init(Default::default);
+    let mut trees = trees.lock().expect("trees");
+    trees
+        .entry((n, epoch))
+        .or_insert_with(|| {
+            let secret = havn_types::sampling::epoch_secret(&[0x40 + n as u8; 32], epoch);
+            Arc::new(havn_types::audit::AuditTree::new(&secret))
+        })
+        .clone()
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -191,6 +219,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..VALIDATORS).prop_map(|validator| Op::ReportUnrevealed { validator }),
         2 => prop_oneof![0u64..600, 3_000u64..5_000, Just(3 * 24 * 3600), Just(15 * 24 * 3600)]
             .prop_map(|seconds| Op::Advance { seconds }),
+        1 => (0..NODES.len()).prop_map(|node| Op::CommitAudit { node }),
+        3 => (0usize..6).prop_map(|job| Op::ProveAudit { job }),
     ]
 }
 
@@ -219,6 +249,14 @@ fn attributes(res: &cw_multi_test::AppResponse, key: &str, job: u64) -> Vec<(u64
         .collect()
 }
 
+/// (job, outcome) from each event of type `ty`.
+fn attributes_of(res: &cw_multi_test::AppResponse, ty: &str) -> Vec<(u64, String)> {
+    havn_testing::outcomes_of(res, ty)
+        .into_iter()
+        .map(|(id, outcome, _)| (id, outcome))
+        .collect()
+}
+
 impl World {
     /// Tallies what judging did to each job.
     fn outcomes(&mut self, outcomes: &[(u64, String)]) {
@@ -230,6 +268,8 @@ impl World {
                 "valid" => "job valid",
                 "invalid" => "job invalid",
                 "stored" => "vote stored",
+                "clear" | "clear_slashed" => "audit clear",
+                "audit" | "audit_disputed" | "audit_excused" => "audit",
                 _ => "job not settled",
             };
             *self.done.entry(kind).or_default() += 1;
@@ -430,6 +470,53 @@ fn apply(s: &mut Suite, w: &mut World, op: &Op) {
                 let res = s.app.execute_contract(gov, log, &msg, &[]);
                 if let Some(res) = w.count("arbitrate", res) {
                     w.outcomes(&attributes(&res, "outcome", job));
+                }
+            }
+        }
+        Op::CommitAudit { node } => {
+            let log = s.log.clone();
+            let now: havn_execution_log::msg::EpochResponse = s.query(
+                &log,
+                &havn_execution_log::msg::QueryMsg::Epoch { epoch: None },
+            );
+            let epoch = now.current + 1;
+            let root = audit_tree(node, epoch).root().to_vec().into();
+            let commit = havn_execution_log::msg::ExecuteMsg::CommitAudit { epoch, root };
+            w.count(
+                "audit committed",
+                s.execute(NODES[node], &log, &commit, &[]),
+            );
+            // The epoch starts, so the jobs requested next are the node's to prove.
+            let params: havn_execution_log::state::Params =
+                s.query(&log, &havn_execution_log::msg::QueryMsg::Params {});
+            let height = s.app.block_info().height;
+            s.advance_blocks((epoch * params.epoch_blocks).saturating_sub(height));
+        }
+        Op::ProveAudit { job } => {
+            if let Some((id, _)) = recent(&w.jobs, job) {
+                let log = s.log.clone();
+                let job: havn_execution_log::state::Job =
+                    s.query(&log, &havn_execution_log::msg::QueryMsg::Job { id });
+                let params: havn_execution_log::state::Params =
+                    s.query(&log, &havn_execution_log::msg::QueryMsg::Params {});
+                let node = job
+                    .result
+                    .as_ref()
+                    .and_then(|r| NODES.iter().position(|n| s.addr(n) == r.node))
+                    .unwrap_or(0);
+                let epoch =
+                    havn_types::sampling::epoch_of(job.requested_height, params.epoch_blocks);
+                let (leaf, path) = audit_tree(node, epoch).proof(id);
+                let proofs = vec![havn_execution_log::msg::AuditProof {
+                    job_id: id,
+                    leaf: leaf.to_vec().into(),
+                    path: path.iter().map(|h| h.to_vec().into()).collect(),
+                }];
+                let prove = havn_execution_log::msg::ExecuteMsg::ProveAudit { proofs };
+                if let Some(res) =
+                    w.count("audit proven", s.execute(NODES[node], &log, &prove, &[]))
+                {
+                    w.outcomes(&attributes_of(&res, "wasm-havn_audit"));
                 }
             }
         }
@@ -758,6 +845,8 @@ fn money_is_conserved_under_random_sequences() {
         "dispute to arbitration",
         "seed committed",
         "seed revealed",
+        "audit committed",
+        "audit clear",
         "unrevealed report",
         "arbitration timed out",
         "job valid",

@@ -308,7 +308,56 @@ fn log_rows() -> Vec<Row> {
         &json!({"finalize": {"job_ids": (3..13).collect::<Vec<u64>>()}}),
         0,
     );
+    // Audits: the node commits its tree for the next epoch; eleven jobs of that epoch are
+    // recorded, then proven one, and ten, at a time.
+    let epoch = env.block.height / 600 + 1;
+    let tree = havn_types::audit::AuditTree::new(&[5u8; 32]);
+    let commit_audit = execute(
+        &mut vm,
+        "node",
+        &json!({"commit_audit": {"epoch": epoch, "root": hex(&tree.root())}}),
+        0,
+    );
+    let mut audited = mock_env();
+    audited.block.height = epoch * 600 + 1;
+    let ids: Vec<u64> = (13..24).collect();
+    let results: Vec<Value> = ids
+        .iter()
+        .map(|&id| {
+            execute_at(&mut vm, &audited, "caller", &request(30 + id as u8), 100);
+            result(id, 30 + id as u8, 4)
+        })
+        .collect();
+    execute_at(&mut vm, &audited, "relayer", &json!({"record_execution": {"results": results}}), 0);
+    let proof = |id: u64| {
+        let (leaf, path) = tree.proof(id);
+        json!({"job_id": id, "leaf": hex(&leaf), "path": path.iter().map(|h| hex(h)).collect::<Vec<_>>()})
+    };
+    let prove_one = execute_at(&mut vm, &audited, "node", &json!({"prove_audit": {"proofs": [proof(ids[0])]}}), 0);
+    let prove_ten = execute_at(
+        &mut vm,
+        &audited,
+        "node",
+        &json!({"prove_audit": {"proofs": ids[1..].iter().map(|&id| proof(id)).collect::<Vec<_>>()}}),
+        0,
+    );
     vec![
+        Row {
+            what: "log: CommitAudit".into(),
+            gas: commit_audit,
+        },
+        Row {
+            what: "log: ProveAudit, 1 job".into(),
+            gas: prove_one,
+        },
+        Row {
+            what: "log: ProveAudit, 10 jobs".into(),
+            gas: prove_ten,
+        },
+        Row {
+            what: "log:   … per job in the batch of 10".into(),
+            gas: prove_ten / 10,
+        },
         Row {
             what: "log: RequestJob".into(),
             gas: request_gas,

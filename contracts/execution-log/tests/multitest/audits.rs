@@ -1,7 +1,7 @@
 //! Audits: nodes answer a share of their jobs wrongly on purpose, so that a validator that signs
 //! a re-execution it never ran is caught among honest nodes too (docs/verification.md, "Audits").
 
-use cosmwasm_std::{Decimal, HexBinary, Uint128};
+use cosmwasm_std::HexBinary;
 use havn_execution_log::msg::{AuditProof, EpochResponse, ExecuteMsg, QueryMsg};
 use havn_execution_log::state::{AuditState, JobStatus};
 use havn_execution_log::ContractError;
@@ -95,27 +95,6 @@ fn recorded_invalid(suite: &mut Suite, id: u64) {
         .record(vec![suite.result(id, 9, INVALID, &[0, 1, 2, 3])])
         .unwrap();
     assert_eq!(outcomes(&res)[0].1, "invalid");
-}
-
-fn attest(suite: &mut Suite, i: usize, job_id: u64, verdict: Verdict) {
-    let (v, node) = (suite.validator(i), suite.addr("node").to_string());
-    suite
-        .execute(
-            &v,
-            &ExecuteMsg::Attest {
-                job_id,
-                node,
-                output_hash: hash(9),
-                verdict,
-                check: REEXECUTED,
-            },
-        )
-        .unwrap();
-}
-
-/// What a slash of `fraction` takes from `stake` (the contract rounds down).
-fn taken(stake: u128, fraction: Decimal) -> u128 {
-    Uint128::new(stake).mul_floor(fraction).u128()
 }
 
 fn node_stake(suite: &Suite) -> u128 {
@@ -315,11 +294,11 @@ fn an_audit_catches_a_validator_that_signed_a_reexecution_it_never_ran() {
     );
     // The dispute is decided by re-executions only: four honest ones find it Invalid.
     for i in 1..=4 {
-        attest(&mut suite, i, id, INVALID);
+        attest(&mut suite, i, id, INVALID, REEXECUTED);
     }
     assert_eq!(suite.job(id).status, JobStatus::Invalid);
     let p = StakingParams::default();
-    let slashed = taken(MIN, p.slash_false_attestation);
+    let slashed = slashed(MIN, p.slash_false_attestation);
     assert_eq!(validator_stake(&suite, 0), MIN - slashed, "the liar");
     for i in 1..VALIDATORS {
         assert_eq!(validator_stake(&suite, i), MIN, "honest validator {i}");
@@ -366,7 +345,7 @@ fn a_caught_audit_costs_the_node_nothing_and_a_caught_fake_the_slash() {
         ]
     );
     let p = StakingParams::default();
-    let cut = |s: u128| s - taken(s, p.slash_fraud);
+    let cut = |s: u128| s - slashed(s, p.slash_fraud);
     assert_eq!(node_stake(&suite), cut(MIN), "one fake");
     let res = suite.finalize(&[silent]).unwrap();
     assert_eq!(finalize_outcomes(&res)[0].1, "skipped");
@@ -404,11 +383,11 @@ fn an_audit_the_reexecutions_uphold_costs_the_node_its_bond() {
     recorded_valid(&mut suite, id);
     prove(&mut suite, "node", vec![proof(&tree, id)]).unwrap();
     for i in 1..=3 {
-        attest(&mut suite, i, id, VALID);
+        attest(&mut suite, i, id, VALID, REEXECUTED);
     }
     assert_eq!(suite.job(id).status, JobStatus::Valid);
     let p = StakingParams::default();
-    let bond = taken(MIN, p.slash_false_challenge);
+    let bond = slashed(MIN, p.slash_false_challenge);
     assert_eq!(node_stake(&suite), MIN - bond);
     assert!(
         suite.stake("node").jailed_until.is_none(),

@@ -1,7 +1,7 @@
 //! Verification v2 on chain: the challenge window, disputes decided by re-executions, and who
 //! pays when a result is proven invalid or a challenge overturned (docs/verification.md).
 
-use cosmwasm_std::{coins, Decimal, Uint128};
+use cosmwasm_std::{coins, Decimal};
 use cw_multi_test::Executor;
 use havn_execution_log::msg::{ExecuteMsg, QueryMsg, VotesResponse};
 use havn_execution_log::state::JobStatus;
@@ -17,22 +17,6 @@ const STRUCTURAL: Check = Check::Structural;
 
 /// What each validator holds outside its bond before anything is slashed.
 const FREE: u128 = 1_000 * MIN - MIN;
-
-fn attest(suite: &mut Suite, i: usize, job_id: u64, verdict: Verdict, check: Check) {
-    let (v, node) = (suite.validator(i), suite.addr("node").to_string());
-    suite
-        .execute(
-            &v,
-            &ExecuteMsg::Attest {
-                job_id,
-                node,
-                output_hash: hash(9),
-                verdict,
-                check,
-            },
-        )
-        .unwrap();
-}
 
 /// A Valid quorum (validator 0 re-executed, 1-3 structural) recorded for a fresh job.
 fn recorded(suite: &mut Suite) -> u64 {
@@ -52,10 +36,6 @@ fn recorded(suite: &mut Suite) -> u64 {
         "recorded"
     );
     id
-}
-
-fn slashed(stake: u128, fraction: Decimal) -> u128 {
-    Uint128::new(stake).mul_floor(fraction).u128()
 }
 
 #[test]

@@ -666,6 +666,28 @@ impl Suite {
     }
 }
 
+/// Validator `i` attests job `job_id` directly (`Attest`) about "node"'s output `hash(9)`.
+pub fn attest(suite: &mut Suite, i: usize, job_id: u64, verdict: Verdict, check: Check) {
+    let (v, node) = (suite.validator(i), suite.addr("node").to_string());
+    suite
+        .execute(
+            &v,
+            &ExecuteMsg::Attest {
+                job_id,
+                node,
+                output_hash: hash(9),
+                verdict,
+                check,
+            },
+        )
+        .unwrap();
+}
+
+/// What a slash of `fraction` takes from `stake` (staking rounds down).
+pub fn slashed(stake: u128, fraction: cosmwasm_std::Decimal) -> u128 {
+    Uint128::new(stake).mul_floor(fraction).u128()
+}
+
 /// (job id, outcome, reason) from the `havn_job` events of a response.
 pub fn outcomes(res: &AppResponse) -> Vec<(u64, String, String)> {
     havn_testing::job_outcomes(res)

@@ -34,8 +34,9 @@ pub enum Outcome {
     Recorded { window_ends: u64 },
     /// Frozen until a re-execution quorum, or refunded at this height.
     Disputed { window_ends: u64 },
-    /// Proven invalid: the caller's refund and the slashes.
-    Invalid(Vec<CosmosMsg>),
+    /// Proven invalid: the caller's refund and the slashes; with the height from which
+    /// `Finalize` slashes the node when its audit proof is due (it waits `audit_window`).
+    Invalid(Vec<CosmosMsg>, Option<u64>),
     /// Paid now (a challenge overturned), with the challengers' slash if any.
     Paid(Box<Settlement>, Option<CosmosMsg>),
 }
@@ -49,7 +50,9 @@ impl Outcome {
             Outcome::Recorded { window_ends } | Outcome::Disputed { window_ends } => {
                 response.add_attribute("window_ends", window_ends.to_string())
             }
-            Outcome::Invalid(msgs) => response.add_messages(msgs),
+            Outcome::Invalid(msgs, audit_ends) => response
+                .add_messages(msgs)
+                .add_attributes(audit_ends.map(|h| ("window_ends", h.to_string()))),
             Outcome::Paid(settlement, slash) => {
                 let fee = settlement.fee;
                 response.add_messages(slash).add_messages(distribute(
@@ -65,7 +68,7 @@ impl Outcome {
         match self {
             Outcome::Recorded { .. } => "recorded",
             Outcome::Disputed { .. } => "disputed",
-            Outcome::Invalid(_) => "invalid",
+            Outcome::Invalid(..) => "invalid",
             Outcome::Paid(..) => "valid",
         }
     }
@@ -122,9 +125,9 @@ pub fn record_execution(
                     Outcome::Recorded { window_ends } | Outcome::Disputed { window_ends } => {
                         event.add_attribute("window_ends", window_ends.to_string())
                     }
-                    Outcome::Invalid(msgs) => {
+                    Outcome::Invalid(msgs, audit_ends) => {
                         response = response.add_messages(msgs);
-                        event
+                        event.add_attributes(audit_ends.map(|h| ("window_ends", h.to_string())))
                     }
                     Outcome::Paid(settlement, slash) => {
                         fees += settlement.fee;
@@ -549,7 +552,7 @@ pub fn resolve_invalid(
     if slash.node.is_some() || !slash.false_attesters.is_empty() {
         msgs.push(slash_msg(config, slash)?);
     }
-    Ok(Outcome::Invalid(msgs))
+    Ok(Outcome::Invalid(msgs, job.window_ends))
 }
 
 /// A re-execution quorum upheld the result: it is paid at once and the challengers lose their

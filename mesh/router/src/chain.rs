@@ -81,12 +81,19 @@ pub fn outcomes(tx: &TxResult, kind: &str) -> Outcomes {
 
 /// (job id, height from which it may be finalized) for each outcome that leaves a job waiting
 /// out a window: recorded Valid (the challenge window: then it is paid), disputed (the dispute
-/// window: then it goes to arbitration) or in arbitration (then the caller is refunded). A
-/// `Finalize` at each window's end moves it on; one decided meanwhile is read from its status.
+/// window: then it goes to arbitration), in arbitration (then the caller is refunded), or proven
+/// invalid while its node's audit proof is due (then the node is slashed unless it proved an
+/// audit). A `Finalize` at each window's end moves it on; one decided meanwhile is read from its
+/// status.
 pub fn recorded_jobs(outcomes: &Outcomes) -> Vec<(u64, u64)> {
     outcomes
         .iter()
-        .filter(|(_, o)| matches!(o.outcome.as_str(), "recorded" | "disputed" | "arbitration"))
+        .filter(|(_, o)| {
+            matches!(
+                o.outcome.as_str(),
+                "recorded" | "disputed" | "arbitration" | "invalid"
+            )
+        })
         .filter(|(_, o)| o.window_ends > 0)
         .map(|(id, o)| (*id, o.window_ends))
         .collect()
@@ -616,7 +623,8 @@ mod tests {
     }
 
     /// Every job's outcome is read from the record's events (other events and malformed ones
-    /// are not); those left waiting out a window (recorded, disputed) wait for `Finalize`.
+    /// are not); those left waiting out a window (recorded, disputed, an invalid one whose
+    /// node's audit proof is due) wait for `Finalize`.
     #[test]
     fn outcomes_are_read_from_the_records_events() {
         let mut refused = event("3", "rejected", "");
@@ -630,6 +638,8 @@ mod tests {
             refused,
             ("wasm".into(), vec![("job_id".into(), "4".into())]),
             event("5", "recorded", "160"),
+            event("7", "invalid", "60"),
+            event("8", "invalid", ""),
             event("x", "recorded", "1"),
             ("wasm-havn_finalize".into(), event("6", "valid", "").1),
         ]);
@@ -644,12 +654,17 @@ mod tests {
                 (1, "recorded"),
                 (2, "disputed"),
                 (3, "rejected"),
-                (5, "recorded")
+                (5, "recorded"),
+                (7, "invalid"),
+                (8, "invalid")
             ]
         );
         assert_eq!(got[2].1.reason, "node is not a bonded, unjailed node");
         assert_eq!((got[0].1.tx_hash.as_str(), got[0].1.height), ("h", 9));
-        assert_eq!(recorded_jobs(&got), vec![(1, 159), (2, 609), (5, 160)]);
+        assert_eq!(
+            recorded_jobs(&got),
+            vec![(1, 159), (2, 609), (5, 160), (7, 60)]
+        );
         assert_eq!(outcomes(&tx, "havn_finalize")[0].0, 6);
     }
 }

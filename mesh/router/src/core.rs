@@ -113,7 +113,7 @@ pub fn chain_state(outcome: &str) -> Option<JobState> {
         "recorded" => JobState::Recorded,
         "valid" => JobState::Paid,
         "disputed" | "arbitration" => JobState::Disputed,
-        "invalid" | "refunded" => JobState::Refunded,
+        "invalid" | "refunded" | "unproven" => JobState::Refunded,
         "rejected" | "no_quorum" => JobState::Rejected,
         _ => return None,
     })
@@ -386,6 +386,9 @@ impl Core {
                     job.rec.reason = match outcome.outcome.as_str() {
                         "invalid" => {
                             "proven invalid on chain: the node was slashed and the caller refunded"
+                        }
+                        "unproven" => {
+                            "its node never proved it was not an audit: the caller was refunded"
                         }
                         _ => "no verdict on chain in time: the caller was refunded",
                     }
@@ -1879,6 +1882,49 @@ mod tests {
         assert_eq!(refunded.state, JobState::Refunded as i32);
         assert_eq!(paid.state, JobState::Paid as i32);
         assert!(refunded.done && paid.done);
+        assert!(core.recorded_waiting().is_empty());
+    }
+
+    /// Issue 15, audits: a recorded job whose node never proved it was not an audit is refunded
+    /// at its window's end (`unproven`), and the stream ends there with that reason.
+    #[tokio::test]
+    async fn a_recorded_job_its_node_never_proved_ends_refunded() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let rec = JobRecord {
+            id: 1,
+            state: JobState::Recorded as i32,
+            deadline_ms: 1,
+            in_settlement: true,
+            settlement_id: 1,
+            chain: Some(ChainOutcome {
+                outcome: "recorded".into(),
+                window_ends: 100,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        store
+            .write(vec![Write::Job(Box::new(rec))])
+            .await
+            .unwrap()
+            .unwrap();
+        let cfg = Arc::new(RouterConfig {
+            data_dir: dir.path().to_path_buf(),
+            ..RouterConfig::default()
+        });
+        let ops: Arc<dyn OperatorSet> = Arc::new(FileOperators::from_operators([]));
+        let mut core = Core::recover(cfg, ops, store, Arc::default(), true).unwrap();
+        core.chain_outcomes(vec![(
+            1,
+            ChainOutcome {
+                outcome: "unproven".into(),
+                ..Default::default()
+            },
+        )]);
+        let e = core.get(1).unwrap();
+        assert_eq!(e.state, JobState::Refunded as i32);
+        assert!(e.done && e.reason.contains("never proved"), "{e:?}");
         assert!(core.recorded_waiting().is_empty());
     }
 

@@ -95,6 +95,16 @@ fn recorded_invalid(suite: &mut Suite, id: u64) {
         .record(vec![suite.result(id, 9, INVALID, &[0, 1, 2, 3])])
         .unwrap();
     assert_eq!(outcomes(&res)[0].1, "invalid");
+    // Its event says from when `Finalize` may slash the node (a router queues it by this).
+    let ends = res
+        .events
+        .iter()
+        .filter(|e| e.ty == "wasm-havn_job")
+        .flat_map(|e| e.attributes.iter())
+        .find(|a| a.key == "window_ends")
+        .map(|a| a.value.parse::<u64>().unwrap());
+    assert_eq!(ends, suite.job(id).window_ends);
+    assert!(ends.is_some());
 }
 
 fn node_stake(suite: &Suite) -> u128 {

@@ -5,6 +5,8 @@
 //! hash and the node's signature over the result claim. On drain it finishes what it holds (up to
 //! a time limit) and hands the rest back.
 
+pub mod audits;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};

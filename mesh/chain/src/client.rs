@@ -145,6 +145,9 @@ fn rpc(method: &'static str) -> impl Fn(tonic::Status) -> ChainError {
     }
 }
 
+/// How many times a tx that ran out of gas in its block is simulated and sent again.
+const OUT_OF_GAS_RETRIES: u32 = 2;
+
 /// How many times a tx is re-signed after an `account sequence mismatch` (code 32).
 const SEQUENCE_RETRIES: usize = 3;
 
@@ -337,13 +340,28 @@ impl Client {
     /// Included txs matching an event query (`wasm.action='transfer' AND …`), oldest first;
     /// failed txs are left out.
     pub async fn search_txs(&self, query: &str) -> Result<Vec<TxResult>, ChainError> {
+        self.txs_event(query, 0, 100).await
+    }
+
+    /// The newest `limit` (at most 100) included txs matching an event query, newest first.
+    pub async fn recent_txs(&self, query: &str, limit: u64) -> Result<Vec<TxResult>, ChainError> {
+        // ORDER_BY_DESC
+        self.txs_event(query, 2, limit.min(100)).await
+    }
+
+    async fn txs_event(
+        &self,
+        query: &str,
+        order_by: i32,
+        limit: u64,
+    ) -> Result<Vec<TxResult>, ChainError> {
         #[allow(deprecated)] // `events`, `pagination`: the pre-0.50 fields, left empty
         let request = GetTxsEventRequest {
             events: vec![],
             pagination: None,
-            order_by: 0,
+            order_by,
             page: 1,
-            limit: 100,
+            limit,
             query: query.into(),
         };
         let found = TxClient::new(self.channel.clone())
@@ -406,8 +424,24 @@ impl Client {
     /// from this process (a validator's challenges, seeds and heartbeats, sent concurrently) are
     /// broadcast one at a time, each with the sequence after the last one broadcast: the chain's
     /// account only counts committed txs, so reading it would hand them all the same number.
-    /// Only the broadcast is serialised; they wait for inclusion side by side.
+    /// Only the broadcast is serialised; they wait for inclusion side by side. A tx that ran out
+    /// of gas (code 11: the state changed between its simulation and its block, as when three
+    /// validators' challenges race and the last one decides the job) is reverted whole, so it is
+    /// simulated and sent again, up to `OUT_OF_GAS_RETRIES` times.
     pub async fn send_tx(&self, wallet: &Wallet, msgs: Vec<Any>) -> Result<TxResult, ChainError> {
+        let mut retries = 0;
+        loop {
+            match self.send_once(wallet, msgs.clone()).await {
+                Err(e) if e.tx_code() == Some(11) && retries < OUT_OF_GAS_RETRIES => {
+                    retries += 1;
+                    tracing::info!(error = %e, retries, "out of gas after simulating; simulating again");
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn send_once(&self, wallet: &Wallet, msgs: Vec<Any>) -> Result<TxResult, ChainError> {
         let address = wallet.address().to_string();
         let account = account_lock(self.chain_id(), &address);
         let hash = {

@@ -33,6 +33,17 @@ pub enum ChainError {
     Decode(String),
 }
 
+/// Why a daemon (node, validator) did not start.
+#[derive(Debug, Error)]
+pub enum StartError {
+    /// The config or a file it names is wrong: fix it and start again.
+    #[error("{0}")]
+    Config(String),
+    /// The chain could not be reached or refused this operator.
+    #[error("{0}")]
+    Chain(#[from] ChainError),
+}
+
 impl ChainError {
     /// The ABCI code of a failed tx, if that is what this is.
     pub fn tx_code(&self) -> Option<u32> {

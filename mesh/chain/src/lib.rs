@@ -11,7 +11,7 @@ mod section;
 mod wallet;
 
 pub use client::{sign_tx, ChainConfig, Client, SignParams, TxResult};
-pub use error::ChainError;
+pub use error::{ChainError, StartError};
 pub use section::{read_key_file, write_key_file, ChainSection};
 pub use wallet::{address_of, is_address_of, Wallet};
 

@@ -33,8 +33,9 @@ pub struct ChainSection {
     #[serde(default = "default_operators_refresh_ms")]
     pub operators_refresh_ms: u64,
     /// The Havn execution log. Set on a validator: it posts each re-executed Invalid it signs
-    /// there itself (`Challenge`), so a router that drops the verdict cannot save a faking node.
-    /// Tasks for another log are never challenged.
+    /// there itself (`Challenge`), so a router that drops the verdict cannot save a faking node,
+    /// and re-executes what audit proofs dispute there. Tasks for another log are never
+    /// challenged. Set on a node: it keeps its audits there (commits, answers, proves).
     #[serde(default)]
     pub execution_log: String,
     /// `[chain.tls]`: TLS to `grpc` (`https://`; plaintext only to loopback unless allowed).

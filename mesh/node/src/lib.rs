@@ -3,9 +3,14 @@
 //! the jobs it is leased: fetch the manifest by hash (sha256-checked, cached on disk), run it
 //! through the executor for its pipeline kind, stream progress, and return the output with its
 //! hash and the node's signature over the result claim. On drain it finishes what it holds (up to
-//! a time limit) and hands the rest back.
+//! a time limit) and hands the rest back. With an execution log it also keeps its audits: a
+//! committed tree per epoch, the jobs it answers wrongly on purpose, and their proofs
+//! (`auditor`).
 
+pub mod auditor;
 pub mod audits;
+
+pub use havn_chain::StartError;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -93,7 +98,10 @@ pub struct NodeMetrics {
 }
 
 impl NodeMetrics {
-    fn render(&self, running: u64) -> String {
+    fn render(&self, running: u64, auditor: Option<&auditor::Auditor>) -> String {
+        let none = Counter::default();
+        let (audits, proven) =
+            auditor.map_or((&none, &none), |a| (&a.metrics.audits, &a.metrics.proven));
         Exposition::default()
             .gauge("havn_node_jobs_running", "Jobs running now.", running)
             .counter(
@@ -115,6 +123,16 @@ impl NodeMetrics {
                 "havn_node_execution_seconds",
                 "Time to run a job, fetch included.",
                 &self.execution_seconds,
+            )
+            .counter(
+                "havn_node_audits_total",
+                "Jobs answered wrongly on purpose (audits).",
+                audits,
+            )
+            .counter(
+                "havn_node_audit_proofs_total",
+                "Jobs proven audit or not on chain.",
+                proven,
             )
             .finish()
     }
@@ -141,6 +159,7 @@ pub struct Node {
     /// Flips to true when the node drains.
     draining: watch::Sender<bool>,
     pub metrics: Arc<NodeMetrics>,
+    auditor: Option<Arc<auditor::Auditor>>,
 }
 
 impl Node {
@@ -163,15 +182,63 @@ impl Node {
             running: Arc::default(),
             draining: watch::channel(false).0,
             metrics: Arc::default(),
+            auditor: None,
         })
+    }
+
+    /// Keeps audits on the auditor's execution log: every job is first looked up there.
+    pub fn with_auditor(mut self, auditor: auditor::Auditor) -> Self {
+        self.auditor = Some(Arc::new(auditor));
+        self
+    }
+
+    /// The node `cfg` describes, as the daemon runs it: joined to its chain (heartbeats start
+    /// here) and, with an execution log, keeping its audits there (owed proofs are kept in the
+    /// cache directory, so a restart still sends them).
+    pub async fn start(
+        cfg: NodeConfig,
+        key: SigningKey,
+        executors: Executors,
+    ) -> Result<Node, StartError> {
+        let (chain, operator) = (cfg.chain.clone(), cfg.operator.clone());
+        let master = audits::master_secret(&key);
+        let pending = cfg.cache_dir.join("audit-proofs.json");
+        let node = Node::new(cfg, key, executors).map_err(StartError::Config)?;
+        let Some(chain) = chain else {
+            return Ok(node);
+        };
+        chain.join_as_operator(&operator).await?;
+        if chain.execution_log.is_empty() {
+            return Ok(node);
+        }
+        let (client, wallet) = chain.connect().await?;
+        let auditor = auditor::Auditor::new(
+            client,
+            wallet,
+            chain.execution_log.clone(),
+            master,
+            &pending,
+        )
+        .map_err(StartError::Config)?;
+        Ok(node.with_auditor(auditor))
     }
 
     /// Serves every router until `stop` resolves, then drains.
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
         let this = Arc::new(self);
+        let keeper = this.auditor.clone().map(|a| tokio::spawn(a.keep()));
         if let Some(addr) = this.cfg.metrics_listen {
-            let (m, running) = (this.metrics.clone(), this.running.clone());
-            let render = Arc::new(move || m.render(u64::from(running.load(Ordering::Relaxed))));
+            let (m, running, auditor) = (
+                this.metrics.clone(),
+                this.running.clone(),
+                this.auditor.clone(),
+            );
+            let render = Arc::new(move || {
+                m.render(
+                    u64::from(running.load(Ordering::Relaxed)),
+                    auditor.as_deref(),
+                )
+            });
             if let Err(e) = havn_mesh_common::metrics::start(addr, render).await {
                 tracing::error!(%addr, error = %e, "cannot serve metrics");
             }
@@ -192,7 +259,7 @@ impl Node {
         }
         // Give the streams a moment to carry the last results and hand-backs.
         tokio::time::sleep(Duration::from_millis(100)).await;
-        for t in tasks {
+        for t in tasks.into_iter().chain(keeper) {
             t.abort();
         }
     }
@@ -393,6 +460,11 @@ impl Node {
                 .map_err(|e| e.to_string())?;
         }
         let (id, attempt) = (a.job_id, a.attempt);
+        let plan = match &self.auditor {
+            Some(auditor) => Some(auditor.plan(id).await?),
+            None => None,
+        };
+        let audit = plan.is_some_and(|p| p.audit);
         let progress_out = out.clone();
         let cancel = cancel.clone();
         let output = tokio::task::spawn_blocking(move || {
@@ -412,14 +484,31 @@ impl Node {
                     })),
                 });
             };
-            executor
-                .run(&manifest, &job, &mut progress, &cancel)
-                .map(|bytes| (bytes, executor.runtime()))
+            let honest = executor.run(&manifest, &job, &mut progress, &cancel)?;
+            // An audit: the run under another seed, so only a real re-execution tells.
+            let bytes = match audit {
+                false => honest,
+                true => {
+                    let other = JobInput {
+                        seed: audits::audit_seed(a.seed),
+                        ..job
+                    };
+                    let wrong = executor.run(&manifest, &other, &mut |_, _| {}, &cancel)?;
+                    audits::wrong_answer(&honest, wrong)
+                }
+            };
+            Ok::<_, havn_mesh_common::pipeline::ExecError>((bytes, executor.runtime()))
         })
         .await
         .map_err(|e| format!("executor crashed: {e}"))?
         .map_err(|e| e.to_string())?;
         let (bytes, (executor, device, versions)) = output;
+        if let (Some(auditor), Some(epoch)) = (&self.auditor, plan.and_then(|p| p.owed)) {
+            if audit {
+                auditor.metrics.audits.inc();
+            }
+            auditor.owe(id, epoch);
+        }
         let hash = havn_mesh_common::sha256(&bytes);
         let claim = ResultClaim {
             job_id: id,

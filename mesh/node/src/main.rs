@@ -58,21 +58,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (chain, operator) = (cfg.chain.clone(), cfg.operator.clone());
-    let node = match Node::new(cfg, key, executors) {
-        Ok(n) => n,
-        Err(e) => {
-            eprintln!("havn-node: {e}");
-            return ExitCode::from(2);
-        }
-    };
     runtime.block_on(async move {
-        if let Some(chain) = &chain {
-            if let Err(e) = chain.join_as_operator(&operator).await {
+        let node = match Node::start(cfg, key, executors).await {
+            Ok(n) => n,
+            Err(e @ havn_node::StartError::Config(_)) => {
+                eprintln!("havn-node: {e}");
+                return ExitCode::from(2);
+            }
+            Err(e) => {
                 eprintln!("havn-node: {e}");
                 return ExitCode::FAILURE;
             }
-        }
+        };
         service::notify_ready();
         node.run(async {
             service::shutdown_signal().await;

@@ -9,12 +9,17 @@
 //!    its draws nor skip one unprovably; without a chain it is a local secret and `sample_rate`;
 //! 4. signs the attestation (`havn_types::Attestation`, the bytes the execution log verifies) with
 //!    verdict valid or invalid.
+//!
+//! With an execution log it also posts its re-executed Invalid verdicts there itself
+//! (`Challenger`), and re-executes the jobs it judged structurally that their node's audit proof
+//! disputed (`audits`).
 
+pub mod audits;
 pub mod seeds;
 pub mod signed;
 mod start;
 
-pub use start::StartError;
+pub use havn_chain::StartError;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -104,6 +109,8 @@ pub struct ValidatorMetrics {
     pub duplicate_tasks: Counter,
     /// Decisions by the ladder rung that made them (`Rung::ALL` order).
     pub rungs: [Counter; 6],
+    /// Kept tasks re-executed because their node's audit proof disputed them on chain.
+    pub audit_disputes: Counter,
 }
 
 impl ValidatorMetrics {
@@ -128,6 +135,11 @@ impl ValidatorMetrics {
                 "havn_validator_duplicate_tasks_total",
                 "Resent verify tasks dropped while the first copy was still being checked.",
                 &self.duplicate_tasks,
+            )
+            .counter(
+                "havn_validator_audit_disputes_total",
+                "Jobs re-executed because their node's audit proof disputed them on chain.",
+                &self.audit_disputes,
             )
             .counter(
                 "havn_validator_abstained_total",
@@ -172,6 +184,8 @@ pub struct Validator {
     local_threshold: u64,
     checker: Checker,
     challenger: Option<Arc<Challenger>>,
+    /// With a challenger: the tasks judged structurally, re-executed if an audit disputes them.
+    kept: Arc<audits::KeptTasks>,
     seeds: Option<Arc<seeds::Seeds>>,
     pub metrics: Arc<ValidatorMetrics>,
     /// What it signed per job: nothing that contradicts it is signed (`signed`).
@@ -218,6 +232,30 @@ impl Challenger {
                 }],
             },
         })
+    }
+
+    /// Posts a re-executed Valid on a disputed job (`Attest`: the transaction authenticates it).
+    async fn attest(&self, task: &VerifyTask, check: havn_types::Check) {
+        let Some(output) = &task.output else {
+            return;
+        };
+        let msg = havn_execution_log::msg::ExecuteMsg::Attest {
+            job_id: task.job_id,
+            node: output.node.clone(),
+            output_hash: output.output_hash.clone().into(),
+            verdict: havn_types::Verdict::Valid,
+            check,
+        };
+        match self
+            .client
+            .execute(&self.wallet, &self.execution_log, &msg, &[])
+            .await
+        {
+            Ok(tx) => {
+                tracing::info!(job = task.job_id, tx = %tx.hash, "attested the disputed job on chain")
+            }
+            Err(e) => tracing::info!(job = task.job_id, error = %e, "attestation not taken"),
+        }
     }
 
     async fn challenge(&self, task: VerifyTask, attestation: Attestation) {
@@ -320,6 +358,7 @@ impl Validator {
             secret,
             checker,
             challenger: None,
+            kept: Arc::new(audits::KeptTasks::new(audits::KEPT_BYTES)),
             seeds: None,
             metrics: Arc::default(),
             signed,
@@ -400,6 +439,9 @@ impl Validator {
         if let Some(seeds) = &this.seeds {
             tasks.push(tokio::spawn(seeds.clone().keep()));
         }
+        if this.challenger.is_some() {
+            tasks.push(tokio::spawn(this.clone().follow_audits()));
+        }
         stop.await;
         for t in tasks {
             t.abort();
@@ -462,7 +504,15 @@ impl Validator {
             let (this, out, artifacts) = (self.clone(), out.clone(), artifacts.clone());
             tokio::spawn(async move {
                 let _holding = holding;
-                if let Some(answer) = this.attest(task, artifacts).await {
+                let copy = this.challenger.is_some().then(|| task.clone());
+                if let Some(answer) = this.attest(task, artifacts.clone()).await {
+                    let valid = answer
+                        .attestation
+                        .as_ref()
+                        .is_some_and(|a| a.verdict == Verdict::Valid as i32);
+                    if let (Some(task), false, true) = (copy, answer.reexecuted, valid) {
+                        this.kept.keep(task, artifacts);
+                    }
                     let _ = out
                         .send(ValidatorMessage {
                             body: Some(validator_message::Body::Attestation(answer)),
@@ -470,6 +520,48 @@ impl Validator {
                         .await;
                 }
             });
+        }
+    }
+
+    /// Re-executes each kept task whose job an audit proof disputed on chain, until dropped.
+    async fn follow_audits(self: Arc<Self>) {
+        let Some(challenger) = self.challenger.clone() else {
+            return;
+        };
+        loop {
+            tokio::time::sleep(audits::TICK).await;
+            if self.kept.is_empty() {
+                continue;
+            }
+            let ids = match audits::recent_disputes(&challenger.client).await {
+                Ok(ids) => ids,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read audit disputes; will retry");
+                    continue;
+                }
+            };
+            for id in ids {
+                let Some((mut task, artifacts)) = self.kept.take(id) else {
+                    continue;
+                };
+                self.metrics.audit_disputes.inc();
+                tracing::info!(job = id, "its node proved it an audit: re-executing");
+                task.escalated = true;
+                let (this, challenger) = (self.clone(), challenger.clone());
+                tokio::spawn(async move {
+                    // An Invalid is challenged on chain by `attest` itself.
+                    let Some(answer) = this.attest(task.clone(), artifacts).await else {
+                        return;
+                    };
+                    let Some(a) = answer.attestation.filter(|_| answer.reexecuted) else {
+                        return;
+                    };
+                    if a.verdict == Verdict::Valid as i32 {
+                        let check = havn_types::Check::from_byte(a.check as u8);
+                        challenger.attest(&task, check).await;
+                    }
+                });
+            }
         }
     }
 

@@ -9,18 +9,7 @@ use havn_mesh_common::operators::{FileOperators, OperatorSet};
 use havn_mesh_common::pipeline::Executors;
 use k256::ecdsa::SigningKey;
 
-use crate::{seeds::Seeds, Challenger, Validator, ValidatorConfig};
-
-/// Why a validator did not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// The config or a file it names is wrong: fix it and start again.
-    #[error("{0}")]
-    Config(String),
-    /// The chain could not be reached or refused this operator.
-    #[error("{0}")]
-    Chain(#[from] havn_chain::ChainError),
-}
+use crate::{seeds::Seeds, Challenger, StartError, Validator, ValidatorConfig};
 
 impl Validator {
     /// The validator `cfg` describes, joined to its chain (heartbeats start here), with

@@ -107,6 +107,8 @@ pub fn outcome_of_status(job: &havn_execution_log::state::Job) -> Option<ChainOu
         JobStatus::Disputed => "disputed",
         JobStatus::Arbitration => "arbitration",
         JobStatus::Valid => "valid",
+        // Its node proved it an audit: a wrong answer on purpose, not a fraud.
+        JobStatus::Invalid if job.audit == havn_execution_log::state::AuditState::Audit => "audit",
         JobStatus::Invalid => "invalid",
         JobStatus::Refunded => "refunded",
     };
@@ -666,5 +668,51 @@ mod tests {
             vec![(1, 159), (2, 609), (5, 160), (7, 60)]
         );
         assert_eq!(outcomes(&tx, "havn_finalize")[0].0, 6);
+    }
+
+    /// An invalid job its node proved an audit reads as one (the caller is refunded, nobody
+    /// cheated); the others by their status.
+    #[test]
+    fn an_invalid_job_proven_an_audit_reads_as_an_audit() {
+        use cosmwasm_std::{Addr, HexBinary, Timestamp, Uint128};
+        use havn_execution_log::state::{AuditState, Job};
+        let job = Job {
+            id: 1,
+            workflow_id: 1,
+            version: 1,
+            version_hash: HexBinary::from([0u8; 32]),
+            caller: Addr::unchecked("caller"),
+            input_hash: HexBinary::from([0u8; 32]),
+            fee: Uint128::new(1),
+            creator: Addr::unchecked("creator"),
+            split: havn_types::Split::DEFAULT,
+            royalty_stack: vec![],
+            requested_height: 1,
+            deadline: Timestamp::from_seconds(1),
+            status: JobStatus::Invalid,
+            result: None,
+            window_ends: None,
+            audit: AuditState::Audit,
+        };
+        let read = |status, audit| {
+            outcome_of_status(&Job {
+                status,
+                audit,
+                ..job.clone()
+            })
+            .map(|o| o.outcome)
+        };
+        assert_eq!(
+            read(JobStatus::Invalid, AuditState::Audit).as_deref(),
+            Some("audit")
+        );
+        for audit in [AuditState::Due, AuditState::Clear, AuditState::Exempt] {
+            assert_eq!(read(JobStatus::Invalid, audit).as_deref(), Some("invalid"));
+        }
+        assert_eq!(
+            read(JobStatus::Valid, AuditState::Clear).as_deref(),
+            Some("valid")
+        );
+        assert_eq!(read(JobStatus::Pending, AuditState::Exempt), None);
     }
 }

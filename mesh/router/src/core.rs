@@ -113,7 +113,7 @@ pub fn chain_state(outcome: &str) -> Option<JobState> {
         "recorded" => JobState::Recorded,
         "valid" => JobState::Paid,
         "disputed" | "arbitration" => JobState::Disputed,
-        "invalid" | "refunded" | "unproven" => JobState::Refunded,
+        "invalid" | "refunded" | "unproven" | "audit" => JobState::Refunded,
         "rejected" | "no_quorum" => JobState::Rejected,
         _ => return None,
     })
@@ -389,6 +389,9 @@ impl Core {
                         }
                         "unproven" => {
                             "its node never proved it was not an audit: the caller was refunded"
+                        }
+                        "audit" => {
+                            "one of its node's audits (a wrong answer on purpose, to catch validators that do not check): the caller was refunded"
                         }
                         _ => "no verdict on chain in time: the caller was refunded",
                     }

@@ -83,7 +83,18 @@ async fn havnd_killed_mid_run_restarts_from_its_wal_and_every_job_is_recorded_on
         }
     }
     let client = net.client.clone();
-    wait_for(&client, &d, &ids, JobStatus::Valid).await;
+    // The jobs of an epoch the node committed a tree for are audited (1 %): those end Invalid,
+    // their fees back with the caller; every other job is paid.
+    let audits = audits_among(&client, &d, &net.dir, &ids).await;
+    let paid: Vec<u64> = ids
+        .iter()
+        .copied()
+        .filter(|i| !audits.contains(i))
+        .collect();
+    wait_for(&client, &d, &audits, JobStatus::Invalid).await;
+    wait_for(&client, &d, &paid, JobStatus::Valid).await;
+    println!("{} of {JOBS} jobs were the node's audits", audits.len());
+    let fees = fees * paid.len() as u128 / JOBS as u128;
 
     let executions: havn_execution_log::msg::ExecutionsResponse = client
         .smart(
@@ -97,7 +108,7 @@ async fn havnd_killed_mid_run_restarts_from_its_wal_and_every_job_is_recorded_on
         .await
         .unwrap();
     let recorded: Vec<u64> = executions.executions.iter().map(|x| x.job_id).collect();
-    assert_eq!(recorded, ids, "each job recorded once");
+    assert_eq!(recorded, paid, "each job recorded once");
 
     let after = holdings(&client, &d.token).await;
     assert_eq!(
@@ -317,6 +328,7 @@ async fn whole_loop(chain: &str) {
     assert_eq!(lineage["artifacts"].as_array().unwrap().len(), 1);
 
     // `havn run`: requested, run, verified, saved and recorded; `job watch` sees it settled.
+    not_an_audit(&client, &d, &dir, 2).await;
     let before = hai(&caller).await;
     let run = json(&cli(&[
         "run",
@@ -474,6 +486,81 @@ async fn whole_loop(chain: &str) {
         .unwrap();
         assert!(state["height"].as_str().unwrap().parse::<u64>().unwrap() > 10);
         assert!(dir.join("havnd/data/cs.wal").exists());
+    }
+}
+
+/// Which of `ids` are the node's audits: jobs of an epoch it committed a tree for (on chain)
+/// whose leaf in that tree, derived from its key as its daemon derives it, says so.
+async fn audits_among(
+    client: &Client,
+    d: &havn_chain::havn::Deployment,
+    dir: &Path,
+    ids: &[u64],
+) -> Vec<u64> {
+    use havn_execution_log::msg::{EpochResponse, QueryMsg};
+    let cfg: havn_node::NodeConfig =
+        havn_mesh_common::config::load(Some(&dir.join("node.toml")), "HAVN_TEST_UNUSED").unwrap();
+    let master = havn_node::audits::master_secret(&cfg.key().unwrap());
+    let params: havn_execution_log::state::Params =
+        client.smart(&d.log, &QueryMsg::Params {}).await.unwrap();
+    let mut audits = vec![];
+    for &id in ids {
+        let job: havn_execution_log::state::Job =
+            client.smart(&d.log, &QueryMsg::Job { id }).await.unwrap();
+        let epoch = havn_types::sampling::epoch_of(job.requested_height, params.epoch_blocks);
+        let root: Option<cosmwasm_std::HexBinary> = client
+            .smart(
+                &d.log,
+                &QueryMsg::AuditRoot {
+                    epoch,
+                    node: cfg.operator.clone(),
+                },
+            )
+            .await
+            .unwrap();
+        if root.is_none() {
+            continue;
+        }
+        let e: EpochResponse = client
+            .smart(&d.log, &QueryMsg::Epoch { epoch: Some(epoch) })
+            .await
+            .unwrap();
+        let threshold = havn_types::audit::audit_threshold(e.audit_bps);
+        if havn_node::audits::epoch_tree(&master, epoch).is_audit(id, threshold) {
+            audits.push(id);
+        }
+    }
+    audits
+}
+
+/// Until job `job_id`, requested now, would not be one of the node's audits (1 % of its jobs in
+/// an epoch it committed a tree for: answered wrongly on purpose and refunded; the audit test
+/// below runs one). The whole loop checks a paid job, so in the rare network whose node's tree
+/// makes this job an audit in this epoch, it waits for the next.
+async fn not_an_audit(client: &Client, d: &havn_chain::havn::Deployment, dir: &Path, job_id: u64) {
+    use havn_execution_log::msg::QueryMsg;
+    let cfg: havn_node::NodeConfig =
+        havn_mesh_common::config::load(Some(&dir.join("node.toml")), "HAVN_TEST_UNUSED").unwrap();
+    let master = havn_node::audits::master_secret(&cfg.key().unwrap());
+    let params: havn_execution_log::state::Params =
+        client.smart(&d.log, &QueryMsg::Params {}).await.unwrap();
+    let threshold = havn_types::audit::audit_threshold(params.audit_bps);
+    let start = Instant::now();
+    loop {
+        let height = client.latest_height().await.unwrap();
+        let epoch = havn_types::sampling::epoch_of(height, params.epoch_blocks);
+        // Near an epoch's end the request could land in the next one: check both.
+        let audit = [epoch, epoch + 1]
+            .iter()
+            .any(|e| havn_node::audits::epoch_tree(&master, *e).is_audit(job_id, threshold));
+        if !audit {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(600),
+            "job {job_id} is an audit"
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }
 
@@ -1106,5 +1193,371 @@ async fn a_node_faking_200_jobs_on_the_devnet_is_caught_as_the_model_says_and_sl
     assert_eq!(e.state, JobState::Queued as i32, "leased to a jailed node");
 
     let _ = (stop_node.send(()), stop_colluder.send(()));
+    net.stop();
+}
+
+/// Signs every job Valid as "re-executed" without running anything: a validator that pretends
+/// to check. Its own runs are honest, so it passes for honest everywhere but an audit.
+struct Pretend;
+
+impl havn_mesh_common::pipeline::Executor for Pretend {
+    fn kind(&self) -> &str {
+        havn_mesh_common::pipeline::DIGEST_KIND
+    }
+    fn runtime(&self) -> (String, String, String) {
+        havn_mesh_common::pipeline::DigestExecutor.runtime()
+    }
+    fn run(
+        &self,
+        manifest: &havn_mesh_common::pipeline::Manifest,
+        job: &havn_mesh_common::pipeline::JobInput<'_>,
+        progress: &mut dyn FnMut(u32, u32),
+        cancel: &std::sync::atomic::AtomicBool,
+    ) -> Result<Vec<u8>, havn_mesh_common::pipeline::ExecError> {
+        havn_mesh_common::pipeline::DigestExecutor.run(manifest, job, progress, cancel)
+    }
+    fn verify(
+        &self,
+        _: &havn_mesh_common::pipeline::Manifest,
+        _: &havn_mesh_common::pipeline::JobInput<'_>,
+        _: &[u8],
+        _: &std::sync::atomic::AtomicBool,
+    ) -> Result<havn_mesh_common::pipeline::Judgement, havn_mesh_common::pipeline::ExecError> {
+        Ok(havn_mesh_common::pipeline::Judgement::exact())
+    }
+}
+
+/// Audits on the devnet at the shipped defaults (`audit_bps` 1 %, `p_min`, the slashes, the
+/// windows): the node process commits a tree for each coming epoch and proves every job it ran;
+/// the test, holding the node's key, requests jobs on chain until one is an audit of the node's
+/// tree (the chain fixes the ids; the rest are never run), and runs that one and an ordinary
+/// job of the same epoch through the mesh. The ordinary job is proven clear and paid. The audit
+/// is answered wrongly, so it ends Invalid whichever way it goes: a drawn honest validator
+/// catches it and escalates it, or it is recorded Valid and the node's proof disputes it, and
+/// the honest validators re-execute the task they had kept and challenge it on chain. The
+/// caller gets that fee back, the node and the honest validators lose nothing, and the fourth
+/// validator, run here, which claims a re-execution on every job without running one, loses
+/// `slash_false_attestation`. (It sets `sample_rate` 1 and commits no seed, so its every vote
+/// claims a re-execution: the lie is on record on every job, not only on those it is drawn for.)
+#[tokio::test(flavor = "multi_thread")]
+async fn an_audit_on_the_devnet_is_answered_wrongly_proven_and_catches_a_validator_that_pretends() {
+    use cosmwasm_std::{HexBinary, Uint128};
+    use havn_execution_log::msg::{EpochResponse, QueryMsg as LogQuery, VotesResponse};
+    use havn_execution_log::state::{AuditState, Job};
+    use havn_sdk::jobs;
+    use havn_sdk::network::{ChainKind, Network, HAI};
+    use havn_staking::msg::{OperatorResponse, QueryMsg as StakingQuery};
+    use havn_types::audit::audit_threshold;
+    use havn_types::sampling::epoch_of;
+    const PRICE: u128 = HAI;
+    const PRETENDER: &str = "validator-3";
+
+    let tmp = tempfile::tempdir().unwrap();
+    let mut net = Network::up_with(
+        &tmp.path().join("network"),
+        ChainKind::Devnet,
+        &[PRETENDER],
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let (d, client) = (net.deployment.clone(), net.client.clone());
+    let keys = net.keys.clone();
+    let address = |name: &str| keys.get(name).unwrap().address().to_string();
+    let stake = |who: String| {
+        let (client, staking) = (client.clone(), d.staking.clone());
+        async move {
+            let o: OperatorResponse = client
+                .smart(&staking, &StakingQuery::Operator { address: who })
+                .await
+                .unwrap();
+            o
+        }
+    };
+
+    // A cheap deterministic workflow, served by the router.
+    let (manifest, version) = havn_mesh_common::pipeline::digest_manifest("auditable", 10);
+    havn_mesh_common::artifacts::ArtifactDir::open(&net.dir.join("router/artifacts"))
+        .unwrap()
+        .put(&manifest)
+        .unwrap();
+    let workflow = d
+        .publish(
+            &client,
+            &keys.get("creator").unwrap(),
+            havn_workflow_registry::msg::PublishMsg {
+                name: "auditable-digest".into(),
+                content_hash: hex::encode(version),
+                price: Uint128::new(PRICE),
+                split: None,
+                dependencies: vec![],
+                parent: None,
+            },
+        )
+        .await
+        .unwrap();
+
+    // The pretender: the network's config for it, re-executing (so it says) every job.
+    let (stop_pretender, stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut cfg: havn_validator::ValidatorConfig = havn_mesh_common::config::load(
+        Some(&net.dir.join(format!("{PRETENDER}.toml"))),
+        "HAVN_TEST_UNUSED",
+    )
+    .unwrap();
+    cfg.sample_rate = 1.0;
+    let key = cfg.key().unwrap();
+    let chain = cfg.chain.clone().unwrap();
+    let operators = chain
+        .join_as_operator(&cfg.operator)
+        .await
+        .unwrap()
+        .unwrap();
+    let (challenge_client, wallet) = chain.connect().await.unwrap();
+    let mut pretend = havn_mesh_common::pipeline::Executors::default();
+    pretend.add(std::sync::Arc::new(Pretend));
+    let pretender = havn_validator::Validator::new(cfg, key, operators, pretend)
+        .unwrap()
+        .for_deployment(client.chain_id(), &d.log)
+        .with_challenger(havn_validator::Challenger {
+            client: challenge_client,
+            wallet,
+            execution_log: d.log.clone(),
+        });
+    tokio::spawn(pretender.run(async {
+        let _ = stopped.await;
+    }));
+    net.wait_connected(1, 4).await.unwrap();
+    let bonded = stake(address(PRETENDER)).await.validator_stake;
+    let honest_bonded = stake(address("validator-0")).await.validator_stake;
+    let node_bonded = stake(address("node")).await.node_stake;
+
+    // The node's trees, as its daemon derives them from its key.
+    let node_cfg: havn_node::NodeConfig =
+        havn_mesh_common::config::load(Some(&net.dir.join("node.toml")), "HAVN_TEST_UNUSED")
+            .unwrap();
+    let master = havn_node::audits::master_secret(&node_cfg.key().unwrap());
+    let params: havn_execution_log::state::Params =
+        client.smart(&d.log, &LogQuery::Params {}).await.unwrap();
+
+    // Until an epoch the node committed its tree for, with the three honest validators' seeds.
+    let start = Instant::now();
+    loop {
+        let e: EpochResponse = client
+            .smart(&d.log, &LogQuery::Epoch { epoch: None })
+            .await
+            .unwrap();
+        let root: Option<HexBinary> = client
+            .smart(
+                &d.log,
+                &LogQuery::AuditRoot {
+                    epoch: e.current,
+                    node: address("node"),
+                },
+            )
+            .await
+            .unwrap();
+        // Late in an epoch the requests below could cross into the next one: wait it out.
+        let left = e
+            .end_height
+            .saturating_sub(client.latest_height().await.unwrap());
+        if root.is_some() && e.committed == 3 && left > params.epoch_blocks / 2 {
+            assert_eq!(e.auditors, 1);
+            assert_eq!(e.audit_bps, params.audit_bps);
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(360),
+            "epoch {}: node root {root:?}, {} seeds",
+            e.current,
+            e.committed
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+
+    // Requests, twenty per transaction, until one is an audit of the node's tree for its epoch.
+    let caller = keys.get("caller").unwrap();
+    let mut requested: Vec<(u64, Vec<u8>, u64)> = vec![];
+    let audit = 'find: loop {
+        let inputs: Vec<Vec<u8>> = (requested.len()..requested.len() + 20)
+            .map(|i| format!("audit probe {i}").into_bytes())
+            .collect();
+        let msgs = inputs
+            .iter()
+            .map(|input| {
+                let hash = HexBinary::from(havn_mesh_common::sha256(input).as_slice());
+                d.request_msg(&client, &caller, workflow, PRICE, hash)
+                    .unwrap()
+            })
+            .collect();
+        let tx = client.send_tx(&caller, msgs).await.unwrap();
+        let ids: Vec<u64> = havn_chain::havn::attributes(&tx, "job_id")
+            .map(|v| v.parse().unwrap())
+            .collect();
+        assert_eq!(ids.len(), inputs.len());
+        let epoch = epoch_of(tx.height, params.epoch_blocks);
+        let tree = havn_node::audits::epoch_tree(&master, epoch);
+        let threshold = audit_threshold(params.audit_bps);
+        for (id, input) in ids.into_iter().zip(inputs) {
+            requested.push((id, input, epoch));
+            if tree.is_audit(id, threshold) {
+                break 'find requested.len() - 1;
+            }
+        }
+        // At 1 %, 1 500 jobs without an audit happen once in 3 million runs.
+        assert!(
+            requested.len() < 1_500,
+            "no audit in {} jobs",
+            requested.len()
+        );
+    };
+    let (audit_id, audit_input, epoch) = requested[audit].clone();
+    // An ordinary job of the same epoch: the one before the audit, else a new one.
+    let (honest_id, honest_input) = match audit.checked_sub(1).map(|i| &requested[i]) {
+        Some((id, input, e)) if *e == epoch => (*id, input.clone()),
+        _ => {
+            let input = b"an ordinary job".to_vec();
+            let r = jobs::request(&client, &d, &caller, workflow, &input)
+                .await
+                .unwrap();
+            (r.job_id, input)
+        }
+    };
+    for id in [audit_id, honest_id] {
+        let job: Job = client.smart(&d.log, &LogQuery::Job { id }).await.unwrap();
+        assert_eq!(epoch_of(job.requested_height, params.epoch_blocks), epoch);
+    }
+    println!(
+        "job {audit_id} is the node's first audit in epoch {epoch}, after {} requests",
+        requested.len()
+    );
+    let caller_before = d.hai_balance(&client, &address("caller")).await.unwrap();
+
+    let mut router = jobs::router(&net.router, &Default::default())
+        .await
+        .unwrap();
+    for (id, input) in [(honest_id, &honest_input), (audit_id, &audit_input)] {
+        router
+            .submit_job(SubmitJobRequest {
+                workflow: Some(WorkflowRef {
+                    workflow_id: workflow,
+                    version_hash: version.to_vec(),
+                }),
+                input: Some(submit_job_request::Input::InlineInput(input.clone())),
+                seed: 7,
+                caller: caller.address().to_string(),
+                chain_job_id: id,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+
+    // The ordinary job: proven not an audit, paid when its window ends.
+    wait_for(&client, &d, &[honest_id], JobStatus::Valid).await;
+    let honest: Job = client
+        .smart(&d.log, &LogQuery::Job { id: honest_id })
+        .await
+        .unwrap();
+    assert_eq!(honest.audit, AuditState::Clear);
+
+    // The audit: Invalid, proven an audit (so the node is excused), its fee back to the caller.
+    let start = Instant::now();
+    let job = loop {
+        let job: Job = client
+            .smart(&d.log, &LogQuery::Job { id: audit_id })
+            .await
+            .unwrap();
+        if job.status == JobStatus::Invalid && job.audit == AuditState::Audit {
+            break job;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(240),
+            "audit job {audit_id}: {:?}, {:?}, outcomes {:?}",
+            job.status,
+            job.audit,
+            record_outcomes(&client, audit_id).await
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let claimed = job.result.as_ref().unwrap();
+    assert_eq!(claimed.node.as_str(), address("node"));
+    let digest = havn_mesh_common::pipeline::DigestExecutor;
+    let honest_output = havn_mesh_common::pipeline::Executor::run(
+        &digest,
+        &havn_mesh_common::pipeline::Manifest::parse(&manifest).unwrap(),
+        &havn_mesh_common::pipeline::JobInput {
+            input: &audit_input,
+            seed: 7,
+            parameters: &Default::default(),
+        },
+        &mut |_, _| {},
+        &Default::default(),
+    )
+    .unwrap();
+    assert_ne!(
+        claimed.output_hash.as_slice(),
+        havn_mesh_common::sha256(&honest_output),
+        "an audit is answered wrongly"
+    );
+    let votes: VotesResponse = client
+        .smart(&d.log, &LogQuery::Votes { job_id: audit_id })
+        .await
+        .unwrap();
+    let vote_of = |who: &str| {
+        votes
+            .votes
+            .iter()
+            .find(|v| v.validator.as_str() == address(who))
+            .cloned()
+    };
+    // The pretender's re-executed Valid counts on chain unless three challenges decided the
+    // job first; then the router reports it (`ReportFalseAttestation`). Either way it pays once.
+    if let Some(pretended) = vote_of(PRETENDER) {
+        assert_eq!(pretended.verdict, havn_types::Verdict::Valid);
+        assert!(pretended.check.reexecuted());
+    }
+    let caught_by = votes
+        .votes
+        .iter()
+        .filter(|v| v.verdict == havn_types::Verdict::Invalid && v.check.reexecuted())
+        .count();
+    assert!(caught_by >= 2, "votes {:?}", votes.votes);
+
+    // Who paid: the pretender, once; not the node (an audit), not the honest validators.
+    let staking: havn_staking::state::Params = client
+        .smart(&d.staking, &StakingQuery::Params {})
+        .await
+        .unwrap();
+    let want = bonded - bonded.mul_floor(staking.slash_false_attestation);
+    let start = Instant::now();
+    let pretender_now = loop {
+        let o = stake(address(PRETENDER)).await;
+        if o.validator_stake <= want || start.elapsed() > Duration::from_secs(120) {
+            break o;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(pretender_now.validator_stake, want);
+    assert_eq!(stake(address("node")).await.node_stake, node_bonded);
+    for i in 0..3 {
+        assert_eq!(
+            stake(address(&format!("validator-{i}")))
+                .await
+                .validator_stake,
+            honest_bonded,
+            "validator-{i} is honest"
+        );
+    }
+    assert_eq!(
+        d.hai_balance(&client, &address("caller")).await.unwrap(),
+        caller_before + PRICE,
+        "the audit's fee went back to the caller"
+    );
+    // The node's daemon says what it did.
+    let metrics = std::fs::read_to_string(net.dir.join("logs/node.log")).unwrap();
+    assert!(metrics.contains("committed the audit tree"), "node log");
+    assert!(metrics.contains("proved audits"), "node log");
+
+    let _ = stop_pretender.send(());
     net.stop();
 }

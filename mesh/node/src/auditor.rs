@@ -5,8 +5,9 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use havn_chain::{ChainError, Client, Wallet};
 use havn_execution_log::msg::{AuditProof, EpochResponse, ExecuteMsg, QueryMsg};
@@ -19,6 +20,9 @@ use crate::audits::{epoch_tree, proof_step, PendingProofs, ProofStep};
 /// How often the auditor looks at the chain to commit and prove. Well inside the challenge
 /// window (150 blocks), which a job's proof must beat.
 pub const TICK: Duration = Duration::from_secs(2);
+
+/// How long a job waits for an unreachable chain before it fails.
+pub const CHAIN_PATIENCE: Duration = Duration::from_secs(60);
 
 /// Commitments are for the next two epochs (the log's `COMMIT_AHEAD`).
 const COMMIT_AHEAD: u64 = 2;
@@ -132,6 +136,23 @@ impl Auditor {
             audit: tree.is_audit(job_id, threshold),
             owed: Some(epoch),
         })
+    }
+
+    /// `plan`, read again every second for up to `CHAIN_PATIENCE` while the chain cannot be
+    /// read (a chain node restarting must not fail jobs: the router never gives a failed job
+    /// back to the node that failed it), unless the job is cancelled meanwhile.
+    pub async fn plan_patiently(&self, job_id: u64, cancel: &AtomicBool) -> Result<Plan, String> {
+        let start = Instant::now();
+        loop {
+            match self.plan(job_id).await {
+                Ok(plan) => return Ok(plan),
+                Err(e) if start.elapsed() < CHAIN_PATIENCE && !cancel.load(Ordering::SeqCst) => {
+                    tracing::warn!(job = job_id, error = %e, "cannot read the chain; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// The audit threshold of `epoch` (a past or current one) if this node committed for it;

@@ -461,7 +461,7 @@ impl Node {
         }
         let (id, attempt) = (a.job_id, a.attempt);
         let plan = match &self.auditor {
-            Some(auditor) => Some(auditor.plan(id).await?),
+            Some(auditor) => Some(auditor.plan_patiently(id, cancel).await?),
             None => None,
         };
         let audit = plan.is_some_and(|p| p.audit);

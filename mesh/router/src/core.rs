@@ -193,8 +193,11 @@ pub struct Core {
     pub draining: bool,
     settled_tx: Option<mpsc::UnboundedSender<SettlementBatch>>,
     evidence_tx: Option<mpsc::UnboundedSender<DoubleSignEvidence>>,
-    /// Re-executed Valid votes that came after the job was decided Invalid.
+    /// Re-executed Valid votes for results proven invalid: evidence for staking.
     false_attestation_tx: Option<mpsc::UnboundedSender<FalseAttestation>>,
+    /// Signed re-executed Valid votes that do not count (their validator is jailed or outside
+    /// the active set), held per job until its verdict: evidence if it is Invalid.
+    uncounted: BTreeMap<u64, Vec<(String, Attestation, havn_types::Check)>>,
     /// (job, validator) pairs already reported for double-signing.
     reported: BTreeSet<(u64, String)>,
     /// (job, validator) pairs already reported for a late false attestation.
@@ -258,6 +261,7 @@ impl Core {
             evidence_tx: None,
             reported: BTreeSet::new(),
             reported_false: BTreeSet::new(),
+            uncounted: BTreeMap::new(),
             strikes: BTreeMap::new(),
             false_attestation_tx: None,
             on_chain,
@@ -1110,9 +1114,20 @@ impl Core {
             self.late_vote(operator, id, &att, vote);
             return;
         }
-        let Some(op) = self.operators.get(operator).filter(|o| o.is_validator()) else {
+        let Some(op) = self.operators.get(operator) else {
             return;
         };
+        if !op.is_validator() {
+            // Jailed since it connected (say, for an earlier false attestation): its vote counts
+            // for nothing, but a re-executed Valid is still its signature on the result.
+            if vote.0 == havn_types::Verdict::Valid && vote.1.reexecuted() {
+                let held = self.uncounted.entry(id).or_default();
+                if held.len() < self.validators.len().max(1) {
+                    held.push((operator.to_string(), att, vote.1));
+                }
+            }
+            return;
+        }
         let digest = match attestation_digest(&self.cfg, &job.rec, vote) {
             Some(d) => d,
             None => return,
@@ -1164,6 +1179,15 @@ impl Core {
                 self.metrics.failed.inc();
             }
         }
+        let uncounted = self.uncounted.remove(&id).unwrap_or_default();
+        if verdict == havn_types::Verdict::Invalid {
+            for (operator, att, check) in uncounted {
+                self.report_false(&operator, id, &att, (havn_types::Verdict::Valid, check));
+            }
+        }
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
         if let Some(t) = job.result_at {
             self.metrics
                 .verify_seconds
@@ -1230,10 +1254,34 @@ impl Core {
         let Some(job) = self.jobs.get(&id) else {
             return;
         };
-        // Failed by a validator quorum (decided, then batched), not for running out of time.
-        let proven_invalid = job.state() == JobState::Failed
-            && (job.rec.settlement_id != 0 || self.decided.contains(&id));
-        if !proven_invalid || vote.0 != havn_types::Verdict::Valid || !vote.1.reexecuted() {
+        // Failed by a validator quorum (decided, then batched), not for running out of time; or
+        // refunded once the chain took that verdict (a colluder slower than the batch).
+        let proven_invalid = match job.state() {
+            JobState::Failed => job.rec.settlement_id != 0 || self.decided.contains(&id),
+            JobState::Refunded => {
+                job.rec.in_settlement
+                    && self.decision(id, Instant::now()) == Some(havn_types::Verdict::Invalid)
+            }
+            _ => false,
+        };
+        if proven_invalid {
+            self.report_false(operator, id, att, vote);
+        }
+    }
+
+    /// Hands a re-executed Valid for a result proven invalid to the evidence sink, once per
+    /// (job, validator), if its signature is the validator's.
+    fn report_false(
+        &mut self,
+        operator: &str,
+        id: u64,
+        att: &Attestation,
+        vote: (havn_types::Verdict, havn_types::Check),
+    ) {
+        let Some(job) = self.jobs.get(&id) else {
+            return;
+        };
+        if vote.0 != havn_types::Verdict::Valid || !vote.1.reexecuted() {
             return;
         }
         let (Some(op), Some(tx)) = (self.operators.get(operator), &self.false_attestation_tx)
@@ -1483,6 +1531,7 @@ impl Core {
         }
         for id in evict {
             self.jobs.remove(&id);
+            self.uncounted.remove(&id);
         }
         if self
             .pruned_at
@@ -2277,10 +2326,18 @@ mod tests {
 
     /// A world whose node `i` has `node_stakes[i]`.
     fn world_staked(node_stakes: &[u128]) -> World {
+        world_of(node_stakes, &[1; VALIDATORS])
+    }
+
+    /// A world whose node `i` has `node_stakes[i]` and validator `i` `validator_stakes[i]`.
+    fn world_of(node_stakes: &[u128], validator_stakes: &[u128]) -> World {
         let dir = tempfile::tempdir().unwrap();
         let ops = (0..node_stakes.len())
             .map(|i| (format!("node-{i}"), node_stakes[i], 0))
-            .chain((0..VALIDATORS).map(|i| (format!("validator-{i}"), 0, 1)))
+            .chain(
+                (0..validator_stakes.len())
+                    .map(|i| (format!("validator-{i}"), 0, validator_stakes[i])),
+            )
             .map(|(address, n, v)| Operator {
                 pubkey: keys::pubkey(&key(&address)),
                 address,
@@ -2696,6 +2753,75 @@ mod tests {
             assert_eq!(w.core.metrics.double_signs.get(), 0);
             // Every validator's latest vote goes to the chain, the dissent included.
             assert_eq!(w.core.jobs[&id].rec.attestations.len(), 4);
+        }
+    }
+
+    /// A colluder's re-executed Valid for a result the honest validators proved invalid is
+    /// reported however late it comes: after the decision, after the chain refunded the job (the
+    /// batch landed first), and from a validator jailed meanwhile, whose vote no longer counts.
+    #[test]
+    fn a_false_attestation_is_reported_late_refunded_or_jailed() {
+        use havn_types::{Check, Verdict::Invalid, Verdict::Valid};
+        let reexecuted = Check::Reexecuted { rung: 1 };
+        #[derive(Debug, Clone, Copy)]
+        enum When {
+            Decided,
+            Refunded,
+            Jailed,
+        }
+        for when in [When::Decided, When::Refunded, When::Jailed] {
+            let colluder_stake = match when {
+                When::Jailed => 0,
+                _ => 1,
+            };
+            let mut w = world_of(&[1; NODES], &[1, 1, 1, colluder_stake]);
+            w.core.on_chain = true;
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            w.core.on_false_attestation(tx);
+            for op in [Op::Submit, Op::Connect(0), Op::Complete(0)] {
+                apply(&mut w, &op);
+            }
+            let id = w.submitted[0];
+            if let When::Jailed = when {
+                // Its vote comes first and counts for nothing; the job is still undecided.
+                vote(&mut w, id, 3, Valid, reexecuted);
+                assert_eq!(w.core.jobs[&id].state(), JobState::Result);
+                assert!(rx.try_recv().is_err(), "not proven invalid yet");
+            }
+            for v in 0..3 {
+                vote(&mut w, id, v, Invalid, reexecuted);
+            }
+            assert_eq!(w.core.jobs[&id].state(), JobState::Failed, "{when:?}");
+            match when {
+                When::Decided => vote(&mut w, id, 3, Valid, reexecuted),
+                When::Refunded => {
+                    w.core.chain_outcomes(vec![(
+                        id,
+                        ChainOutcome {
+                            outcome: "invalid".into(),
+                            ..Default::default()
+                        },
+                    )]);
+                    assert_eq!(w.core.jobs[&id].state(), JobState::Refunded);
+                    vote(&mut w, id, 3, Valid, reexecuted);
+                }
+                When::Jailed => {}
+            }
+            let e = rx
+                .try_recv()
+                .unwrap_or_else(|_| panic!("{when:?}: not reported"));
+            assert_eq!((e.validator.as_str(), e.job_id), ("validator-3", id));
+            assert_eq!(e.check, reexecuted);
+            let digest =
+                attestation_digest(&w.core.cfg, &w.core.jobs[&id].rec, (Valid, reexecuted));
+            assert!(keys::verify(
+                e.pubkey.as_slice(),
+                &digest.unwrap(),
+                e.signature.as_slice()
+            ));
+            // Once per (job, validator), however often it repeats itself.
+            vote(&mut w, id, 3, Valid, reexecuted);
+            assert!(rx.try_recv().is_err(), "{when:?}: reported twice");
         }
     }
 

@@ -19,10 +19,13 @@ MODELS := models/build/index.json
 ## LibTorch, attested, recorded, split and claimed. `havn network up` (no --demo) keeps it running.
 ## `make demo CHAIN=havnd` runs the same on havnd, the CometBFT + x/wasm chain (chain/havnd).
 DAEMONS := -p havn-devnet -p havn-router -p havn-node -p havn-validator -p havn-sdk
+# The `havn` a creator installs has no local-network tooling (no wasm VM, no LibTorch); the demo
+# and the tests build it with that tooling.
+export HAVN_FEATURES := --features havn-sdk/network
 CHAIN ?= devnet
 # One build of all five (a `cargo run -p havn-sdk` after it would resolve features anew and rebuild).
 demo: tools wasm check models $(if $(filter havnd,$(CHAIN)),havnd)
-	cargo build --locked -q $(DAEMONS)
+	cargo build --locked -q $(HAVN_FEATURES) $(DAEMONS)
 	"$${CARGO_TARGET_DIR:-target}/debug/havn" network up --demo --chain $(CHAIN)
 
 ## havnd, Havn's real chain (Go; cached under $(HAVN_CACHE)/havnd by its sources).
@@ -65,7 +68,7 @@ fmt:
 	cargo fmt --all
 
 clippy:
-	cargo clippy --locked --workspace --all-targets -- -D warnings
+	cargo clippy --locked --workspace --all-targets $(HAVN_FEATURES) -- -D warnings
 
 unit:
 	@scripts/test.sh

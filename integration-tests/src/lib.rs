@@ -884,6 +884,8 @@ pub fn simple_workflow(name: &str, price: u128) -> PublishMsg {
         split: None,
         dependencies: vec![],
         parent: None,
+        artifacts: vec![],
+        metadata: None,
     }
 }
 

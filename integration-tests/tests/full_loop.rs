@@ -56,6 +56,8 @@ fn full_loop(mut s: Suite) {
                     },
                 ],
                 parent: None,
+                artifacts: vec![],
+                metadata: None,
             },
         )
         .unwrap();

@@ -333,6 +333,8 @@ fn apply(s: &mut Suite, w: &mut World, op: &Op) {
                 split: None,
                 dependencies,
                 parent: None,
+                artifacts: vec![],
+                metadata: None,
             };
             if let Some(id) = w.count("publish", s.publish(CREATORS[creator], msg)) {
                 w.workflows.push((id, price));

@@ -4,7 +4,9 @@
 //! `HAVN_CLI_<KEY>` (`HAVN_CLI_GRPC`, `HAVN_CLI_CONTRACTS__REGISTRY`).
 
 pub mod jobs;
+#[cfg(feature = "network")]
 pub mod network;
+pub mod workflow_file;
 
 use std::path::{Path, PathBuf};
 
@@ -279,27 +281,15 @@ pub fn parse_dependency(s: &str) -> Result<havn_workflow_registry::msg::Dependen
     Ok(DependencyMsg { target, weight_bps })
 }
 
-/// Checks a workflow manifest as a node will (the torch pipeline in full); returns its name and
-/// content hash (sha256 of the file's bytes, what the registry stores).
+/// Checks a workflow manifest as a node will (`havn_workflow::check`, the torch pipeline in
+/// full); returns its name and content hash (sha256 of the file's bytes, what the registry stores).
 pub fn check_manifest(bytes: &[u8]) -> Result<(String, String), CliError> {
-    use havn_mesh_common::pipeline::Manifest;
-    let manifest = Manifest::parse(bytes).map_err(|e| CliError::Input(e.to_string()))?;
-    match manifest.pipeline.kind.as_str() {
-        havn_runtime::TORCH_KIND => {
-            havn_runtime::TorchPipeline::from_manifest(&manifest).map_err(|e| CliError::Input(e.to_string()))?;
-        }
-        "builtin:digest" => {}
-        other => {
-            return Err(CliError::Input(format!(
-                "manifest is not valid: pipeline kind {other:?} is not one a node runs (torch, builtin:digest)"
-            )))
-        }
-    }
+    let manifest = havn_workflow::check(bytes).map_err(|e| CliError::Input(e.to_string()))?;
     Ok((manifest.name, hex_sha256(bytes)))
 }
 
 /// Lower-case hex sha256, as the registry stores content hashes.
-pub(crate) fn hex_sha256(bytes: &[u8]) -> String {
+pub fn hex_sha256(bytes: &[u8]) -> String {
     havn_mesh_common::sha256(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))

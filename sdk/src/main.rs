@@ -34,27 +34,38 @@ enum Command {
     /// Manage signing keys (BIP39 mnemonics at m/44'/118'/0'/0/0, stored with mode 0600).
     #[command(subcommand)]
     Keys(KeysCmd),
-    /// Check a workflow manifest, publish it, and show the royalty stack it got.
+    /// Check a workflow, publish it, and show the royalty stack it got.
     Publish {
-        /// The manifest (JSON, mesh/runtime/manifest.schema.json; checked as a node parses it): its
-        /// sha256 is the version hash nodes and validators check.
-        manifest: PathBuf,
-        /// Price per run, in uhai.
+        /// A workflow file (sdk/workflow.schema.json: the manifest's path and the publishing terms,
+        /// which the flags below override), or a bare manifest (mesh/workflow/manifest.schema.json).
+        /// The manifest is checked as a node parses it; its sha256 is the version hash.
+        file: PathBuf,
+        /// Price per run, in uhai (required unless the workflow file sets it).
         #[arg(long)]
-        price: u128,
+        price: Option<u128>,
         /// The creator's key.
         #[arg(long)]
         from: String,
-        /// Name in the registry (default: the manifest's).
+        /// Name in the registry (default: the file's, else the manifest's).
         #[arg(long)]
         name: Option<String>,
-        /// Upstream dependency: workflow:ID:BPS or model|lora|prompt|dataset:SHA256:PAYEE:BPS.
+        /// Upstream dependency: workflow:ID:BPS or model|lora|prompt|dataset:SHA256:PAYEE:BPS
+        /// (replaces the file's).
         #[arg(long = "depends-on")]
         depends_on: Vec<String>,
+        /// Royalty split, CREATOR/UPSTREAM/NODE/VALIDATOR/TREASURY in bps (default: governance's).
+        #[arg(long)]
+        split: Option<String>,
+        /// For a derivative: the workflow it derives from (also a dependency).
+        #[arg(long)]
+        parent: Option<u64>,
     },
     /// Workflows in the registry.
     #[command(subcommand)]
     Workflow(WorkflowCmd),
+    /// External assets (models, LoRAs, prompts, datasets) their owners registered.
+    #[command(subcommand)]
+    Asset(AssetCmd),
     /// Run a workflow: request it on chain (fee escrowed), submit it to the router, follow it,
     /// save the output, and wait for its on-chain record.
     Run {
@@ -113,7 +124,8 @@ enum Command {
     /// The development chain.
     #[command(subcommand)]
     Devnet(DevnetCmd),
-    /// The whole network on this machine.
+    /// The whole network on this machine (built with `--features network`).
+    #[cfg(feature = "network")]
     #[command(subcommand)]
     Network(NetworkCmd),
 }
@@ -136,8 +148,17 @@ enum KeysCmd {
 
 #[derive(Subcommand)]
 enum WorkflowCmd {
-    /// One workflow: owner, versions, price, split, dependencies, flags.
+    /// One workflow: owner, versions, price, split, dependencies, flags, metadata.
     Show { id: u64 },
+    /// Replace a workflow's metadata (creator only) with a file's: a JSON object of
+    /// description, tags, license and links, or a workflow file's `metadata`.
+    SetMetadata {
+        id: u64,
+        file: PathBuf,
+        /// The creator's key.
+        #[arg(long)]
+        from: String,
+    },
     /// Every workflow, by id.
     List {
         /// Only this creator's (an address or a key name).
@@ -150,6 +171,112 @@ enum WorkflowCmd {
         #[arg(long)]
         depth: Option<u8>,
     },
+}
+
+#[derive(Subcommand)]
+enum AssetCmd {
+    /// Register an asset by its content hash (or a file's, hashed here), owned by the sender:
+    /// every workflow version published after it whose manifest uses it must credit `payee`.
+    Register {
+        /// The file (a TorchScript module, a safetensors LoRA…) or its sha256 in hex.
+        asset: String,
+        #[arg(long, value_enum)]
+        kind: AssetKind,
+        /// Who is paid (default: the sender).
+        #[arg(long)]
+        payee: Option<String>,
+        #[arg(long)]
+        from: String,
+    },
+    /// A registered asset: kind, owner, payee, height, flag.
+    Show {
+        /// The file or its sha256 in hex.
+        asset: String,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum AssetKind {
+    Model,
+    Lora,
+    Prompt,
+    Dataset,
+}
+
+impl From<AssetKind> for havn_workflow_registry::state::ArtifactKind {
+    fn from(k: AssetKind) -> Self {
+        use havn_workflow_registry::state::ArtifactKind as A;
+        match k {
+            AssetKind::Model => A::Model,
+            AssetKind::Lora => A::Lora,
+            AssetKind::Prompt => A::Prompt,
+            AssetKind::Dataset => A::Dataset,
+        }
+    }
+}
+
+/// A file's sha256, or the hash itself.
+fn asset_hash(asset: &str) -> Result<String, CliError> {
+    let path = std::path::Path::new(asset);
+    if path.is_file() {
+        let bytes = std::fs::read(path)
+            .map_err(|e| CliError::Input(format!("cannot read {asset}: {e}")))?;
+        return Ok(havn_sdk::hex_sha256(&bytes));
+    }
+    match asset.len() == 64 && asset.bytes().all(|b| b.is_ascii_hexdigit()) {
+        true => Ok(asset.to_ascii_lowercase()),
+        false => Err(CliError::Input(format!(
+            "{asset:?} is neither a file nor a 64-hex-digit sha256"
+        ))),
+    }
+}
+
+/// The registered assets among `hashes` (unregistered ones are skipped).
+async fn registered_assets(
+    c: &havn_chain::Client,
+    registry: &str,
+    hashes: &[String],
+) -> Result<Vec<havn_workflow_registry::state::RegisteredAsset>, CliError> {
+    let mut out = vec![];
+    for hash in hashes {
+        let q = havn_workflow_registry::msg::QueryMsg::Asset {
+            content_hash: hash.clone(),
+        };
+        match c.smart(registry, &q).await {
+            Ok(a) => out.push(a),
+            Err(e) if e.to_string().contains("is not registered") => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(out)
+}
+
+/// The artifacts the workflow dependencies' newest versions record: their own stacks pay them.
+async fn covered_by_workflows(
+    c: &havn_chain::Client,
+    registry: &str,
+    msg: &havn_workflow_registry::msg::PublishMsg,
+) -> Result<Vec<String>, CliError> {
+    use havn_workflow_registry::msg::{
+        DependencyTarget, HashOwnerResponse, QueryMsg as Q, RunTermsResponse,
+    };
+    let mut out = vec![];
+    for d in &msg.dependencies {
+        let DependencyTarget::Workflow { id } = d.target else {
+            continue;
+        };
+        let terms: RunTermsResponse = c.smart(registry, &Q::RunTerms { id }).await?;
+        let version: HashOwnerResponse = c
+            .smart(
+                registry,
+                &Q::WorkflowByHash {
+                    content_hash: terms.content_hash.to_hex(),
+                },
+            )
+            .await?;
+        out.extend(version.artifacts.iter().map(|h| h.to_hex()));
+    }
+    Ok(out)
 }
 
 #[derive(Subcommand)]
@@ -221,8 +348,10 @@ enum DevnetCmd {
     /// Height, chain id and time of the chain at `grpc`.
     Status,
     /// Stop the devnet `havn devnet up` started (it saves its snapshot first).
+    #[cfg(feature = "network")]
     Down,
     /// Run the development chain in the foreground until Ctrl-C (or `havn devnet down`).
+    #[cfg(feature = "network")]
     Up {
         #[arg(long, default_value = "mesh/devnet/genesis.example.json")]
         genesis: PathBuf,
@@ -233,6 +362,7 @@ enum DevnetCmd {
     },
 }
 
+#[cfg(feature = "network")]
 #[derive(Subcommand)]
 enum NetworkCmd {
     /// Start the devnet, router, node and validators as processes, deploy Havn, bond the
@@ -351,6 +481,7 @@ fn show_progress(bar: &indicatif::ProgressBar, e: &havn_mesh_proto::v1::JobEvent
 }
 
 /// `havn network up [--demo]`.
+#[cfg(feature = "network")]
 async fn network_up(
     out: Output,
     demo: bool,
@@ -500,37 +631,38 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             );
         }
         Command::Publish {
-            manifest,
+            file,
             price,
             from,
             name,
             depends_on,
+            split,
+            parent,
         } => {
-            let bytes = std::fs::read(&manifest)
-                .map_err(|e| CliError::Input(format!("cannot read {}: {e}", manifest.display())))?;
-            let (manifest_name, content_hash) = havn_sdk::check_manifest(&bytes)?;
-            let dependencies = depends_on
-                .iter()
-                .map(|d| havn_sdk::parse_dependency(d))
-                .collect::<Result<Vec<_>, _>>()?;
+            use havn_sdk::workflow_file::{parse_split, publication, Overrides};
+            let flags = Overrides {
+                name,
+                price,
+                split: split.as_deref().map(parse_split).transpose()?,
+                parent,
+                depends_on,
+            };
+            let (mut msg, content_hash) = publication(&file, flags)?;
             let registry = cfg.contract("registry")?.to_string();
             let w = keys.get(&from)?;
             let c = client(&cfg).await?;
             let d = deployment(&cfg)?;
-            let id = d
-                .publish(
-                    &c,
-                    &w,
-                    havn_workflow_registry::msg::PublishMsg {
-                        name: name.unwrap_or(manifest_name),
-                        content_hash: content_hash.clone(),
-                        price: cosmwasm_std::Uint128::new(price),
-                        split: None,
-                        dependencies,
-                        parent: None,
-                    },
-                )
-                .await?;
+            // The registered assets the manifest uses, declared unless already credited.
+            let registered = registered_assets(&c, &registry, &msg.artifacts).await?;
+            let covered = covered_by_workflows(&c, &registry, &msg).await?;
+            for added in
+                havn_sdk::workflow_file::declare_registered(&mut msg, &registered, &covered)?
+            {
+                if matches!(out, Output::Text) {
+                    eprintln!("declared registered asset {added} as a dependency");
+                }
+            }
+            let id = d.publish(&c, &w, msg).await?;
             let stack: Value = c
                 .smart(
                     &registry,
@@ -588,8 +720,53 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             print_tx(out, "claimed", &tx);
         }
         Command::Workflow(WorkflowCmd::Show { id }) => {
-            let query = havn_workflow_registry::msg::QueryMsg::Workflow { id };
+            use havn_workflow_registry::msg::{MetadataResponse, QueryMsg as Q};
+            let registry = cfg.contract("registry")?.to_string();
+            let c = client(&cfg).await?;
+            let mut workflow: Value = c.smart(&registry, &Q::Workflow { id }).await?;
+            let m: MetadataResponse = c.smart(&registry, &Q::Metadata { id }).await?;
+            workflow["metadata"] = json!(m.metadata);
+            print(
+                out,
+                serde_json::to_string_pretty(&workflow).unwrap_or_default(),
+                workflow,
+            );
+        }
+        Command::Asset(AssetCmd::Register {
+            asset,
+            kind,
+            payee,
+            from,
+        }) => {
+            let content_hash = asset_hash(&asset)?;
+            let registry = cfg.contract("registry")?.to_string();
+            let w = keys.get(&from)?;
+            let msg = havn_workflow_registry::msg::ExecuteMsg::RegisterAsset {
+                kind: kind.into(),
+                content_hash: content_hash.clone(),
+                payee,
+            };
+            let tx = client(&cfg)
+                .await?
+                .execute(&w, &registry, &msg, &[])
+                .await?;
+            print_tx(out, &format!("asset {content_hash} registered"), &tx);
+        }
+        Command::Asset(AssetCmd::Show { asset }) => {
+            let content_hash = asset_hash(&asset)?;
+            let query = havn_workflow_registry::msg::QueryMsg::Asset { content_hash };
             show(&cfg, out, "registry", &query).await?;
+        }
+        Command::Workflow(WorkflowCmd::SetMetadata { id, file, from }) => {
+            let metadata = havn_sdk::workflow_file::metadata_of(&file)?;
+            let registry = cfg.contract("registry")?.to_string();
+            let w = keys.get(&from)?;
+            let msg = havn_workflow_registry::msg::ExecuteMsg::SetMetadata { id, metadata };
+            let tx = client(&cfg)
+                .await?
+                .execute(&w, &registry, &msg, &[])
+                .await?;
+            print_tx(out, &format!("workflow {id}: metadata set"), &tx);
         }
         Command::Workflow(WorkflowCmd::List { creator }) => {
             let registry = cfg.contract("registry")?.to_string();
@@ -931,6 +1108,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let query = havn_staking::msg::QueryMsg::Operator { address };
             show(&cfg, out, "staking", &query).await?;
         }
+        #[cfg(feature = "network")]
         Command::Devnet(DevnetCmd::Up {
             genesis,
             listen,
@@ -974,6 +1152,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 json!({"chain_id": c.chain_id(), "grpc": cfg.grpc, "height": height}),
             );
         }
+        #[cfg(feature = "network")]
         Command::Devnet(DevnetCmd::Down) => {
             let pid_file = havn_sdk::config_dir().join("devnet.pid");
             let pid: i32 = std::fs::read_to_string(&pid_file)
@@ -993,6 +1172,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 json!({"stopped": pid}),
             );
         }
+        #[cfg(feature = "network")]
         Command::Network(NetworkCmd::Up {
             demo,
             out: out_dir,

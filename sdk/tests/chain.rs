@@ -127,6 +127,148 @@ async fn publish_stake_and_query_through_the_cli() {
     );
     let wf = json(&havn(&h, &["workflow", "show", "1", "--output", "json"]));
     assert_eq!(wf["name"], "echo");
+    assert_eq!(wf["metadata"]["tags"], serde_json::json!([]));
+
+    // One file says it all: the example workflow file gives the manifest and every term (split,
+    // parent, dependencies, metadata); a flag overrides the file's price.
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/echo-remix.workflow.json");
+    let p = json(&havn(
+        &h,
+        &[
+            "publish",
+            example.to_str().unwrap(),
+            "--price",
+            "3000",
+            "--from",
+            "creator",
+            "--output",
+            "json",
+        ],
+    ));
+    assert_eq!(p["workflow_id"], 2);
+    let wf = json(&havn(&h, &["workflow", "show", "2", "--output", "json"]));
+    assert_eq!(
+        (wf["name"].as_str(), wf["price"].as_str()),
+        (Some("echo-remix"), Some("3000"))
+    );
+    assert_eq!(
+        (wf["parent"].as_u64(), wf["split"]["upstream"].as_u64()),
+        (Some(1), Some(3000))
+    );
+    assert_eq!(wf["metadata"]["license"], "Apache-2.0");
+    assert_eq!(
+        wf["metadata"]["tags"],
+        serde_json::json!(["digest", "example"])
+    );
+    // Its creator replaces the metadata; anyone else is refused in one line, nothing changed.
+    let meta = h.join("metadata.json");
+    std::fs::write(&meta, br#"{"description": "renamed", "tags": ["digest"]}"#).unwrap();
+    let e = one_line_error(&havn(
+        &h,
+        &[
+            "workflow",
+            "set-metadata",
+            "2",
+            meta.to_str().unwrap(),
+            "--from",
+            "val",
+        ],
+    ));
+    assert!(e.contains("only the creator of workflow 2"), "{e}");
+    json(&havn(
+        &h,
+        &[
+            "workflow",
+            "set-metadata",
+            "2",
+            meta.to_str().unwrap(),
+            "--from",
+            "creator",
+            "--output",
+            "json",
+        ],
+    ));
+    let wf = json(&havn(&h, &["workflow", "show", "2", "--output", "json"]));
+    assert_eq!(wf["metadata"]["description"], "renamed");
+    assert_eq!(wf["metadata"]["license"], serde_json::Value::Null);
+    // A registered asset the manifest uses is declared for the creator: `val` registers one of
+    // the example workflow's modules (by its file), and publishing the manifest with no
+    // dependencies of its own credits it, as the registry requires.
+    let example = &havn_workflow::examples::load(&havn_workflow::examples::dir())
+        .expect("the example workflows (make models)")[0];
+    let manifest_of = havn_workflow::check(&example.manifest).unwrap();
+    let module = havn_workflow::artifacts(&manifest_of).unwrap()[0].clone();
+    let module_file = havn_workflow::examples::dir().join("artifacts").join(&module);
+    let r = json(&havn(
+        &h,
+        &[
+            "asset",
+            "register",
+            module_file.to_str().unwrap(),
+            "--kind",
+            "model",
+            "--from",
+            "val",
+            "--output",
+            "json",
+        ],
+    ));
+    assert!(r["tx"].is_string(), "{r}");
+    let shown = json(&havn(&h, &["asset", "show", &module, "--output", "json"]));
+    assert_eq!(shown["payee"], lora_payee.as_str());
+    let e = one_line_error(&havn(
+        &h,
+        &["asset", "register", &module, "--kind", "lora", "--from", "creator"],
+    ));
+    assert!(e.contains("is already registered by"), "{e}");
+    let example_file = h.join("example.json");
+    std::fs::write(&example_file, &example.manifest).unwrap();
+    let p = json(&havn(
+        &h,
+        &[
+            "publish",
+            example_file.to_str().unwrap(),
+            "--price",
+            "10",
+            "--from",
+            "creator",
+            "--output",
+            "json",
+        ],
+    ));
+    assert!(
+        p["royalty_stack"].to_string().contains(&lora_payee),
+        "the module's owner is paid: {}",
+        p["royalty_stack"]
+    );
+    let versions: serde_json::Value = client
+        .smart(
+            &d.registry,
+            &havn_workflow_registry::msg::QueryMsg::Versions {
+                id: p["workflow_id"].as_u64().unwrap(),
+                start_after: None,
+                limit: None,
+            },
+        )
+        .await
+        .unwrap();
+    let recorded = versions["versions"][0]["artifacts"].as_array().unwrap().len();
+    assert_eq!(recorded, havn_workflow::artifacts(&manifest_of).unwrap().len());
+
+    // Out of bounds: refused before anything is sent.
+    std::fs::write(&meta, br#"{"tags": ["Not A Tag"]}"#).unwrap();
+    let e = one_line_error(&havn(
+        &h,
+        &[
+            "workflow",
+            "set-metadata",
+            "2",
+            meta.to_str().unwrap(),
+            "--from",
+            "creator",
+        ],
+    ));
+    assert!(e.contains("metadata: tag \"Not A Tag\""), "{e}");
 
     // A manifest no node could run, an unknown workflow: one line, nothing published.
     std::fs::write(
@@ -146,7 +288,7 @@ async fn publish_stake_and_query_through_the_cli() {
         ],
     ));
     assert!(e.contains("torch pipeline"), "{e}");
-    let e = one_line_error(&havn(&h, &["workflow", "show", "2"]));
+    let e = one_line_error(&havn(&h, &["workflow", "show", "4"]));
     assert!(e.contains("SmartContractState"), "{e}");
 
     // Stake: the first bond registers the operator key.

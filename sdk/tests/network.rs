@@ -802,6 +802,8 @@ async fn a_node_faking_200_jobs_on_the_devnet_is_caught_as_the_model_says_and_sl
                 split: None,
                 dependencies: vec![],
                 parent: None,
+                artifacts: vec![],
+                metadata: None,
             },
         )
         .await
@@ -1292,6 +1294,8 @@ async fn an_audit_on_the_devnet_is_answered_wrongly_proven_and_catches_a_validat
                 split: None,
                 dependencies: vec![],
                 parent: None,
+                artifacts: vec![],
+                metadata: None,
             },
         )
         .await

@@ -6,6 +6,7 @@ use cosmwasm_std::{from_json, Binary, Deps, DepsMut, Env, MessageInfo, Response,
 use cw2::{ensure_from_older_version, set_contract_version};
 use havn_types::asset::nonpayable;
 
+use crate::assets;
 use crate::error::ContractError;
 use crate::execute;
 use crate::msg::{ExecuteMsg, InstantiateMsg, MigrateMsg, QueryMsg, ReceiveMsg};
@@ -68,11 +69,29 @@ pub fn execute(
                 }
             }
         }
-        ExecuteMsg::NewVersion { id, content_hash } => {
-            execute::new_version(deps, &env, &info.sender, id, &content_hash)
+        ExecuteMsg::NewVersion {
+            id,
+            content_hash,
+            artifacts,
+        } => execute::new_version(deps, &env, &info.sender, id, &content_hash, &artifacts),
+        ExecuteMsg::RegisterAsset {
+            kind,
+            content_hash,
+            payee,
+        } => assets::register(deps, &env, &info.sender, kind, &content_hash, payee),
+        ExecuteMsg::FlagAsset {
+            content_hash,
+            reason,
+            note,
+        } => assets::flag(deps, &env, &info.sender, &content_hash, reason, note),
+        ExecuteMsg::UnflagAsset { content_hash } => {
+            assets::unflag(deps, &info.sender, &content_hash)
         }
         ExecuteMsg::UpdatePrice { id, price } => {
             execute::update_price(deps, &info.sender, id, price)
+        }
+        ExecuteMsg::SetMetadata { id, metadata } => {
+            execute::set_metadata(deps, &info.sender, id, metadata)
         }
         ExecuteMsg::TransferOwnership { id, new_creator } => {
             execute::transfer_ownership(deps, &info.sender, id, &new_creator)

@@ -85,6 +85,34 @@ pub enum ContractError {
     #[error("flag note is {len} characters; the limit is {max}")]
     NoteTooLong { len: usize, max: usize },
 
+    #[error("asset {hash} is already registered by {owner}")]
+    AssetTaken { hash: String, owner: String },
+
+    #[error("asset {hash} is not registered")]
+    UnknownAsset { hash: String },
+
+    #[error("asset {hash} is already flagged; unflag it first")]
+    AssetAlreadyFlagged { hash: String },
+
+    #[error("asset {hash} is not flagged")]
+    AssetNotFlagged { hash: String },
+
+    #[error("{count} artifacts listed; the limit is {max}")]
+    TooManyArtifacts { count: usize, max: usize },
+
+    #[error("the manifest uses registered {kind} {hash} without crediting it: declare {kind}:{hash}:{payee}:BPS as a dependency, or depend on a workflow that uses it")]
+    UncreditedAsset {
+        hash: String,
+        kind: &'static str,
+        payee: String,
+    },
+
+    #[error("asset {hash} is registered to be paid to {payee}; a dependency may not credit it to anyone else")]
+    AssetPayeeMismatch { hash: String, payee: String },
+
+    #[error("invalid metadata: {reason}")]
+    InvalidMetadata { reason: String },
+
     #[error("invalid param {name}: {reason}")]
     InvalidParam { name: &'static str, reason: String },
 

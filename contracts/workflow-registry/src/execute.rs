@@ -5,11 +5,12 @@ use havn_types::{
     compose_levels, royalty_stack, Asset, AssetError, Edge, EdgeTarget, PoolShare, Split,
 };
 
+use crate::assets;
 use crate::error::ContractError;
 use crate::msg::{DependencyTarget, ParamsUpdate, PublishMsg, PublishResponse};
 use crate::state::{
-    workflows, Config, Dependency, DependencyRef, Flag, FlagReason, Params, Version, Workflow,
-    BY_HASH, CONFIG, NEXT_ID, PARAMS, ROYALTY_STACK, UPSTREAM_LEVELS, VERSIONS,
+    workflows, Config, Dependency, DependencyRef, Flag, FlagReason, Metadata, Params, Version,
+    Workflow, BY_HASH, CONFIG, METADATA, NEXT_ID, PARAMS, ROYALTY_STACK, UPSTREAM_LEVELS, VERSIONS,
 };
 
 /// Hard ceilings on what governance may set, so no param can make publish or payout unbounded.
@@ -145,7 +146,7 @@ fn validate_name(name: &str) -> Result<String, ContractError> {
     Err(ContractError::InvalidName { reason })
 }
 
-fn parse_hash(hash: &str) -> Result<HexBinary, ContractError> {
+pub(crate) fn parse_hash(hash: &str) -> Result<HexBinary, ContractError> {
     match HexBinary::from_hex(hash) {
         Ok(bytes) if bytes.len() == 32 => Ok(bytes),
         _ => Err(ContractError::InvalidContentHash {
@@ -180,7 +181,7 @@ fn load_owned(deps: Deps, sender: &Addr, id: u64) -> Result<Workflow, ContractEr
     }
 }
 
-fn ensure_admin(deps: Deps, sender: &Addr) -> Result<(), ContractError> {
+pub(crate) fn ensure_admin(deps: Deps, sender: &Addr) -> Result<(), ContractError> {
     match CONFIG.load(deps.storage)?.admin == *sender {
         true => Ok(()),
         false => Err(ContractError::NotAdmin),
@@ -212,6 +213,7 @@ pub fn publish(
 ) -> Result<Response, ContractError> {
     let name = validate_name(&msg.name)?;
     let content_hash = parse_hash(&msg.content_hash)?;
+    let artifacts = assets::parse_artifacts(&msg.artifacts)?;
     ensure_hash_free(deps.as_ref(), &content_hash)?;
     let id = NEXT_ID.load(deps.storage)?;
     let split = msg.split.unwrap_or(params.default_split);
@@ -324,6 +326,8 @@ pub fn publish(
         split.upstream,
     )?;
 
+    assets::ensure_credited(deps.as_ref(), &artifacts, &dependencies)?;
+
     if paid != params.publish_deposit {
         return Err(ContractError::WrongDeposit {
             required: config.asset.amount(params.publish_deposit),
@@ -347,6 +351,7 @@ pub fn publish(
         created_time: env.block.time,
     };
     workflows().save(deps.storage, id, &workflow)?;
+    save_metadata(deps.storage, id, &msg.metadata.unwrap_or_default())?;
     VERSIONS.save(
         deps.storage,
         (id, 1),
@@ -355,6 +360,7 @@ pub fn publish(
             content_hash: content_hash.clone(),
             height: env.block.height,
             time: env.block.time,
+            artifacts,
         },
     )?;
     BY_HASH.save(deps.storage, content_hash.as_slice(), &(id, 1))?;
@@ -388,10 +394,15 @@ pub fn new_version(
     sender: &Addr,
     id: u64,
     content_hash: &str,
+    artifacts: &[String],
 ) -> Result<Response, ContractError> {
     let mut workflow = load_owned(deps.as_ref(), sender, id)?;
     let hash = parse_hash(content_hash)?;
     ensure_hash_free(deps.as_ref(), &hash)?;
+    // Its dependencies are fixed: a version using a registered asset they do not credit is a
+    // new workflow.
+    let artifacts = assets::parse_artifacts(artifacts)?;
+    assets::ensure_credited(deps.as_ref(), &artifacts, &workflow.dependencies)?;
     workflow.version += 1;
     workflow.content_hash = hash.clone();
     let version = Version {
@@ -399,6 +410,7 @@ pub fn new_version(
         content_hash: hash.clone(),
         height: env.block.height,
         time: env.block.time,
+        artifacts,
     };
     VERSIONS.save(deps.storage, (id, workflow.version), &version)?;
     BY_HASH.save(deps.storage, hash.as_slice(), &(id, workflow.version))?;
@@ -423,6 +435,36 @@ pub fn update_price(
         .add_attribute("action", "update_price")
         .add_attribute("workflow_id", id.to_string())
         .add_attribute("price", price))
+}
+
+/// Creator only: the workflow's metadata, replaced whole (an empty one is removed).
+pub fn set_metadata(
+    deps: DepsMut,
+    sender: &Addr,
+    id: u64,
+    metadata: Metadata,
+) -> Result<Response, ContractError> {
+    load_owned(deps.as_ref(), sender, id)?;
+    save_metadata(deps.storage, id, &metadata)?;
+    Ok(Response::new()
+        .add_attribute("action", "set_metadata")
+        .add_attribute("workflow_id", id.to_string()))
+}
+
+fn save_metadata(
+    storage: &mut dyn cosmwasm_std::Storage,
+    id: u64,
+    metadata: &Metadata,
+) -> Result<(), ContractError> {
+    metadata
+        .validate()
+        .map_err(|reason| ContractError::InvalidMetadata { reason })?;
+    if metadata.is_empty() {
+        METADATA.remove(storage, id);
+    } else {
+        METADATA.save(storage, id, metadata)?;
+    }
+    Ok(())
 }
 
 pub fn transfer_ownership(
@@ -487,16 +529,7 @@ pub fn flag(
     if workflow.flag.is_some() {
         return Err(ContractError::AlreadyFlagged { id });
     }
-    if let Some(len) = note
-        .as_ref()
-        .map(|n| n.chars().count())
-        .filter(|&len| len > MAX_NOTE_CHARS)
-    {
-        return Err(ContractError::NoteTooLong {
-            len,
-            max: MAX_NOTE_CHARS,
-        });
-    }
+    validate_note(&note)?;
     let reason_attr = reason.as_str();
     workflow.flag = Some(Flag {
         reason,
@@ -508,6 +541,17 @@ pub fn flag(
         .add_attribute("action", "flag")
         .add_attribute("workflow_id", id.to_string())
         .add_attribute("reason", reason_attr))
+}
+
+/// A flag's note: at most `MAX_NOTE_CHARS`.
+pub(crate) fn validate_note(note: &Option<String>) -> Result<(), ContractError> {
+    match note.as_ref().map(|n| n.chars().count()) {
+        Some(len) if len > MAX_NOTE_CHARS => Err(ContractError::NoteTooLong {
+            len,
+            max: MAX_NOTE_CHARS,
+        }),
+        _ => Ok(()),
+    }
 }
 
 pub fn unflag(deps: DepsMut, sender: &Addr, id: u64) -> Result<Response, ContractError> {

@@ -2,6 +2,7 @@
 //! canonical manifest), price, royalty split and dependency graph, and the flattened royalty
 //! stack that payout reads. See `docs/workflow-registry.md` for the design.
 
+mod assets;
 pub mod contract;
 mod error;
 mod execute;
@@ -9,4 +10,5 @@ pub mod msg;
 mod query;
 pub mod state;
 
+pub use crate::assets::MAX_ARTIFACTS;
 pub use crate::error::ContractError;

@@ -4,7 +4,8 @@ use cw20::Cw20ReceiveMsg;
 use havn_types::{Asset, AssetUnchecked, Split};
 
 pub use crate::state::{
-    ArtifactKind, Dependency, DependencyRef, Flag, FlagReason, Params, Version, Workflow,
+    ArtifactKind, Dependency, DependencyRef, Flag, FlagReason, Metadata, Params, RegisteredAsset,
+    Version, Workflow,
 };
 
 #[cw_serde]
@@ -27,10 +28,35 @@ pub enum ExecuteMsg {
     Publish(PublishMsg),
     /// Publish paying the deposit in a cw20 $HAI: the token's `Send` with `ReceiveMsg` inside.
     Receive(Cw20ReceiveMsg),
-    /// Creator only: add a version (a new manifest content hash); earlier versions stay listed.
-    NewVersion { id: u64, content_hash: String },
+    /// Creator only: add a version (a new manifest content hash and the artifact hashes it uses,
+    /// which the workflow's dependencies must credit where registered); earlier versions stay
+    /// listed.
+    NewVersion {
+        id: u64,
+        content_hash: String,
+        #[serde(default)]
+        artifacts: Vec<String>,
+    },
+    /// Anyone: register an external asset (a model, LoRA, prompt or dataset) by its content hash,
+    /// owned by the sender and paid to `payee` (default: the sender). One hash, one owner. Every
+    /// version published after it whose manifest uses it must credit it.
+    RegisterAsset {
+        kind: ArtifactKind,
+        content_hash: String,
+        payee: Option<String>,
+    },
+    /// Admin only: stop enforcing a registration (a stolen asset).
+    FlagAsset {
+        content_hash: String,
+        reason: FlagReason,
+        note: Option<String>,
+    },
+    /// Admin only: enforce a flagged registration again.
+    UnflagAsset { content_hash: String },
     /// Creator only: set the price per run.
     UpdatePrice { id: u64, price: Uint128 },
+    /// Creator only: replace the workflow's metadata (an empty one clears it).
+    SetMetadata { id: u64, metadata: Metadata },
     /// Creator only: offer the workflow to a new creator, who must accept.
     TransferOwnership { id: u64, new_creator: String },
     /// The offered new creator takes the workflow, and from then on its creator share.
@@ -79,6 +105,14 @@ pub struct PublishMsg {
     pub dependencies: Vec<DependencyMsg>,
     /// For a declared derivative: the workflow it derives from. It must be one of the dependencies.
     pub parent: Option<u64>,
+    /// The artifact hashes (64 hex digits: modules, LoRAs) the manifest uses, at most 64: every
+    /// registered asset among them must be credited (declared to its payee, or used by a
+    /// workflow dependency); nodes refuse jobs whose manifest uses another set.
+    #[serde(default)]
+    pub artifacts: Vec<String>,
+    /// Description, tags, license and links (bounded); omitted: none.
+    #[serde(default)]
+    pub metadata: Option<Metadata>,
 }
 
 #[cw_serde]
@@ -158,6 +192,24 @@ pub enum QueryMsg {
     /// version, price, split and resolved royalty stack.
     #[returns(RunTermsResponse)]
     RunTerms { id: u64 },
+    /// A registered asset by content hash.
+    #[returns(RegisteredAsset)]
+    Asset { content_hash: String },
+    /// Registered assets by content hash, paginated (default 10, at most 30).
+    #[returns(AssetsResponse)]
+    Assets {
+        start_after: Option<String>,
+        limit: Option<u32>,
+    },
+    /// What the creator says about the workflow (empty when nothing).
+    #[returns(MetadataResponse)]
+    Metadata { id: u64 },
+}
+
+#[cw_serde]
+pub struct MetadataResponse {
+    pub id: u64,
+    pub metadata: Metadata,
 }
 
 #[cw_serde]
@@ -177,6 +229,13 @@ pub struct PublishResponse {
 pub struct HashOwnerResponse {
     pub id: u64,
     pub version: u32,
+    /// The artifact hashes the version's manifest uses, as published.
+    pub artifacts: Vec<HexBinary>,
+}
+
+#[cw_serde]
+pub struct AssetsResponse {
+    pub assets: Vec<RegisteredAsset>,
 }
 
 #[cw_serde]

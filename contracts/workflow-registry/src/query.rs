@@ -4,12 +4,14 @@ use cosmwasm_std::{to_json_binary, Binary, Deps, Order, StdError, StdResult};
 use cw_storage_plus::Bound;
 use havn_types::Payee;
 
+use crate::assets;
 use crate::msg::{
-    Ancestor, ConfigResponse, HashOwnerResponse, LineageResponse, QueryMsg, RoyaltyShare,
-    RoyaltyStackResponse, RunTermsResponse, VersionsResponse, WorkflowsResponse,
+    Ancestor, ConfigResponse, HashOwnerResponse, LineageResponse, MetadataResponse, QueryMsg,
+    RoyaltyShare, RoyaltyStackResponse, RunTermsResponse, VersionsResponse, WorkflowsResponse,
 };
 use crate::state::{
-    workflows, DependencyRef, Workflow, BY_HASH, CONFIG, NEXT_ID, PARAMS, ROYALTY_STACK, VERSIONS,
+    workflows, DependencyRef, Workflow, BY_HASH, CONFIG, METADATA, NEXT_ID, PARAMS, ROYALTY_STACK,
+    VERSIONS,
 };
 
 pub const DEFAULT_LIMIT: u32 = 10;
@@ -43,7 +45,21 @@ pub fn dispatch(deps: Deps, msg: QueryMsg) -> StdResult<Binary> {
         QueryMsg::Lineage { id, depth } => to_json_binary(&lineage(deps, id, depth)?),
         QueryMsg::RoyaltyStack { id } => to_json_binary(&royalty_stack(deps, id)?),
         QueryMsg::RunTerms { id } => to_json_binary(&run_terms(deps, id)?),
+        QueryMsg::Metadata { id } => to_json_binary(&metadata(deps, id)?),
+        QueryMsg::Asset { content_hash } => to_json_binary(&assets::query(deps, &content_hash)?),
+        QueryMsg::Assets {
+            start_after,
+            limit: l,
+        } => to_json_binary(&assets::list(deps, start_after, limit(l))?),
     }
+}
+
+fn metadata(deps: Deps, id: u64) -> StdResult<MetadataResponse> {
+    load(deps, id)?;
+    Ok(MetadataResponse {
+        id,
+        metadata: METADATA.may_load(deps.storage, id)?.unwrap_or_default(),
+    })
 }
 
 fn load(deps: Deps, id: u64) -> StdResult<Workflow> {
@@ -67,7 +83,12 @@ fn by_hash(deps: Deps, content_hash: &str) -> StdResult<HashOwnerResponse> {
     let (id, version) = BY_HASH
         .may_load(deps.storage, hash.as_slice())?
         .ok_or_else(|| StdError::not_found(format!("manifest {content_hash}")))?;
-    Ok(HashOwnerResponse { id, version })
+    let artifacts = VERSIONS.load(deps.storage, (id, version))?.artifacts;
+    Ok(HashOwnerResponse {
+        id,
+        version,
+        artifacts,
+    })
 }
 
 fn list(deps: Deps, start_after: Option<u64>, l: Option<u32>) -> StdResult<WorkflowsResponse> {

@@ -76,6 +76,30 @@ pub enum ArtifactKind {
     Dataset,
 }
 
+impl ArtifactKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ArtifactKind::Model => "model",
+            ArtifactKind::Lora => "lora",
+            ArtifactKind::Prompt => "prompt",
+            ArtifactKind::Dataset => "dataset",
+        }
+    }
+}
+
+/// An external asset, registered by its owner: manifests that use it must credit `payee`.
+#[cw_serde]
+pub struct RegisteredAsset {
+    pub kind: ArtifactKind,
+    pub content_hash: HexBinary,
+    pub owner: Addr,
+    pub payee: Addr,
+    /// Registered at this height; binds versions published from then on.
+    pub height: u64,
+    /// Set by governance (a stolen asset, say): no longer enforced.
+    pub flag: Option<Flag>,
+}
+
 #[cw_serde]
 pub enum DependencyRef {
     Workflow {
@@ -152,6 +176,10 @@ pub struct Version {
     pub content_hash: HexBinary,
     pub height: u64,
     pub time: Timestamp,
+    /// The artifact hashes (modules, LoRAs) its manifest uses, sorted: nodes and validators
+    /// refuse a job whose manifest uses any other set.
+    #[serde(default)]
+    pub artifacts: Vec<HexBinary>,
 }
 
 pub const CONFIG: Item<Config> = Item::new("config");
@@ -195,6 +223,103 @@ pub const BY_HASH: Map<&[u8], (u64, u32)> = Map::new("by_hash");
 pub const UPSTREAM_LEVELS: Map<u64, Vec<Vec<PoolShare>>> = Map::new("upstream_levels");
 /// The deepest level in bps of the fee: what payout reads.
 pub const ROYALTY_STACK: Map<u64, Vec<StackShare>> = Map::new("royalty_stack");
+/// Registered assets by content hash.
+pub const ASSETS: Map<&[u8], RegisteredAsset> = Map::new("assets");
+/// What a creator says about a workflow (absent: nothing said).
+pub const METADATA: Map<u64, Metadata> = Map::new("metadata");
+
+/// Bounds on [`Metadata`], so a workflow's record stays small in gas and storage.
+pub const MAX_DESCRIPTION_CHARS: usize = 1000;
+pub const MAX_TAGS: usize = 10;
+pub const MAX_TAG_CHARS: usize = 32;
+pub const MAX_LICENSE_CHARS: usize = 64;
+pub const MAX_LINKS: usize = 5;
+pub const MAX_LINK_CHARS: usize = 200;
+
+/// A workflow's description for people: set at publish or later by its creator, bounded.
+#[cw_serde]
+#[derive(Default)]
+pub struct Metadata {
+    /// Free text, at most 1000 characters.
+    #[serde(default)]
+    pub description: String,
+    /// At most 10, each 1–32 of `a-z`, `0-9` and `-`, no repeats.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// An SPDX identifier or a short name, at most 64 printable characters.
+    #[serde(default)]
+    pub license: Option<String>,
+    /// At most 5 `https://` or `ipfs://` links, each at most 200 characters.
+    #[serde(default)]
+    pub links: Vec<String>,
+}
+
+impl Metadata {
+    pub fn is_empty(&self) -> bool {
+        self == &Metadata::default()
+    }
+
+    /// Whether it is within the bounds; the reason names the field when not. The CLI checks a
+    /// workflow file with this before sending anything.
+    pub fn validate(&self) -> Result<(), String> {
+        let chars = self.description.chars().count();
+        if chars > MAX_DESCRIPTION_CHARS {
+            return Err(format!(
+                "description: {chars} characters; the limit is {MAX_DESCRIPTION_CHARS}"
+            ));
+        }
+        if self
+            .description
+            .chars()
+            .any(|c| c.is_control() && c != '\n')
+        {
+            return Err("description: control characters other than newlines".into());
+        }
+        if self.tags.len() > MAX_TAGS {
+            return Err(format!("{} tags; the limit is {MAX_TAGS}", self.tags.len()));
+        }
+        for (i, tag) in self.tags.iter().enumerate() {
+            let ok = (1..=MAX_TAG_CHARS).contains(&tag.len())
+                && tag
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !ok {
+                return Err(format!("tag {tag:?}: 1-{MAX_TAG_CHARS} of a-z, 0-9 and -"));
+            }
+            if self.tags[..i].contains(tag) {
+                return Err(format!("tag {tag:?} is listed twice"));
+            }
+        }
+        if let Some(license) = &self.license {
+            let ok = (1..=MAX_LICENSE_CHARS).contains(&license.chars().count())
+                && license.chars().all(|c| !c.is_control())
+                && license.trim() == license;
+            if !ok {
+                return Err(format!(
+                    "license {license:?}: 1-{MAX_LICENSE_CHARS} printable characters, no surrounding spaces"
+                ));
+            }
+        }
+        if self.links.len() > MAX_LINKS {
+            return Err(format!(
+                "{} links; the limit is {MAX_LINKS}",
+                self.links.len()
+            ));
+        }
+        for link in &self.links {
+            let scheme = link.starts_with("https://") || link.starts_with("ipfs://");
+            let ok = scheme
+                && link.len() <= MAX_LINK_CHARS
+                && link.bytes().all(|b| b.is_ascii_graphic());
+            if !ok {
+                return Err(format!(
+                    "link {link:?}: an https:// or ipfs:// address of at most {MAX_LINK_CHARS} characters, no spaces"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,7 @@ mod error;
 pub mod havn;
 pub mod havnd;
 pub mod operators;
+pub mod registry;
 mod section;
 mod wallet;
 

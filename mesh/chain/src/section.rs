@@ -38,6 +38,12 @@ pub struct ChainSection {
     /// challenged. Set on a node: it keeps its audits there (commits, answers, proves).
     #[serde(default)]
     pub execution_log: String,
+    /// The Havn workflow registry. Set: a node refuses, and a validator abstains on, a job whose
+    /// manifest uses another artifact set than the registry recorded for its version (a creator
+    /// could otherwise record a set that leaves out a registered LoRA it must credit, and run
+    /// another).
+    #[serde(default)]
+    pub registry: String,
     /// `[chain.tls]`: TLS to `grpc` (`https://`; plaintext only to loopback unless allowed).
     #[serde(default)]
     pub tls: havn_mesh_common::tls::ClientTls,

@@ -183,6 +183,8 @@ async fn cw20_and_the_registry_run_over_grpc() {
             split: None,
             dependencies: vec![],
             parent: None,
+            artifacts: vec![],
+            metadata: None,
         })
     };
     let published = c
@@ -215,6 +217,80 @@ async fn cw20_and_the_registry_run_over_grpc() {
         }
         other => panic!("{other}"),
     }
+
+    // A registered LoRA binds later versions through the real wasm: a version whose manifest
+    // uses it without crediting it is refused; one crediting it records its artifact set, and the
+    // daemons' check of a manifest against that record passes for that set only.
+    use havn_workflow_registry::msg::{DependencyMsg, DependencyTarget, ExecuteMsg, PublishMsg};
+    use havn_workflow_registry::state::ArtifactKind;
+    let (lora, module) = ([7u8; 32], [8u8; 32]);
+    c.execute(
+        &alice,
+        &registry,
+        &ExecuteMsg::RegisterAsset {
+            kind: ArtifactKind::Lora,
+            content_hash: hex::encode(lora),
+            payee: None,
+        },
+        &[],
+    )
+    .await
+    .unwrap();
+    let using = |hash: &str, dependencies| {
+        ExecuteMsg::Publish(PublishMsg {
+            name: "styled".into(),
+            content_hash: hash.into(),
+            price: Uint128::new(1_000),
+            split: None,
+            dependencies,
+            parent: None,
+            artifacts: vec![hex::encode(module), hex::encode(lora)],
+            metadata: None,
+        })
+    };
+    let skipped = c
+        .execute(&bob, &registry, &using(&"cd".repeat(32), vec![]), &[])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        skipped.contains(&format!("uses registered lora {}", hex::encode(lora))),
+        "{skipped}"
+    );
+    let credit = DependencyMsg {
+        target: DependencyTarget::Artifact {
+            kind: ArtifactKind::Lora,
+            content_hash: hex::encode(lora),
+            payee: a.clone(),
+        },
+        weight_bps: 10_000,
+    };
+    c.execute(&bob, &registry, &using(&"cd".repeat(32), vec![credit]), &[])
+        .await
+        .unwrap();
+    let terms = havn_chain::registry::RecordedArtifacts::new(c.clone(), registry.clone());
+    let (patience, never) = (
+        std::time::Duration::ZERO,
+        std::sync::atomic::AtomicBool::new(false),
+    );
+    let version = [0xcd; 32];
+    terms
+        .check(&version, &[lora, module], patience, &never)
+        .await
+        .unwrap();
+    let e = terms
+        .check(&version, &[module], patience, &never)
+        .await
+        .unwrap_err();
+    assert!(
+        e.contains(&format!("recorded but not used [\"{}\"]", hex::encode(lora))),
+        "{e}"
+    );
+    let e = terms
+        .check(&[0xee; 32], &[], patience, &never)
+        .await
+        .unwrap_err();
+    assert!(e.contains("cannot read the version's registry record"), "{e}");
 
     // Bank: a new account appears with the next number.
     let carol = wallet("carol").address().to_string();

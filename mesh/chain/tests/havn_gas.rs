@@ -234,6 +234,8 @@ async fn hot_paths(c: &Client) -> Gas {
                     split: None,
                     dependencies: vec![],
                     parent: None,
+                    artifacts: vec![],
+                    metadata: None,
                 },
             ),
             &[],

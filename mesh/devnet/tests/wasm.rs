@@ -59,6 +59,8 @@ fn scenario(code: Box<dyn Contract<Empty>>) -> Transcript {
             split: None,
             dependencies: vec![],
             parent: None,
+            artifacts: vec![],
+            metadata: None,
         })
     };
     let exec = |app: &mut App, who: &Addr, msg: &ExecuteMsg| {

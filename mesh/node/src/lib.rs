@@ -160,6 +160,8 @@ pub struct Node {
     draining: watch::Sender<bool>,
     pub metrics: Arc<NodeMetrics>,
     auditor: Option<Arc<auditor::Auditor>>,
+    /// The registry's record of each version, checked before a job runs.
+    terms: Option<Arc<havn_chain::registry::RecordedArtifacts>>,
 }
 
 impl Node {
@@ -183,7 +185,14 @@ impl Node {
             draining: watch::channel(false).0,
             metrics: Arc::default(),
             auditor: None,
+            terms: None,
         })
+    }
+
+    /// Checks every job's manifest against its version's registry record first.
+    pub fn with_terms(mut self, terms: havn_chain::registry::RecordedArtifacts) -> Self {
+        self.terms = Some(Arc::new(terms));
+        self
     }
 
     /// Keeps audits on the auditor's execution log: every job is first looked up there.
@@ -208,10 +217,17 @@ impl Node {
             return Ok(node);
         };
         chain.join_as_operator(&operator).await?;
+        let (client, wallet) = chain.connect().await?;
+        let node = match chain.registry.is_empty() {
+            true => node,
+            false => node.with_terms(havn_chain::registry::RecordedArtifacts::new(
+                client.clone(),
+                chain.registry.clone(),
+            )),
+        };
         if chain.execution_log.is_empty() {
             return Ok(node);
         }
-        let (client, wallet) = chain.connect().await?;
         let auditor = auditor::Auditor::new(
             client,
             wallet,
@@ -452,8 +468,14 @@ impl Node {
             .executors
             .get(&manifest.pipeline.kind)
             .map_err(|e| e.to_string())?;
+        let used = executor.artifacts(&manifest).map_err(|e| e.to_string())?;
+        if let Some(terms) = &self.terms {
+            terms
+                .check(&version, &used, auditor::CHAIN_PATIENCE, cancel)
+                .await?;
+        }
         // Model files the pipeline reads, fetched (hash-checked) before the run starts.
-        for hash in executor.artifacts(&manifest).map_err(|e| e.to_string())? {
+        for hash in used {
             self.cache
                 .ensure(&hash, artifacts)
                 .await

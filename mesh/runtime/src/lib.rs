@@ -10,9 +10,11 @@
 //! probabilities (rung `tokens`).
 
 pub mod cache;
-pub mod examples;
 pub mod rng;
-pub mod spec;
+
+/// The manifest spec and the examples live in `havn-workflow` (no LibTorch): the CLI checks with
+/// the same code this runtime parses with.
+pub use havn_workflow::{examples, spec};
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -51,7 +51,7 @@ enum Output {
 enum Command {
     /// The runtime and device this machine would report in a node's result claim.
     Info,
-    /// The JSON Schema of a torch workflow manifest (also in mesh/runtime/manifest.schema.json).
+    /// The JSON Schema of a torch workflow manifest (also in mesh/workflow/manifest.schema.json).
     Schema,
     /// Runs one workflow and writes its output.
     Run {

@@ -175,6 +175,10 @@ impl ValidatorConfig {
     }
 }
 
+/// How long a task waits for an unreadable registry before the validator abstains on it (the
+/// router asks again after its verify retry).
+const TERMS_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub struct Validator {
     cfg: Arc<ValidatorConfig>,
     key: Arc<SigningKey>,
@@ -192,6 +196,8 @@ pub struct Validator {
     signed: Arc<signed::SignRecord>,
     /// With a chain: its chain id and execution log. A task for another is refused unsigned.
     home: Option<(String, String)>,
+    /// With a registry: each version's recorded artifact set, which the manifest must use.
+    terms: Option<Arc<havn_chain::registry::RecordedArtifacts>>,
 }
 
 /// Posts this validator's re-executed Invalid verdicts on the execution log itself
@@ -363,6 +369,7 @@ impl Validator {
             metrics: Arc::default(),
             signed,
             home: None,
+            terms: None,
         })
     }
 
@@ -391,6 +398,12 @@ impl Validator {
 
     /// Signs only tasks for this chain and execution log (issue 16, item 4): a router for
     /// another deployment, or one lying about it, gets nothing signed.
+    /// Judges each task's manifest against its version's registry record first.
+    pub fn with_terms(mut self, terms: havn_chain::registry::RecordedArtifacts) -> Self {
+        self.terms = Some(Arc::new(terms));
+        self
+    }
+
     pub fn for_deployment(mut self, chain_id: &str, execution_log: &str) -> Self {
         self.home = Some((chain_id.to_string(), execution_log.to_string()));
         self
@@ -588,6 +601,25 @@ impl Validator {
                 return None;
             }
         };
+        if let (Some(terms), Some(m)) = (&self.terms, &manifest) {
+            let used = match self.checker.executors.get(&m.pipeline.kind) {
+                Ok(executor) => executor.artifacts(m).unwrap_or_default(),
+                Err(_) => vec![],
+            };
+            // A job its node should have refused: judged by nobody honest, so it goes unpaid and
+            // its caller is refunded at the deadline. Abstaining is never lazy (only a drawn
+            // structural Valid is).
+            let never = AtomicBool::new(false);
+            if let Err(why) = terms.check(&version, &used, TERMS_PATIENCE, &never).await {
+                self.metrics.abstained.inc();
+                tracing::warn!(
+                    job = task.job_id,
+                    reason = why,
+                    "abstained: the manifest breaks its registry record"
+                );
+                return None;
+            }
+        }
         let (drawn, draw) = self.draw(task.job_id, &output_hash).await;
         let reexecute = reexecutes(&task, drawn);
         if let (Some(m), true) = (&manifest, reexecute) {

@@ -1,7 +1,8 @@
 //! Assembling a validator from its config as the daemon runs it: the operator set (from the
 //! staking contract when `[chain]` names one, else the operators file), heartbeats, and with an
-//! execution log the on-chain challenger and committed seeds. `havn-validator` and the tests
-//! that run a validator in their own process share it.
+//! execution log the on-chain challenger and committed seeds, and with a registry its record of
+//! each version. `havn-validator` and the tests that run a validator in their own process share
+//! it.
 
 use std::sync::Arc;
 
@@ -51,10 +52,18 @@ impl Validator {
             }
             None => None,
         };
+        let cfg_chain = cfg.chain.clone();
         let mut validator =
             Validator::new(cfg, key, operators, executors).map_err(StartError::Config)?;
         if let Some((chain_id, log)) = &home {
             validator = validator.for_deployment(chain_id, log);
+        }
+        if let Some(chain) = cfg_chain.as_ref().filter(|c| !c.registry.is_empty()) {
+            let (client, _) = chain.connect().await?;
+            validator = validator.with_terms(havn_chain::registry::RecordedArtifacts::new(
+                client,
+                chain.registry.clone(),
+            ));
         }
         Ok(match on_chain {
             Some((challenger, seeds)) => validator.with_challenger(challenger).with_seeds(seeds),

@@ -103,7 +103,7 @@ impl Step {
 }
 
 /// The JSON Schema of a `torch` workflow manifest, generated from the types a node parses it
-/// into (so it cannot drift from what nodes accept); committed as `mesh/runtime/manifest.schema.json`
+/// into (so it cannot drift from what nodes accept); committed as `mesh/workflow/manifest.schema.json`
 /// for tools in any language, and printed by `havn-torch schema`. What it cannot say (names defined
 /// before use, bounds, module hashes present) `TorchPipeline::check` adds.
 pub fn manifest_schema() -> serde_json::Value {
@@ -413,7 +413,7 @@ mod schema_tests {
         let committed = std::fs::read_to_string(COMMITTED).unwrap_or_default();
         assert!(
             committed == generated,
-            "mesh/runtime/manifest.schema.json is stale: HAVN_BLESS=1 cargo test -p havn-runtime schema"
+            "mesh/workflow/manifest.schema.json is stale: HAVN_BLESS=1 cargo test -p havn-workflow schema"
         );
     }
 

@@ -207,7 +207,7 @@ impl Network {
         run_here: &[&str],
         mut step: impl FnMut(&str),
     ) -> Result<Network, CliError> {
-        let example = havn_runtime::examples::load(&havn_runtime::examples::dir())?
+        let example = havn_workflow::examples::load(&havn_workflow::examples::dir())?
             .into_iter()
             .find(|e| e.name == "text-to-image")
             .ok_or_else(|| err("the text-to-image example is missing (run `make models`)"))?;
@@ -359,6 +359,8 @@ impl Network {
                     split: None,
                     dependencies: vec![],
                     parent: None,
+                    artifacts: vec![],
+                    metadata: None,
                 },
             )
             .await?;
@@ -368,6 +370,10 @@ impl Network {
             payee: net.keys.get("lora-artist")?.address().to_string(),
         };
         let (_, content_hash) = crate::check_manifest(&example.manifest)?;
+        // Its modules, recorded for the version: the node refuses any other set.
+        let artifacts = havn_workflow::check(&example.manifest)
+            .and_then(|m| havn_workflow::artifacts(&m))
+            .map_err(|e| CliError::Input(e.to_string()))?;
         net.workflow_id = d
             .publish(
                 &net.client,
@@ -390,6 +396,8 @@ impl Network {
                         },
                     ],
                     parent: None,
+                    artifacts,
+                    metadata: None,
                 },
             )
             .await?;
@@ -430,6 +438,11 @@ impl Network {
                     "execution_log",
                     toml::Value::from(self.deployment.log.clone()),
                 ),
+                // The node checks each job's manifest against its version's record here.
+                (
+                    "registry",
+                    toml::Value::from(self.deployment.registry.clone()),
+                ),
             ]
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
@@ -446,7 +459,7 @@ impl Network {
         let store = havn_mesh_common::artifacts::ArtifactDir::open(&router_dir.join("artifacts"))
             .map_err(err)?;
         store.put(manifest).map_err(err)?;
-        havn_runtime::examples::publish(&havn_runtime::examples::dir(), &store)?;
+        havn_workflow::examples::publish(&havn_workflow::examples::dir(), &store)?;
         let mut t = toml::map::Map::new();
         t.insert("settlement_interval_ms".into(), 200.into());
         t.insert("listen".into(), format!("127.0.0.1:{port}").into());

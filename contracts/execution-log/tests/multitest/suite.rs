@@ -292,6 +292,8 @@ impl SuiteBuilder {
             split: None,
             dependencies: vec![],
             parent: None,
+            artifacts: vec![],
+            metadata: None,
         };
         suite
             .app

@@ -48,7 +48,8 @@ fn two_step_transfer_moves_the_workflow_and_the_index() {
                 &alice,
                 &ExecuteMsg::NewVersion {
                     id,
-                    content_hash: hash(2)
+                    content_hash: hash(2),
+                    artifacts: vec![]
                 }
             )
             .unwrap_err(),
@@ -60,6 +61,7 @@ fn two_step_transfer_moves_the_workflow_and_the_index() {
             &ExecuteMsg::NewVersion {
                 id,
                 content_hash: hash(2),
+                artifacts: vec![],
             },
         )
         .unwrap();

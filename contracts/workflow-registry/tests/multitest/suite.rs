@@ -32,6 +32,8 @@ pub fn publish_msg(name: &str, seed: u32) -> PublishMsg {
         split: None,
         dependencies: vec![],
         parent: None,
+        artifacts: vec![],
+        metadata: None,
     }
 }
 

@@ -17,6 +17,7 @@ fn new_version_appends_and_keeps_history() {
             &ExecuteMsg::NewVersion {
                 id,
                 content_hash: hash(2),
+                artifacts: vec![],
             },
         )
         .unwrap();
@@ -61,7 +62,8 @@ fn new_version_rejections() {
                 &mallory,
                 &ExecuteMsg::NewVersion {
                     id,
-                    content_hash: hash(3)
+                    content_hash: hash(3),
+                    artifacts: vec![]
                 }
             )
             .unwrap_err(),
@@ -73,7 +75,8 @@ fn new_version_rejections() {
                 &alice,
                 &ExecuteMsg::NewVersion {
                     id: 42,
-                    content_hash: hash(3)
+                    content_hash: hash(3),
+                    artifacts: vec![]
                 }
             )
             .unwrap_err(),
@@ -85,7 +88,8 @@ fn new_version_rejections() {
                 &alice,
                 &ExecuteMsg::NewVersion {
                     id,
-                    content_hash: "0x12".into()
+                    content_hash: "0x12".into(),
+                    artifacts: vec![]
                 }
             )
             .unwrap_err(),
@@ -100,7 +104,8 @@ fn new_version_rejections() {
                 &alice,
                 &ExecuteMsg::NewVersion {
                     id,
-                    content_hash: hash(1)
+                    content_hash: hash(1),
+                    artifacts: vec![]
                 }
             )
             .unwrap_err(),
@@ -116,7 +121,8 @@ fn new_version_rejections() {
                 &alice,
                 &ExecuteMsg::NewVersion {
                     id,
-                    content_hash: hash(2)
+                    content_hash: hash(2),
+                    artifacts: vec![]
                 }
             )
             .unwrap_err(),
@@ -132,6 +138,7 @@ fn new_version_rejections() {
             &ExecuteMsg::NewVersion {
                 id,
                 content_hash: hash(3),
+                artifacts: vec![],
             },
             &coins(1, DENOM),
         )

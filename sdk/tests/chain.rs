@@ -198,7 +198,9 @@ async fn publish_stake_and_query_through_the_cli() {
         .expect("the example workflows (make models)")[0];
     let manifest_of = havn_workflow::check(&example.manifest).unwrap();
     let module = havn_workflow::artifacts(&manifest_of).unwrap()[0].clone();
-    let module_file = havn_workflow::examples::dir().join("artifacts").join(&module);
+    let module_file = havn_workflow::examples::dir()
+        .join("artifacts")
+        .join(&module);
     let r = json(&havn(
         &h,
         &[
@@ -218,7 +220,9 @@ async fn publish_stake_and_query_through_the_cli() {
     assert_eq!(shown["payee"], lora_payee.as_str());
     let e = one_line_error(&havn(
         &h,
-        &["asset", "register", &module, "--kind", "lora", "--from", "creator"],
+        &[
+            "asset", "register", &module, "--kind", "lora", "--from", "creator",
+        ],
     ));
     assert!(e.contains("is already registered by"), "{e}");
     let example_file = h.join("example.json");
@@ -252,8 +256,14 @@ async fn publish_stake_and_query_through_the_cli() {
         )
         .await
         .unwrap();
-    let recorded = versions["versions"][0]["artifacts"].as_array().unwrap().len();
-    assert_eq!(recorded, havn_workflow::artifacts(&manifest_of).unwrap().len());
+    let recorded = versions["versions"][0]["artifacts"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(
+        recorded,
+        havn_workflow::artifacts(&manifest_of).unwrap().len()
+    );
 
     // Out of bounds: refused before anything is sent.
     std::fs::write(&meta, br#"{"tags": ["Not A Tag"]}"#).unwrap();

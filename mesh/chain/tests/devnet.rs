@@ -283,14 +283,20 @@ async fn cw20_and_the_registry_run_over_grpc() {
         .await
         .unwrap_err();
     assert!(
-        e.contains(&format!("recorded but not used [\"{}\"]", hex::encode(lora))),
+        e.contains(&format!(
+            "recorded but not used [\"{}\"]",
+            hex::encode(lora)
+        )),
         "{e}"
     );
     let e = terms
         .check(&[0xee; 32], &[], patience, &never)
         .await
         .unwrap_err();
-    assert!(e.contains("cannot read the version's registry record"), "{e}");
+    assert!(
+        e.contains("cannot read the version's registry record"),
+        "{e}"
+    );
 
     // Bank: a new account appears with the next number.
     let carol = wallet("carol").address().to_string();

@@ -1,18 +1,14 @@
 //! Any bytes as a `torch` pipeline's manifest, through the check every node and validator runs
 //! before a job (`TorchPipeline::from_manifest`: modules, input, the step graph over named values,
 //! loop and size bounds, the output): a typed error or a pipeline, never a panic; one that passes
-//! is within the bounds and survives its JSON round trip. The check's source file is compiled in
-//! here as is (`#[path]`), so the target does not link LibTorch.
+//! is within the bounds and survives its JSON round trip. The check lives in `havn-workflow`,
+//! which has no LibTorch, so neither does the target.
 #![no_main]
 
 use havn_mesh_common::pipeline::Manifest;
 use libfuzzer_sys::fuzz_target;
 
-#[allow(dead_code)]
-#[path = "../../mesh/runtime/src/spec.rs"]
-mod spec;
-
-use spec::{TorchPipeline, MAX_STEPS, TORCH_KIND};
+use havn_workflow::spec::{TorchPipeline, MAX_STEPS, TORCH_KIND};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(mut manifest) = Manifest::parse(data) else {

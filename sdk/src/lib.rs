@@ -281,11 +281,26 @@ pub fn parse_dependency(s: &str) -> Result<havn_workflow_registry::msg::Dependen
     Ok(DependencyMsg { target, weight_bps })
 }
 
+/// A manifest as the CLI publishes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedManifest {
+    pub name: String,
+    /// sha256 of the file's bytes, what the registry stores as the version hash.
+    pub content_hash: String,
+    /// The artifact hashes it uses, what the registry records for the version.
+    pub artifacts: Vec<String>,
+}
+
 /// Checks a workflow manifest as a node will (`havn_workflow::check`, the torch pipeline in
-/// full); returns its name and content hash (sha256 of the file's bytes, what the registry stores).
-pub fn check_manifest(bytes: &[u8]) -> Result<(String, String), CliError> {
-    let manifest = havn_workflow::check(bytes).map_err(|e| CliError::Input(e.to_string()))?;
-    Ok((manifest.name, hex_sha256(bytes)))
+/// full), with its content hash and artifact set.
+pub fn check_manifest(bytes: &[u8]) -> Result<CheckedManifest, CliError> {
+    let input = |e: havn_mesh_common::pipeline::ExecError| CliError::Input(e.to_string());
+    let manifest = havn_workflow::check(bytes).map_err(input)?;
+    Ok(CheckedManifest {
+        artifacts: havn_workflow::artifacts(&manifest).map_err(input)?,
+        name: manifest.name,
+        content_hash: hex_sha256(bytes),
+    })
 }
 
 /// Lower-case hex sha256, as the registry stores content hashes.
@@ -323,9 +338,10 @@ mod tests {
 
     #[test]
     fn manifests_are_checked_before_publishing() {
-        let (name, hash) =
+        let m =
             check_manifest(br#"{"name": "d", "pipeline": {"kind": "builtin:digest"}}"#).unwrap();
-        assert_eq!((name.as_str(), hash.len()), ("d", 64));
+        assert_eq!((m.name.as_str(), m.content_hash.len()), ("d", 64));
+        assert!(m.artifacts.is_empty());
         for (bad, why) in [
             (&br#"{"name": 1}"#[..], "manifest is not valid"),
             (

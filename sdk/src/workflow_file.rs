@@ -78,10 +78,7 @@ pub fn publication(path: &Path, flags: Overrides) -> Result<(PublishMsg, String)
             path.display()
         )));
     };
-    let (manifest_name, content_hash) = check_manifest(&manifest)?;
-    let parsed = havn_workflow::check(&manifest).map_err(|e| CliError::Input(e.to_string()))?;
-    let artifacts =
-        havn_workflow::artifacts(&parsed).map_err(|e| CliError::Input(e.to_string()))?;
+    let checked = check_manifest(&manifest)?;
     let price = flags.price.or(file.price).ok_or_else(|| {
         CliError::Input("no price: set \"price\" in the workflow file or pass --price".into())
     })?;
@@ -102,16 +99,16 @@ pub fn publication(path: &Path, flags: Overrides) -> Result<(PublishMsg, String)
     .map(|d| parse_dependency(d))
     .collect::<Result<Vec<_>, _>>()?;
     let msg = PublishMsg {
-        name: flags.name.or(file.name).unwrap_or(manifest_name),
-        content_hash: content_hash.clone(),
+        name: flags.name.or(file.name).unwrap_or(checked.name),
+        content_hash: checked.content_hash.clone(),
         price: cosmwasm_std::Uint128::new(price),
         split,
         dependencies,
         parent: flags.parent.or(file.parent),
-        artifacts,
+        artifacts: checked.artifacts,
         metadata: (!file.metadata.is_empty()).then_some(file.metadata),
     };
-    Ok((msg, content_hash))
+    Ok((msg, checked.content_hash))
 }
 
 /// Declares each registered asset the manifest uses that no dependency credits (`covered`: the

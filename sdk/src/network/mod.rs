@@ -369,11 +369,9 @@ impl Network {
             content_hash: crate::hex_sha256(b"watercolor.safetensors"),
             payee: net.keys.get("lora-artist")?.address().to_string(),
         };
-        let (_, content_hash) = crate::check_manifest(&example.manifest)?;
-        // Its modules, recorded for the version: the node refuses any other set.
-        let artifacts = havn_workflow::check(&example.manifest)
-            .and_then(|m| havn_workflow::artifacts(&m))
-            .map_err(|e| CliError::Input(e.to_string()))?;
+        // Its modules are recorded for the version: the node refuses any other set.
+        let checked = crate::check_manifest(&example.manifest)?;
+        let content_hash = checked.content_hash;
         net.workflow_id = d
             .publish(
                 &net.client,
@@ -396,7 +394,7 @@ impl Network {
                         },
                     ],
                     parent: None,
-                    artifacts,
+                    artifacts: checked.artifacts,
                     metadata: None,
                 },
             )

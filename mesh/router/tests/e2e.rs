@@ -1768,7 +1768,9 @@ async fn run_examples(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn torch_workflows_run_through_the_mesh_and_reexecution_agrees() {
     let (net, versions, _daemons) = torch_mesh(|d| torch(d, "f32")).await;
-    let names = ["text-to-image", "char-lm", "text-to-audio"];
+    // `embed` is the pretrained all-MiniLM-L6-v2 (90 MB, fetched in 1 MiB chunks by the node and
+    // each validator); text-to-image merges its LoRA on each of them.
+    let names = ["text-to-image", "char-lm", "text-to-audio", "embed"];
     for (name, e) in run_examples(&net, &versions, &names).await {
         assert_eq!(
             JobState::try_from(e.state).unwrap(),

@@ -1,10 +1,12 @@
 //! A workflow as creators write it and nodes accept it, without LibTorch: the `torch` pipeline's
-//! manifest spec and its full static check, its JSON Schema, and the example workflows. The CLI
+//! manifest spec and its full static check, its JSON Schema, its fingerprint, and the example
+//! workflows. The CLI
 //! checks a manifest before publishing with the very function a node and a validator parse it
 //! with (`havn-runtime` runs what this crate accepts), so a manifest the CLI passes is one they
 //! run.
 
 pub mod examples;
+pub mod fingerprint;
 pub mod spec;
 
 use havn_mesh_common::pipeline::{ExecError, Manifest, DIGEST_KIND};

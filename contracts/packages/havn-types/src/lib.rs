@@ -11,11 +11,13 @@
 //! - [`quorum`]: when attesting stake is a quorum, and what a job's votes decide;
 //! - [`sampling`]: which jobs a validator re-executes;
 //! - [`audit`]: which of its jobs a node answers wrongly on purpose, and how it proves them;
-//! - [`settlement`]: what the execution log hands payout for each accepted job.
+//! - [`settlement`]: what the execution log hands payout for each accepted job;
+//! - [`fingerprint`]: MinHash signatures of workflows, their similarity and LSH band keys.
 
 pub mod asset;
 pub mod attestation;
 pub mod audit;
+pub mod fingerprint;
 pub mod keys;
 pub mod mesh;
 pub mod quorum;

@@ -180,6 +180,13 @@ fn merge(
         let per_row: i64 = ws[1..].iter().product();
         let a_ok = as_.len() >= 2 && rank > 0 && a.numel() as i64 == rank * per_row;
         let b_ok = bs.len() >= 2 && bs[0] == out && bs[1] == rank && b.numel() as i64 == out * rank;
+        // A rank above W's smaller side adapts nothing more, and only multiplies the merge's work.
+        if a_ok && b_ok && rank > out.min(per_row) {
+            return Err(bad(format!(
+                "{what}: tensor {a_key:?} has rank {rank}; parameter {target:?} {ws:?} takes at most {}",
+                out.min(per_row)
+            )));
+        }
         if !a_ok || !b_ok {
             let key = if a_ok { b_key } else { a_key };
             return Err(bad(format!(

@@ -433,7 +433,8 @@ fn safetensors_file(tensors: &[(&str, Vec<usize>)]) -> Vec<u8> {
     safetensors::serialize(views, &None).unwrap()
 }
 
-/// A LoRA or weights file that cannot apply is refused before anything runs, naming the file
+/// A LoRA or weights file that cannot apply (or a LoRA of a rank above its weight's smaller
+/// side) is refused before anything runs, naming the file
 /// and the tensor; the executor keeps working.
 #[test]
 fn a_bad_lora_or_weights_file_is_refused_naming_the_file_and_tensor() {
@@ -480,6 +481,14 @@ fn a_bad_lora_or_weights_file_is_refused_naming_the_file_and_tensor() {
             ])),
             "lora",
             "tensor \"nope.lora_A.weight\" is for parameter \"nope.weight\", which the module does not have".into(),
+        ),
+        (
+            put(&safetensors_file(&[
+                ("film.lora_A.weight", vec![65, 64]),
+                ("film.lora_B.weight", vec![192, 65]),
+            ])),
+            "lora",
+            "tensor \"film.lora_A.weight\" has rank 65; parameter \"film.weight\" [192, 64] takes at most 64".into(),
         ),
         (
             put(&safetensors_file(&[("mid.lora_A.weight", vec![4, 864])])),

@@ -54,7 +54,8 @@ pub fn apply(
     Ok(read_bytes)
 }
 
-/// A safetensors file's tensors, on the CPU as f64 (merged in the parameter's own kind later).
+/// A safetensors file's tensors, on the CPU in the file's own kind (converted to the parameter's
+/// kind and device where they are applied).
 fn parse(bytes: &[u8], what: &str) -> Result<BTreeMap<String, Tensor>, ExecError> {
     let file = SafeTensors::deserialize(bytes)
         .map_err(|e| bad(format!("{what}: not a safetensors file: {e:?}")))?;

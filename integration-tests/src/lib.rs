@@ -855,6 +855,26 @@ impl Suite {
     }
 
     /// Proposes, has every validator vote yes, ends voting and executes.
+    /// The proposal action that sets the registry's derivative rules (an `ExecuteContract`).
+    pub fn derivative_rules_action(
+        &self,
+        rules: havn_workflow_registry::state::DerivativeRules,
+    ) -> Action {
+        Action::ExecuteContract {
+            contract: self.registry.to_string(),
+            msg: to_json_binary(&RegistryMsg::UpdateDerivativeRules(rules)).unwrap(),
+        }
+    }
+
+    /// Governance votes `rules` in; returns the proposal id.
+    pub fn set_derivative_rules(
+        &mut self,
+        rules: havn_workflow_registry::state::DerivativeRules,
+    ) -> Result<u64, Failure> {
+        let action = self.derivative_rules_action(rules);
+        self.pass(vec![action])
+    }
+
     pub fn pass(&mut self, actions: Vec<Action>) -> Result<u64, Failure> {
         let id = self.propose("holder", actions)?;
         self.all_validators_vote(id, VoteOption::Yes);
@@ -886,6 +906,7 @@ pub fn simple_workflow(name: &str, price: u128) -> PublishMsg {
         parent: None,
         artifacts: vec![],
         metadata: None,
+        fingerprint: Some(havn_types::fingerprint::placeholder(&hash(name).to_hex())),
     }
 }
 

@@ -58,6 +58,9 @@ fn full_loop(mut s: Suite) {
                 parent: None,
                 artifacts: vec![],
                 metadata: None,
+                fingerprint: Some(havn_types::fingerprint::placeholder(
+                    &hash("watercolor-portraits v1").to_hex(),
+                )),
             },
         )
         .unwrap();

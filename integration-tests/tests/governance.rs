@@ -4,14 +4,14 @@
 
 use cosmwasm_std::{coins, Decimal, Uint128};
 use havn_governance::msg::{
-    Action, DerivativeRules, ExecuteMsg as GovMsg, Outcome, ParamsUpdate, QueryMsg as GovQuery,
-    Status, TreasuryResponse, VoteOption, VoteResponse,
+    Action, ExecuteMsg as GovMsg, Outcome, ParamsUpdate, QueryMsg as GovQuery, Status,
+    TreasuryResponse, VoteOption, VoteResponse,
 };
 use havn_governance::ContractError as GovError;
 use havn_integration_tests::{simple_workflow, Suite, SuiteBuilder, HAI, MIN_STAKE};
 use havn_staking::state::Role;
 use havn_types::{AssetError, Split, Verdict};
-use havn_workflow_registry::msg::FlagReason;
+use havn_workflow_registry::msg::{DerivativeRules, FlagReason};
 
 fn registry_params(s: &Suite) -> havn_workflow_registry::state::Params {
     s.query(
@@ -239,6 +239,10 @@ fn flag_slash_spend_and_derivative_rules_in_one_proposal() {
     s.transfer("holder", &governance, 500 * HAI);
     let lora = s.addr("lora-artist");
     let colluder = s.validator(4);
+    let rules_9000 = s.derivative_rules_action(DerivativeRules {
+        threshold_bps: 9_000,
+        ..Default::default()
+    });
     let id = s
         .pass(vec![
             Action::FlagWorkflow {
@@ -256,9 +260,7 @@ fn flag_slash_spend_and_derivative_rules_in_one_proposal() {
                 recipient: lora.to_string(),
                 amount: Uint128::new(200 * HAI),
             },
-            Action::SetDerivativeThreshold {
-                similarity_bps: 9_000,
-            },
+            rules_9000,
         ])
         .unwrap();
     assert_eq!(s.proposal(id).proposal.status, Status::Executed);
@@ -276,8 +278,7 @@ fn flag_slash_spend_and_derivative_rules_in_one_proposal() {
     );
     let treasury: TreasuryResponse = s.query(&s.governance, &GovQuery::Treasury {});
     assert_eq!(treasury.available.u128(), (500 - 200) * HAI + MIN_STAKE / 2);
-    let rules: DerivativeRules = s.query(&s.governance, &GovQuery::DerivativeRules {});
-    assert_eq!(rules.similarity_threshold_bps, Some(9_000));
+    assert_eq!(registry_params(&s).derivatives.threshold_bps, 9_000);
 
     // And governance can make it runnable again.
     s.pass(vec![Action::UnflagWorkflow { id: workflow }])
@@ -289,11 +290,13 @@ fn flag_slash_spend_and_derivative_rules_in_one_proposal() {
 fn a_failing_action_fails_the_whole_proposal_and_nothing_takes_effect() {
     let mut s = SuiteBuilder::new().build();
     let lora = s.addr("lora-artist");
+    let rules_8000 = s.derivative_rules_action(DerivativeRules {
+        threshold_bps: 8_000,
+        ..Default::default()
+    });
     let id = s
         .pass(vec![
-            Action::SetDerivativeThreshold {
-                similarity_bps: 8_000,
-            },
+            rules_8000,
             // The treasury is empty.
             Action::SpendTreasury {
                 recipient: lora.to_string(),
@@ -307,8 +310,11 @@ fn a_failing_action_fails_the_whole_proposal_and_nothing_takes_effect() {
         .execution_error
         .unwrap()
         .contains("the treasury holds 0, less than the 1000000 to spend"));
-    let rules: DerivativeRules = s.query(&s.governance, &GovQuery::DerivativeRules {});
-    assert_eq!(rules.similarity_threshold_bps, None, "rolled back");
+    assert_eq!(
+        registry_params(&s).derivatives,
+        DerivativeRules::default(),
+        "rolled back"
+    );
     // A target contract refusing its message fails the proposal the same way.
     let id = s
         .pass(vec![
@@ -514,12 +520,6 @@ fn malformed_and_unauthorized_calls_get_clear_errors() {
                 amount: Uint128::one(),
             },
             "",
-        ),
-        (
-            Action::SetDerivativeThreshold {
-                similarity_bps: 10_001,
-            },
-            "similarity threshold must be 1 to 10000 bps",
         ),
         (
             Action::UpdateGovernanceParams(ParamsUpdate {

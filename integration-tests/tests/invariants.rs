@@ -335,6 +335,7 @@ fn apply(s: &mut Suite, w: &mut World, op: &Op) {
                 parent: None,
                 artifacts: vec![],
                 metadata: None,
+                fingerprint: Some(havn_types::fingerprint::placeholder(&hash(&name).to_hex())),
             };
             if let Some(id) = w.count("publish", s.publish(CREATORS[creator], msg)) {
                 w.workflows.push((id, price));

@@ -289,6 +289,8 @@ pub struct CheckedManifest {
     pub content_hash: String,
     /// The artifact hashes it uses, what the registry records for the version.
     pub artifacts: Vec<String>,
+    /// Its fingerprint (`havn_workflow::fingerprint`), what the registry indexes and nodes check.
+    pub fingerprint: cosmwasm_std::HexBinary,
 }
 
 /// Checks a workflow manifest as a node will (`havn_workflow::check`, the torch pipeline in
@@ -298,6 +300,10 @@ pub fn check_manifest(bytes: &[u8]) -> Result<CheckedManifest, CliError> {
     let manifest = havn_workflow::check(bytes).map_err(input)?;
     Ok(CheckedManifest {
         artifacts: havn_workflow::artifacts(&manifest).map_err(input)?,
+        fingerprint: havn_types::fingerprint::encode(
+            &havn_workflow::fingerprint::fingerprint(&manifest).map_err(input)?,
+        )
+        .into(),
         name: manifest.name,
         content_hash: hex_sha256(bytes),
     })

@@ -107,6 +107,7 @@ pub fn publication(path: &Path, flags: Overrides) -> Result<(PublishMsg, String)
         parent: flags.parent.or(file.parent),
         artifacts: checked.artifacts,
         metadata: (!file.metadata.is_empty()).then_some(file.metadata),
+        fingerprint: Some(checked.fingerprint),
     };
     Ok((msg, checked.content_hash))
 }

@@ -804,6 +804,7 @@ async fn a_node_faking_200_jobs_on_the_devnet_is_caught_as_the_model_says_and_sl
                 parent: None,
                 artifacts: vec![],
                 metadata: None,
+                fingerprint: Some(havn_sdk::check_manifest(&manifest).unwrap().fingerprint),
             },
         )
         .await
@@ -1296,6 +1297,7 @@ async fn an_audit_on_the_devnet_is_answered_wrongly_proven_and_catches_a_validat
                 parent: None,
                 artifacts: vec![],
                 metadata: None,
+                fingerprint: Some(havn_sdk::check_manifest(&manifest).unwrap().fingerprint),
             },
         )
         .await

@@ -11,7 +11,7 @@ use havn_workflow_registry::state::FlagReason;
 use crate::error::ContractError;
 use crate::execute::apply_params;
 use crate::msg::Action;
-use crate::state::{Config, Params, DEPOSITS_HELD, DERIVATIVE_RULES, MAX_REASON, PARAMS};
+use crate::state::{Config, Params, DEPOSITS_HELD, MAX_REASON, PARAMS};
 
 pub fn validate(deps: Deps, params: &Params, actions: &[Action]) -> Result<(), ContractError> {
     if actions.is_empty() || actions.len() > params.max_actions as usize {
@@ -66,13 +66,7 @@ pub fn validate(deps: Deps, params: &Params, actions: &[Action]) -> Result<(), C
                     return Err(invalid("spend amount must be above 0".into()));
                 }
             }
-            Action::SetDerivativeThreshold { similarity_bps } => {
-                if *similarity_bps == 0 || *similarity_bps > 10_000 {
-                    return Err(invalid(format!(
-                        "similarity threshold must be 1 to 10000 bps, got {similarity_bps}"
-                    )));
-                }
-            }
+
             Action::ExecuteContract { contract, .. } | Action::MigrateContract { contract, .. } => {
                 address(contract)?;
             }
@@ -81,6 +75,7 @@ pub fn validate(deps: Deps, params: &Params, actions: &[Action]) -> Result<(), C
             | Action::UpdateExecutionLogParams(_)
             | Action::UpdatePayoutParams(_)
             | Action::UnflagWorkflow { .. }
+            | Action::ResolveCopyDispute { .. }
             | Action::ArbitrateJob { .. } => {}
         }
     }
@@ -120,6 +115,10 @@ enum TargetMsg<'a, P: serde::Serialize> {
         role: &'a Option<Role>,
         reason: &'a str,
         fraction: &'a Option<Decimal>,
+    },
+    ResolveDispute {
+        id: u64,
+        upheld: bool,
     },
 }
 
@@ -194,12 +193,13 @@ pub fn run(
                 let recipient = deps.api.addr_validate(&recipient)?;
                 msgs.push(config.asset.transfer_msg(&recipient, amount)?);
             }
-            Action::SetDerivativeThreshold { similarity_bps } => {
-                DERIVATIVE_RULES.update(deps.storage, |mut r| -> StdResult<_> {
-                    r.similarity_threshold_bps = Some(similarity_bps);
-                    Ok(r)
-                })?;
-            }
+            Action::ResolveCopyDispute { dispute_id, upheld } => msgs.push(execute(
+                &config.registry,
+                &Plain::ResolveDispute {
+                    id: dispute_id,
+                    upheld,
+                },
+            )?),
             Action::ExecuteContract { contract, msg } => msgs.push(
                 WasmMsg::Execute {
                     contract_addr: deps.api.addr_validate(&contract)?.to_string(),
@@ -317,6 +317,18 @@ mod tests {
         assert_eq!(
             to_json_string(&Plain::Unflag { id: 3 }).unwrap(),
             to_json_string(&havn_workflow_registry::msg::ExecuteMsg::Unflag { id: 3 }).unwrap()
+        );
+        assert_eq!(
+            to_json_string(&Plain::ResolveDispute {
+                id: 4,
+                upheld: true
+            })
+            .unwrap(),
+            to_json_string(&havn_workflow_registry::msg::ExecuteMsg::ResolveDispute {
+                id: 4,
+                upheld: true
+            })
+            .unwrap()
         );
         for verdict in [Verdict::Valid, Verdict::Invalid] {
             assert_eq!(

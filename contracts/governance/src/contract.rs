@@ -13,9 +13,7 @@ use crate::error::ContractError;
 use crate::execute;
 use crate::msg::{ExecuteMsg, InstantiateMsg, MigrateMsg, QueryMsg, ReceiveMsg};
 use crate::query;
-use crate::state::{
-    Config, DerivativeRules, CONFIG, DEPOSITS_HELD, DERIVATIVE_RULES, NEXT_ID, PARAMS,
-};
+use crate::state::{Config, CONFIG, DEPOSITS_HELD, NEXT_ID, PARAMS};
 
 pub const CONTRACT_NAME: &str = "crates.io:havn-governance";
 pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -42,7 +40,6 @@ pub fn instantiate(
     PARAMS.save(deps.storage, &params)?;
     NEXT_ID.save(deps.storage, &1)?;
     DEPOSITS_HELD.save(deps.storage, &Uint128::zero())?;
-    DERIVATIVE_RULES.save(deps.storage, &DerivativeRules::default())?;
     Ok(Response::new().add_attribute("action", "instantiate"))
 }
 

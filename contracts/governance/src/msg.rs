@@ -5,7 +5,7 @@ use havn_staking::state::Role;
 use havn_types::{Asset, AssetUnchecked, Verdict};
 use havn_workflow_registry::state::FlagReason;
 
-pub use crate::state::{Ballot, DerivativeRules, Params, Proposal, Status, Tally, VoteOption};
+pub use crate::state::{Ballot, Params, Proposal, Status, Tally, VoteOption};
 pub use crate::tally::Outcome;
 
 #[cw_serde]
@@ -68,9 +68,11 @@ pub enum Action {
         job_id: u64,
         verdict: Verdict,
     },
-    /// Similarity (bps) above which a workflow counts as a derivative of another.
-    SetDerivativeThreshold {
-        similarity_bps: u16,
+    /// Registry: decide a copy dispute (the evidence is its two manifests; compare them, e.g.
+    /// `havn workflow similar`). Upheld: the copy's creator share goes to the original's creator.
+    ResolveCopyDispute {
+        dispute_id: u64,
+        upheld: bool,
     },
     /// Any other call on a contract this one administers (e.g. an `UpdateConfig`).
     ExecuteContract {
@@ -157,8 +159,6 @@ pub enum QueryMsg {
     /// A voter's power for a proposal (bonded stake at its start height).
     #[returns(havn_staking::msg::PowerResponse)]
     VotingPower { proposal_id: u64, voter: String },
-    #[returns(DerivativeRules)]
-    DerivativeRules {},
     /// The treasury: this contract's $HAI less the deposits it holds.
     #[returns(TreasuryResponse)]
     Treasury {},

@@ -7,9 +7,7 @@ use crate::execute::{load_proposal, voting_power};
 use crate::msg::{
     ConfigResponse, ProposalResponse, ProposalsResponse, QueryMsg, TreasuryResponse, VoteResponse,
 };
-use crate::state::{
-    Status, BALLOTS, CONFIG, DEPOSITS_HELD, DERIVATIVE_RULES, NEXT_ID, PARAMS, PROPOSALS,
-};
+use crate::state::{Status, BALLOTS, CONFIG, DEPOSITS_HELD, NEXT_ID, PARAMS, PROPOSALS};
 use crate::tally::tally;
 
 pub const DEFAULT_LIMIT: u32 = 10;
@@ -74,7 +72,6 @@ pub fn dispatch(deps: Deps, env: &Env, msg: QueryMsg) -> StdResult<Binary> {
                 height: proposal.start_height,
             })
         }
-        QueryMsg::DerivativeRules {} => to_json_binary(&DERIVATIVE_RULES.load(deps.storage)?),
         QueryMsg::Treasury {} => {
             let asset = CONFIG.load(deps.storage)?.asset;
             to_json_binary(&TreasuryResponse {

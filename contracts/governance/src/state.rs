@@ -124,15 +124,6 @@ pub struct Ballot {
     pub power: Uint128,
 }
 
-/// Rules for detecting undeclared derivatives. Stored and governed now; read by the mesh's
-/// derivative checks (a later issue).
-#[cw_serde]
-#[derive(Default)]
-pub struct DerivativeRules {
-    /// Similarity, in bps, above which a new workflow counts as a derivative of an existing one.
-    pub similarity_threshold_bps: Option<u16>,
-}
-
 pub const CONFIG: Item<Config> = Item::new("config");
 pub const PARAMS: Item<Params> = Item::new("params");
 pub const NEXT_ID: Item<u64> = Item::new("next_id");
@@ -140,4 +131,3 @@ pub const PROPOSALS: Map<u64, Proposal> = Map::new("proposals");
 pub const BALLOTS: Map<(u64, &Addr), Ballot> = Map::new("ballots");
 /// Deposits of open proposals: held, not part of the treasury.
 pub const DEPOSITS_HELD: Item<Uint128> = Item::new("deposits_held");
-pub const DERIVATIVE_RULES: Item<DerivativeRules> = Item::new("derivative_rules");

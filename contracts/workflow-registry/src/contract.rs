@@ -6,12 +6,11 @@ use cosmwasm_std::{from_json, Binary, Deps, DepsMut, Env, MessageInfo, Response,
 use cw2::{ensure_from_older_version, set_contract_version};
 use havn_types::asset::nonpayable;
 
-use crate::assets;
 use crate::error::ContractError;
-use crate::execute;
 use crate::msg::{ExecuteMsg, InstantiateMsg, MigrateMsg, QueryMsg, ReceiveMsg};
 use crate::query;
 use crate::state::{Config, CONFIG, NEXT_ID, PARAMS};
+use crate::{assets, derivatives, disputes, execute};
 
 pub const CONTRACT_NAME: &str = "crates.io:havn-workflow-registry";
 pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -49,8 +48,12 @@ pub fn execute(
     info: MessageInfo,
     msg: ExecuteMsg,
 ) -> Result<Response, ContractError> {
-    // Only a native-funded Publish takes funds; anything attached elsewhere would be stranded.
-    if !matches!(msg, ExecuteMsg::Publish(_)) {
+    // Only a native-funded Publish or dispute bond takes funds; anything attached elsewhere
+    // would be stranded.
+    if !matches!(
+        msg,
+        ExecuteMsg::Publish(_) | ExecuteMsg::OpenDispute { .. } | ExecuteMsg::DefendDispute { .. }
+    ) {
         nonpayable(&info)?;
     }
     match msg {
@@ -61,19 +64,73 @@ pub fn execute(
         }
         ExecuteMsg::Receive(wrapper) => {
             let (config, params) = (CONFIG.load(deps.storage)?, PARAMS.load(deps.storage)?);
-            let paid = execute::cw20_deposit(&config, &params, &info.sender, wrapper.amount)?;
-            let creator = deps.api.addr_validate(&wrapper.sender)?;
+            let sender = deps.api.addr_validate(&wrapper.sender)?;
             match from_json(&wrapper.msg)? {
                 ReceiveMsg::Publish(publish) => {
-                    execute::publish(deps, &env, &config, &params, creator, publish, paid)
+                    let paid =
+                        execute::cw20_deposit(&config, &params, &info.sender, wrapper.amount)?;
+                    execute::publish(deps, &env, &config, &params, sender, publish, paid)
+                }
+                ReceiveMsg::OpenDispute {
+                    copy,
+                    original,
+                    note,
+                } => {
+                    let paid = config.asset.cw20_payment(&info.sender, wrapper.amount)?;
+                    disputes::open(deps, &env, &params, sender, copy, original, note, paid)
+                }
+                ReceiveMsg::DefendDispute { id } => {
+                    let paid = config.asset.cw20_payment(&info.sender, wrapper.amount)?;
+                    disputes::defend(deps, sender, id, paid)
                 }
             }
+        }
+        ExecuteMsg::OpenDispute {
+            copy,
+            original,
+            note,
+        } => {
+            let (config, params) = (CONFIG.load(deps.storage)?, PARAMS.load(deps.storage)?);
+            let paid = bond_payment(&config, &info)?;
+            disputes::open(deps, &env, &params, info.sender, copy, original, note, paid)
+        }
+        ExecuteMsg::DefendDispute { id } => {
+            let config = CONFIG.load(deps.storage)?;
+            let paid = bond_payment(&config, &info)?;
+            disputes::defend(deps, info.sender, id, paid)
+        }
+        ExecuteMsg::ResolveDispute { id, upheld } => {
+            let (config, params) = (CONFIG.load(deps.storage)?, PARAMS.load(deps.storage)?);
+            disputes::resolve(deps, &info.sender, &config, &params, id, upheld)
+        }
+        ExecuteMsg::Reindex { start_after, limit } => {
+            let rules = PARAMS.load(deps.storage)?.derivatives;
+            let last = derivatives::reindex(
+                deps.storage,
+                &rules,
+                start_after,
+                limit.unwrap_or(derivatives::MAX_REINDEX),
+            )?;
+            let mut response = Response::new().add_attribute("action", "reindex");
+            if let Some((id, version)) = last {
+                response = response.add_attribute("last", format!("{id}/{version}"));
+            }
+            Ok(response)
         }
         ExecuteMsg::NewVersion {
             id,
             content_hash,
             artifacts,
-        } => execute::new_version(deps, &env, &info.sender, id, &content_hash, &artifacts),
+            fingerprint,
+        } => execute::new_version(
+            deps,
+            &env,
+            &info.sender,
+            id,
+            &content_hash,
+            &artifacts,
+            fingerprint.as_ref(),
+        ),
         ExecuteMsg::RegisterAsset {
             kind,
             content_hash,
@@ -108,9 +165,26 @@ pub fn execute(
         ExecuteMsg::UpdateShareFloors(floors) => {
             execute::update_share_floors(deps, &info.sender, floors)
         }
+        ExecuteMsg::UpdateDerivativeRules(rules) => {
+            execute::update_derivative_rules(deps, &info.sender, rules)
+        }
         ExecuteMsg::UpdateConfig { admin, treasury } => {
             execute::update_config(deps, &info.sender, admin, treasury)
         }
+    }
+}
+
+/// A bond attached as native funds (a cw20 deployment bonds through the token's `Send`).
+fn bond_payment(
+    config: &Config,
+    info: &MessageInfo,
+) -> Result<cosmwasm_std::Uint128, ContractError> {
+    match (&config.asset, info.funds.is_empty()) {
+        (havn_types::Asset::Cw20(_), true) => Err(havn_types::AssetError::PayWithCw20 {
+            token: config.asset.to_string(),
+        }
+        .into()),
+        _ => Ok(config.asset.native_payment(info)?),
     }
 }
 

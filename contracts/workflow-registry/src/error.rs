@@ -120,4 +120,57 @@ pub enum ContractError {
         "no publish deposit is required ({0}); send Publish directly instead of through the token"
     )]
     DepositNotRequired(Uint128),
+
+    #[error("a fingerprint is {expected} bytes (128 slots, u32 big-endian); got {len}")]
+    InvalidFingerprint { len: usize, expected: usize },
+
+    #[error(
+        "derivative detection is on: send the manifest's fingerprint (havn publish computes it)"
+    )]
+    FingerprintRequired,
+
+    #[error("this workflow is {similarity_bps} bps similar to workflow {candidate} version {version} (governance's threshold: {threshold_bps}) and does not declare it: add it as a dependency and parent, or dispute it if it copies yours")]
+    UndeclaredDerivative {
+        candidate: u64,
+        version: u32,
+        similarity_bps: u16,
+        threshold_bps: u16,
+    },
+
+    #[error("this version is {similarity_bps} bps similar to workflow {candidate} version {version} (governance's threshold: {threshold_bps}), which this workflow's fixed dependencies do not declare: publish it as a new workflow that does")]
+    VersionMatches {
+        candidate: u64,
+        version: u32,
+        similarity_bps: u16,
+        threshold_bps: u16,
+    },
+
+    #[error("the dispute bond is {required}; {paid} was attached")]
+    WrongBond { required: Uint128, paid: Uint128 },
+
+    #[error("workflow {id} cannot copy itself")]
+    SelfDispute { id: u64 },
+
+    #[error(
+        "workflow {original} was published after workflow {copy}: the older one is the original"
+    )]
+    OriginalIsNewer { copy: u64, original: u64 },
+
+    #[error("workflow {id} is already marked a copy of workflow {of}")]
+    AlreadyACopy { id: u64, of: u64 },
+
+    #[error("workflow {copy} already declares workflow {original} (as a dependency or an ancestor of one)")]
+    AlreadyDeclared { copy: u64, original: u64 },
+
+    #[error("workflow {id} already has an open dispute ({dispute})")]
+    DisputeOpen { id: u64, dispute: u64 },
+
+    #[error("dispute {id} does not exist")]
+    UnknownDispute { id: u64 },
+
+    #[error("dispute {id} is already resolved")]
+    DisputeClosed { id: u64 },
+
+    #[error("dispute {id} already has a defender")]
+    AlreadyDefended { id: u64 },
 }

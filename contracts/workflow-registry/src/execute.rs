@@ -5,13 +5,13 @@ use havn_types::{
     compose_levels, royalty_stack, Asset, AssetError, Edge, EdgeTarget, PoolShare, Split,
 };
 
-use crate::assets;
 use crate::error::ContractError;
 use crate::msg::{DependencyTarget, ParamsUpdate, PublishMsg, PublishResponse};
 use crate::state::{
     workflows, Config, Dependency, DependencyRef, Flag, FlagReason, Metadata, Params, Version,
     Workflow, BY_HASH, CONFIG, METADATA, NEXT_ID, PARAMS, ROYALTY_STACK, UPSTREAM_LEVELS, VERSIONS,
 };
+use crate::{assets, derivatives};
 
 /// Hard ceilings on what governance may set, so no param can make publish or payout unbounded.
 pub const MAX_DEPENDENCIES_LIMIT: u32 = 32;
@@ -95,6 +95,9 @@ pub fn validate_params(p: &Params) -> Result<(), ContractError> {
             format!("must be at most 10000, got {}", p.min_upstream_bps),
         );
     }
+    if let Err(reason) = derivatives::validate_rules(&p.derivatives) {
+        return invalid("derivatives", reason);
+    }
     Ok(())
 }
 
@@ -167,7 +170,7 @@ fn ensure_hash_free(deps: Deps, hash: &HexBinary) -> Result<(), ContractError> {
     }
 }
 
-fn load_workflow(deps: Deps, id: u64) -> Result<Workflow, ContractError> {
+pub(crate) fn load_workflow(deps: Deps, id: u64) -> Result<Workflow, ContractError> {
     workflows()
         .may_load(deps.storage, id)?
         .ok_or(ContractError::UnknownWorkflow { id })
@@ -215,6 +218,16 @@ pub fn publish(
     let content_hash = parse_hash(&msg.content_hash)?;
     let artifacts = assets::parse_artifacts(&msg.artifacts)?;
     ensure_hash_free(deps.as_ref(), &content_hash)?;
+    let rules = &params.derivatives;
+    let sig = derivatives::parse(rules, msg.fingerprint.as_ref())?;
+    let (msg, derived) = derivatives::screen(
+        deps.as_ref(),
+        rules,
+        params.min_upstream_bps,
+        params.default_split,
+        sig.as_ref(),
+        msg,
+    )?;
     let id = NEXT_ID.load(deps.storage)?;
     let split = msg.split.unwrap_or(params.default_split);
     split.validate()?;
@@ -347,6 +360,7 @@ pub fn publish(
         version: 1,
         content_hash: content_hash.clone(),
         flag: None,
+        copy_of: None,
         created_height: env.block.height,
         created_time: env.block.time,
     };
@@ -370,6 +384,9 @@ pub fn publish(
     if !stack.is_empty() {
         ROYALTY_STACK.save(deps.storage, id, &stack)?;
     }
+    if let Some(sig) = &sig {
+        derivatives::index(deps.storage, rules, id, 1, sig)?;
+    }
     NEXT_ID.save(deps.storage, &(id + 1))?;
 
     let mut response = Response::new()
@@ -380,6 +397,11 @@ pub fn publish(
         .add_attribute("content_hash", content_hash.to_hex())
         .add_attribute("upstream_bps", split.upstream.to_string())
         .add_attribute("royalty_payees", stack.len().to_string());
+    if let Some((original, similarity_bps)) = derived {
+        response = response
+            .add_attribute("derived_from", original.to_string())
+            .add_attribute("similarity_bps", similarity_bps.to_string());
+    }
     if !paid.is_zero() {
         response = response
             .add_message(config.asset.transfer_msg(&config.treasury, paid)?)
@@ -395,10 +417,26 @@ pub fn new_version(
     id: u64,
     content_hash: &str,
     artifacts: &[String],
+    fingerprint: Option<&HexBinary>,
 ) -> Result<Response, ContractError> {
     let mut workflow = load_owned(deps.as_ref(), sender, id)?;
     let hash = parse_hash(content_hash)?;
     ensure_hash_free(deps.as_ref(), &hash)?;
+    let rules = PARAMS.load(deps.storage)?.derivatives;
+    let sig = derivatives::parse(&rules, fingerprint)?;
+    if let Some(sig) = &sig {
+        let direct = derivatives::workflow_ids(&workflow.dependencies);
+        if let Some((candidate, version, similarity_bps)) =
+            derivatives::undeclared_match(deps.as_ref(), &rules, sig, Some(id), &direct)?
+        {
+            return Err(ContractError::VersionMatches {
+                candidate,
+                version,
+                similarity_bps,
+                threshold_bps: rules.threshold_bps,
+            });
+        }
+    }
     // Its dependencies are fixed: a version using a registered asset they do not credit is a
     // new workflow.
     let artifacts = assets::parse_artifacts(artifacts)?;
@@ -414,6 +452,9 @@ pub fn new_version(
     };
     VERSIONS.save(deps.storage, (id, workflow.version), &version)?;
     BY_HASH.save(deps.storage, hash.as_slice(), &(id, workflow.version))?;
+    if let Some(sig) = &sig {
+        derivatives::index(deps.storage, &rules, id, workflow.version, sig)?;
+    }
     workflows().save(deps.storage, id, &workflow)?;
     Ok(Response::new()
         .add_attribute("action", "new_version")
@@ -590,6 +631,21 @@ pub fn update_params(
     validate_params(&p)?;
     PARAMS.save(deps.storage, &p)?;
     Ok(Response::new().add_attribute("action", "update_params"))
+}
+
+pub fn update_derivative_rules(
+    deps: DepsMut,
+    sender: &Addr,
+    rules: crate::state::DerivativeRules,
+) -> Result<Response, ContractError> {
+    ensure_admin(deps.as_ref(), sender)?;
+    let mut p = PARAMS.load(deps.storage)?;
+    p.derivatives = rules;
+    validate_params(&p)?;
+    PARAMS.save(deps.storage, &p)?;
+    Ok(Response::new()
+        .add_attribute("action", "update_derivative_rules")
+        .add_attribute("threshold_bps", rules.threshold_bps.to_string()))
 }
 
 pub fn update_share_floors(

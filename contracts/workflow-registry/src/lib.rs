@@ -4,6 +4,8 @@
 
 mod assets;
 pub mod contract;
+mod derivatives;
+mod disputes;
 mod error;
 mod execute;
 pub mod msg;
@@ -11,4 +13,5 @@ mod query;
 pub mod state;
 
 pub use crate::assets::MAX_ARTIFACTS;
+pub use crate::derivatives::validate_rules;
 pub use crate::error::ContractError;

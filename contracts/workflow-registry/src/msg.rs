@@ -4,8 +4,8 @@ use cw20::Cw20ReceiveMsg;
 use havn_types::{Asset, AssetUnchecked, Split};
 
 pub use crate::state::{
-    ArtifactKind, Dependency, DependencyRef, Flag, FlagReason, Metadata, Params, RegisteredAsset,
-    Version, Workflow,
+    ArtifactKind, Dependency, DependencyRef, DerivativeRules, Dispute, DisputeStatus, Flag,
+    FlagReason, Metadata, OnMatch, Params, RegisteredAsset, Version, Workflow,
 };
 
 #[cw_serde]
@@ -36,6 +36,10 @@ pub enum ExecuteMsg {
         content_hash: String,
         #[serde(default)]
         artifacts: Vec<String>,
+        /// The manifest's fingerprint, as for `Publish`: a version as close as the threshold to
+        /// a workflow the dependencies do not declare is refused.
+        #[serde(default)]
+        fingerprint: Option<HexBinary>,
     },
     /// Anyone: register an external asset (a model, LoRA, prompt or dataset) by its content hash,
     /// owned by the sender and paid to `payee` (default: the sender). One hash, one owner. Every
@@ -76,6 +80,30 @@ pub enum ExecuteMsg {
     /// Admin only: the least node, validator and treasury shares a workflow's split may give
     /// (governance sends it as an `ExecuteContract` action; the default split must meet them).
     UpdateShareFloors(crate::state::ShareFloors),
+    /// Anyone: bond `dispute_bond` (native funds, or through the cw20's `Send`) on a claim that
+    /// workflow `copy` copies the older workflow `original` without declaring it. Governance
+    /// decides; the evidence is the two versions' manifests, recorded now by their hashes.
+    OpenDispute {
+        copy: u64,
+        original: u64,
+        note: Option<String>,
+    },
+    /// The accused workflow's creator: answer a dispute with an equal bond (native or cw20).
+    DefendDispute { id: u64 },
+    /// Admin only: decide a dispute. Upheld: the copy's creator share goes to the original's
+    /// creator from then on. Either way the winner gets its bond and the reward share of the
+    /// loser's, the treasury the rest.
+    ResolveDispute { id: u64, upheld: bool },
+    /// Anyone: add fingerprinted versions to the index under the current band layout (after
+    /// governance changes `band_rows`), after `start_after`, at most `limit` (default and most 50).
+    Reindex {
+        start_after: Option<(u64, u32)>,
+        limit: Option<u32>,
+    },
+    /// Admin only: the derivative rules, whole (threshold, LSH bands, what a match does, dispute
+    /// bonds), read from the next publish. Governance sends it as an `ExecuteContract` action (a
+    /// typed action would push governance's wasm past the VM's 100 locals per function).
+    UpdateDerivativeRules(DerivativeRules),
     /// Admin only: hand governance to another address or move the treasury.
     UpdateConfig {
         admin: Option<String>,
@@ -85,8 +113,18 @@ pub enum ExecuteMsg {
 
 /// Messages carried inside a cw20 `Send`.
 #[cw_serde]
+// Deserialized once per call: boxing the publish would only change its JSON-facing type.
+#[allow(clippy::large_enum_variant)]
 pub enum ReceiveMsg {
     Publish(PublishMsg),
+    OpenDispute {
+        copy: u64,
+        original: u64,
+        note: Option<String>,
+    },
+    DefendDispute {
+        id: u64,
+    },
 }
 
 #[cw_serde]
@@ -113,6 +151,11 @@ pub struct PublishMsg {
     /// Description, tags, license and links (bounded); omitted: none.
     #[serde(default)]
     pub metadata: Option<Metadata>,
+    /// The manifest's fingerprint (`havn_workflow::fingerprint`, 512 bytes as hex); required
+    /// while derivative detection is on. Nodes and validators recompute it and refuse jobs of a
+    /// version whose recorded fingerprint is false.
+    #[serde(default)]
+    pub fingerprint: Option<HexBinary>,
 }
 
 #[cw_serde]
@@ -204,6 +247,59 @@ pub enum QueryMsg {
     /// What the creator says about the workflow (empty when nothing).
     #[returns(MetadataResponse)]
     Metadata { id: u64 },
+    /// A version's recorded fingerprint (omitted version: the newest).
+    #[returns(FingerprintResponse)]
+    Fingerprint { id: u64, version: Option<u32> },
+    /// The indexed workflows closest to a workflow or to a fingerprint, most similar first (the
+    /// same bounded lookup a publish makes; default 10, at most 30).
+    #[returns(SimilarResponse)]
+    Similar { to: SimilarTo, limit: Option<u32> },
+    #[returns(Dispute)]
+    Dispute { id: u64 },
+    /// Disputes by id, paginated (default 10, at most 30).
+    #[returns(DisputesResponse)]
+    Disputes {
+        start_after: Option<u64>,
+        limit: Option<u32>,
+    },
+}
+
+#[cw_serde]
+pub enum SimilarTo {
+    /// A workflow's newest version (itself left out).
+    Workflow { id: u64 },
+    /// A fingerprint not published yet (what `havn publish` shows before sending).
+    Fingerprint { fingerprint: HexBinary },
+}
+
+#[cw_serde]
+pub struct FingerprintResponse {
+    pub id: u64,
+    pub version: u32,
+    /// Absent for versions published while detection was off without one.
+    pub fingerprint: Option<HexBinary>,
+}
+
+#[cw_serde]
+pub struct SimilarMatch {
+    pub id: u64,
+    pub version: u32,
+    pub name: String,
+    pub creator: Addr,
+    pub similarity_bps: u16,
+    /// At or above governance's threshold: a publish not declaring it would be caught.
+    pub over_threshold: bool,
+}
+
+#[cw_serde]
+pub struct SimilarResponse {
+    pub threshold_bps: u16,
+    pub matches: Vec<SimilarMatch>,
+}
+
+#[cw_serde]
+pub struct DisputesResponse {
+    pub disputes: Vec<Dispute>,
 }
 
 #[cw_serde]
@@ -231,6 +327,10 @@ pub struct HashOwnerResponse {
     pub version: u32,
     /// The artifact hashes the version's manifest uses, as published.
     pub artifacts: Vec<HexBinary>,
+    /// The version's recorded fingerprint: nodes and validators refuse a manifest whose own
+    /// differs.
+    #[serde(default)]
+    pub fingerprint: Option<HexBinary>,
 }
 
 #[cw_serde]

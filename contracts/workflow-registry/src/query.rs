@@ -4,15 +4,17 @@ use cosmwasm_std::{to_json_binary, Binary, Deps, Order, StdError, StdResult};
 use cw_storage_plus::Bound;
 use havn_types::Payee;
 
-use crate::assets;
 use crate::msg::{
-    Ancestor, ConfigResponse, HashOwnerResponse, LineageResponse, MetadataResponse, QueryMsg,
-    RoyaltyShare, RoyaltyStackResponse, RunTermsResponse, VersionsResponse, WorkflowsResponse,
+    Ancestor, ConfigResponse, DisputesResponse, FingerprintResponse, HashOwnerResponse,
+    LineageResponse, MetadataResponse, QueryMsg, RoyaltyShare, RoyaltyStackResponse,
+    RunTermsResponse, SimilarResponse, SimilarTo, VersionsResponse, WorkflowsResponse,
 };
 use crate::state::{
-    workflows, DependencyRef, Workflow, BY_HASH, CONFIG, METADATA, NEXT_ID, PARAMS, ROYALTY_STACK,
-    VERSIONS,
+    workflows, DependencyRef, Workflow, BY_HASH, CONFIG, DISPUTES, FINGERPRINTS, METADATA, NEXT_ID,
+    PARAMS, ROYALTY_STACK, VERSIONS,
 };
+use crate::{assets, derivatives};
+use cosmwasm_std::HexBinary;
 
 pub const DEFAULT_LIMIT: u32 = 10;
 pub const MAX_LIMIT: u32 = 30;
@@ -51,7 +53,76 @@ pub fn dispatch(deps: Deps, msg: QueryMsg) -> StdResult<Binary> {
             start_after,
             limit: l,
         } => to_json_binary(&assets::list(deps, start_after, limit(l))?),
+        QueryMsg::Fingerprint { id, version } => to_json_binary(&fingerprint(deps, id, version)?),
+        QueryMsg::Similar { to, limit: l } => to_json_binary(&similar(deps, to, l)?),
+        QueryMsg::Dispute { id } => to_json_binary(
+            &DISPUTES
+                .may_load(deps.storage, id)?
+                .ok_or_else(|| StdError::not_found(format!("dispute {id}")))?,
+        ),
+        QueryMsg::Disputes {
+            start_after,
+            limit: l,
+        } => to_json_binary(&DisputesResponse {
+            disputes: DISPUTES
+                .range(
+                    deps.storage,
+                    start_after.map(Bound::exclusive),
+                    None,
+                    Order::Ascending,
+                )
+                .take(limit(l))
+                .map(|item| item.map(|(_, d)| d))
+                .collect::<StdResult<_>>()?,
+        }),
     }
+}
+
+fn fingerprint(deps: Deps, id: u64, version: Option<u32>) -> StdResult<FingerprintResponse> {
+    let w = load(deps, id)?;
+    let version = version.unwrap_or(w.version);
+    if !VERSIONS.has(deps.storage, (id, version)) {
+        return Err(StdError::not_found(format!(
+            "workflow {id} version {version}"
+        )));
+    }
+    Ok(FingerprintResponse {
+        id,
+        version,
+        fingerprint: FINGERPRINTS
+            .may_load(deps.storage, (id, version))?
+            .map(HexBinary::from),
+    })
+}
+
+fn similar(deps: Deps, to: SimilarTo, l: Option<u32>) -> StdResult<SimilarResponse> {
+    let rules = PARAMS.load(deps.storage)?.derivatives;
+    let (sig, exclude) = match to {
+        SimilarTo::Workflow { id } => {
+            let w = load(deps, id)?;
+            let bytes = FINGERPRINTS
+                .may_load(deps.storage, (id, w.version))?
+                .ok_or_else(|| {
+                    StdError::not_found(format!(
+                        "a fingerprint of workflow {id} version {}",
+                        w.version
+                    ))
+                })?;
+            (bytes, Some(id))
+        }
+        SimilarTo::Fingerprint { fingerprint } => (fingerprint.to_vec(), None),
+    };
+    let sig = havn_types::fingerprint::decode(&sig).ok_or_else(|| {
+        StdError::generic_err(format!(
+            "a fingerprint is {} bytes; got {}",
+            havn_types::fingerprint::SLOTS * 4,
+            sig.len()
+        ))
+    })?;
+    Ok(SimilarResponse {
+        threshold_bps: rules.threshold_bps,
+        matches: derivatives::similar(deps, &rules, &sig, exclude, limit(l))?,
+    })
 }
 
 fn metadata(deps: Deps, id: u64) -> StdResult<MetadataResponse> {
@@ -88,6 +159,9 @@ fn by_hash(deps: Deps, content_hash: &str) -> StdResult<HashOwnerResponse> {
         id,
         version,
         artifacts,
+        fingerprint: FINGERPRINTS
+            .may_load(deps.storage, (id, version))?
+            .map(HexBinary::from),
     })
 }
 
@@ -255,7 +329,11 @@ fn run_terms(deps: Deps, id: u64) -> StdResult<RunTermsResponse> {
         flag: w.flag,
         version: w.version,
         content_hash: w.content_hash,
-        creator: w.creator,
+        // An upheld copy dispute redirects the creator share to the original's creator.
+        creator: match w.copy_of {
+            Some(original) => load(deps, original)?.creator,
+            None => w.creator,
+        },
         price: w.price,
         split: w.split,
     })

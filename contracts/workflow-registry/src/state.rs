@@ -30,6 +30,60 @@ pub struct Params {
     /// Least node, validator and treasury shares a workflow may set.
     #[serde(default)]
     pub share_floors: ShareFloors,
+    /// How close a new workflow may come to an existing one it does not declare.
+    #[serde(default)]
+    pub derivatives: DerivativeRules,
+}
+
+/// What governance decides about copies (docs/workflow-registry.md, "Derivatives"): how similar
+/// two fingerprints must be to count as copy and original, how the index finds candidates, what
+/// an undeclared match does, and what a dispute costs. Applied from the next publish.
+#[cw_serde]
+#[derive(Copy)]
+pub struct DerivativeRules {
+    /// Similarity (bps) at or above which an undeclared existing workflow counts as the
+    /// original of a new one; 0 turns detection off (and fingerprints optional).
+    pub threshold_bps: u16,
+    /// Slots per LSH band: 1, 2, 4, 8 or 16 (128 / rows bands). Fewer rows find less similar
+    /// candidates and cost more bands per publish.
+    pub band_rows: u8,
+    /// Most workflows one band bucket keeps (the earliest to land there).
+    pub bucket_cap: u32,
+    /// Most candidates a publish compares, the ones sharing the most bands first.
+    pub max_candidates: u32,
+    pub on_match: OnMatch,
+    /// What a claim that one workflow copies another bonds, and what its answer bonds.
+    pub dispute_bond: Uint128,
+    /// The loser's bond that goes to the winner (bps); the rest goes to the treasury.
+    pub dispute_reward_bps: u16,
+}
+
+/// What an undeclared match does to a publish.
+#[cw_serde]
+#[derive(Copy)]
+pub enum OnMatch {
+    /// Refused, naming the match and its similarity.
+    Refuse,
+    /// Published as a derivative: the match becomes its parent and a dependency with this share
+    /// of the upstream pool (the declared ones scale down to make room).
+    Derive { weight_bps: u16 },
+}
+
+impl Default for DerivativeRules {
+    /// 7 000 bps (`make bench-fingerprint`: every one-parameter copy, no unrelated workflow of the
+    /// same shape), 32 bands of 4, buckets of 8, 32 candidates, refuse; disputes bond 100 $HAI and
+    /// the winner takes half the loser's.
+    fn default() -> Self {
+        DerivativeRules {
+            threshold_bps: 7_000,
+            band_rows: 4,
+            bucket_cap: 8,
+            max_candidates: 32,
+            on_match: OnMatch::Refuse,
+            dispute_bond: Uint128::new(100_000_000),
+            dispute_reward_bps: 5_000,
+        }
+    }
 }
 
 /// Least shares (bps) a workflow's split may give: a creator (with a node of its own) cannot
@@ -64,6 +118,7 @@ impl Default for Params {
             publish_deposit: Uint128::zero(),
             min_upstream_bps: 500,
             share_floors: ShareFloors::default(),
+            derivatives: DerivativeRules::default(),
         }
     }
 }
@@ -160,6 +215,10 @@ pub struct Workflow {
     pub version: u32,
     pub content_hash: HexBinary,
     pub flag: Option<Flag>,
+    /// Set when governance upheld a dispute that this workflow copies that one: its creator
+    /// share is paid to that workflow's creator from then on.
+    #[serde(default)]
+    pub copy_of: Option<u64>,
     pub created_height: u64,
     pub created_time: Timestamp,
 }
@@ -223,6 +282,49 @@ pub const BY_HASH: Map<&[u8], (u64, u32)> = Map::new("by_hash");
 pub const UPSTREAM_LEVELS: Map<u64, Vec<Vec<PoolShare>>> = Map::new("upstream_levels");
 /// The deepest level in bps of the fee: what payout reads.
 pub const ROYALTY_STACK: Map<u64, Vec<StackShare>> = Map::new("royalty_stack");
+/// (workflow id, version) → its fingerprint (`havn_types::fingerprint::encode`, 512 bytes).
+pub const FINGERPRINTS: Map<(u64, u32), Vec<u8>> = Map::new("fingerprints");
+/// (LSH band key, workflow id) → the version that landed in the bucket: the derivative index.
+/// Band keys hash the band's position and slots, so layouts of other row counts never collide.
+pub const BANDS: Map<(u64, u64), u32> = Map::new("bands");
+/// Copy disputes by id, and the next id.
+pub const DISPUTES: Map<u64, Dispute> = Map::new("disputes");
+pub const NEXT_DISPUTE_ID: Item<u64> = Item::new("next_dispute_id");
+/// Workflow id → its open dispute: one at a time per accused workflow.
+pub const OPEN_DISPUTES: Map<u64, u64> = Map::new("open_disputes");
+
+#[cw_serde]
+#[derive(Copy)]
+pub enum DisputeStatus {
+    Open,
+    /// Governance found a copy: the claimant won.
+    Upheld,
+    /// Governance found no copy: the accused won.
+    Rejected,
+}
+
+/// A bonded claim that `copy` copies `original` without declaring it. The evidence is the two
+/// manifests, named by the versions' content hashes recorded when it was opened.
+#[cw_serde]
+pub struct Dispute {
+    pub id: u64,
+    pub claimant: Addr,
+    pub copy: u64,
+    pub copy_version: u32,
+    pub copy_hash: HexBinary,
+    pub original: u64,
+    pub original_version: u32,
+    pub original_hash: HexBinary,
+    /// The claimant's similarity figure or a pointer to more (≤ 256 characters).
+    pub note: Option<String>,
+    pub bond: Uint128,
+    /// The accused workflow's creator, once they answer with a bond of their own.
+    pub defender: Option<Addr>,
+    pub defender_bond: Uint128,
+    pub opened_height: u64,
+    pub status: DisputeStatus,
+}
+
 /// Registered assets by content hash.
 pub const ASSETS: Map<&[u8], RegisteredAsset> = Map::new("assets");
 /// What a creator says about a workflow (absent: nothing said).
@@ -339,6 +441,13 @@ mod tests {
             BY_HASH.namespace_bytes().to_vec(),
             UPSTREAM_LEVELS.namespace_bytes().to_vec(),
             ROYALTY_STACK.namespace_bytes().to_vec(),
+            ASSETS.namespace_bytes().to_vec(),
+            METADATA.namespace_bytes().to_vec(),
+            FINGERPRINTS.namespace_bytes().to_vec(),
+            BANDS.namespace_bytes().to_vec(),
+            DISPUTES.namespace_bytes().to_vec(),
+            NEXT_DISPUTE_ID.as_slice().to_vec(),
+            OPEN_DISPUTES.namespace_bytes().to_vec(),
         ];
         let unique: std::collections::BTreeSet<_> = names.iter().collect();
         assert_eq!(unique.len(), names.len());

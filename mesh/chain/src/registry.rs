@@ -1,8 +1,11 @@
 //! A workflow version's terms the daemons check before they run or judge a job: the manifest
-//! must use exactly the artifact set the registry recorded for the version. Otherwise a creator
-//! could record a set that leaves out a registered LoRA (so the registry never asks it to credit
-//! the LoRA's owner) and run a manifest that uses it. A node refuses such a job, a validator
-//! abstains. A version's record never changes, so each is read once.
+//! must use exactly the artifact set the registry recorded for the version, and have the
+//! fingerprint it recorded. Otherwise a creator could record a set that leaves out a registered
+//! LoRA (so the registry never asks it to credit the LoRA's owner) and run a manifest that uses
+//! it, or record a fingerprint unlike its manifest's so the registry's derivative index never
+//! matches a copy. A node refuses such a job, a validator abstains, both say why in their log (the
+//! job then goes unpaid; anyone may bond a copy dispute with the two manifests). A version's
+//! record never changes, so each is read once.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,7 +22,14 @@ const REMEMBERED: usize = 4096;
 pub struct RecordedArtifacts {
     client: Client,
     registry: String,
-    recorded: Mutex<HashMap<[u8; 32], Vec<String>>>,
+    recorded: Mutex<HashMap<[u8; 32], Recorded>>,
+}
+
+/// What the registry recorded for a version.
+#[derive(Clone)]
+struct Recorded {
+    artifacts: Vec<String>,
+    fingerprint: Option<Vec<u32>>,
 }
 
 impl RecordedArtifacts {
@@ -31,8 +41,9 @@ impl RecordedArtifacts {
         }
     }
 
-    /// The artifact set the registry recorded for the manifest `version` (hex, sorted).
-    async fn recorded(&self, version: &[u8; 32]) -> Result<Vec<String>, ChainError> {
+    /// The artifact set (hex, sorted) and fingerprint the registry recorded for the manifest
+    /// `version`.
+    async fn recorded(&self, version: &[u8; 32]) -> Result<Recorded, ChainError> {
         if let Some(known) = self.recorded.lock().expect("recorded").get(version) {
             return Ok(known.clone());
         }
@@ -45,7 +56,13 @@ impl RecordedArtifacts {
                 },
             )
             .await?;
-        let set: Vec<String> = owner.artifacts.iter().map(|h| h.to_hex()).collect();
+        let set = Recorded {
+            artifacts: owner.artifacts.iter().map(|h| h.to_hex()).collect(),
+            // A malformed one (the registry refuses those) compares as unequal to any.
+            fingerprint: owner
+                .fingerprint
+                .map(|f| havn_types::fingerprint::decode(&f).unwrap_or_default()),
+        };
         let mut recorded = self.recorded.lock().expect("recorded");
         if recorded.len() >= REMEMBERED {
             recorded.clear();
@@ -54,13 +71,16 @@ impl RecordedArtifacts {
         Ok(set)
     }
 
-    /// Ok when `used` (what the executor will load) is the version's recorded set. A chain that
-    /// cannot be read is asked again every second for up to `patience` (a restarting chain node
-    /// must not fail jobs), unless `cancel` is set meanwhile.
+    /// Ok when `used` (what the executor will load) is the version's recorded set and
+    /// `fingerprint` (the manifest's own, `havn_workflow::fingerprint`) the recorded one (a
+    /// version published without one, while detection was off, has none to compare). A chain
+    /// that cannot be read is asked again every second for up to `patience` (a restarting chain
+    /// node must not fail jobs), unless `cancel` is set meanwhile.
     pub async fn check(
         &self,
         version: &[u8; 32],
         used: &[[u8; 32]],
+        fingerprint: &[u32],
         patience: Duration,
         cancel: &AtomicBool,
     ) -> Result<(), String> {
@@ -75,6 +95,14 @@ impl RecordedArtifacts {
                 Err(e) => return Err(format!("cannot read the version's registry record: {e}")),
             }
         };
-        havn_workflow::ensure_recorded_artifacts(used, &recorded).map_err(|e| e.to_string())
+        havn_workflow::ensure_recorded_artifacts(used, &recorded.artifacts)
+            .map_err(|e| e.to_string())?;
+        match recorded.fingerprint {
+            Some(f) if f != fingerprint => Err(format!(
+                "the manifest's fingerprint is not the one its version recorded (they agree on {} bps): a false fingerprint hides a copy from the registry's derivative index",
+                havn_types::fingerprint::similarity(&f, fingerprint)
+            )),
+            _ => Ok(()),
+        }
     }
 }

@@ -185,6 +185,7 @@ async fn cw20_and_the_registry_run_over_grpc() {
             parent: None,
             artifacts: vec![],
             metadata: None,
+            fingerprint: Some(havn_types::fingerprint::placeholder(hash)),
         })
     };
     let published = c
@@ -246,6 +247,7 @@ async fn cw20_and_the_registry_run_over_grpc() {
             parent: None,
             artifacts: vec![hex::encode(module), hex::encode(lora)],
             metadata: None,
+            fingerprint: Some(havn_types::fingerprint::placeholder(hash)),
         })
     };
     let skipped = c
@@ -274,12 +276,15 @@ async fn cw20_and_the_registry_run_over_grpc() {
         std::sync::atomic::AtomicBool::new(false),
     );
     let version = [0xcd; 32];
+    let recorded =
+        havn_types::fingerprint::decode(&havn_types::fingerprint::placeholder(&"cd".repeat(32)))
+            .unwrap();
     terms
-        .check(&version, &[lora, module], patience, &never)
+        .check(&version, &[lora, module], &recorded, patience, &never)
         .await
         .unwrap();
     let e = terms
-        .check(&version, &[module], patience, &never)
+        .check(&version, &[module], &recorded, patience, &never)
         .await
         .unwrap_err();
     assert!(
@@ -289,8 +294,21 @@ async fn cw20_and_the_registry_run_over_grpc() {
         )),
         "{e}"
     );
+    // A manifest whose fingerprint is not the recorded one: refused.
+    let other =
+        havn_types::fingerprint::decode(&havn_types::fingerprint::placeholder("other")).unwrap();
     let e = terms
-        .check(&[0xee; 32], &[], patience, &never)
+        .check(&version, &[lora, module], &other, patience, &never)
+        .await
+        .unwrap_err();
+    assert!(
+        e.contains(
+            "the manifest's fingerprint is not the one its version recorded (they agree on 0 bps)"
+        ),
+        "{e}"
+    );
+    let e = terms
+        .check(&[0xee; 32], &[], &recorded, patience, &never)
         .await
         .unwrap_err();
     assert!(

@@ -236,6 +236,9 @@ async fn hot_paths(c: &Client) -> Gas {
                     parent: None,
                     artifacts: vec![],
                     metadata: None,
+                    fingerprint: Some(havn_types::fingerprint::placeholder(
+                        &hash("manifest").to_hex(),
+                    )),
                 },
             ),
             &[],

@@ -61,6 +61,9 @@ fn scenario(code: Box<dyn Contract<Empty>>) -> Transcript {
             parent: None,
             artifacts: vec![],
             metadata: None,
+            fingerprint: Some(havn_types::fingerprint::placeholder(
+                &hash.to_string().repeat(64),
+            )),
         })
     };
     let exec = |app: &mut App, who: &Addr, msg: &ExecuteMsg| {

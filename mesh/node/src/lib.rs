@@ -470,8 +470,16 @@ impl Node {
             .map_err(|e| e.to_string())?;
         let used = executor.artifacts(&manifest).map_err(|e| e.to_string())?;
         if let Some(terms) = &self.terms {
+            let fingerprint =
+                havn_workflow::fingerprint::fingerprint(&manifest).map_err(|e| e.to_string())?;
             terms
-                .check(&version, &used, auditor::CHAIN_PATIENCE, cancel)
+                .check(
+                    &version,
+                    &used,
+                    &fingerprint,
+                    auditor::CHAIN_PATIENCE,
+                    cancel,
+                )
                 .await?;
         }
         // Model files the pipeline reads, fetched (hash-checked) before the run starts.

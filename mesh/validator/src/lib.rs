@@ -610,12 +610,16 @@ impl Validator {
                 executor.artifacts(m).ok()
             })
             .unwrap_or_default();
-        if let (Some(terms), Some(_)) = (&self.terms, &manifest) {
+        if let (Some(terms), Some(m)) = (&self.terms, &manifest) {
             // A job its node should have refused: judged by nobody honest, so it goes unpaid and
             // its caller is refunded at the deadline. Abstaining is never lazy (only a drawn
             // structural Valid is).
             let never = AtomicBool::new(false);
-            if let Err(why) = terms.check(&version, &used, TERMS_PATIENCE, &never).await {
+            let fingerprint = havn_workflow::fingerprint::fingerprint(m).unwrap_or_default();
+            if let Err(why) = terms
+                .check(&version, &used, &fingerprint, TERMS_PATIENCE, &never)
+                .await
+            {
                 self.metrics.abstained.inc();
                 tracing::warn!(
                     job = task.job_id,

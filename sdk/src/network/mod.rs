@@ -373,6 +373,8 @@ impl Network {
                     parent: None,
                     artifacts: vec![],
                     metadata: None,
+                    // No manifest (it is never run): a placeholder that resembles nothing.
+                    fingerprint: Some(havn_types::fingerprint::placeholder("base-diffusion")),
                 },
             )
             .await?;
@@ -424,6 +426,7 @@ impl Network {
                     parent: None,
                     artifacts: checked.artifacts,
                     metadata: None,
+                    fingerprint: Some(checked.fingerprint),
                 },
             )
             .await?;

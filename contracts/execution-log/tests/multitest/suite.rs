@@ -294,6 +294,7 @@ impl SuiteBuilder {
             parent: None,
             artifacts: vec![],
             metadata: None,
+            fingerprint: Some(havn_types::fingerprint::placeholder(&hash(200).to_hex())),
         };
         suite
             .app

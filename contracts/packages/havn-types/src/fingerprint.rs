@@ -66,6 +66,31 @@ pub fn similarity(a: &[u32], b: &[u32]) -> u16 {
     (equal * 10_000 / SLOTS) as u16
 }
 
+/// The signature as stored on chain and sent in messages: its slots as u32 big-endian, 512 bytes.
+pub fn encode(sig: &[u32]) -> Vec<u8> {
+    sig.iter().flat_map(|v| v.to_be_bytes()).collect()
+}
+
+/// [`encode`]'s inverse; `None` unless exactly [`SLOTS`] slots.
+pub fn decode(bytes: &[u8]) -> Option<Signature> {
+    if bytes.len() != SLOTS * 4 {
+        return None;
+    }
+    Some(
+        bytes
+            .chunks_exact(4)
+            .map(|c| u32::from_be_bytes(c.try_into().expect("4 bytes")))
+            .collect(),
+    )
+}
+
+/// The encoded fingerprint of a workflow known only by a label, with no manifest to read (the
+/// demo's example upstream, contract tests): the signature of the one feature
+/// `placeholder/<label>`. Two labels compare as unrelated.
+pub fn placeholder(label: &str) -> cosmwasm_std::HexBinary {
+    encode(&signature([format!("placeholder/{label}").as_bytes()])).into()
+}
+
 /// The LSH band keys of a signature: band `i` of `rows` slots hashes to
 /// `u64_be(sha256(FINGERPRINT_DOMAIN ‖ "band" ‖ i (u16 BE) ‖ its slots as u32 BE)[..8])`.
 /// `SLOTS / rows` bands (a trailing partial band is left out); `rows` of 0 gives none.
@@ -108,6 +133,9 @@ mod tests {
         assert_eq!(band_keys(&a, 4).len(), 32);
         assert_eq!(band_keys(&a, 5).len(), 25);
         assert!(band_keys(&a, 0).is_empty());
+        assert_eq!(decode(&encode(&a)), Some(a.clone()));
+        assert_eq!(encode(&a)[..4], a[0].to_be_bytes());
+        assert_eq!(decode(&encode(&a)[..508]), None);
     }
 
     proptest! {

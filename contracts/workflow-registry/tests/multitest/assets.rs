@@ -304,6 +304,7 @@ fn a_registration_binds_later_versions_not_earlier_ones() {
     let version = |seed: u32, artifacts: &[u32]| ExecuteMsg::NewVersion {
         id,
         content_hash: hash(seed),
+        fingerprint: Some(havn_types::fingerprint::placeholder(&hash(seed))),
         artifacts: artifacts.iter().map(|s| hash(*s)).collect(),
     };
     assert_eq!(

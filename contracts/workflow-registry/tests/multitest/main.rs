@@ -2,6 +2,7 @@
 //! senders and its malformed inputs, each with the exact typed error.
 
 mod assets;
+mod derivatives;
 mod governance;
 mod instantiate;
 mod metadata;

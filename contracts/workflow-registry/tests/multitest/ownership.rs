@@ -49,6 +49,7 @@ fn two_step_transfer_moves_the_workflow_and_the_index() {
                 &ExecuteMsg::NewVersion {
                     id,
                     content_hash: hash(2),
+                    fingerprint: Some(havn_types::fingerprint::placeholder(&hash(2))),
                     artifacts: vec![]
                 }
             )
@@ -61,6 +62,7 @@ fn two_step_transfer_moves_the_workflow_and_the_index() {
             &ExecuteMsg::NewVersion {
                 id,
                 content_hash: hash(2),
+                fingerprint: Some(havn_types::fingerprint::placeholder(&hash(2))),
                 artifacts: vec![],
             },
         )

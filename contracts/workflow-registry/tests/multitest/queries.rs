@@ -95,6 +95,7 @@ fn pagination_is_capped() {
                 &havn_workflow_registry::msg::ExecuteMsg::NewVersion {
                     id: alice_id,
                     content_hash: hash(seed),
+                    fingerprint: Some(havn_types::fingerprint::placeholder(&hash(seed))),
                     artifacts: vec![],
                 },
             )
@@ -162,6 +163,7 @@ fn run_terms_has_everything_to_price_a_run() {
             &havn_workflow_registry::msg::ExecuteMsg::NewVersion {
                 id,
                 content_hash: hash(2),
+                fingerprint: Some(havn_types::fingerprint::placeholder(&hash(2))),
                 artifacts: vec![],
             },
         )

@@ -34,6 +34,7 @@ pub fn publish_msg(name: &str, seed: u32) -> PublishMsg {
         parent: None,
         artifacts: vec![],
         metadata: None,
+        fingerprint: Some(havn_types::fingerprint::placeholder(&hash(seed))),
     }
 }
 

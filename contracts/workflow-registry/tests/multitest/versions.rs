@@ -17,6 +17,7 @@ fn new_version_appends_and_keeps_history() {
             &ExecuteMsg::NewVersion {
                 id,
                 content_hash: hash(2),
+                fingerprint: Some(havn_types::fingerprint::placeholder(&hash(2))),
                 artifacts: vec![],
             },
         )
@@ -63,6 +64,7 @@ fn new_version_rejections() {
                 &ExecuteMsg::NewVersion {
                     id,
                     content_hash: hash(3),
+                    fingerprint: Some(havn_types::fingerprint::placeholder(&hash(3))),
                     artifacts: vec![]
                 }
             )
@@ -76,6 +78,7 @@ fn new_version_rejections() {
                 &ExecuteMsg::NewVersion {
                     id: 42,
                     content_hash: hash(3),
+                    fingerprint: Some(havn_types::fingerprint::placeholder(&hash(3))),
                     artifacts: vec![]
                 }
             )
@@ -89,6 +92,7 @@ fn new_version_rejections() {
                 &ExecuteMsg::NewVersion {
                     id,
                     content_hash: "0x12".into(),
+                    fingerprint: Some(havn_types::fingerprint::placeholder("0x12")),
                     artifacts: vec![]
                 }
             )
@@ -105,6 +109,7 @@ fn new_version_rejections() {
                 &ExecuteMsg::NewVersion {
                     id,
                     content_hash: hash(1),
+                    fingerprint: Some(havn_types::fingerprint::placeholder(&hash(1))),
                     artifacts: vec![]
                 }
             )
@@ -122,6 +127,7 @@ fn new_version_rejections() {
                 &ExecuteMsg::NewVersion {
                     id,
                     content_hash: hash(2),
+                    fingerprint: Some(havn_types::fingerprint::placeholder(&hash(2))),
                     artifacts: vec![]
                 }
             )
@@ -138,6 +144,7 @@ fn new_version_rejections() {
             &ExecuteMsg::NewVersion {
                 id,
                 content_hash: hash(3),
+                fingerprint: Some(havn_types::fingerprint::placeholder(&hash(3))),
                 artifacts: vec![],
             },
             &coins(1, DENOM),

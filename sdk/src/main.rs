@@ -171,6 +171,38 @@ enum WorkflowCmd {
         #[arg(long)]
         depth: Option<u8>,
     },
+    /// The workflows whose fingerprints are closest to this one's (the registry's bounded
+    /// derivative lookup), with their similarity and whether it reaches governance's threshold.
+    Similar {
+        id: u64,
+        /// How many (at most 30).
+        #[arg(long, default_value_t = 10)]
+        limit: u32,
+    },
+}
+
+/// A `Similar` answer as table lines.
+fn similar_lines(r: &havn_workflow_registry::msg::SimilarResponse) -> Vec<String> {
+    let mut text = vec![format!(
+        "{:>4}  {:>3}  {:<24} {:>10}  creator",
+        "id", "v", "name", "similarity"
+    )];
+    for m in &r.matches {
+        text.push(format!(
+            "{:>4}  {:>3}  {:<24} {:>7} bps  {}{}",
+            m.id,
+            m.version,
+            m.name,
+            m.similarity_bps,
+            m.creator,
+            if m.over_threshold {
+                format!("  [at or over the threshold, {} bps]", r.threshold_bps)
+            } else {
+                String::new()
+            }
+        ));
+    }
+    text
 }
 
 #[derive(Subcommand)]
@@ -662,6 +694,33 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                     eprintln!("declared registered asset {added} as a dependency");
                 }
             }
+            // The closest workflows already published, before anything is sent: a match at the
+            // threshold that the workflow does not declare is refused (or made a derivative).
+            let closest: havn_workflow_registry::msg::SimilarResponse = match &msg.fingerprint {
+                Some(fingerprint) => {
+                    c.smart(
+                        &registry,
+                        &havn_workflow_registry::msg::QueryMsg::Similar {
+                            to: havn_workflow_registry::msg::SimilarTo::Fingerprint {
+                                fingerprint: fingerprint.clone(),
+                            },
+                            limit: Some(5),
+                        },
+                    )
+                    .await?
+                }
+                None => havn_workflow_registry::msg::SimilarResponse {
+                    threshold_bps: 0,
+                    matches: vec![],
+                },
+            };
+            // On stdout: a refusal stays the one line on stderr.
+            if matches!(out, Output::Text) && !closest.matches.is_empty() {
+                println!("closest published workflows:");
+                for line in similar_lines(&closest) {
+                    println!("  {line}");
+                }
+            }
             let id = d.publish(&c, &w, msg).await?;
             let stack: Value = c
                 .smart(
@@ -675,7 +734,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                     "published workflow {id} (content hash {content_hash})\nroyalty stack: {}",
                     serde_json::to_string(&stack).unwrap_or_default()
                 ),
-                json!({"workflow_id": id, "content_hash": content_hash, "royalty_stack": stack}),
+                json!({"workflow_id": id, "content_hash": content_hash, "royalty_stack": stack, "closest": closest.matches}),
             );
         }
         Command::Stake(StakeCmd::Bond {
@@ -815,6 +874,25 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 text.join("\n"),
                 serde_json::to_value(&all).unwrap_or_default(),
             );
+        }
+        Command::Workflow(WorkflowCmd::Similar { id, limit }) => {
+            use havn_workflow_registry::msg::{QueryMsg as Q, SimilarResponse, SimilarTo};
+            let registry = cfg.contract("registry")?.to_string();
+            let c = client(&cfg).await?;
+            let r: SimilarResponse = c
+                .smart(
+                    &registry,
+                    &Q::Similar {
+                        to: SimilarTo::Workflow { id },
+                        limit: Some(limit),
+                    },
+                )
+                .await?;
+            let text = match r.matches.is_empty() {
+                true => format!("no indexed workflow shares a band with workflow {id}"),
+                false => similar_lines(&r).join("\n"),
+            };
+            print(out, text, serde_json::to_value(&r).unwrap_or_default());
         }
         Command::Workflow(WorkflowCmd::Lineage { id, depth }) => {
             let registry = cfg.contract("registry")?.to_string();

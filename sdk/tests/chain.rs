@@ -156,6 +156,34 @@ async fn publish_stake_and_query_through_the_cli() {
         (Some(1), Some(3000))
     );
     assert_eq!(wf["metadata"]["license"], "Apache-2.0");
+    // Workflow 1 is its nearest neighbour, under the threshold: so small a manifest has few
+    // features, and one changed parameter is a third of them.
+    let similar = json(&havn(&h, &["workflow", "similar", "2", "--output", "json"]));
+    assert_eq!(similar["matches"][0]["id"], 1, "{similar}");
+    assert_eq!(similar["matches"][0]["over_threshold"], false, "{similar}");
+    // Workflow 2 under another name (other bytes, the same fingerprint), not declaring it:
+    // refused in one line that names it.
+    let copy = h.join("copy.json");
+    std::fs::write(
+        &copy,
+        br#"{"name": "echo-copy", "pipeline": {"kind": "builtin:digest", "rounds": 2}}"#,
+    )
+    .unwrap();
+    let e = one_line_error(&havn(
+        &h,
+        &[
+            "publish",
+            copy.to_str().unwrap(),
+            "--price",
+            "1",
+            "--from",
+            "creator",
+        ],
+    ));
+    assert!(
+        e.contains("10000 bps similar to workflow 2 version 1"),
+        "{e}"
+    );
     assert_eq!(
         wf["metadata"]["tags"],
         serde_json::json!(["digest", "example"])

@@ -586,6 +586,10 @@ async fn cosmjs_publishes_over_cometbft_rpc(
         .env("REGISTRY", &cfg.contracts.registry)
         .env("MNEMONIC_FILE", dir.join("keys/creator.mnemonic"))
         .env("CONTENT_HASH", &content_hash)
+        .env(
+            "FINGERPRINT",
+            havn_types::fingerprint::placeholder("cosmjs-published").to_hex(),
+        )
         .output()
         .unwrap();
     assert!(

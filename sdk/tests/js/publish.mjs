@@ -1,12 +1,13 @@
 // What an app developer does with cosmjs against havnd's CometBFT RPC: read the registry, publish
 // a workflow signed by a mnemonic key with "auto" fees, and read the publish event back.
-// Input (env): RPC, REGISTRY, MNEMONIC_FILE, CONTENT_HASH. Output: one JSON line on stdout.
+// Input (env): RPC, REGISTRY, MNEMONIC_FILE, CONTENT_HASH, FINGERPRINT (hex; derivative detection
+// is on by default, so a publish without one is refused). Output: one JSON line on stdout.
 import { readFileSync } from "node:fs";
 import { SigningCosmWasmClient } from "@cosmjs/cosmwasm-stargate";
 import { DirectSecp256k1HdWallet } from "@cosmjs/proto-signing";
 import { GasPrice } from "@cosmjs/stargate";
 
-const { RPC, REGISTRY, MNEMONIC_FILE, CONTENT_HASH } = process.env;
+const { RPC, REGISTRY, MNEMONIC_FILE, CONTENT_HASH, FINGERPRINT } = process.env;
 const mnemonic = readFileSync(MNEMONIC_FILE, "utf8").trim();
 const wallet = await DirectSecp256k1HdWallet.fromMnemonic(mnemonic, { prefix: "havn" });
 const [{ address }] = await wallet.getAccounts();
@@ -26,6 +27,7 @@ const tx = await client.execute(
       content_hash: CONTENT_HASH,
       price: "1000000",
       dependencies: [],
+      fingerprint: FINGERPRINT,
     },
   },
   "auto",

@@ -12,7 +12,7 @@ export LD_LIBRARY_PATH := $(HAVN_TORCH_VENV)/torch-lib$(if $(LD_LIBRARY_PATH),:$
 export OMP_NUM_THREADS ?= 1
 MODELS := models/build/index.json
 
-.PHONY: havnd js py fidelity demo test tools torch models fmt-check clippy unit fuzz wasm check gas sim bench-fingerprint bench-mesh load-mesh bench-runtime gpu-check-pack schema schema-check fmt clean
+.PHONY: havnd js py fidelity demo test tools torch models fmt-check clippy unit fuzz wasm check gas sim bench-fingerprint bench-publish-gas bench-mesh load-mesh bench-runtime gpu-check-pack schema schema-check fmt clean
 
 ## The main job: build and check every contract, then run the whole network as processes (devnet,
 ## router, node, 4 validators) and one workflow end to end: published, requested on chain, run on
@@ -94,6 +94,11 @@ sim:
 ## workflows do not (mesh/workflow/benches/fingerprint_corpus.rs).
 bench-fingerprint:
 	cargo bench --locked -q -p havn-workflow --bench fingerprint_corpus
+
+## SDK gas of a registry Publish with 1 to 10,000 workflows registered, realistic neighbours and
+## the index's worst case (mesh/devnet/examples/publish_gas): flat once the buckets are full.
+bench-publish-gas: wasm
+	cargo run --locked -q -p havn-devnet --example publish_gas
 
 bench-mesh:
 	cargo run --locked --profile native -p havn-mesh-bench -- --jobs 4096

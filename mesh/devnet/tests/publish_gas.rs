@@ -17,8 +17,14 @@ fn publish_gas_stops_growing_once_the_buckets_are_full() {
     r.saturate();
     let full = r.measure_banded(1);
     // Near the base, full buckets cost more than empty ones: the reads are real.
-    assert!(full.1 > empty.1 + 20_000, "crowded: {empty:?} empty, {full:?} full");
-    assert!(full.2 > empty.2 + 20_000, "copy: {empty:?} empty, {full:?} full");
+    assert!(
+        full.1 > empty.1 + 20_000,
+        "crowded: {empty:?} empty, {full:?} full"
+    );
+    assert!(
+        full.2 > empty.2 + 20_000,
+        "copy: {empty:?} empty, {full:?} full"
+    );
     let before = r.published;
     r.fill_to(before + 900);
     let grown = r.measure_banded(2);

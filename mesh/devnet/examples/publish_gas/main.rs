@@ -21,7 +21,10 @@ fn main() {
         r.fill_to(size);
         rows.push((r.published, r.measure(round as u64)));
     }
-    table("neighbours sharing 0 to 12 of the base's 20 features", &rows);
+    table(
+        "neighbours sharing 0 to 12 of the base's 20 features",
+        &rows,
+    );
     // The worst case: every bucket near the base full before anything else is published.
     let mut r = scenario::Registry::new(&wasm);
     let mut rows = vec![(r.published, r.measure_banded(0))];
@@ -31,7 +34,10 @@ fn main() {
         r.fill_to(size);
         rows.push((r.published, r.measure_banded(2 + round as u64)));
     }
-    table("worst case: the base's 32 buckets full from the second row on", &rows);
+    table(
+        "worst case: the base's 32 buckets full from the second row on",
+        &rows,
+    );
     println!(
         "({} + {} publishes in {:.1} s)",
         10_000,

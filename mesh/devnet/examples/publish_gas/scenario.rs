@@ -159,8 +159,12 @@ impl Registry {
     pub fn measure_banded(&mut self, round: u64) -> (u64, u64, u64) {
         let t = |what: &str| format!("banded/{round}/{what}");
         let tag = |k: u64| 4_000 + round * 3 + k;
-        let unrelated = self.publish(&t("unrelated"), banded(|_| false, tag(0))).unwrap();
-        let crowded = self.publish(&t("crowded"), banded(|b| b % 2 == 0, tag(1))).unwrap();
+        let unrelated = self
+            .publish(&t("unrelated"), banded(|_| false, tag(0)))
+            .unwrap();
+        let crowded = self
+            .publish(&t("crowded"), banded(|b| b % 2 == 0, tag(1)))
+            .unwrap();
         let copy = self
             .publish(&t("copy"), banded(|b| b >= 2, tag(2)))
             .unwrap_err();
@@ -172,12 +176,17 @@ impl Registry {
     /// (unrelated, crowded neighbourhood, refused copy): the gas of each kind of publish now.
     pub fn measure(&mut self, round: u64) -> (u64, u64, u64) {
         let t = |what: &str| format!("measure/{round}/{what}");
-        let unrelated = self.publish(&t("unrelated"), fingerprint(0, &t("unrelated"))).unwrap();
-        let crowded = self.publish(&t("crowded"), fingerprint(12, &t("crowded"))).unwrap();
-        let copy = self.publish(&t("copy"), fingerprint(19, &t("copy"))).unwrap_err();
+        let unrelated = self
+            .publish(&t("unrelated"), fingerprint(0, &t("unrelated")))
+            .unwrap();
+        let crowded = self
+            .publish(&t("crowded"), fingerprint(12, &t("crowded")))
+            .unwrap();
+        let copy = self
+            .publish(&t("copy"), fingerprint(19, &t("copy")))
+            .unwrap_err();
         let copy_gas = copy.split(' ').next().unwrap().parse().unwrap();
         assert!(copy.contains("similar to workflow 1 version 1"), "{copy}");
         (unrelated, crowded, copy_gas)
     }
 }
-

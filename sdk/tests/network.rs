@@ -694,6 +694,188 @@ fn faking() -> havn_mesh_common::pipeline::Executors {
     e
 }
 
+/// Issue 19: a creator who publishes a copy under a false fingerprint hides it from the
+/// registry's derivative index (the chain cannot read manifests), not from the mesh. Real
+/// processes on the devnet: the node recomputes the manifest's fingerprint and refuses the job;
+/// a node that skips that check (this process, in its place) runs the next one, and every
+/// validator process abstains, so the copy is paid for by nobody.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copy_under_a_false_fingerprint_is_refused_by_the_node_and_every_validator() {
+    use cosmwasm_std::{HexBinary, Uint128};
+    use havn_execution_log::msg::QueryMsg as LogQuery;
+    use havn_mesh_common::pipeline::{digest_manifest, DigestExecutor, Executors};
+    use havn_mesh_proto::v1::JobState;
+    use havn_sdk::network::{ChainKind, Network, HAI};
+    use havn_workflow_registry::msg::PublishMsg;
+    const REFUSED: &str = "the manifest's fingerprint is not the one its version recorded";
+    const ABSTAINED: &str = "abstained: the manifest breaks its registry record";
+
+    let tmp = tempfile::tempdir().unwrap();
+    let mut net = Network::up_with(&tmp.path().join("network"), ChainKind::Devnet, &[], |_| {})
+        .await
+        .unwrap();
+    let (d, client, keys) = (net.deployment.clone(), net.client.clone(), net.keys.clone());
+    let msg = |name: &str, manifest: &[u8], fingerprint: HexBinary| PublishMsg {
+        name: name.into(),
+        content_hash: hex::encode(havn_mesh_common::sha256(manifest)),
+        price: Uint128::new(5 * HAI),
+        split: None,
+        dependencies: vec![],
+        parent: None,
+        artifacts: vec![],
+        metadata: None,
+        fingerprint: Some(fingerprint),
+    };
+    let honest = |manifest: &[u8]| havn_sdk::check_manifest(manifest).unwrap().fingerprint;
+
+    // An original, and a copy of it under another name (a name is not a feature).
+    let (original, _) = digest_manifest("original", 10);
+    let (copy, version) = digest_manifest("copy", 10);
+    let original_id = d
+        .publish(
+            &client,
+            &keys.get("upstream-a").unwrap(),
+            msg("original", &original, honest(&original)),
+        )
+        .await
+        .unwrap();
+    let creator = keys.get("creator").unwrap();
+    let e = d
+        .publish(&client, &creator, msg("copy", &copy, honest(&copy)))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&format!(
+            "10000 bps similar to workflow {original_id} version 1"
+        )),
+        "{e}"
+    );
+    let lie = havn_types::fingerprint::placeholder("resembles nothing");
+    let copy_id = d
+        .publish(&client, &creator, msg("copy", &copy, lie))
+        .await
+        .unwrap();
+    havn_mesh_common::artifacts::ArtifactDir::open(&net.dir.join("router/artifacts"))
+        .unwrap()
+        .put(&copy)
+        .unwrap();
+
+    // Each job requested on chain, then handed to the router.
+    let caller = keys.get("caller").unwrap();
+    let mut router = havn_sdk::jobs::router(&net.router, &Default::default())
+        .await
+        .unwrap();
+    let mut request = async |input: &str| -> u64 {
+        let hash = HexBinary::from(havn_mesh_common::sha256(input.as_bytes()).as_slice());
+        let paid = d
+            .request_msg(&client, &caller, copy_id, 5 * HAI, hash)
+            .unwrap();
+        let tx = client.send_tx(&caller, vec![paid]).await.unwrap();
+        let id = havn_chain::havn::attributes(&tx, "job_id")
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        router
+            .submit_job(SubmitJobRequest {
+                workflow: Some(WorkflowRef {
+                    workflow_id: copy_id,
+                    version_hash: version.to_vec(),
+                }),
+                input: Some(submit_job_request::Input::InlineInput(input.into())),
+                caller: caller.address().to_string(),
+                chain_job_id: id,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        id
+    };
+    let dir = net.dir.clone();
+    // A line of daemon `name`'s log about job `id` that says all of `what` (colours stripped).
+    let logged = |name: &str, id: u64, what: &[&str]| {
+        let log = std::fs::read_to_string(dir.join(format!("logs/{name}.log"))).unwrap_or_default();
+        log.lines().map(without_colours).any(|l| {
+            l.split_whitespace().any(|w| w == format!("job={id}"))
+                && what.iter().all(|w| l.contains(w))
+        })
+    };
+    let until = async |what: &str, done: &dyn Fn() -> bool| {
+        let start = Instant::now();
+        while !done() {
+            assert!(start.elapsed() < Duration::from_secs(90), "{what}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    };
+
+    // The node process refuses it before running anything.
+    let refused = request("hidden copy").await;
+    until("the node did not refuse the copy", &|| {
+        logged("node", refused, &["job failed", REFUSED])
+    })
+    .await;
+
+    // In its place, a node that does not check (no registry to read) runs the next one.
+    net.stop_daemon("node").unwrap();
+    let mut cfg: havn_node::NodeConfig =
+        havn_mesh_common::config::load(Some(&net.dir.join("node.toml")), "HAVN_TEST_UNUSED")
+            .unwrap();
+    cfg.chain.as_mut().unwrap().registry.clear();
+    let key = cfg.key().unwrap();
+    let mut executors = Executors::default();
+    executors.add(std::sync::Arc::new(DigestExecutor));
+    let node = havn_node::Node::start(cfg, key, executors).await.unwrap();
+    let (stop_node, node_stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(node.run(async {
+        let _ = node_stopped.await;
+    }));
+    net.wait_connected(1, 4).await.unwrap();
+    let ran = request("hidden copy, again").await;
+    let validators: Vec<String> = (0..4).map(|i| format!("validator-{i}")).collect();
+    until("not every validator abstained", &|| {
+        validators
+            .iter()
+            .all(|v| logged(v, ran, &[ABSTAINED, REFUSED]))
+    })
+    .await;
+    // It has the node's result and no signature; on chain, neither job was ever recorded.
+    let job = router
+        .get_job(havn_mesh_proto::v1::GetJobRequest {
+            job_id: ran,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .job
+        .unwrap();
+    assert!(job.output.is_some(), "{job:?}");
+    assert!(job.attestations.is_empty(), "{job:?}");
+    assert_ne!(job.state, JobState::Verified as i32);
+    for id in [refused, ran] {
+        let on_chain: havn_execution_log::state::Job =
+            client.smart(&d.log, &LogQuery::Job { id }).await.unwrap();
+        assert_eq!(on_chain.status, JobStatus::Pending, "job {id}");
+    }
+    let _ = stop_node.send(());
+}
+
+/// `line` without its ANSI colour sequences (the daemons colour their fields).
+fn without_colours(line: &str) -> String {
+    let mut plain = String::with_capacity(line.len());
+    let mut escape = false;
+    for c in line.chars() {
+        match (escape, c) {
+            (true, 'm') => escape = false,
+            (true, _) => {}
+            (false, '\x1b') => escape = true,
+            (false, c) => plain.push(c),
+        }
+    }
+    plain
+}
+
 /// Verification v2 on the devnet, through the real contracts, at the shipped defaults (sample
 /// rate, `p_min`, slashes, quorum): one node fakes 200 jobs; three validator processes are
 /// honest and the fourth (in this process) colludes, "re-executing" with the node's fake and

@@ -622,6 +622,19 @@ impl Network {
         self.procs.stop();
     }
 
+    /// Stops the one daemon `name` (`node`, `validator-N`) as `stop` does, leaving the rest
+    /// running: a test then runs another in its place.
+    pub fn stop_daemon(&mut self, name: &str) -> Result<(), CliError> {
+        let i = self
+            .procs
+            .list
+            .iter()
+            .position(|p| p.name == name)
+            .ok_or_else(|| err(format!("no daemon {name:?} is running")))?;
+        Procs::stop_one(self.procs.list.remove(i));
+        Ok(())
+    }
+
     pub fn check_alive(&mut self) -> Result<(), CliError> {
         self.procs.check_alive()
     }
@@ -793,21 +806,26 @@ impl Procs {
     /// Stops the daemons: SIGTERM to the mesh, then the chain (which saves its snapshot); a
     /// daemon still running after 10 s is killed.
     pub fn stop(&mut self) {
-        while let Some(mut p) = self.list.pop() {
-            #[cfg(unix)]
-            // SAFETY: kill(2) on a child we spawned and have not reaped.
-            unsafe {
-                libc::kill(p.child.id() as libc::pid_t, libc::SIGTERM);
+        while let Some(p) = self.list.pop() {
+            Self::stop_one(p);
+        }
+    }
+
+    /// SIGTERM, then SIGKILL if it still runs after 10 s.
+    fn stop_one(mut p: Proc) {
+        #[cfg(unix)]
+        // SAFETY: kill(2) on a child we spawned and have not reaped.
+        unsafe {
+            libc::kill(p.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let start = Instant::now();
+        while matches!(p.child.try_wait(), Ok(None)) {
+            if start.elapsed() > Duration::from_secs(10) {
+                let _ = p.child.kill();
+                let _ = p.child.wait();
+                break;
             }
-            let start = Instant::now();
-            while matches!(p.child.try_wait(), Ok(None)) {
-                if start.elapsed() > Duration::from_secs(10) {
-                    let _ = p.child.kill();
-                    let _ = p.child.wait();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 }

@@ -4,6 +4,7 @@
 //! `make wasm`.
 
 #[path = "../examples/publish_gas/scenario.rs"]
+#[allow(dead_code)] // the bench's table helpers
 mod scenario;
 
 #[test]

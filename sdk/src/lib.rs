@@ -3,6 +3,7 @@
 //! Config is `~/.config/havn/config.toml` (or `--config`), every key overridable as
 //! `HAVN_CLI_<KEY>` (`HAVN_CLI_GRPC`, `HAVN_CLI_CONTRACTS__REGISTRY`).
 
+pub mod disputes;
 pub mod jobs;
 #[cfg(feature = "network")]
 pub mod network;

@@ -63,6 +63,9 @@ enum Command {
     /// Workflows in the registry.
     #[command(subcommand)]
     Workflow(WorkflowCmd),
+    /// Copy disputes: bonded claims that a workflow copies an older one, decided by governance.
+    #[command(subcommand)]
+    Dispute(DisputeCmd),
     /// External assets (models, LoRAs, prompts, datasets) their owners registered.
     #[command(subcommand)]
     Asset(AssetCmd),
@@ -203,6 +206,38 @@ fn similar_lines(r: &havn_workflow_registry::msg::SimilarResponse) -> Vec<String
         ));
     }
     text
+}
+
+#[derive(Subcommand)]
+enum DisputeCmd {
+    /// Claim that workflow COPY copies the older ORIGINAL, bonding governance's `dispute_bond`.
+    ///
+    /// The evidence is the two versions' manifests (their hashes are recorded now). A governance
+    /// vote decides: the winner gets its bond back and a share of the loser's; an upheld copy's
+    /// creator share goes to the original's creator from then on.
+    Open {
+        /// The workflow that copies (its newest version).
+        copy: u64,
+        /// The older workflow it copies without declaring it.
+        original: u64,
+        /// The claimant's similarity figure or a pointer to more (at most 256 characters).
+        #[arg(long)]
+        note: Option<String>,
+        /// The claimant's key (pays the bond).
+        #[arg(long)]
+        from: String,
+    },
+    /// Answer a dispute against your workflow with a bond equal to the claimant's.
+    Defend {
+        id: u64,
+        /// The accused workflow's creator's key.
+        #[arg(long)]
+        from: String,
+    },
+    /// One dispute: the two versions, the bonds, its status.
+    Show { id: u64 },
+    /// Every dispute, by id.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -810,6 +845,86 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 .execute(&w, &registry, &msg, &[])
                 .await?;
             print_tx(out, &format!("asset {content_hash} registered"), &tx);
+        }
+        Command::Dispute(DisputeCmd::Open {
+            copy,
+            original,
+            note,
+            from,
+        }) => {
+            use havn_sdk::disputes::{send, Bonded};
+            let registry = cfg.contract("registry")?.to_string();
+            let (w, c) = (keys.get(&from)?, client(&cfg).await?);
+            let call = Bonded::Open {
+                copy,
+                original,
+                note,
+            };
+            let (bond, tx) = send(&c, &registry, &w, call).await?;
+            let id = havn_chain::havn::attributes(&tx, "dispute_id")
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let what =
+                format!("dispute {id} opened: workflow {copy} copies {original}, bond {bond}");
+            print_tx(out, &what, &tx);
+        }
+        Command::Dispute(DisputeCmd::Defend { id, from }) => {
+            use havn_sdk::disputes::{send, Bonded};
+            let registry = cfg.contract("registry")?.to_string();
+            let (w, c) = (keys.get(&from)?, client(&cfg).await?);
+            let (bond, tx) = send(&c, &registry, &w, Bonded::Defend { id }).await?;
+            print_tx(out, &format!("dispute {id} defended, bond {bond}"), &tx);
+        }
+        Command::Dispute(DisputeCmd::Show { id }) => {
+            let query = havn_workflow_registry::msg::QueryMsg::Dispute { id };
+            show(&cfg, out, "registry", &query).await?;
+        }
+        Command::Dispute(DisputeCmd::List) => {
+            use havn_workflow_registry::msg::{DisputesResponse, QueryMsg as Q};
+            let registry = cfg.contract("registry")?.to_string();
+            let c = client(&cfg).await?;
+            let mut all = vec![];
+            loop {
+                let start_after = all
+                    .last()
+                    .map(|d: &havn_workflow_registry::state::Dispute| d.id);
+                let page: DisputesResponse = c
+                    .smart(
+                        &registry,
+                        &Q::Disputes {
+                            start_after,
+                            limit: Some(30),
+                        },
+                    )
+                    .await?;
+                let done = page.disputes.len() < 30;
+                all.extend(page.disputes);
+                if done {
+                    break;
+                }
+            }
+            let mut text = vec![format!(
+                "{:>4}  {:>5}  {:>8}  {:>14}  {:<8}  {:<8}  claimant",
+                "id", "copy", "original", "bond (uhai)", "defended", "status"
+            )];
+            for d in &all {
+                text.push(format!(
+                    "{:>4}  {:>5}  {:>8}  {:>14}  {:<8}  {:<8}  {}",
+                    d.id,
+                    d.copy,
+                    d.original,
+                    d.bond,
+                    if d.defender.is_some() { "yes" } else { "no" },
+                    format!("{:?}", d.status),
+                    d.claimant
+                ));
+            }
+            print(
+                out,
+                text.join("\n"),
+                serde_json::to_value(&all).unwrap_or_default(),
+            );
         }
         Command::Asset(AssetCmd::Show { asset }) => {
             let content_hash = asset_hash(&asset)?;

@@ -329,6 +329,93 @@ async fn publish_stake_and_query_through_the_cli() {
     let e = one_line_error(&havn(&h, &["workflow", "show", "4"]));
     assert!(e.contains("SmartContractState"), "{e}");
 
+    // A copy dispute: `val` claims workflow 3 (the example) copies workflow 1, bonding
+    // governance's 100 HAI; the accused creator answers with an equal bond. Claims the registry
+    // refuses, and a claimant who cannot pay, get one line and move nothing.
+    let bond = 100_000_000u128;
+    let hai = |w: &Wallet| {
+        let (d, client, who) = (d.clone(), client.clone(), w.address().to_string());
+        async move { d.hai_balance(&client, &who).await.unwrap() }
+    };
+    let (val_before, creator_before) = (hai(&val).await, hai(&creator).await);
+    json(&havn(&h, &["keys", "add", "broke", "--output", "json"]));
+    for (args, why) in [
+        (
+            &["open", "2", "1", "--from", "val"][..],
+            "workflow 2 already declares workflow 1",
+        ),
+        (
+            &["open", "1", "3", "--from", "val"],
+            "workflow 3 was published after workflow 1",
+        ),
+        (
+            &["open", "3", "3", "--from", "val"],
+            "workflow 3 cannot copy itself",
+        ),
+        (
+            &["open", "3", "1", "--from", "broke"],
+            "has 0 uhai but opening a dispute bonds 100000000 uhai: nothing was sent",
+        ),
+        (
+            &["defend", "1", "--from", "creator"],
+            "dispute 1 does not exist",
+        ),
+    ] {
+        let mut all = vec!["dispute"];
+        all.extend_from_slice(args);
+        let e = one_line_error(&havn(&h, &all));
+        assert!(e.contains(why), "{args:?}: {e}");
+    }
+    assert_eq!(
+        (hai(&val).await, hai(&creator).await),
+        (val_before, creator_before)
+    );
+    let opened = json(&havn(
+        &h,
+        &[
+            "dispute",
+            "open",
+            "3",
+            "1",
+            "--note",
+            "same digest",
+            "--from",
+            "val",
+            "--output",
+            "json",
+        ],
+    ));
+    assert!(opened["tx"].is_string(), "{opened}");
+    assert_eq!(hai(&val).await, val_before - bond);
+    let e = one_line_error(&havn(&h, &["dispute", "defend", "1", "--from", "val"]));
+    assert!(e.contains("only the creator of workflow 3"), "{e}");
+    assert_eq!(hai(&val).await, val_before - bond);
+    json(&havn(
+        &h,
+        &[
+            "dispute", "defend", "1", "--from", "creator", "--output", "json",
+        ],
+    ));
+    assert_eq!(hai(&creator).await, creator_before - bond);
+    let shown = json(&havn(&h, &["dispute", "show", "1", "--output", "json"]));
+    assert_eq!(
+        (&shown["copy"], &shown["original"], &shown["status"]),
+        (
+            &serde_json::json!(3),
+            &serde_json::json!(1),
+            &serde_json::json!("open")
+        )
+    );
+    assert_eq!(shown["claimant"], val.address().to_string());
+    assert_eq!(shown["defender"], creator.address().to_string());
+    assert_eq!(
+        (shown["bond"].as_str(), shown["defender_bond"].as_str()),
+        (Some("100000000"), Some("100000000"))
+    );
+    assert_eq!(shown["note"], "same digest");
+    let listed = json(&havn(&h, &["dispute", "list", "--output", "json"]));
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+
     // Stake: the first bond registers the operator key.
     let b = json(&havn(
         &h,

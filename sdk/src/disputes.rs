@@ -41,7 +41,12 @@ pub async fn send(
             let dispute: Dispute = client
                 .smart(registry, &QueryMsg::Dispute { id: *id })
                 .await
-                .map_err(|_| CliError::Input(format!("dispute {id} does not exist")))?;
+                .map_err(|e| match e {
+                    havn_chain::ChainError::Rpc { .. } if e.to_string().contains("not found") => {
+                        CliError::Input(format!("dispute {id} does not exist"))
+                    }
+                    e => e.into(),
+                })?;
             (dispute.bond, "defending it")
         }
     };

@@ -54,17 +54,10 @@ pub struct Registry {
     pub published: u64,
 }
 
-fn hash(seed: &str) -> String {
-    havn_mesh_common::sha256(seed.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 fn publish_msg(tag: &str, fingerprint: HexBinary) -> ExecuteMsg {
     ExecuteMsg::Publish(PublishMsg {
         name: "workflow".into(),
-        content_hash: hash(tag),
+        content_hash: hex::encode(havn_mesh_common::sha256(tag.as_bytes())),
         price: Uint128::new(1_000),
         split: None,
         dependencies: vec![],
@@ -157,34 +150,42 @@ impl Registry {
     /// (unrelated, crowded, refused copy) built from the base's bands rather than its features:
     /// none of its bands, half of them (50 %), all but two (94 %).
     pub fn measure_banded(&mut self, round: u64) -> (u64, u64, u64) {
-        let t = |what: &str| format!("banded/{round}/{what}");
         let tag = |k: u64| 4_000 + round * 3 + k;
-        let unrelated = self
-            .publish(&t("unrelated"), banded(|_| false, tag(0)))
-            .unwrap();
-        let crowded = self
-            .publish(&t("crowded"), banded(|b| b % 2 == 0, tag(1)))
-            .unwrap();
-        let copy = self
-            .publish(&t("copy"), banded(|b| b >= 2, tag(2)))
-            .unwrap_err();
-        let copy_gas = copy.split(' ').next().unwrap().parse().unwrap();
-        assert!(copy.contains("similar to workflow 1 version 1"), "{copy}");
-        (unrelated, crowded, copy_gas)
+        self.measure_three(
+            &format!("banded/{round}"),
+            [
+                banded(|_| false, tag(0)),
+                banded(|b| b % 2 == 0, tag(1)),
+                banded(|b| b >= 2, tag(2)),
+            ],
+        )
     }
 
     /// (unrelated, crowded neighbourhood, refused copy): the gas of each kind of publish now.
     pub fn measure(&mut self, round: u64) -> (u64, u64, u64) {
         let t = |what: &str| format!("measure/{round}/{what}");
+        self.measure_three(
+            &format!("measure/{round}"),
+            [
+                fingerprint(0, &t("unrelated")),
+                fingerprint(12, &t("crowded")),
+                fingerprint(19, &t("copy")),
+            ],
+        )
+    }
+
+    /// Publishes an unrelated workflow and a crowded one (both accepted) and a copy of the base
+    /// (refused, naming it): the gas of each.
+    fn measure_three(
+        &mut self,
+        label: &str,
+        [unrelated, crowded, copy]: [HexBinary; 3],
+    ) -> (u64, u64, u64) {
         let unrelated = self
-            .publish(&t("unrelated"), fingerprint(0, &t("unrelated")))
+            .publish(&format!("{label}/unrelated"), unrelated)
             .unwrap();
-        let crowded = self
-            .publish(&t("crowded"), fingerprint(12, &t("crowded")))
-            .unwrap();
-        let copy = self
-            .publish(&t("copy"), fingerprint(19, &t("copy")))
-            .unwrap_err();
+        let crowded = self.publish(&format!("{label}/crowded"), crowded).unwrap();
+        let copy = self.publish(&format!("{label}/copy"), copy).unwrap_err();
         let copy_gas = copy.split(' ').next().unwrap().parse().unwrap();
         assert!(copy.contains("similar to workflow 1 version 1"), "{copy}");
         (unrelated, crowded, copy_gas)
